@@ -1,0 +1,187 @@
+"""The public detector: load by name or path, detect on BGR images of any size.
+
+    det = Detector.load("ssdlite-mobilenetv2-person", device="cpu")
+    dets = det.detect(bgr)   # Detections, xyxy in pixels of ``bgr``
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import labels as label_lists
+from .detections import Detections
+from .detector_model import DetectorWeights
+from .hub import ASSETS, WeightsUnavailable, cache_dir, download
+from .preprocess import TFBilinearResize, as_bgr_uint8
+from .ssd import SSD, PostprocessConfig
+
+PERSON_ASSET = ASSETS / "ssdlite_mobilenetv2_person.pt"
+COCO_URL = "http://download.tensorflow.org/models/object_detection/ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz"
+COCO_SHA256 = "542445cce834dbfbb7df1991425d475e85a2d7ec68c60a4f262bb18aac10c8b2"
+KNOWN_MODELS = ("ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" -> cuda when available, else cpu. "cuda" without a GPU is a ValueError."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("expected a CUDA GPU for device 'cuda', got none on this machine; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"expected device 'auto', 'cpu' or 'cuda', got {name!r}")
+    return torch.device(name)
+
+
+def _labels_for(num_classes: int) -> tuple[str, ...]:
+    if num_classes == len(label_lists.COCO90):
+        return label_lists.COCO90
+    if num_classes == len(label_lists.PERSON):
+        return label_lists.PERSON
+    return ("background",) + tuple(f"class_{i}" for i in range(1, num_classes))
+
+
+def weights_from_graph(path: str | Path) -> DetectorWeights:
+    """Convert a TF OD API frozen graph (.pb or model-zoo .tar.gz) with the project's converter."""
+    from .convert.tf_detection import convert_graph, read_graph_bytes
+    state, num_classes = convert_graph(read_graph_bytes(path))
+    return DetectorWeights(state, num_classes, _labels_for(num_classes))
+
+
+def coco_weights(url: str | None = None, sha256: str = COCO_SHA256) -> DetectorWeights:
+    """The TF model zoo's COCO SSDLite: converted once from the sha256-checked tarball, then cached.
+
+    ``url`` defaults to ``$LOOKOUT_COCO_URL`` (a mirror) or the model zoo. The hash is never relaxed.
+    """
+    converted = cache_dir() / "ssdlite-mobilenetv2-coco.pt"
+    if converted.is_file():
+        return DetectorWeights.load(converted)
+    url = url or os.environ.get("LOOKOUT_COCO_URL", COCO_URL)
+    tarball = download(url, cache_dir() / "ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz", sha256)
+    weights = weights_from_graph(tarball)
+    try:
+        weights.save(converted)
+        tarball.unlink()  # the converted checkpoint is all we read from now on
+    except OSError as e:
+        raise WeightsUnavailable(f"cannot write the converted COCO model to {str(converted)!r} ({e.strerror}); "
+                                 f"set LOOKOUT_CACHE to a writable folder") from None
+    return weights
+
+
+def load_weights(name_or_path: str | Path) -> DetectorWeights:
+    """Weights for a known model name, a Lookout checkpoint (.pt), or a frozen graph (.pb/.tar.gz)."""
+    name = str(name_or_path)
+    if name == "ssdlite-mobilenetv2-person":
+        return DetectorWeights.load(PERSON_ASSET)
+    if name == "ssdlite-mobilenetv2-coco":
+        return coco_weights()
+    path = Path(name)
+    if path.suffix in (".pb", ".gz", ".tgz", ".tar"):
+        return weights_from_graph(path)
+    if path.suffix in (".pt", ".pth"):
+        if not path.is_file():
+            raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
+        return DetectorWeights.load(path)
+    raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
+                     f"or a path to a .pt checkpoint, .pb frozen graph or model-zoo .tar.gz")
+
+
+class Detector:
+    """SSDLite-MobileNetV2 on CPU or CUDA (fp16 on CUDA unless ``half=False``).
+
+    ``score_threshold`` and ``iou_threshold`` may be changed at any time, from any thread; each
+    call reads them once, so a call never mixes old and new settings.
+    """
+
+    def __init__(self, model: SSD, weights_labels: tuple[str, ...], device: torch.device,
+                 input_size: tuple[int, int], name: str = "", score_threshold: float = 0.3,
+                 iou_threshold: float = 0.6, half: bool = False):
+        self.model = model.to(device)
+        self.half = half and device.type == "cuda"
+        if self.half:
+            self.model.half()
+        self.labels = weights_labels
+        self.device = device
+        self.name = name
+        self.resize = TFBilinearResize(input_size)
+        self._post = PostprocessConfig(score_threshold, iou_threshold)
+        self._lock = threading.Lock()  # one forward pass at a time: the model is shared
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "ssdlite-mobilenetv2-person", device: str = "auto",
+             score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool | None = None) -> "Detector":
+        dev = resolve_device(device)
+        weights = load_weights(name_or_path)
+        model = weights.build()
+        name = Path(str(name_or_path)).name if os.sep in str(name_or_path) else str(name_or_path)
+        return cls(model, weights.labels, dev, weights.preprocessing.size, name, score_threshold, iou_threshold,
+                   half=dev.type == "cuda" if half is None else half)
+
+    @property
+    def score_threshold(self) -> float:
+        return self._post.score_threshold
+
+    @score_threshold.setter
+    def score_threshold(self, value: float) -> None:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"expected a score threshold in [0, 1], got {value}")
+        self._post = replace(self._post, score_threshold=float(value))
+
+    @property
+    def iou_threshold(self) -> float:
+        return self._post.iou_threshold
+
+    @iou_threshold.setter
+    def iou_threshold(self, value: float) -> None:
+        if not 0.0 < float(value) <= 1.0:
+            raise ValueError(f"expected an NMS IoU threshold in (0, 1], got {value}")
+        self._post = replace(self._post, iou_threshold=float(value))
+
+    def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
+        """BGR uint8 images -> (N, 3, H, W) RGB in [-1, 1] on the model's device, as TF's graph makes it."""
+        batch = []
+        for img in images:
+            t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device, non_blocking=True)
+            batch.append(self.resize(t).flip(0))  # BGR -> RGB on the small resized image
+        x = torch.stack(batch)
+        x = x * (2.0 / 255.0) - 1.0
+        return x.half() if self.half else x
+
+    @torch.inference_mode()
+    def raw(self, images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw (box_encodings (N, A, 4), class_logits (N, A, C+1)) float32 on the same input TF sees."""
+        x = self.preprocess([as_bgr_uint8(i) for i in images])
+        with self._lock:
+            enc, logits = self.model(x)
+        return enc.float(), logits.float()
+
+    def detect(self, image: np.ndarray) -> Detections:
+        """Detections on one HxWx3 uint8 BGR image (gray and BGRA accepted), xyxy in its pixels."""
+        return self.detect_batch([image])[0]
+
+    @torch.inference_mode()
+    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]:
+        if not isinstance(images, (list, tuple)) or not images:
+            raise ValueError(f"expected a non-empty list of images, got {type(images).__name__} "
+                             f"of length {len(images) if hasattr(images, '__len__') else '?'}")
+        images = [as_bgr_uint8(i) for i in images]
+        post = self._post
+        x = self.preprocess(images)
+        with self._lock:
+            enc, logits = self.model(x)
+            anchors = self.model.anchors(self.device)
+        raws = self.model.postprocess(enc, logits, anchors, post)
+        out = []
+        for img, r in zip(images, raws):
+            h, w = img.shape[:2]
+            b = r.boxes.cpu().numpy()
+            xyxy = np.stack([b[:, 1] * w, b[:, 0] * h, b[:, 3] * w, b[:, 2] * h], axis=1).astype(np.float32)
+            ids = r.labels.cpu().numpy().astype(np.int64)
+            out.append(Detections(xyxy.reshape(-1, 4), r.scores.cpu().numpy().astype(np.float32), ids,
+                                  tuple(self.labels[i] for i in ids), image_hw=(h, w)))
+        return out

@@ -1,0 +1,77 @@
+"""SSDLite-MobileNetV2 assembly and Lookout's detector checkpoint format.
+
+A checkpoint is a plain dict saved with ``torch.save`` and read back with ``weights_only=True``
+(no pickled code): ``{"format", "arch", "num_classes", "labels", "preprocessing", "state_dict"}``.
+The weights carry their own label list and input preprocessing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .anchors import AnchorConfig, AnchorGenerator
+from .box_coder import FasterRcnnBoxCoder
+from .mobilenet_v2 import SSDLiteMobileNetV2Backbone
+from .preprocess import Preprocessing
+from .ssd import SSD, SSDLiteHead
+
+FORMAT = "lookout-detector/1"
+ARCH = "ssdlite_mobilenet_v2"
+
+
+def build_ssdlite(num_classes: int, anchors: AnchorConfig = AnchorConfig()) -> SSD:
+    """An SSDLite-MobileNetV2 with ``num_classes`` outputs per box (background included)."""
+    backbone = SSDLiteMobileNetV2Backbone()
+    head = SSDLiteHead(backbone.out_channels, anchors.boxes_per_location(), num_classes)
+    return SSD(backbone, AnchorGenerator(anchors), head, FasterRcnnBoxCoder())
+
+
+@dataclass(frozen=True)
+class DetectorWeights:
+    """Everything needed to rebuild a detector: tensors, labels (index = class id), preprocessing."""
+
+    state_dict: dict[str, torch.Tensor]
+    num_classes: int
+    labels: tuple[str, ...]
+    preprocessing: Preprocessing = Preprocessing()
+    arch: str = ARCH
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        torch.save({"format": FORMAT, "arch": self.arch, "num_classes": self.num_classes,
+                    "labels": list(self.labels), "preprocessing": self.preprocessing.to_dict(),
+                    "state_dict": self.state_dict}, tmp)
+        tmp.replace(path)  # never leave a half-written checkpoint under the real name
+
+    @classmethod
+    def load(cls, path: str | Path) -> "DetectorWeights":
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many types for corrupt/unsafe files
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"cannot read detector weights {str(path)!r}: expected a Lookout checkpoint "
+                             f"loadable with weights_only=True ({first})") from None
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+            got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+            raise ValueError(f"expected a {FORMAT!r} checkpoint in {str(path)!r}, got {got!r}")
+        if ckpt.get("arch") != ARCH:
+            raise ValueError(f"expected architecture {ARCH!r} in {str(path)!r}, got {ckpt.get('arch')!r}")
+        labels = tuple(ckpt["labels"])
+        if len(labels) != ckpt["num_classes"]:
+            raise ValueError(f"labels in {str(path)!r} list {len(labels)} names, expected "
+                             f"{ckpt['num_classes']} (one per class, background included)")
+        return cls(ckpt["state_dict"], int(ckpt["num_classes"]), labels,
+                   Preprocessing.from_dict(ckpt["preprocessing"]), ckpt["arch"])
+
+    def build(self) -> SSD:
+        model = build_ssdlite(self.num_classes)
+        try:
+            model.load_state_dict(self.state_dict, strict=True)
+        except RuntimeError as e:
+            lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+            raise ValueError(f"detector weights do not fit SSDLite-MobileNetV2 with {self.num_classes} classes: "
+                             f"{' '.join(lines[1:3]) or lines[0]}") from None
+        return model.eval()

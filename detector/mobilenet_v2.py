@@ -1,0 +1,67 @@
+"""MobileNetV2 body as the TF Object Detection API's SSD feature extractor builds it.
+
+Input: (N, 3, 300, 300) float, RGB scaled to [-1, 1]. Output: six feature maps, from fine to
+coarse: layer_15's expansion output (19x19x576), layer_19 (10x10x1280), then four extra
+layers (1x1 conv to half depth, then 3x3 stride-2 depthwise-separable conv) of 512, 256, 256, 128
+channels (5x5, 3x3, 2x2, 1x1).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import ConvBNAct, DepthwiseSeparable, InvertedResidual
+
+# (expansion t, output channels c, repeats n, first stride s), as in the MobileNetV2 paper.
+V2_SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+               (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
+
+
+def inverted_residual_blocks(in_ch: int = 32) -> nn.ModuleList:
+    """The 17 inverted residual blocks (TF names: expanded_conv, expanded_conv_1 ... _16)."""
+    blocks = nn.ModuleList()
+    for t, c, n, s in V2_SETTINGS:
+        for i in range(n):
+            blocks.append(InvertedResidual(in_ch, c, s if i == 0 else 1, t))
+            in_ch = c
+    return blocks
+
+
+class ExtraLayer(nn.Sequential):
+    """SSD extra feature layer: 1x1 conv to ``mid`` channels, then a stride-2 depthwise-separable conv."""
+
+    def __init__(self, in_ch: int, mid: int, out_ch: int):
+        super().__init__(ConvBNAct(in_ch, mid, 1), DepthwiseSeparable(mid, out_ch, stride=2))
+
+
+class SSDLiteMobileNetV2Backbone(nn.Module):
+    """MobileNetV2 (depth multiplier 1.0) plus SSDLite's four extra layers; see module docstring."""
+
+    out_channels = (576, 1280, 512, 256, 256, 128)
+    # Feature tapped at the expansion of this block (TF's layer_15 is expanded_conv_13).
+    TAP_BLOCK = 13
+
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBNAct(3, 32, 3, stride=2)
+        self.blocks = inverted_residual_blocks(32)
+        self.head_conv = ConvBNAct(320, 1280, 1)
+        self.extras = nn.ModuleList([ExtraLayer(1280, 256, 512), ExtraLayer(512, 128, 256),
+                                     ExtraLayer(256, 128, 256), ExtraLayer(256, 64, 128)])
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        for block in self.blocks[:self.TAP_BLOCK]:
+            x = block(x)
+        tap = self.blocks[self.TAP_BLOCK]
+        x = tap.expand(x)
+        features = [x]
+        x = tap.project(tap.depthwise(x))  # stride 2: no residual
+        for block in self.blocks[self.TAP_BLOCK + 1:]:
+            x = block(x)
+        x = self.head_conv(x)
+        features.append(x)
+        for extra in self.extras:
+            x = extra(x)
+            features.append(x)
+        return features

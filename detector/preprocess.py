@@ -1,0 +1,89 @@
+"""Image preprocessing that reproduces the TF OD API's input pipeline bit for bit.
+
+The frozen graphs resize with TF1's ``ResizeBilinear(align_corners=False)`` without half-pixel
+centres: source coordinate = ``dst * (in/out)``, not OpenCV's ``(dst + 0.5) * (in/out) - 0.5``. The
+difference is up to half a source pixel, enough to move scores by a few hundredths, so this module
+does that resize itself (gather two rows, two columns, lerp) on the model's device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model wants its input: RGB, ``size`` (h, w), then ``x * scale + offset``."""
+
+    size: tuple[int, int] = (300, 300)
+    scale: float = 2.0 / 255.0
+    offset: float = -1.0
+
+    def to_dict(self) -> dict:
+        return {"size": list(self.size), "scale": self.scale, "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preprocessing":
+        return cls(tuple(int(v) for v in d["size"]), float(d["scale"]), float(d["offset"]))
+
+
+def _lerp_table(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # float32 arithmetic as TF's kernel does it, so the lerp weights match to the last bit.
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.arange(out_size, dtype=np.float32) * scale
+    lo = np.floor(src).astype(np.int64)
+    hi = np.minimum(lo + 1, in_size - 1)
+    return lo, hi, (src - lo.astype(np.float32)).astype(np.float32)
+
+
+class TFBilinearResize:
+    """Legacy TF bilinear resize of HxWx3 uint8 images to a fixed size, tables cached per input size."""
+
+    def __init__(self, out_hw: tuple[int, int]):
+        self.out_hw = out_hw
+        self._tables: dict[tuple, tuple[torch.Tensor, ...]] = {}
+
+    def _table(self, in_hw: tuple[int, int], device: torch.device):
+        key = (in_hw, str(device))
+        if key not in self._tables:
+            ylo, yhi, dy = _lerp_table(in_hw[0], self.out_hw[0])
+            xlo, xhi, dx = _lerp_table(in_hw[1], self.out_hw[1])
+            self._tables[key] = tuple(torch.from_numpy(a).to(device) for a in (ylo, yhi, dy, xlo, xhi, dx))
+        return self._tables[key]
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        """img (H, W, C) uint8 on any device -> (C, out_h, out_w) float32, values still 0..255."""
+        ylo, yhi, dy, xlo, xhi, dx = self._table(tuple(img.shape[:2]), img.device)
+        # Gather only the rows and columns the output needs before converting to float; lerp x
+        # first, then y, in the order TF's kernel does, so rounding matches too.
+        def along_x(rows: torch.Tensor) -> torch.Tensor:
+            left, right = rows[:, xlo].float(), rows[:, xhi].float()
+            return left + (right - left) * dx[None, :, None]
+
+        top, bottom = along_x(img[ylo]), along_x(img[yhi])
+        out = top + (bottom - top) * dy[:, None, None]
+        return out.permute(2, 0, 1)
+
+
+def as_bgr_uint8(image: np.ndarray) -> np.ndarray:
+    """Check an input image and bring it to HxWx3 uint8 BGR (gray and BGRA converted).
+
+    Raises ValueError naming what was expected and what came.
+    """
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a numpy array HxWx3 uint8 (BGR), got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image (OpenCV BGR), got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    elif image.shape[2] == 4:
+        image = image[:, :, :3]
+    return image

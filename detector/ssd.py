@@ -1,0 +1,119 @@
+"""SSD assembled from parts, the way torchvision's ``SSD(...)`` is: backbone, head, anchors, box coder.
+
+``SSD.forward`` takes the preprocessed batch (N, 3, 300, 300) in [-1, 1] and returns the raw outputs,
+exactly the tensors TF's graph calls 'Squeeze' and 'concat_1':
+  box_encodings (N, A, 4) ``[ty, tx, th, tw]`` and class_logits (N, A, C+1), background at index 0.
+``SSD.postprocess`` turns them into per-image boxes (normalised ``[ymin, xmin, ymax, xmax]``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision.ops import batched_nms
+
+from .anchors import AnchorGenerator
+from .box_coder import FasterRcnnBoxCoder
+from .layers import Conv2dSame, depthwise
+
+
+class SeparablePredictor(nn.Sequential):
+    """SSDLite predictor: 3x3 depthwise + BN + ReLU6, then a 1x1 conv with bias (no activation)."""
+
+    def __init__(self, in_ch: int, out_ch: int):
+        super().__init__(depthwise(in_ch), Conv2dSame(in_ch, out_ch, 1, bias=True))
+
+
+class SSDLiteHead(nn.Module):
+    """Box and class predictors for each feature map; outputs flattened in TF's (y, x, box) order."""
+
+    def __init__(self, in_channels: tuple[int, ...], boxes_per_location: list[int], num_classes: int):
+        super().__init__()
+        self.num_classes = num_classes  # including background
+        self.box = nn.ModuleList(SeparablePredictor(c, n * 4) for c, n in zip(in_channels, boxes_per_location))
+        self.cls = nn.ModuleList(SeparablePredictor(c, n * num_classes)
+                                 for c, n in zip(in_channels, boxes_per_location))
+
+    @staticmethod
+    def _flatten(x: torch.Tensor, last: int) -> torch.Tensor:
+        # (N, B*last, H, W) -> (N, H*W*B, last): TF predicts in NHWC, so box index is fastest.
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, last)
+
+    def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes = [self._flatten(p(f), 4) for p, f in zip(self.box, features)]
+        logits = [self._flatten(p(f), self.num_classes) for p, f in zip(self.cls, features)]
+        return torch.cat(boxes, 1), torch.cat(logits, 1)
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Score threshold and NMS settings. TF's graph keeps everything above 1e-8, 100 per class and in total."""
+
+    score_threshold: float = 0.3
+    iou_threshold: float = 0.6
+    max_per_class: int = 100
+    max_total: int = 100
+
+
+@dataclass(frozen=True)
+class RawDetections:
+    """One image's detections in normalised ``[ymin, xmin, ymax, xmax]``, best score first."""
+
+    boxes: torch.Tensor   # (K, 4) float32
+    scores: torch.Tensor  # (K,) float32
+    labels: torch.Tensor  # (K,) int64, the model's class ids (background excluded, first class = 1)
+
+
+class SSD(nn.Module):
+    def __init__(self, backbone: nn.Module, anchor_generator: AnchorGenerator, head: SSDLiteHead,
+                 box_coder: FasterRcnnBoxCoder):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.anchor_generator = anchor_generator
+        self.box_coder = box_coder
+        self._grid_sizes: list[tuple[int, int]] | None = None
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone(images)
+        self._grid_sizes = [tuple(f.shape[-2:]) for f in features]
+        return self.head(features)
+
+    def anchors(self, device: torch.device, grid_sizes: list[tuple[int, int]] | None = None) -> torch.Tensor:
+        sizes = grid_sizes or self._grid_sizes
+        if sizes is None:
+            raise ValueError("expected grid sizes or a forward pass before asking for anchors, got neither")
+        return self.anchor_generator(sizes, device)
+
+    def postprocess(self, box_encodings: torch.Tensor, class_logits: torch.Tensor, anchors: torch.Tensor,
+                    config: PostprocessConfig) -> list[RawDetections]:
+        """Decode, sigmoid, per-class NMS, clip to the image, as TF's Postprocessor does.
+
+        Boxes are clipped to [0, 1] after NMS and dropped if nothing is left of them, like TF's
+        ClipToWindow. Filtering by the score threshold before NMS gives the same boxes above it,
+        since greedy NMS never lets a lower score suppress a higher one.
+        """
+        boxes = self.box_coder.decode(box_encodings.float(), anchors)
+        scores = torch.sigmoid(class_logits.float())[..., 1:]
+        results = []
+        for b, s in zip(boxes, scores):
+            idx, cls = torch.nonzero(s > config.score_threshold, as_tuple=True)
+            bx, sc = b[idx], s[idx, cls]
+            keep = batched_nms(bx, sc, cls, config.iou_threshold)
+            if config.max_per_class < len(keep):
+                keep = _cap_per_class(keep, cls, config.max_per_class)
+            bx_k = bx[keep].clamp(0.0, 1.0)
+            keep = keep[(bx_k[:, 2] > bx_k[:, 0]) & (bx_k[:, 3] > bx_k[:, 1])][: config.max_total]
+            results.append(RawDetections(bx[keep].clamp(0.0, 1.0), sc[keep], cls[keep] + 1))
+        return results
+
+
+def _cap_per_class(keep: torch.Tensor, cls: torch.Tensor, cap: int) -> torch.Tensor:
+    """Keep at most ``cap`` of each class from ``keep`` (already sorted by score)."""
+    kept_cls = cls[keep]
+    rank = torch.zeros_like(kept_cls)
+    for c in kept_cls.unique():
+        m = kept_cls == c
+        rank[m] = torch.arange(int(m.sum()), device=keep.device)
+    return keep[rank < cap]

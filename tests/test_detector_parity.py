@@ -1,0 +1,82 @@
+"""The PyTorch port against the original TensorFlow graph, on real images and frames.
+
+Fixtures in tests/fixtures/tf_person/ hold what TF computed (raw encodings, logits, anchors, final
+detections) with ../shared/tools/tf_reference.py; the inputs are read from ../shared at test time.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FIXTURES, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
+
+FIXTURE_FILES = sorted((FIXTURES / "tf_person").glob("*.npz"))
+
+
+def _input_for(name: str):
+    import cv2
+    if name.startswith("vtest.avi_"):
+        return read_frame(shared_path("media/vtest.avi"), int(name.split("_")[-1]))
+    matches = sorted((shared_path("media")).glob(name + ".*"))
+    assert matches, f"no ../shared/media/{name}.*"
+    return cv2.imread(str(matches[0]), cv2.IMREAD_COLOR)
+
+
+def test_fixtures_cover_at_least_eight_real_inputs():
+    assert len(FIXTURE_FILES) >= 8
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_raw_outputs_match_tensorflow(person_detector, fixture):
+    ref = np.load(fixture)
+    enc, logits = person_detector.raw([_input_for(fixture.stem)])
+    assert np.abs(enc.numpy() - ref["box_encodings"]).max() < 1e-3
+    assert np.abs(logits.numpy() - ref["class_logits"]).max() < 1e-3
+    anchors = person_detector.model.anchors(torch.device("cpu")).numpy()
+    assert np.abs(anchors - ref["anchors"]).max() < 1e-6
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_detections_match_tensorflow(person_detector, fixture):
+    ref = np.load(fixture)
+    image = _input_for(fixture.stem)
+    dets = person_detector.detect(image)
+    keep = ref["scores"][0] > person_detector.score_threshold
+    tf_xyxy = tf_boxes_to_xyxy(ref["boxes"][0][keep], image.shape[:2])
+    tf_scores = ref["scores"][0][keep]
+    assert len(dets) == len(tf_scores)
+    assert set(dets.labels) <= {"person"} and (dets.class_ids == 1).all()
+    iou = iou_matrix(dets.xyxy, tf_xyxy)
+    for i in range(len(dets)):
+        j = int(iou[i].argmax())
+        assert iou[i, j] >= 0.98
+        assert abs(dets.scores[i] - tf_scores[j]) <= 0.01
+
+
+def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
+    """>= 98% of TF's people found (IoU >= 0.9), <= 2% extra, over 80 frames of vtest.avi."""
+    import cv2
+    ref = np.load(FIXTURES / "tf_person_vtest_every10.npz")
+    cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
+    thr = person_detector.score_threshold
+    found = total_tf = extra = total_ours = 0
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % 10 == 0:
+            m = (ref["frame"] == index) & (ref["scores"] > thr)
+            tf_xyxy = tf_boxes_to_xyxy(ref["boxes"][m], frame.shape[:2])
+            ours = person_detector.detect(frame)
+            iou = iou_matrix(tf_xyxy, ours.xyxy)
+            total_tf += len(tf_xyxy)
+            total_ours += len(ours)
+            found += int((iou.max(axis=1) >= 0.9).sum()) if len(ours) else 0
+            extra += int((iou.max(axis=0) < 0.9).sum()) if len(tf_xyxy) else len(ours)
+        index += 1
+    cap.release()
+    assert index == 795 and total_tf > 200
+    assert found / total_tf >= 0.98
+    assert extra / total_ours <= 0.02
