@@ -1,39 +1,134 @@
-"""Lookout's command line (the ``lookout`` script)."""
+"""Lookout's command line: the ``lookout`` script.
+
+    lookout                                          # the window, on webcam 0
+    lookout --source clip.mp4 --output out.mp4 --detections out.jsonl
+    lookout --source 0 --headless --dump-dir frames/ --max-frames 100
+
+Exit codes: 0 done (warnings, like skipped damaged frames, are printed); 1 the run failed part-way
+(outputs written so far stay valid); 2 bad input or setup (nothing was processed); 130 stopped by
+Ctrl-C / SIGTERM (outputs closed and valid).
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 
-import cv2
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lookout", description="Real-time object detection on webcams and video.")
+    ap.add_argument("--source", default="0",
+                    help="webcam index, video file, image, folder or glob of images, or stream URL (default: 0)")
+    ap.add_argument("--headless", action="store_true", help="no window, no Qt: process and write outputs only")
+    ap.add_argument("--output", metavar="VIDEO", help="write the annotated video (.mp4, .avi, .mkv, .mov)")
+    ap.add_argument("--detections", metavar="JSONL", help="write one JSON line of detections per processed frame")
+    ap.add_argument("--dump-dir", metavar="DIR", help="write each annotated frame as an image into DIR")
+    ap.add_argument("--dump-raw", action="store_true", help="with --dump-dir: also write the raw frames")
+    ap.add_argument("--dump-ext", default="jpg", choices=("jpg", "png"), help="frame dump format")
+    ap.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
+    policy = ap.add_mutually_exclusive_group()
+    policy.add_argument("--live", action="store_true",
+                        help="live policy (latest frame wins); on a file, play it at its own frame rate")
+    policy.add_argument("--lossless", action="store_true", help="every frame in order, even from a camera")
+    ap.add_argument("--loop", action="store_true", help="restart a file source at its end")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda (fp16 on CUDA)")
+    ap.add_argument("--model", default="ssdlite-mobilenetv2-person",
+                    help="detector name (ssdlite-mobilenetv2-person, ssdlite-mobilenetv2-coco) or path")
+    ap.add_argument("--classifier", default=None, help="classifier name or path (default mobilenet-v2)")
+    ap.add_argument("--classify", default="off", choices=("off", "frame", "boxes"),
+                    help="classify the whole frame or each detected box")
+    ap.add_argument("--conf", type=float, default=0.3, help="score threshold (default 0.3)")
+    ap.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
+    ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
+    ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
+    ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
+    return ap
+
+
+def _config(args):
+    from detector.run import RunConfig
+    for name, lo, hi in (("conf", 0.0, 1.0), ("iou", 0.0, 1.0)):
+        v = getattr(args, name)
+        if not lo <= v <= hi:
+            raise ValueError(f"expected --{name} between {lo} and {hi}, got {v}")
+    if args.max_frames < 0 or args.duration < 0:
+        raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
+    is_file = not (args.source.strip().isdigit() or "://" in args.source)
+    return RunConfig(
+        source=args.source, live=True if args.live else (False if args.lossless else None),
+        play_realtime=args.live and is_file, loop=args.loop, device=args.device, model=args.model,
+        classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
+        classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), output=args.output,
+        detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
+        stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
+        progress=not args.no_progress)
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handler(signum, frame):
+        if stop.is_set():  # a second signal: give up waiting
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _print_summary(report) -> None:
+    s = report.stats
+    fr, fps, lat = s["frames"], s["fps"], s["latency"]
+    det = lat.get("detect", {})
+    age = lat.get("age", {})
+    print(f"lookout: {fr['inferred']} frames processed, {fr['written']} written, {fr['dropped']} dropped, "
+          f"{fr['bad_frames']} bad | {fps['inferred']:.1f} fps | detect p50 {det.get('p50_ms', 0):.1f} ms "
+          f"p95 {det.get('p95_ms', 0):.1f} ms | age p50 {age.get('p50_ms', 0):.1f} ms | {report.stopped_by}",
+          file=sys.stderr)
+
+
+def run_headless(args) -> int:
+    from detector.run import run
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    config = _config(args)
+    report = run(config, stop)
+    _print_summary(report)
+    for w in report.warnings:
+        print(f"lookout: warning: {w}", file=sys.stderr)
+    if report.error:
+        print(f"lookout: error: {report.error}", file=sys.stderr)
+        return 1
+    return 130 if report.stopped_by == "signal" else 0
+
+
+def run_window(args) -> int:
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal", "vnc")):
+        print("lookout: no display found; use --headless (with --output, --detections or --dump-dir) to run "
+              "without a window", file=sys.stderr)
+        return 2
+    try:
+        from ui.app import run_app
+    except ImportError:
+        print("lookout: the window is not part of this build yet; use --headless with --output, "
+              "--detections or --dump-dir", file=sys.stderr)
+        return 2
+    return run_app(_config(args))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="lookout", description="Real-time object detection on video.")
-    ap.add_argument("--source", required=True, help="video file")
-    ap.add_argument("--output", required=True, help="annotated video to write")
-    args = ap.parse_args(argv)
-    from detector import Detector
-    det = Detector.load(device="cpu")
-    cap = cv2.VideoCapture(args.source)
-    if not cap.isOpened():
-        print(f"lookout: cannot open {args.source}", file=sys.stderr)
-        return 1
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    out = None
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if out is None:
-            out = cv2.VideoWriter(args.output, cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
-        d = det.detect(frame)
-        img = frame.copy()
-        for (x1, y1, x2, y2), s in zip(d.xyxy.astype(int), d.scores):
-            cv2.rectangle(img, (x1, y1), (x2, y2), (0, 200, 0), 2)
-        out.write(img)
-    if out is not None:
-        out.release()
-    return 0
+    args = build_parser().parse_args(argv)
+    headless = args.headless or bool(args.output or args.detections or args.dump_dir)
+    try:
+        return run_headless(args) if headless else run_window(args)
+    except KeyboardInterrupt:
+        print("lookout: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as e:  # user errors: bad source, output, model, option
+        print(f"lookout: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""Drawing boxes and labels for file sinks (the window draws its own overlays with QPainter)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .detections import Detections
+
+# Distinct BGR colours; a class keeps its colour across frames and runs.
+PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72),
+           (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0),
+           (147, 69, 52), (255, 115, 100), (236, 24, 0), (255, 56, 132), (133, 0, 82), (255, 56, 203)]
+
+
+def class_color(class_id: int) -> tuple[int, int, int]:
+    return PALETTE[int(class_id) % len(PALETTE)]
+
+
+def box_caption(dets: Detections, i: int) -> str:
+    text = f"{dets.labels[i]} {dets.scores[i]:.2f}"
+    if dets.box_classes is not None and dets.box_classes[i].top:
+        label, p = dets.box_classes[i].top[0]
+        text += f" | {label.split(',')[0]} {p:.2f}"
+    return text
+
+
+def annotate(image: np.ndarray, dets: Detections, header: str | None = None) -> np.ndarray:
+    """A copy of ``image`` (HxWx3 BGR) with boxes, captions and an optional header line drawn on it."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    thick = max(1, round(min(h, w) / 300))
+    scale = max(0.4, min(h, w) / 900)
+    for i in range(len(dets)):
+        x1, y1, x2, y2 = (int(round(v)) for v in dets.xyxy[i])
+        color = class_color(dets.class_ids[i])
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
+        text = box_caption(dets, i)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + base + 2
+        cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + base - 2), color, -1)
+        cv2.putText(out, text, (x1 + 1, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    if dets.frame_class is not None and dets.frame_class.top:
+        label, p = dets.frame_class.top[0]
+        header = (header + "  " if header else "") + f"scene: {label.split(',')[0]} {p:.2f}"
+    if header:
+        cv2.putText(out, header, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, header, (8, int(24 * scale / 0.6)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+    return out

@@ -1,0 +1,240 @@
+"""File export and headless runs: capture thread -> Engine (this thread) -> output thread -> sinks.
+
+Decoding (capture thread), inference (the calling thread) and drawing + encoding (output thread)
+overlap; bounded queues between them keep memory flat however long the source is.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .capture import CapturePolicy, CaptureThread
+from .draw import annotate
+from .pipeline import Engine, Models, frames_from
+from .results import Result
+from .sinks import DumpSink, FileSink, JsonlSink, SinkError, VideoSink
+from .sources import SourceError
+from .stats import Stats
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, from the command line or the window."""
+
+    source: str = "0"
+    live: bool | None = None        # None: live for cameras/streams, lossless for files and images
+    play_realtime: bool = False     # --live on a file: pace it at its own frame rate
+    loop: bool = False
+    device: str = "auto"
+    model: str = "ssdlite-mobilenetv2-person"
+    classifier: str | None = None
+    classify: str = "off"
+    conf: float = 0.3
+    iou: float = 0.6
+    classes: tuple[str, ...] = ()
+    output: str | None = None
+    detections: str | None = None
+    dump_dir: str | None = None
+    dump_raw: bool = False
+    dump_ext: str = "jpg"
+    stats_json: str | None = None
+    max_frames: int = 0
+    duration: float = 0.0
+    progress: bool = True
+    queue_size: int = 8
+
+
+@dataclass
+class RunReport:
+    stats: dict
+    frames_written: int
+    bad_frames: int
+    stopped_by: str = "end"        # end | max-frames | duration | signal | error
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def is_live_spec(spec: str) -> bool:
+    from .sources import STREAM_SCHEMES
+    return spec.strip().isdigit() or spec.strip().lower().startswith(STREAM_SCHEMES)
+
+
+class OutputWorker(threading.Thread):
+    """Draws and writes results on its own thread so encoding overlaps inference."""
+
+    def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8):
+        super().__init__(name="lookout-output", daemon=True)
+        self.sinks, self.stats = sinks, stats
+        self.q: queue.Queue = queue.Queue(maxsize)
+        self.error: Exception | None = None
+        self.failed = threading.Event()
+        self.needs_annotated = any(s.needs_annotated for s in sinks)
+
+    def put(self, result: Result) -> None:
+        while not self.failed.is_set():
+            try:
+                self.q.put(result, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, timeout: float = 30.0) -> None:
+        self.put(None)
+        self.join(timeout)
+
+    def run(self) -> None:
+        while True:
+            result = self.q.get()
+            if result is None:
+                return
+            if self.failed.is_set():
+                continue
+            try:
+                t0 = time.perf_counter()
+                annotated = annotate(result.frame.image, result.detections) if self.needs_annotated else None
+                t1 = time.perf_counter()
+                for sink in self.sinks:
+                    sink.write(result, annotated)
+                t2 = time.perf_counter()
+                if self.needs_annotated:
+                    self.stats.add_latency("draw", (t1 - t0) * 1000)
+                self.stats.add_latency("write", (t2 - t1) * 1000)
+                self.stats.count("written")
+            except Exception as e:  # reported by the runner; remaining results are discarded
+                self.error = e
+                self.failed.set()
+
+
+def build_sinks(config: RunConfig, source_fps: float, live: bool) -> list[FileSink]:
+    sinks: list[FileSink] = []
+    try:
+        if config.output:
+            sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0)))
+        if config.detections:
+            sinks.append(JsonlSink(config.detections))
+        if config.dump_dir:
+            sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))
+    except Exception:
+        for s in sinks:
+            s.close()
+        raise
+    return sinks
+
+
+def load_models(config: RunConfig, warn=print) -> Models:
+    from .detector import Detector
+    det = Detector.load(config.model, device=config.device, score_threshold=config.conf,
+                        iou_threshold=config.iou)
+    classifier = None
+    if config.classify != "off":
+        classifier = load_classifier_or_warn(config.classifier or "mobilenet-v2", det.device, warn)
+    return Models(det, classifier, config.classify if classifier else "off", config.classes or None)
+
+
+def load_classifier_or_warn(name: str, device, warn):
+    """The classifier, or None with one line saying why it is off and how to turn it on."""
+    try:
+        from .classifier import Classifier
+    except ImportError:
+        warn("lookout: classifier unavailable in this build; detecting only")
+        return None
+    try:
+        return Classifier.load(name, device=str(device))
+    except ValueError as e:
+        warn(f"lookout: classifier off: {e}")
+        return None
+
+
+def run(config: RunConfig, stop: threading.Event | None = None, models: Models | None = None,
+        warn=lambda msg: print(msg, file=sys.stderr)) -> RunReport:
+    """Process ``config.source`` into the configured sinks. Raises ValueError for errors found before
+    the first frame (bad source, unwritable output, unknown model); failures mid-run end the run
+    cleanly and are returned in the report."""
+    stop = stop or threading.Event()
+    stats = Stats()
+    live = is_live_spec(config.source) if config.live is None else config.live
+    policy = CapturePolicy(live=live or config.play_realtime, play_realtime=config.play_realtime,
+                           loop=config.loop, queue_size=config.queue_size)
+    models = models or load_models(config, warn)
+    stats.info.update({"source": config.source, "policy": "live" if policy.live else "lossless",
+                       "model": models.detector.name, "device": str(models.detector.device)})
+    capture = CaptureThread(config.source, policy, stats)
+    capture.start()
+    worker = None
+    sinks: list[FileSink] = []
+    report = RunReport({}, 0, 0)
+    try:
+        source = capture.wait_open()
+        sinks = build_sinks(config, source.fps, policy.live)
+        worker = OutputWorker(sinks, stats, config.queue_size)
+        worker.start()
+        report.stopped_by = _drive(config, capture, Engine(models, stats), worker, stats, stop, source)
+    except (SourceError, SinkError) as e:
+        if worker is None:  # nothing written yet: a plain user error
+            raise
+        report.stopped_by, report.error = "error", str(e)
+    finally:
+        capture.stop()
+        if worker is not None:
+            worker.finish()
+            if worker.error is not None and report.error is None:
+                report.stopped_by, report.error = "error", str(worker.error)
+        for s in sinks:
+            s.close()
+    report.stats = stats.summary()
+    report.frames_written = stats.get("written")
+    report.bad_frames = stats.get("bad_frames")
+    if report.bad_frames:
+        report.warnings.append(f"{report.bad_frames} frame(s) of {config.source} could not be decoded and were skipped")
+    report.stats["stopped_by"] = report.stopped_by
+    if config.stats_json:
+        _write_json(config.stats_json, report.stats)
+    return report
+
+
+def _drive(config, capture, engine, worker, stats, stop, source) -> str:
+    bar = None
+    if config.progress and not capture.policy.live and sys.stderr.isatty():
+        from tqdm import tqdm
+        total = config.max_frames or source.total or None
+        bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+    last_line = time.monotonic()
+    t_start = time.monotonic()
+    n = 0
+    try:
+        for result in engine.process(frames_from(capture, stop, stats)):
+            worker.put(result)
+            n += 1
+            if bar is not None:
+                bar.update(1)
+            elif capture.policy.live and sys.stderr.isatty() and time.monotonic() - last_line > 1.0:
+                print("\r" + stats.line(), end="", file=sys.stderr, flush=True)
+                last_line = time.monotonic()
+            if worker.failed.is_set():
+                return "error"
+            if config.max_frames and n >= config.max_frames:
+                return "max-frames"
+            if config.duration and time.monotonic() - t_start >= config.duration:
+                return "duration"
+        return "signal" if stop.is_set() else "end"
+    finally:
+        if bar is not None:
+            bar.close()
+        elif capture.policy.live and sys.stderr.isatty():
+            print(file=sys.stderr)
+
+
+def _write_json(path: str, data: dict) -> None:
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.part")
+    try:
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, p)
+    except OSError as e:
+        raise SinkError(f"cannot write stats to {path!r} ({e.strerror}); pick another --stats-json path") from None

@@ -1,0 +1,213 @@
+"""Frame sources: webcam index, video file, image file, folder or glob of images, stream URL.
+
+A source is opened by ``open_source(spec)``; it yields ``RawFrame``s from ``read()`` and is owned by
+exactly one capture thread, which calls ``close()`` in ``finally``. Errors a user can fix raise
+``SourceError`` (a ValueError) with what was expected and what came.
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+# Consecutive failed reads before a file is taken as ended (a damaged stretch is skipped past).
+MAX_BAD_RUN = 25
+
+
+class SourceError(ValueError):
+    """A source cannot be opened or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A frame as the source gave it. ``image`` is HxWx3 uint8 BGR; ``pts_ms`` the source's timestamp."""
+
+    image: np.ndarray
+    pts_ms: float
+    bad_before: int = 0  # frames the decoder failed on since the previous good one
+
+
+class Source:
+    """Base: ``read()`` -> RawFrame or None at the end; ``close()`` releases the device."""
+
+    live = False        # a camera or stream: frames come at their own pace
+    fps: float = 0.0    # 0 when unknown
+    total: int = 0      # frame count when known, else 0
+    size: tuple[int, int] = (0, 0)  # (w, h) when known
+    description = ""
+
+    def read(self) -> RawFrame | None:
+        raise NotImplementedError
+
+    def reopen(self) -> bool:
+        """Live sources try to reconnect after a failure; files do not."""
+        return False
+
+    def rewind(self) -> bool:
+        """Start again from the first frame (for --loop); False when the source can't."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _as_bgr(img: np.ndarray) -> np.ndarray | None:
+    """Bring any decoded image (gray, BGRA, 16-bit) to HxWx3 uint8 BGR; None when it is unusable."""
+    if img is None or img.size == 0:
+        return None
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        return None
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return img
+
+
+class VideoSource(Source):
+    """A video file, a camera or a stream URL through OpenCV (FFmpeg / V4L2)."""
+
+    def __init__(self, target, description: str, live: bool, open_timeout_s: float = 10.0):
+        self.target, self.description, self.live = target, description, live
+        self.open_timeout_s = open_timeout_s
+        self.cap = self._open()
+        if self.cap is None:
+            raise SourceError(self._cannot_open())
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not (0.5 < self.fps < 1000):
+            self.fps = 0.0
+        self.total = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if not live else 0
+        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._index = 0
+
+    def _cannot_open(self) -> str:
+        if isinstance(self.target, int):
+            return f"no camera at index {self.target}: expected a connected webcam; try --source 0, or a file"
+        if self.description.startswith(STREAM_SCHEMES):
+            return (f"cannot connect to stream {self.description} within {self.open_timeout_s:.0f} s: "
+                    f"check the URL and that the server is up")
+        return f"cannot decode {self.description}: expected a video file OpenCV/FFmpeg can read"
+
+    def _open(self):
+        ms = int(self.open_timeout_s * 1000)
+        if isinstance(self.target, int):
+            cap = cv2.VideoCapture(self.target)
+        else:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+        if not cap.isOpened():
+            cap.release()
+            return None
+        return cap
+
+    def read(self) -> RawFrame | None:
+        bad = 0
+        while True:
+            ok, img = self.cap.read()
+            img = _as_bgr(img) if ok else None
+            if img is not None:
+                pts = float(self.cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+                if pts <= 0 and self._index and self.fps:  # some containers report no timestamps
+                    pts = self._index * 1000.0 / self.fps
+                self._index += 1
+                return RawFrame(img, float(pts), bad)
+            if self.live:
+                return None  # the capture thread decides whether to reconnect
+            # A file: past the end, or a damaged frame to skip?
+            pos = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+            if not self.total or pos >= self.total or bad >= MAX_BAD_RUN:
+                return None
+            bad += 1
+            self._index += 1
+
+    def reopen(self) -> bool:
+        if not self.live:
+            return False
+        self.cap.release()
+        cap = self._open()
+        if cap is None:
+            return False
+        self.cap = cap
+        return True
+
+    def rewind(self) -> bool:
+        if self.live:
+            return False
+        self._index = 0
+        return bool(self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class ImageSource(Source):
+    """One image file, or a sorted list of them. Unreadable files are counted as bad frames."""
+
+    def __init__(self, paths: list[str], description: str, fps: float = 0.0):
+        self.paths, self.description, self.fps = paths, description, fps
+        self.total = len(paths)
+        self._i = 0
+
+    def read(self) -> RawFrame | None:
+        bad = 0
+        while self._i < len(self.paths):
+            path = self.paths[self._i]
+            self._i += 1
+            img = _as_bgr(cv2.imread(path, cv2.IMREAD_UNCHANGED))
+            if img is None:
+                bad += 1
+                continue
+            if self.size == (0, 0):
+                self.size = (img.shape[1], img.shape[0])
+            return RawFrame(img, (self._i - 1) * (1000.0 / self.fps if self.fps else 0.0), bad)
+        return None
+
+    def rewind(self) -> bool:
+        self._i = 0
+        return True
+
+
+def _image_list(spec: str) -> list[str] | None:
+    if any(c in spec for c in "*?["):
+        return sorted(p for p in glob.glob(spec) if os.path.isfile(p))
+    if os.path.isdir(spec):
+        return sorted(str(p) for p in Path(spec).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return None
+
+
+def open_source(spec: str, open_timeout_s: float = 10.0) -> Source:
+    """Open a source from its command-line spelling. Raises SourceError with the fix."""
+    spec = str(spec).strip()
+    if spec.isdigit():
+        return VideoSource(int(spec), f"camera {spec}", live=True)
+    if spec.lower().startswith(STREAM_SCHEMES):
+        return VideoSource(spec, spec, live=True, open_timeout_s=open_timeout_s)
+    images = _image_list(spec)
+    if images is not None:
+        if not images:
+            raise SourceError(f"no images in {spec!r}: expected a folder or glob holding "
+                              f"{', '.join(sorted(IMAGE_EXTS))} files")
+        return ImageSource(images, spec)
+    if not os.path.exists(spec):
+        raise SourceError(f"no such file: {spec!r}; expected a video, image, folder, glob, camera index or URL")
+    if os.path.getsize(spec) == 0:
+        raise SourceError(f"{spec!r} is empty (0 bytes): expected a video or image file")
+    if Path(spec).suffix.lower() in IMAGE_EXTS:
+        if _as_bgr(cv2.imread(spec, cv2.IMREAD_UNCHANGED)) is None:
+            raise SourceError(f"cannot decode image {spec!r}: expected a readable {Path(spec).suffix} file")
+        return ImageSource([spec], spec)
+    source = VideoSource(spec, spec, live=False)
+    if source.total <= 0 or source.size[0] <= 0:
+        source.close()
+        raise SourceError(f"{spec!r} holds no video frames: expected a video file OpenCV/FFmpeg can read")
+    return source

@@ -1,0 +1,144 @@
+"""The engine on real media: lossless keeps every frame, live drops stale ones, sinks stay valid."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DEMO_CLIP, read_frame, shared_path
+from detector.pipeline import Models
+from detector.run import RunConfig, run
+
+
+def count_video_frames(path) -> tuple[int, float]:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    return n, fps
+
+
+def read_jsonl(path) -> list[dict]:
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _lossless_check(src, tmp_path, person_detector, expected_frames, check_frames):
+    out, jsonl = tmp_path / "out.mp4", tmp_path / "dets.jsonl"
+    report = run(RunConfig(source=str(src), output=str(out), detections=str(jsonl), progress=False),
+                 models=Models(person_detector))
+    assert report.stopped_by == "end" and report.error is None
+    lines = read_jsonl(jsonl)
+    assert [l["frame"] for l in lines] == list(range(expected_frames))
+    n, fps = count_video_frames(out)
+    assert n == expected_frames
+    src_fps = cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FPS)
+    assert fps == pytest.approx(src_fps, rel=1e-3)
+    assert not list(tmp_path.glob(".*part*"))  # no temporary files left
+    for i in check_frames:
+        ref = person_detector.detect(read_frame(src, i))
+        got = lines[i]["detections"]
+        assert len(got) == len(ref)
+        np.testing.assert_allclose([d["xyxy"] for d in got], ref.xyxy.reshape(-1, 4), atol=0.01)
+        np.testing.assert_allclose([d["score"] for d in got], ref.scores, atol=1e-4)
+        assert all(d["label"] == "person" and d["class_id"] == 1 for d in got)
+    return lines
+
+
+def test_lossless_demo_clip_every_frame_and_same_boxes(tmp_path, person_detector):
+    lines = _lossless_check(DEMO_CLIP, tmp_path, person_detector, 60, [0, 17, 59])
+    assert lines[10]["pts_ms"] == pytest.approx(1000.0)
+    assert all(line["latency_ms"]["detect"] > 0 for line in lines)
+    assert sum(len(l["detections"]) for l in lines) > 4 * 60  # people in every frame
+
+
+def test_lossless_vtest_every_frame(tmp_path, person_detector):
+    src = shared_path("media/vtest.avi")
+    _lossless_check(src, tmp_path, person_detector, 795, [0, 400, 794])
+
+
+class SlowDetector:
+    """The real detector, slowed on purpose so a live source outruns it."""
+
+    def __init__(self, det, delay_s):
+        self.det, self.delay_s = det, delay_s
+
+    def __getattr__(self, name):
+        return getattr(self.det, name)
+
+    def detect_batch(self, images, timings=None):
+        time.sleep(self.delay_s)
+        return self.det.detect_batch(images, timings)
+
+
+def test_live_policy_drops_stale_frames_and_keeps_age_low(tmp_path, person_detector):
+    jsonl = tmp_path / "live.jsonl"
+    report = run(RunConfig(source=str(DEMO_CLIP), live=True, play_realtime=True, detections=str(jsonl),
+                           progress=False), models=Models(SlowDetector(person_detector, 0.25)))
+    s = report.stats
+    lines = read_jsonl(jsonl)
+    assert s["policy"] == "live"
+    assert s["frames"]["dropped"] > 20  # 10 fps source, ~3 fps model
+    assert len(lines) + s["frames"]["dropped"] == 60
+    frames = [l["frame"] for l in lines]
+    assert frames == sorted(frames) and frames[-1] >= 55  # newest frames, in order
+    detect_p50 = s["latency"]["detect"]["p50_ms"]
+    assert s["latency"]["age"]["p95_ms"] < 2 * detect_p50
+
+
+def test_class_filter_and_threshold_change_while_running(tmp_path, person_detector):
+    from detector import Detector
+    det = Detector.load(device="cpu")
+    models = Models(det)
+    with pytest.raises(ValueError, match="expected some of person"):
+        models.set_classes(["car"])
+    jsonl = tmp_path / "d.jsonl"
+    stop = threading.Event()
+
+    original = det.detect_batch
+    calls = []
+
+    def detect_then_raise_threshold(images, timings=None):
+        """After frame 20, raise the threshold from another thread, as the window's slider does."""
+        calls.append(1)
+        if len(calls) == 20:
+            t = threading.Thread(target=models.set_thresholds, kwargs={"conf": 0.8})
+            t.start()
+            t.join()
+        return original(images, timings)
+
+    det.detect_batch = detect_then_raise_threshold
+    run(RunConfig(source=str(DEMO_CLIP), detections=str(jsonl), progress=False), stop=stop, models=models)
+    lines = read_jsonl(jsonl)
+    early = [d["score"] for l in lines[:19] for d in l["detections"]]
+    late = [d["score"] for l in lines[20:] for d in l["detections"]]
+    assert min(early) < 0.8 and min(late) >= 0.8
+
+
+def test_dump_dir_names_sort_in_frame_order(tmp_path, person_detector):
+    dump = tmp_path / "frames"
+    report = run(RunConfig(source=str(DEMO_CLIP), dump_dir=str(dump), dump_raw=True, max_frames=12, progress=False),
+                 models=Models(person_detector))
+    assert report.stopped_by == "max-frames"
+    annotated = sorted(p.name for p in dump.glob("*.jpg") if "_raw" not in p.name)
+    assert annotated == [f"{i:08d}.jpg" for i in range(12)]
+    raw = cv2.imread(str(dump / "00000003_raw.jpg"))
+    ann = cv2.imread(str(dump / "00000003.jpg"))
+    assert raw.shape == ann.shape == (576, 768, 3)
+    assert np.abs(raw.astype(int) - ann.astype(int)).max() > 100  # boxes drawn on the annotated one only
+
+
+def test_damaged_clip_runs_to_the_end(tmp_path, person_detector):
+    src = shared_path("media/Megamind_bugy.avi")
+    jsonl = tmp_path / "d.jsonl"
+    report = run(RunConfig(source=str(src), detections=str(jsonl), progress=False), models=Models(person_detector))
+    assert report.stopped_by == "end" and report.error is None
+    total = int(cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT))
+    assert len(read_jsonl(jsonl)) + report.bad_frames == total
