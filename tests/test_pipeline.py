@@ -133,12 +133,3 @@ def test_dump_dir_names_sort_in_frame_order(tmp_path, person_detector):
     ann = cv2.imread(str(dump / "00000003.jpg"))
     assert raw.shape == ann.shape == (576, 768, 3)
     assert np.abs(raw.astype(int) - ann.astype(int)).max() > 100  # boxes drawn on the annotated one only
-
-
-def test_damaged_clip_runs_to_the_end(tmp_path, person_detector):
-    src = shared_path("media/Megamind_bugy.avi")
-    jsonl = tmp_path / "d.jsonl"
-    report = run(RunConfig(source=str(src), detections=str(jsonl), progress=False), models=Models(person_detector))
-    assert report.stopped_by == "end" and report.error is None
-    total = int(cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FRAME_COUNT))
-    assert len(read_jsonl(jsonl)) + report.bad_frames == total
