@@ -63,7 +63,11 @@ def coco_weights(url: str | None = None, sha256: str = COCO_SHA256) -> DetectorW
     if converted.is_file():
         return DetectorWeights.load(converted)
     url = url or os.environ.get("LOOKOUT_COCO_URL", COCO_URL)
-    tarball = download(url, cache_dir() / "ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz", sha256)
+    try:
+        tarball = download(url, cache_dir() / "ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz", sha256)
+    except WeightsUnavailable as e:
+        raise WeightsUnavailable(f"ssdlite-mobilenetv2-coco is not cached and {e}; offline? pass "
+                                 f"ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz or its .pb with --model PATH") from None
     weights = weights_from_graph(tarball)
     try:
         weights.save(converted)

@@ -37,8 +37,11 @@ def sha256_of(path: Path) -> str:
 
 
 def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
-    """Fetch ``url`` to ``dest`` if not there yet, verified by sha256. Raises WeightsUnavailable."""
-    if dest.is_file() and sha256_of(dest) == sha256:
+    """Fetch ``url`` to ``dest`` if not there yet, verified by sha256. Raises WeightsUnavailable.
+
+    ``sha256`` may be a prefix of the digest (torchvision names its files by the first 8 hex digits).
+    """
+    if dest.is_file() and sha256_of(dest).startswith(sha256):
         return dest
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -52,15 +55,14 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 h.update(chunk)
                 out.write(chunk)
-        if h.hexdigest() != sha256:
+        if not h.hexdigest().startswith(sha256):
             raise WeightsUnavailable(f"download of {url} failed its sha256 check (got {h.hexdigest()[:16]}..., "
                                      f"expected {sha256[:16]}...); nothing was cached")
         os.replace(tmp, dest)
         return dest
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
-        raise WeightsUnavailable(f"cannot download {url} ({reason}); offline? pass a local copy by path "
-                                 f"instead") from None
+        raise WeightsUnavailable(f"cannot download {url} ({reason})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

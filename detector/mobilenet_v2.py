@@ -17,14 +17,55 @@ V2_SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
 
-def inverted_residual_blocks(in_ch: int = 32) -> nn.ModuleList:
+def v2_depth(channels: float, width: float = 1.0, divisor: int = 8) -> int:
+    """TF's ``make_divisible``: round to a multiple of 8, never dropping below 90%."""
+    v = channels * width
+    new = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * v else new
+
+
+def inverted_residual_blocks(in_ch: int = 32, width: float = 1.0) -> nn.ModuleList:
     """The 17 inverted residual blocks (TF names: expanded_conv, expanded_conv_1 ... _16)."""
     blocks = nn.ModuleList()
     for t, c, n, s in V2_SETTINGS:
+        out = v2_depth(c, width)
         for i in range(n):
-            blocks.append(InvertedResidual(in_ch, c, s if i == 0 else 1, t))
-            in_ch = c
+            blocks.append(InvertedResidual(in_ch, out, s if i == 0 else 1, t))
+            in_ch = out
     return blocks
+
+
+class MobileNetV2(nn.Module):
+    """MobileNetV2 classifier with TF 'SAME' padding, for TF/TFLite-trained weights.
+
+    Input (N, 3, R, R) float; output logits (N, num_classes).
+    """
+
+    def __init__(self, width: float = 1.0, num_classes: int = 1001):
+        super().__init__()
+        from .mobilenet_v1 import ClassifierHead
+        self.width = width
+        stem = v2_depth(32, width)
+        self.stem = ConvBNAct(3, stem, 3, stride=2)
+        self.blocks = inverted_residual_blocks(stem, width)
+        last = v2_depth(1280, max(width, 1.0))
+        self.head_conv = ConvBNAct(self.blocks[-1].project[0].out_channels, last, 1)
+        self.head = ClassifierHead(last, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for b in self.blocks:
+            x = b(x)
+        return self.head(self.head_conv(x))
+
+    def conv_layers(self) -> list[tuple[str, nn.Module]]:
+        """Conv layers in the order TF/TFLite graphs run them, with their module names."""
+        out = [("stem", self.stem)]
+        for i, b in enumerate(self.blocks):
+            if b.expand is not None:
+                out.append((f"blocks.{i}.expand", b.expand))
+            out += [(f"blocks.{i}.depthwise", b.depthwise), (f"blocks.{i}.project", b.project)]
+        return out + [("head_conv", self.head_conv), ("head.logits", self.head.logits)]
 
 
 class ExtraLayer(nn.Sequential):

@@ -1,28 +1,42 @@
-"""Convert a TF OD API SSDLite-MobileNetV2 frozen graph to a Lookout detector checkpoint.
+"""Convert TF models to Lookout checkpoints (loaded later with torch.load(weights_only=True)).
 
-usage: python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.pt
+usage:
+  python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.pt            # SSDLite-MobileNetV2 detector
+  python -m detector.convert MODEL.tflite OUT.pt --labels LABELS.txt  # quantised MobileNet classifier
 
-The embedded default model is made with:
-    python -m detector.convert ../shared/models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb \
-        assets/ssdlite_mobilenetv2_person.pt
+The embedded default detector is made with:
+  python -m detector.convert ../shared/models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb \\
+      assets/ssdlite_mobilenetv2_person.pt
 """
+import argparse
 import sys
-
-from ..detector import weights_from_graph
+from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
+    ap = argparse.ArgumentParser(prog="python -m detector.convert", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source")
+    ap.add_argument("out")
+    ap.add_argument("--labels", help="labels file for a .tflite classifier (one per output)")
+    args = ap.parse_args(argv)
     try:
-        weights = weights_from_graph(argv[0])
-    except ValueError as e:
-        print(f"lookout convert: {e}", file=sys.stderr)
-        return 1
-    weights.save(argv[1])
+        if args.source.endswith(".tflite"):
+            from ..classifier import Classifier, find_labels, read_labels
+            from .tflite_mobilenet import convert_tflite
+            conv = convert_tflite(Path(args.source).read_bytes())
+            labels = read_labels(args.labels or find_labels(Path(args.source)), conv.num_classes)
+            Classifier.from_converted(conv, labels, "cpu", Path(args.source).name).save(args.out, conv)
+            print(f"wrote {args.out}: {conv.arch} width {conv.width} at {conv.resolution}px, {conv.num_classes} classes")
+            return 0
+        from ..detector import weights_from_graph
+        weights = weights_from_graph(args.source)
+    except (ValueError, OSError) as e:
+        print(f"lookout convert: error: {e}", file=sys.stderr)
+        return 2
+    weights.save(args.out)
     n = sum(t.numel() for t in weights.state_dict.values())
-    print(f"wrote {argv[1]}: {n} values, {weights.num_classes} classes ({', '.join(weights.labels[:4])}...)")
+    print(f"wrote {args.out}: {n} values, {weights.num_classes} classes ({', '.join(weights.labels[:4])}...)")
     return 0
 
 
