@@ -103,19 +103,26 @@ def run_headless(args) -> int:
     return 130 if report.stopped_by == "signal" else 0
 
 
-def run_window(args) -> int:
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-            or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal", "vnc")):
-        print("lookout: no display found; use --headless (with --output, --detections or --dump-dir) to run "
-              "without a window", file=sys.stderr)
-        return 2
+def _display_works() -> bool:
+    """Probe Qt in a child process: a missing display or platform plugin makes Qt abort the process."""
+    import subprocess
+    probe = "from PyQt6.QtGui import QGuiApplication; QGuiApplication([])"
     try:
-        from ui.app import run_app
-    except ImportError:
-        print("lookout: the window is not part of this build yet; use --headless with --output, "
-              "--detections or --dump-dir", file=sys.stderr)
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def run_window(args) -> int:
+    offscreen = os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal", "vnc")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not offscreen and (not has_display or not _display_works()):
+        print("lookout: no usable display found; use --headless (with --output, --detections or --dump-dir) "
+              "to run without a window", file=sys.stderr)
         return 2
-    return run_app(_config(args))
+    config = _config(args)
+    from ui.app import run_app
+    return run_app(config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,22 @@ class CaptureThread(threading.Thread):
         self.opened = threading.Event()
         self.source: Source | None = None
         self.error: Exception | None = None
+        # While ``hold`` is set a file source waits before each read (the window's pause);
+        # ``step()`` lets one frame through. Cameras keep reading: their frames can't wait.
+        self.hold = threading.Event()
+        self._steps = threading.Semaphore(0)
+
+    def step(self) -> None:
+        self._steps.release()
+
+    def _wait_while_held(self, source: Source) -> bool:
+        """True if the source waited (so real-time pacing must re-anchor)."""
+        waited = False
+        while self.hold.is_set() and not source.live and not self.stop_event.is_set():
+            waited = True
+            if self._steps.acquire(timeout=0.1):
+                break
+        return waited
 
     def wait_open(self, timeout: float = 60.0) -> Source:
         if not self.opened.wait(timeout):
@@ -134,6 +150,8 @@ class CaptureThread(threading.Thread):
     def _loop(self, source: Source) -> None:
         index, t0, pts_offset, last_pts = 0, None, 0.0, 0.0
         while not self.stop_event.is_set():
+            if self._wait_while_held(source):
+                t0 = None  # resume real-time playback from here, not from before the pause
             t_read = time.perf_counter()
             raw = source.read()
             if raw is None:

@@ -63,14 +63,15 @@ class Models:
                 self._detector.iou_threshold = iou
 
     def set_classes(self, names: Iterable[str] | None) -> None:
-        """Keep only these class names (None or empty: all). Unknown names are a ValueError listing the known."""
+        """Keep only these class names: None keeps all, an empty list none. Unknown names are a
+        ValueError listing the known ones."""
         with self._lock:
-            self._class_names = [n.strip() for n in names if n.strip()] if names else None
+            self._class_names = None if names is None else [n.strip() for n in names if n.strip()]
             self._classes = self._resolve(self._detector, self._class_names)
 
     @staticmethod
     def _resolve(detector, names) -> frozenset[int] | None:
-        if not names:
+        if names is None:
             return None
         known = {label: i for i, label in enumerate(detector.labels) if i}
         unknown = [n for n in names if n not in known]
@@ -92,7 +93,10 @@ class Models:
         with self._lock:
             detector.score_threshold = self._detector.score_threshold
             detector.iou_threshold = self._detector.iou_threshold
-            classes = self._resolve(detector, self._class_names)
+            try:
+                classes = self._resolve(detector, self._class_names)
+            except ValueError:  # the new model lacks a filtered class: show everything
+                self._class_names, classes = None, None
             self._detector, self._classes = detector, classes
 
 

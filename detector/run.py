@@ -134,7 +134,7 @@ def load_models(config: RunConfig, warn=print) -> Models:
     classifier = None
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or "mobilenet-v2", det.device, warn)
-    return Models(det, classifier, config.classify if classifier else "off", config.classes or None)
+    return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None)
 
 
 def load_classifier_or_warn(name: str, device, warn):

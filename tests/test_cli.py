@@ -57,6 +57,13 @@ def _file(name, data: bytes):
     return make
 
 
+def test_unusable_display_hints_headless():
+    """A DISPLAY that points nowhere: one line and exit 2, not a Qt abort."""
+    p = lookout("--source", str(DEMO_CLIP), env={**ENV, "DISPLAY": ":987"})
+    assert p.returncode == 2, p.stderr
+    assert "--headless" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda d: str(d / "missing.mp4"), ["no such file"]),
     (_file("empty.mp4", b""), ["empty"]),

@@ -1,0 +1,160 @@
+"""The real window, driven by pytest-qt on the offscreen platform, on the demo clip."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.importorskip("pytestqt", reason="pytest-qt is in the test extras: pip install -e '.[test]'")
+
+from conftest import DEMO_CLIP, ROOT  # noqa: E402
+from detector import Detector  # noqa: E402
+from detector.pipeline import Models  # noqa: E402
+from detector.run import RunConfig  # noqa: E402
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    from ui.app import viewer_policy
+    from ui.main_window import MainWindow
+    from ui.worker import EngineWorker
+    before = {t.ident for t in threading.enumerate()}
+    config = RunConfig(source=str(DEMO_CLIP), loop=True)
+    models = Models(Detector.load(device="cpu"))
+    worker = EngineWorker(models, config.source, viewer_policy(config))
+    win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
+    qtbot.addWidget(win)
+    worker.start()
+    win.show()
+    qtbot.waitUntil(lambda: win.shown_seq >= 2, timeout=20000)
+    yield win
+    win.close()
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and {t.ident for t in threading.enumerate()} - before:
+        time.sleep(0.05)
+    assert not ({t.ident for t in threading.enumerate()} - before), "threads left after close"
+
+
+def _next_result(qtbot, win):
+    seq = win.shown_seq
+    qtbot.waitUntil(lambda: win.shown_seq > seq + 1, timeout=20000)
+    return win.view.result
+
+
+def _pixels(win) -> np.ndarray:
+    img = win.view.grab().toImage().convertToFormat(win.view.grab().toImage().Format.Format_RGB888)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    return np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3] \
+        .reshape(img.height(), img.width(), 3).copy()
+
+
+def test_boxes_drawn_where_the_detector_put_them(window, qtbot):
+    result = _next_result(qtbot, window)
+    ref = Detector.load(device="cpu").detect(result.frame.image)
+    np.testing.assert_allclose(result.detections.xyxy, ref.xyxy, atol=0.01)
+    assert len(ref) >= 1
+    window.view.repaint()
+    px = _pixels(window)
+    boxes = window.view.widget_boxes()
+    from detector.draw import class_color
+    b, g, r = class_color(1)
+    hits = 0
+    for x1, y1, x2, y2 in boxes:
+        # the left edge of each box, mid-height, is painted in the class colour
+        ys = int((y1 + y2) / 2)
+        strip = px[ys, max(0, int(x1) - 2): int(x1) + 3].astype(int)
+        hits += bool((np.abs(strip - [r, g, b]).sum(axis=1) < 60).any())
+    assert hits == len(boxes)
+    assert any("inference" in l and "fps" in l for l in window.view.stats_lines)
+
+
+def test_confidence_slider_changes_what_is_drawn(window, qtbot):
+    lows = [_next_result(qtbot, window) for _ in range(3)]
+    assert all((low.detections.scores >= 0.3).all() for low in lows)
+    assert any((low.detections.scores < 0.8).any() for low in lows)
+    window.conf.setValue(80)
+    assert window.models.detector.score_threshold == pytest.approx(0.8)
+    high = _next_result(qtbot, window)
+    assert (high.detections.scores >= 0.8).all()
+    assert len(window.view.widget_boxes()) == len(high.detections)
+
+
+def test_class_filter_pause_and_step(window, qtbot):
+    from PyQt6.QtCore import Qt
+    window.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert len(_next_result(qtbot, window).detections) == 0
+    window.classes.item(0).setCheckState(Qt.CheckState.Checked)
+    assert len(_next_result(qtbot, window).detections) > 0
+    window.act_pause.trigger()
+    assert window.worker.paused
+    qtbot.wait(600)
+    seq = window.worker.latest()[1]
+    idx = window.worker.latest()[0].frame.index
+    qtbot.wait(1200)
+    assert window.worker.latest()[1] == seq  # nothing new while paused
+    window.step()
+    qtbot.waitUntil(lambda: window.worker.latest()[1] == seq + 1, timeout=10000)
+    assert window.worker.latest()[0].frame.index > idx
+    qtbot.wait(800)
+    assert window.worker.latest()[1] == seq + 1  # exactly one frame per step
+    window.act_pause.trigger()
+    assert not window.worker.paused
+    _next_result(qtbot, window)
+
+
+def test_snapshot_saves_the_annotated_frame(window, qtbot, tmp_path):
+    import cv2
+    _next_result(qtbot, window)
+    path = window.snapshot()
+    img = cv2.imread(str(path))
+    assert img.shape == (576, 768, 3)
+    raw = window.view.result.frame.image
+    assert np.abs(img.astype(int) - raw.astype(int)).max() > 100  # boxes drawn on a copy
+    assert np.abs(window.view.result.frame.image.astype(int) - raw.astype(int)).max() == 0
+
+
+def test_screenshot_of_the_real_window_under_xvfb(tmp_path):
+    if not shutil.which("Xvfb"):
+        pytest.skip("needs Xvfb (apt-get install xvfb; .ci/run installs it)")
+    out = tmp_path / "shot.png"
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "screenshot.py"), str(out), "--seconds", "3"],
+                       capture_output=True, text=True, timeout=180, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["platform"] == "xcb"
+    import cv2
+    shot = cv2.imread(str(out))
+    check_screenshot(shot, info)
+
+
+def test_committed_screenshot_shows_boxes_and_stats():
+    import cv2
+    shot = cv2.imread(str(ROOT / "docs" / "screenshot.png"))
+    info = json.loads((ROOT / "docs" / "screenshot.json").read_text())
+    check_screenshot(shot, info)
+
+
+def check_screenshot(shot, info):
+    from detector.draw import class_color
+    assert shot is not None and shot.shape[0] > 400 and shot.shape[1] > 800
+    assert len(info["boxes"]) >= 3
+    color = np.array(class_color(1))  # BGR, as OpenCV reads the PNG
+    for x1, y1, x2, y2 in info["boxes"]:
+        ys = int((y1 + y2) / 2)
+        strip = shot[ys, max(0, int(x1) - 2): int(x1) + 3].astype(int)
+        assert (np.abs(strip - color).sum(axis=1) < 60).any()
+    assert any("fps" in l for l in info["stats"]) and any("detect p50" in l for l in info["stats"])
+    # the stats overlay: a dark panel with light text in the video's top-left corner
+    ox, oy = info["stats_origin"]
+    panel = shot[oy + 10: oy + 60, ox + 10: ox + 300].astype(int)
+    assert (panel.sum(axis=2) < 200).mean() > 0.5 and (panel.min(axis=2) > 180).mean() > 0.02

@@ -1,0 +1,343 @@
+"""Lookout's main window: video, stats overlay, classifier panel, controls. The GUI thread only paints.
+
+A QTimer pulls the engine worker's latest result (~60 Hz) and repaints only when it is new;
+requests go to the worker as method calls. Errors that come and go land in the status bar.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QInputDialog, QLabel,
+                             QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QSlider,
+                             QVBoxLayout, QWidget)
+
+from detector.draw import annotate
+from detector.pipeline import Models
+
+from .video_view import VideoView
+from .worker import EngineWorker
+
+SHORTCUTS = [("Space", "pause / resume"), ("Right", "step one frame while paused"), ("S", "snapshot"),
+             ("R", "record on / off"), ("F", "fullscreen"), ("I", "stats overlay on / off"),
+             ("Ctrl+O", "open a video or image file"), ("Ctrl+K", "open a webcam"), ("Ctrl+U", "open a stream URL"),
+             ("F1", "this help"), ("Ctrl+Q", "quit")]
+
+
+class TopKPanel(QWidget):
+    """Frame-level classifier top-5 with bars, and a count of current detections per class."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("<b>Scene (classifier)</b>"))
+        self.rows = []
+        for _ in range(5):
+            label, bar = QLabel(""), QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(False)
+            bar.setMaximumHeight(8)
+            lay.addWidget(label)
+            lay.addWidget(bar)
+            self.rows.append((label, bar))
+        lay.addWidget(QLabel("<b>Detections</b>"))
+        self.counts = QLabel("—")
+        self.counts.setWordWrap(True)
+        lay.addWidget(self.counts)
+        lay.addStretch(1)
+
+    def show_result(self, result) -> None:
+        top = result.detections.frame_class.top if result.detections.frame_class else ()
+        for i, (label, bar) in enumerate(self.rows):
+            if i < len(top):
+                label.setText(f"{top[i][0].split(',')[0]}  {top[i][1]:.2f}")
+                bar.setValue(int(top[i][1] * 1000))
+            else:
+                label.setText("" if i else "(classifier off)")
+                bar.setValue(0)
+        c = collections.Counter(result.detections.labels)
+        self.counts.setText(", ".join(f"{k}: {v}" for k, v in sorted(c.items())) or "none")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, worker: EngineWorker, models: Models, config, snapshot_dir: str = "."):
+        super().__init__()
+        self.worker, self.models, self.config = worker, models, config
+        self.snapshot_dir = Path(snapshot_dir)
+        self.setWindowTitle("Lookout")
+        self.resize(1180, 680)
+        self.view = VideoView()
+        self.setCentralWidget(self.view)
+        self.panel = TopKPanel()
+        self._dock("Classifier", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Controls", self._controls(), Qt.DockWidgetArea.RightDockWidgetArea)
+        self._actions()
+        self.shown_seq = 0
+        self._shown_detector = self.models.detector
+        self.display_times: collections.deque = collections.deque(maxlen=64)
+        self.display_age: collections.deque = collections.deque(maxlen=500)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.pull)
+        self.timer.start(15)
+        self.statusBar().showMessage("starting…")
+
+    # ---- layout --------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area) -> None:
+        dock = QDockWidget(title, self)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(area, dock)
+
+    def _controls(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        det = self.models.detector
+        self.conf = QSlider(Qt.Orientation.Horizontal)
+        self.conf.setRange(1, 99)
+        self.conf.setValue(round(det.score_threshold * 100))
+        self.conf_label = QLabel(f"{det.score_threshold:.2f}")
+        self.conf.valueChanged.connect(self.on_conf)
+        form.addRow("Confidence", self.conf)
+        form.addRow("", self.conf_label)
+        self.iou = QSlider(Qt.Orientation.Horizontal)
+        self.iou.setRange(5, 100)
+        self.iou.setValue(round(det.iou_threshold * 100))
+        self.iou_label = QLabel(f"{det.iou_threshold:.2f}")
+        self.iou.valueChanged.connect(self.on_iou)
+        form.addRow("NMS IoU", self.iou)
+        form.addRow("", self.iou_label)
+        self.classes = QListWidget()
+        self.classes.setMaximumHeight(140)
+        self._fill_classes()
+        self.classes.itemChanged.connect(self.on_classes)
+        form.addRow("Classes", self.classes)
+        self.model_box = QComboBox()
+        self.model_box.addItems(["ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco", "Open…"])
+        self.model_box.setCurrentText(det.name if det.name in ("ssdlite-mobilenetv2-person",
+                                                               "ssdlite-mobilenetv2-coco") else "Open…")
+        self.model_box.activated.connect(self.on_model)
+        form.addRow("Detector", self.model_box)
+        self.classify_box = QComboBox()
+        self.classify_box.addItems(["off", "frame", "boxes"])
+        self.classify_box.setCurrentText(self.models.snapshot().classify)
+        self.classify_box.activated.connect(self.on_classify)
+        form.addRow("Classify", self.classify_box)
+        self.device_box = QComboBox()
+        import torch
+        self.device_box.addItems(["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+        self.device_box.setCurrentText(str(det.device.type))
+        self.device_box.activated.connect(self.on_device)
+        form.addRow("Device", self.device_box)
+        return w
+
+    def _fill_classes(self) -> None:
+        self.classes.blockSignals(True)
+        self.classes.clear()
+        keep = self.models.snapshot().classes
+        for i, name in enumerate(self.models.detector.labels):
+            if i == 0:
+                continue
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if keep is None or i in keep else Qt.CheckState.Unchecked)
+            self.classes.addItem(item)
+        self.classes.blockSignals(False)
+
+    def _actions(self) -> None:
+        menu_file = self.menuBar().addMenu("&File")
+        menu_view = self.menuBar().addMenu("&View")
+        menu_help = self.menuBar().addMenu("&Help")
+        self.act_pause = self._act(menu_view, "Pause", "Space", self.toggle_pause, checkable=True)
+        self._act(menu_view, "Step", "Right", self.step)
+        self._act(menu_view, "Stats overlay", "I", self.toggle_stats, checkable=True, checked=True)
+        self._act(menu_view, "Fullscreen", "F", self.toggle_fullscreen)
+        self._act(menu_file, "Open file…", "Ctrl+O", self.open_file)
+        self._act(menu_file, "Open webcam…", "Ctrl+K", self.open_camera)
+        self._act(menu_file, "Open stream URL…", "Ctrl+U", self.open_url)
+        self._act(menu_file, "Snapshot", "S", self.snapshot)
+        self.act_record = self._act(menu_file, "Record", "R", self.toggle_record, checkable=True)
+        self._act(menu_file, "Quit", "Ctrl+Q", self.close)
+        self._act(menu_help, "Keyboard shortcuts", "F1", self.show_help)
+
+    def _act(self, menu, text, key, slot, checkable=False, checked=False) -> QAction:
+        a = QAction(text, self)
+        a.setShortcut(QKeySequence(key))
+        a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        a.setCheckable(checkable)
+        a.setChecked(checked)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        self.addAction(a)
+        return a
+
+    # ---- the timer: pull, paint, stats ---------------------------------------------------------
+    def pull(self) -> None:
+        while not self.worker.messages.empty():
+            self.statusBar().showMessage(self.worker.messages.get_nowait(), 8000)
+        if self.models.detector is not self._shown_detector:  # swapped in by a loader: new label list
+            self._shown_detector = self.models.detector
+            self._fill_classes()
+        result, seq = self.worker.latest()
+        if result is None or seq == self.shown_seq:
+            return
+        self.shown_seq = seq
+        now = time.monotonic()
+        self.display_times.append(now)
+        self.display_age.append((now - result.frame.captured_at) * 1000)
+        self.view.stats_lines = self.stats_lines()
+        self.view.set_result(result)
+        self.panel.show_result(result)
+
+    def display_fps(self) -> float:
+        t = self.display_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    def stats_lines(self) -> list[str]:
+        s = self.worker.stats
+        d50, d95 = s.percentiles("detect")
+        c50, c95 = s.percentiles("classify")
+        age = np.percentile(self.display_age, 50) if self.display_age else 0.0
+        snap = self.models.snapshot()
+        clf = getattr(snap.classifier, "name", "") if snap.classify != "off" else "off"
+        return [f"capture {s.rate('captured'):5.1f} fps  inference {s.rate('inferred'):5.1f} fps  "
+                f"display {self.display_fps():5.1f} fps",
+                f"detect p50 {d50:5.1f} ms  p95 {d95:5.1f} ms   classify p50 {c50:5.1f}  p95 {c95:5.1f} ms",
+                f"frame age at display {age:6.1f} ms   dropped {s.get('dropped')}   bad {s.get('bad_frames')}",
+                f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
+                + ("  | PAUSED" if self.worker.paused else "") + ("  | REC" if self.worker.recording else "")]
+
+    # ---- controls ------------------------------------------------------------------------------
+    def on_conf(self, v: int) -> None:
+        self.models.set_thresholds(conf=v / 100)
+        self.conf_label.setText(f"{v / 100:.2f}")
+
+    def on_iou(self, v: int) -> None:
+        self.models.set_thresholds(iou=v / 100)
+        self.iou_label.setText(f"{v / 100:.2f}")
+
+    def on_classes(self, _item=None) -> None:
+        names = [self.classes.item(i).text() for i in range(self.classes.count())
+                 if self.classes.item(i).checkState() == Qt.CheckState.Checked]
+        self.models.set_classes(None if len(names) == self.classes.count() else names)
+
+    def _load_in_background(self, what: str, load, apply) -> None:
+        """Load a model off the GUI thread, then swap it in between frames; failures to the status bar."""
+        self.statusBar().showMessage(f"loading {what}…")
+
+        def job():
+            try:
+                obj = load()
+            except Exception as e:  # shown, never fatal
+                self.worker.messages.put(f"cannot load {what}: {e}")
+                return
+            apply(obj)
+            self.worker.messages.put(f"now using {what}")
+
+        threading.Thread(target=job, name="lookout-loader", daemon=True).start()
+
+    def on_model(self, _index=None) -> None:
+        from detector import Detector
+        name = self.model_box.currentText()
+        if name == "Open…":
+            name, _ = QFileDialog.getOpenFileName(self, "Detector weights", "", "Models (*.pt *.pb *.tar.gz)")
+            if not name:
+                return
+        device = self.device_box.currentText()
+        self._load_in_background(name, lambda: Detector.load(name, device=device), self.models.swap_detector)
+
+    def on_classify(self, _index=None) -> None:
+        mode = self.classify_box.currentText()
+        snap = self.models.snapshot()
+        if mode == "off" or snap.classifier is not None:
+            self.models.set_classify(mode)
+            return
+        from detector.run import load_classifier_or_warn
+        name = self.config.classifier or "mobilenet-v2"
+        device = snap.detector.device
+        self._load_in_background(name, lambda: _require(load_classifier_or_warn(name, device, self.worker.messages.put)),
+                                 lambda clf: self.models.set_classify(mode, clf))
+
+    def on_device(self, _index=None) -> None:
+        from detector import Detector
+        device = self.device_box.currentText()
+        snap = self.models.snapshot()
+        name = self.model_box.currentText() if self.model_box.currentText() != "Open…" else self.config.model
+        self._load_in_background(f"{name} on {device}", lambda: Detector.load(name, device=device),
+                                 self.models.swap_detector)
+
+    def toggle_pause(self) -> None:
+        self.worker.pause(self.act_pause.isChecked())
+
+    def step(self) -> None:
+        if not self.worker.paused:
+            self.act_pause.setChecked(True)
+            self.worker.pause(True)
+        self.worker.step()
+
+    def toggle_stats(self) -> None:
+        self.view.show_stats = not self.view.show_stats
+        self.view.update()
+
+    def toggle_fullscreen(self) -> None:
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def snapshot(self) -> Path | None:
+        result = self.view.result
+        if result is None:
+            return None
+        path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}.png"
+        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections)):
+            self.statusBar().showMessage(f"snapshot saved to {path}", 8000)
+            return path
+        self.statusBar().showMessage(f"cannot save snapshot to {path}", 8000)
+        return None
+
+    def toggle_record(self) -> None:
+        if self.worker.recording:
+            path = self.worker.stop_recording()
+            self.statusBar().showMessage(f"recording saved to {path}", 8000)
+            self.act_record.setChecked(False)
+            return
+        path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
+        try:
+            self.worker.start_recording(str(path))
+            self.statusBar().showMessage(f"recording to {path}", 8000)
+        except ValueError as e:
+            self.act_record.setChecked(False)
+            self.statusBar().showMessage(str(e), 8000)
+
+    def open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "",
+                                              "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.bmp);;All (*)")
+        if path:
+            self.worker.set_source(path)
+
+    def open_camera(self) -> None:
+        idx, ok = QInputDialog.getInt(self, "Open webcam", "Camera index:", 0, 0, 63)
+        if ok:
+            self.worker.set_source(str(idx))
+
+    def open_url(self) -> None:
+        url, ok = QInputDialog.getText(self, "Open stream", "URL (rtsp://, http://):")
+        if ok and url.strip():
+            self.worker.set_source(url.strip())
+
+    def show_help(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(f"{k:8}  {v}" for k, v in SHORTCUTS))
+
+    def closeEvent(self, event) -> None:
+        self.timer.stop()
+        self.worker.stop(timeout=2.0)
+        super().closeEvent(event)
+
+
+def _require(obj):
+    if obj is None:
+        raise ValueError("classifier unavailable (see the message above)")
+    return obj
