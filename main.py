@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--lossless", action="store_true", help="every frame in order, even from a camera")
     ap.add_argument("--loop", action="store_true", help="restart a file source at its end")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda (fp16 on CUDA)")
+    ap.add_argument("--backend", default="auto", choices=("auto", "eager", "fused", "jit", "onnxruntime"),
+                    help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
     ap.add_argument("--model", default="ssdlite-mobilenetv2-person",
                     help="detector name (ssdlite-mobilenetv2-person, ssdlite-mobilenetv2-coco) or path")
     ap.add_argument("--classifier", default=None, help="classifier name or path (default mobilenet-v2)")
@@ -59,7 +61,8 @@ def _config(args):
     is_file = not (args.source.strip().isdigit() or "://" in args.source)
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
-        play_realtime=args.live and is_file, loop=args.loop, device=args.device, model=args.model,
+        play_realtime=args.live and is_file, loop=args.loop, device=args.device, backend=args.backend,
+        model=args.model,
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
         classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), output=args.output,
         detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,

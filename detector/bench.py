@@ -1,21 +1,32 @@
-"""Benchmark: prints latency (median / p90 ms) per frame, side by side, in one run.
+"""Benchmark: Lookout side by side with the reference runtimes, in one run, on the same frames.
 
 usage: python -m detector.bench [--frames 100] [--threads 2] [--tf-python /tmp/ref/bin/python]
+                                [--sections detector,classifier,pipeline,window] [--soak 10000] [--readme]
 
-Detector, full path (preprocess + network + decoding + NMS), batch 1, on the same decoded
-vtest.avi frames (768x576) for every runtime, after warm-up. With ``--tf-python`` naming a Python
-that has tensorflow-cpu, the original frozen graph runs on the same frames with the same thread
-count, and the ratio is printed. Not a test: numbers, for people to read.
+Each section runs in its own subprocess (so peak RSS is per section) with the same thread count.
+  detector    full path (preprocess + network + decoding + NMS), batch 1, vtest.avi frames: every
+              Lookout mode, ONNX Runtime (when installed) and the TF frozen graph (--tf-python)
+  classifier  224x224, mobilenet_v2_1.0_224_quant: Lookout vs the TFLite interpreter (--tf-python
+              with ai-edge-litert)
+  pipeline    lossless vtest.avi with annotated video + JSONL written vs model-only throughput;
+              live mode (demo clip played with --live): frame age at result vs detector latency
+  window      the real window (offscreen), demo clip, live policy: display vs inference fps,
+              frame age at display vs detector latency
+  soak        a file played --live --loop for N frames: RSS, threads and open files each 500 frames
+Median and p90 over every timed call, after warm-up. ``--readme`` rewrites README's table.
+Not a test: numbers for people to read. Needs ../shared (media, models).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +36,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+VTEST = SHARED / "media" / "vtest.avi"
+DEMO = ROOT / "assets" / "demo_vtest.mp4"
+PERSON_PB = SHARED / "models" / "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
+V2_TFLITE = SHARED / "models" / "mobilenet_v2_1.0_224_quant.tflite"
+LABELS = SHARED / "models" / "imagenet_labels.txt"
 
 
 def load_frames(video: Path, n: int) -> list[np.ndarray]:
@@ -41,70 +57,280 @@ def load_frames(video: Path, n: int) -> list[np.ndarray]:
     return frames
 
 
-def time_calls(fn, frames, warmup: int) -> list[float]:
-    for f in frames[:warmup]:
-        fn(f)
+def time_calls(fn, inputs, warmup: int) -> list[float]:
+    for x in inputs[:warmup]:
+        fn(x)
     ms = []
-    for f in frames:
+    for x in inputs:
         t = time.perf_counter()
-        fn(f)
+        fn(x)
         ms.append((time.perf_counter() - t) * 1000)
     return ms
-
-
-def fmt(name: str, ms: list[float], ref: float | None = None) -> str:
-    med, p90 = np.median(ms), np.percentile(ms, 90)
-    ratio = f"{med / ref:6.2f}x" if ref else "      "
-    return f"| {name:<40} | {med:8.2f} | {p90:8.2f} | {ratio} |"
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_tf(python: str, frames: list[np.ndarray], threads: int, warmup: int) -> dict | None:
-    graph = SHARED / "models" / "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
+def row(name: str, ms: list[float], **extra) -> dict:
+    return {"name": name, "median_ms": float(np.median(ms)), "p90_ms": float(np.percentile(ms, 90)),
+            "calls": len(ms), **extra}
+
+
+# ---- sections (each runs in its own process) ----------------------------------------------------
+def section_detector(args) -> list[dict]:
+    from detector import Detector
+    from detector.optimize import MODES
+    frames = load_frames(VTEST, args.frames)
+    rows = []
+    for mode in MODES:
+        try:
+            t = time.perf_counter()
+            det = Detector.load(device="cpu", mode=mode)
+            load_s = time.perf_counter() - t
+        except ValueError as e:
+            print(f"bench: skipping mode {mode}: {e}", file=sys.stderr)
+            continue
+        ms = time_calls(det.detect, frames, args.warmup)
+        rows.append(row(f"Lookout {mode}" + (" (ONNX Runtime, Lookout's exported model)" if mode == "onnxruntime"
+                                              else ""), ms, load_s=round(load_s, 2), ref="onnxruntime" if mode == "onnxruntime" else None))
+    return rows
+
+
+def section_detector_tf(args) -> list[dict]:
+    frames = load_frames(VTEST, args.frames)
     with tempfile.TemporaryDirectory() as d:
         np.save(Path(d) / "frames.npy", np.stack(frames))
-        p = subprocess.run([python, str(ROOT / "tools" / "tf_bench.py"), str(graph), str(Path(d) / "frames.npy"),
-                            str(threads), str(warmup)], capture_output=True, text=True)
+        p = subprocess.run([args.tf_python, str(ROOT / "tools" / "tf_bench.py"), "detector", str(PERSON_PB),
+                            str(Path(d) / "frames.npy"), str(args.threads), str(args.warmup)],
+                           capture_output=True, text=True)
     if p.returncode != 0:
         print(f"bench: TensorFlow reference failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return None
+        return []
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    return [row(f"TF {r['version']} frozen graph (reference)", r["ms"], rss_mb=r["rss_mb"], ref="tf")]
+
+
+def _classifier_inputs(n: int) -> list[np.ndarray]:
+    return [cv2.resize(f, (224, 224), interpolation=cv2.INTER_LINEAR) for f in load_frames(VTEST, n)]
+
+
+def section_classifier(args) -> list[dict]:
+    from detector import Classifier
+    frames = _classifier_inputs(args.frames)
+    rows = []
+    for mode in ("eager", "jit"):
+        clf = Classifier.load(str(V2_TFLITE), labels=LABELS, mode=mode)
+        ms = time_calls(lambda f: clf.classify(f, k=5), frames, args.warmup)
+        rows.append(row(f"Lookout {mode} (integer-exact)", ms))
+    return rows
+
+
+def section_classifier_tflite(args) -> list[dict]:
+    frames = _classifier_inputs(args.frames)
+    with tempfile.TemporaryDirectory() as d:
+        np.save(Path(d) / "frames.npy", np.stack(frames))
+        p = subprocess.run([args.tf_python, str(ROOT / "tools" / "tf_bench.py"), "tflite", str(V2_TFLITE),
+                            str(Path(d) / "frames.npy"), str(args.threads), str(args.warmup)],
+                           capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"bench: TFLite reference failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return []
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    return [row(f"TFLite interpreter {r['version']} (reference)", r["ms"], rss_mb=r["rss_mb"], ref="tflite")]
+
+
+def section_pipeline(args) -> list[dict]:
+    from detector import Detector
+    from detector.pipeline import Models
+    from detector.run import RunConfig, run
+    det = Detector.load(device="cpu")
+    frames = load_frames(VTEST, args.frames)
+    ms = time_calls(det.detect, frames, args.warmup)
+    model_fps = 1000.0 / float(np.mean(ms))
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter()
+        rep = run(RunConfig(source=str(VTEST), output=f"{d}/o.mp4", detections=f"{d}/o.jsonl", progress=False,
+                            max_frames=args.pipeline_frames), models=Models(det))
+        wall = time.perf_counter() - t
+    n = rep.stats["frames"]["written"]
+    rows = [{"name": f"model only (detect, {len(ms)} frames)", "fps": round(model_fps, 2)},
+            {"name": f"lossless vtest.avi -> mp4 + JSONL ({n} frames)", "fps": round(n / wall, 2),
+             "ratio_to_model": round(n / wall / model_fps, 3)}]
+    rep = run(RunConfig(source=str(DEMO), live=True, play_realtime=True, progress=False), models=Models(det))
+    lat = rep.stats["latency"]
+    rows.append({"name": "live demo clip (--live): frame age at result", "age_p50_ms": lat["age"]["p50_ms"],
+                 "age_p95_ms": lat["age"]["p95_ms"], "detect_p50_ms": lat["detect"]["p50_ms"],
+                 "age_p95_over_detect": round(lat["age"]["p95_ms"] / lat["detect"]["p50_ms"], 2),
+                 "dropped": rep.stats["frames"]["dropped"]})
+    return rows
+
+
+def section_window(args) -> list[dict]:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PyQt6.QtWidgets import QApplication
+
+    from detector.run import RunConfig, load_models
+    from ui.app import viewer_policy
+    from ui.main_window import MainWindow
+    from ui.worker import EngineWorker
+    app = QApplication([])
+    config = RunConfig(source=str(DEMO), loop=True)
+    models = load_models(config)
+    worker = EngineWorker(models, config.source, viewer_policy(config))
+    win = MainWindow(worker, models, config)
+    worker.start()
+    win.show()
+    end = time.monotonic() + args.window_seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.002)
+    s = worker.stats
+    infer_fps = s.rate("inferred", recent=False)
+    shown = win.shown_seq
+    elapsed = time.monotonic() - s.started
+    age = float(np.percentile(win.display_age, 50)), float(np.percentile(win.display_age, 95))
+    det50 = s.percentiles("detect")[0]
+    win.close()
+    return [{"name": f"window (offscreen), demo clip, live, {args.window_seconds:.0f} s",
+             "inference_fps": round(infer_fps, 2), "display_fps": round(shown / elapsed, 2),
+             "display_over_inference": round(shown / elapsed / infer_fps, 3) if infer_fps else None,
+             "age_display_p50_ms": round(age[0], 1), "age_display_p95_ms": round(age[1], 1),
+             "detect_p50_ms": round(det50, 1), "age_p50_over_detect": round(age[0] / det50, 2) if det50 else None}]
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def section_soak(args) -> list[dict]:
+    from detector import Detector
+    from detector.pipeline import Models
+    from detector.run import RunConfig, run
+    samples = []
+    stop = threading.Event()
+    det = Detector.load(device="cpu")
+    original = det.detect_batch
+    count = [0]
+
+    def sampled(images, timings=None):
+        count[0] += 1
+        if count[0] % 500 == 0:
+            samples.append((count[0], round(_rss_mb(), 1), threading.active_count(), _open_fds()))
+        if count[0] >= args.soak:
+            stop.set()
+        return original(images, timings)
+
+    det.detect_batch = sampled
+    run(RunConfig(source=str(DEMO), live=True, play_realtime=False, loop=True, progress=False), stop=stop,
+        models=Models(det))
+    warm = [s for s in samples if s[0] >= 1000] or samples
+    growth = (warm[-1][1] - warm[0][1]) / warm[0][1] * 100 if warm else 0.0
+    return [{"name": f"soak: demo clip --live --loop, {count[0]} frames", "samples": samples,
+             "rss_growth_after_warmup_pct": round(growth, 2),
+             "threads": sorted({s[2] for s in warm}), "open_fds": sorted({s[3] for s in warm})}]
+
+
+SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "classifier": section_classifier,
+            "classifier_tflite": section_classifier_tflite, "pipeline": section_pipeline,
+            "window": section_window, "soak": section_soak}
+
+
+# ---- driver -------------------------------------------------------------------------------------
+def run_section(name: str, args) -> list[dict]:
+    cmd = [sys.executable, "-m", "detector.bench", "--section", name, "--frames", str(args.frames),
+           "--warmup", str(args.warmup), "--threads", str(args.threads), "--soak", str(args.soak),
+           "--pipeline-frames", str(args.pipeline_frames), "--window-seconds", str(args.window_seconds)]
+    if args.tf_python:
+        cmd += ["--tf-python", args.tf_python]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        print(f"bench: section {name} failed:\n{p.stderr[-2000:]}", file=sys.stderr)
+        return []
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def format_tables(results: dict[str, list[dict]], header: str) -> str:
+    out = [header, ""]
+    for section, refs in (("detector", ("tf", "onnxruntime")), ("classifier", ("tflite",))):
+        rows = results.get(section, [])
+        if not rows:
+            continue
+        ref_ms = {r["ref"]: r["median_ms"] for r in rows if r.get("ref")}
+        cols = [f"vs {k}" for k in refs if k in ref_ms]
+        out.append(f"| {section}: full path, batch 1 | median ms | p90 ms | " + " | ".join(cols) + " | peak RSS MB |")
+        out.append("|---|---|---|" + "---|" * len(cols) + "---|")
+        for r in rows:
+            ratios = [f"{r['median_ms'] / ref_ms[k]:.2f}x" for k in refs if k in ref_ms]
+            out.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | " + " | ".join(ratios)
+                       + f" | {r.get('rss_mb', 0):.0f} |")
+        out.append("")
+    for section in ("pipeline", "window", "soak"):
+        for r in results.get(section, []):
+            items = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("name", "samples"))
+            out.append(f"- **{section}** {r['name']}: {items}")
+    return "\n".join(out) + "\n"
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m detector.bench")
+    ap = argparse.ArgumentParser(prog="python -m detector.bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--video", default=str(SHARED / "media" / "vtest.avi"))
-    ap.add_argument("--tf-python", help="a Python with tensorflow-cpu, to time the original graph")
+    ap.add_argument("--tf-python", help="a Python with tensorflow-cpu (and ai-edge-litert) for the references")
+    ap.add_argument("--sections", default="detector,classifier,pipeline,window")
+    ap.add_argument("--pipeline-frames", type=int, default=0, help="0: all of vtest.avi")
+    ap.add_argument("--window-seconds", type=float, default=20.0)
+    ap.add_argument("--soak", type=int, default=10000)
+    ap.add_argument("--readme", action="store_true", help="write the tables into README.md")
+    ap.add_argument("--section", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from detector import Detector
-
-    frames = load_frames(Path(args.video), args.frames)
-    print(f"# Lookout benchmark — {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, numpy {np.__version__}, opencv {cv2.__version__}, python {platform.python_version()}")
-    print(f"# {len(frames)} frames of {Path(args.video).name} ({frames[0].shape[1]}x{frames[0].shape[0]}), "
-          f"warm-up {args.warmup}, batch 1")
-    rows = []
-    ref = None
-    if args.tf_python:
-        tf = bench_tf(args.tf_python, frames, args.threads, args.warmup)
-        if tf:
-            ref = float(np.median(tf["ms"]))
-            rows.append(fmt(f"TF {tf['tf']} frozen graph (reference)", tf["ms"]) + f" {tf['rss_mb']:.0f} MB")
-    det = Detector.load(device="cpu")
-    ms = time_calls(det.detect, frames, args.warmup)
-    rows.append(fmt("Lookout eager fp32 (CPU)", ms, ref) + f" {peak_rss_mb():.0f} MB")
-    print("| detector, full path                      | median ms | p90 ms | vs TF | peak RSS")
-    print("|---|---|---|---|")
-    for r in rows:
-        print(r)
+    if args.section:  # child process: one section, JSON on the last line
+        rows = SECTIONS[args.section](args)
+        for r in rows:
+            r.setdefault("rss_mb", round(peak_rss_mb(), 1))
+        print(json.dumps(rows))
+        return 0
+    if not VTEST.exists():
+        sys.exit("bench: needs ../shared/media/vtest.avi (see ../shared/README.md)")
+    results: dict[str, list[dict]] = {}
+    for name in args.sections.split(","):
+        name = name.strip()
+        rows = run_section(name, args)
+        if args.tf_python and name in ("detector", "classifier"):
+            rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
+        results[name] = rows
+    header = (f"Machine: {platform.machine()} {os.cpu_count()} CPUs ({_cpu_name()}), {args.threads} threads for every "
+              f"runtime; torch {torch.__version__}, opencv {cv2.__version__}, numpy {np.__version__}, "
+              f"python {platform.python_version()}; {args.frames} frames of vtest.avi (768x576), warm-up {args.warmup}; "
+              f"{time.strftime('%Y-%m-%d')}")
+    text = format_tables(results, header)
+    print(text)
+    if args.readme:
+        readme = ROOT / "README.md"
+        s = readme.read_text()
+        a, b = "<!-- bench:start -->", "<!-- bench:end -->"
+        if a in s and b in s:
+            s = s[: s.index(a) + len(a)] + "\n" + text + s[s.index(b):]
+            readme.write_text(s)
     return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

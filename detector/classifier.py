@@ -60,8 +60,11 @@ class ClassifierPreprocessing:
 
 class Classifier:
     def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
-                 device: torch.device, name: str = ""):
+                 device: torch.device, name: str = "", mode: str = "eager"):
+        if mode not in ("eager", "jit"):
+            raise ValueError(f"expected classifier mode 'eager' or 'jit', got {mode!r}")
         self.model = model.eval().to(device)
+        self.mode = mode
         self.labels = labels
         self.pre = preprocessing
         self.device = device
@@ -71,21 +74,29 @@ class Classifier:
         mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._mean, self._std = mean.to(device), std.to(device)
+        self.net = self.model
+        if mode == "jit":
+            from .optimize import fold_batchnorm, trace_frozen
+            example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=device)
+            self.net = trace_frozen(fold_batchnorm(self.model), example)
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, name_or_path: str | Path = "mobilenet-v2", device: str = "cpu",
-             labels: str | Path | None = None) -> "Classifier":
+             labels: str | Path | None = None, mode: str = "eager") -> "Classifier":
         from .detector import resolve_device
         dev = resolve_device(device)
         name = str(name_or_path)
         if name in TORCHVISION_MODELS:
-            return cls._torchvision(name, dev)
-        path = Path(name)
-        if path.suffix == ".tflite":
-            return cls._tflite(path, dev, labels)
-        if path.suffix in (".pt", ".pth"):
-            return cls._checkpoint(path, dev)
+            clf = cls._torchvision(name, dev)
+        elif Path(name).suffix == ".tflite":
+            clf = cls._tflite(Path(name), dev, labels)
+        elif Path(name).suffix in (".pt", ".pth"):
+            clf = cls._checkpoint(Path(name), dev)
+        else:
+            clf = None
+        if clf is not None:
+            return clf if mode == "eager" else cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode)
         raise ValueError(f"unknown classifier {name!r}: expected one of {', '.join(TORCHVISION_MODELS)}, "
                          f"or a path to a .tflite file or a converted .pt checkpoint")
 
@@ -161,7 +172,7 @@ class Classifier:
         x = self._batch(crops)
         with self._lock:
             self.forward_calls += 1
-            logits = self.model(x)
+            logits = self.net(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
     def _top(self, p: np.ndarray, k: int) -> list[tuple[str, float]]:

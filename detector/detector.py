@@ -19,7 +19,10 @@ from .detections import Detections
 from .detector_model import DetectorWeights
 from .hub import ASSETS, WeightsUnavailable, cache_dir, download
 from .preprocess import TFBilinearResize, as_bgr_uint8
+from .optimize import MODES, OnnxRuntimeModel, auto_mode, fold_batchnorm, trace_frozen
 from .ssd import SSD, PostprocessConfig
+
+DEFAULT_MODE = "auto"
 
 PERSON_ASSET = ASSETS / "ssdlite_mobilenetv2_person.pt"
 COCO_URL = "http://download.tensorflow.org/models/object_detection/ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz"
@@ -105,27 +108,52 @@ class Detector:
 
     def __init__(self, model: SSD, weights_labels: tuple[str, ...], device: torch.device,
                  input_size: tuple[int, int], name: str = "", score_threshold: float = 0.3,
-                 iou_threshold: float = 0.6, half: bool = False):
-        self.model = model.to(device)
+                 iou_threshold: float = 0.6, half: bool = False, mode: str = "eager", cache_key: str = ""):
+        if mode == "auto":
+            mode = auto_mode(device)
+        if mode not in MODES:
+            raise ValueError(f"expected a detector mode in auto, {', '.join(MODES)}, got {mode!r}")
+        if mode == "onnxruntime" and device.type != "cpu":
+            raise ValueError(f"the onnxruntime backend runs on the CPU here, got device {device}")
+        self.model = model.to(device).eval()
         self.half = half and device.type == "cuda"
         if self.half:
             self.model.half()
         self.labels = weights_labels
         self.device = device
         self.name = name
-        self.resize = TFBilinearResize(input_size)
+        self.mode = mode
+        self.input_size = tuple(input_size)
+        self.resize = TFBilinearResize(self.input_size)
+        self.anchors = self.model.anchors(self.model.grid_sizes(self.input_size), device)
+        self.net = self._build_net(mode, cache_key)
         self._post = PostprocessConfig(score_threshold, iou_threshold)
         self._lock = threading.Lock()  # one forward pass at a time: the model is shared
 
+    def _build_net(self, mode: str, cache_key: str = ""):
+        """The forward callable for ``mode`` (see detector.optimize); the SSD itself stays for decoding."""
+        if mode == "eager":
+            return self.model
+        fused = fold_batchnorm(self.model)
+        if mode == "fused":
+            return fused
+        example = torch.zeros(1, 3, *self.input_size, device=self.device,
+                              dtype=torch.half if self.half else torch.float32)
+        if mode == "jit":
+            return trace_frozen(fused, example)
+        cache = cache_dir() / "onnx" / f"{cache_key}.onnx" if cache_key else None
+        return OnnxRuntimeModel(fused, example, cache=cache)
+
     @classmethod
     def load(cls, name_or_path: str | Path = "ssdlite-mobilenetv2-person", device: str = "auto",
-             score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool | None = None) -> "Detector":
+             score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool | None = None,
+             mode: str = DEFAULT_MODE) -> "Detector":
         dev = resolve_device(device)
         weights = load_weights(name_or_path)
         model = weights.build()
         name = Path(str(name_or_path)).name if os.sep in str(name_or_path) else str(name_or_path)
         return cls(model, weights.labels, dev, weights.preprocessing.size, name, score_threshold, iou_threshold,
-                   half=dev.type == "cuda" if half is None else half)
+                   half=dev.type == "cuda" if half is None else half, mode=mode, cache_key=weights.digest())
 
     @property
     def score_threshold(self) -> float:
@@ -149,6 +177,8 @@ class Detector:
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB in [-1, 1] on the model's device, as TF's graph makes it."""
+        if self.device.type == "cpu":
+            return torch.from_numpy(np.stack([self.resize.numpy(img, 2.0 / 255.0, -1.0) for img in images]))
         batch = []
         for img in images:
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device, non_blocking=True)
@@ -162,7 +192,7 @@ class Detector:
         """Raw (box_encodings (N, A, 4), class_logits (N, A, C+1)) float32 on the same input TF sees."""
         x = self.preprocess([as_bgr_uint8(i) for i in images])
         with self._lock:
-            enc, logits = self.model(x)
+            enc, logits = self.net(x)
         return enc.float(), logits.float()
 
     def detect(self, image: np.ndarray) -> Detections:
@@ -182,9 +212,8 @@ class Detector:
         if timings is not None:
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
         with self._lock:
-            enc, logits = self.model(x)
-            anchors = self.model.anchors(self.device)
-        raws = self.model.postprocess(enc, logits, anchors, post)
+            enc, logits = self.net(x)
+        raws = self.model.postprocess(enc.to(self.device), logits.to(self.device), self.anchors, post)
         out = []
         for img, r in zip(images, raws):
             h, w = img.shape[:2]

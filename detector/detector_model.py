@@ -66,6 +66,15 @@ class DetectorWeights:
         return cls(ckpt["state_dict"], int(ckpt["num_classes"]), labels,
                    Preprocessing.from_dict(ckpt["preprocessing"]), ckpt["arch"])
 
+    def digest(self) -> str:
+        """A short fingerprint of the tensors, to key caches of derived forms (exported graphs)."""
+        import hashlib
+        h = hashlib.sha256(f"{self.arch}/{self.num_classes}/{torch.__version__}".encode())
+        for k in sorted(self.state_dict):
+            h.update(k.encode())
+            h.update(self.state_dict[k].detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
     def build(self) -> SSD:
         model = build_ssdlite(self.num_classes)
         try:

@@ -53,6 +53,29 @@ class TFBilinearResize:
             self._tables[key] = tuple(torch.from_numpy(a).to(device) for a in (ylo, yhi, dy, xlo, xhi, dx))
         return self._tables[key]
 
+    def numpy(self, img: np.ndarray, scale: float, offset: float) -> np.ndarray:
+        """CPU path without torch ops (so no OpenMP pool spins up beside another runtime's threads):
+        img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset``. Same float32
+        arithmetic in the same order as ``__call__``."""
+        key = (tuple(img.shape[:2]), "numpy")
+        if key not in self._tables:
+            ylo, yhi, dy = _lerp_table(img.shape[0], self.out_hw[0])
+            xlo, xhi, dx = _lerp_table(img.shape[1], self.out_hw[1])
+            self._tables[key] = (ylo, yhi, dy[:, None, None], xlo, xhi, dx[None, :, None])
+        ylo, yhi, dy, xlo, xhi, dx = self._tables[key]
+        cols = np.concatenate([xlo, xhi])
+        n = len(xlo)
+
+        def along_x(rows: np.ndarray) -> np.ndarray:
+            picked = rows[:, cols].astype(np.float32)
+            left, right = picked[:, :n], picked[:, n:]
+            return left + (right - left) * dx
+
+        top, bottom = along_x(img[ylo]), along_x(img[yhi])
+        out = top + (bottom - top) * dy
+        out = out[:, :, ::-1].transpose(2, 0, 1)  # BGR -> RGB, HWC -> CHW
+        return np.ascontiguousarray(out * np.float32(scale) + np.float32(offset), dtype=np.float32)
+
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """img (H, W, C) uint8 on any device -> (C, out_h, out_w) float32, values still 0..255."""
         ylo, yhi, dy, xlo, xhi, dx = self._table(tuple(img.shape[:2]), img.device)

@@ -73,18 +73,19 @@ class SSD(nn.Module):
         self.head = head
         self.anchor_generator = anchor_generator
         self.box_coder = box_coder
-        self._grid_sizes: list[tuple[int, int]] | None = None
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.backbone(images)
-        self._grid_sizes = [tuple(f.shape[-2:]) for f in features]
-        return self.head(features)
+        return self.head(self.backbone(images))
 
-    def anchors(self, device: torch.device, grid_sizes: list[tuple[int, int]] | None = None) -> torch.Tensor:
-        sizes = grid_sizes or self._grid_sizes
-        if sizes is None:
-            raise ValueError("expected grid sizes or a forward pass before asking for anchors, got neither")
-        return self.anchor_generator(sizes, device)
+    @torch.no_grad()
+    def grid_sizes(self, input_hw: tuple[int, int]) -> list[tuple[int, int]]:
+        """Feature-map sizes (h, w) for an input size, from one pass of the backbone on zeros."""
+        p = next(self.parameters())
+        features = self.backbone(torch.zeros(1, 3, *input_hw, dtype=p.dtype, device=p.device))
+        return [tuple(f.shape[-2:]) for f in features]
+
+    def anchors(self, grid_sizes: list[tuple[int, int]], device: torch.device) -> torch.Tensor:
+        return self.anchor_generator(grid_sizes, device)
 
     def postprocess(self, box_encodings: torch.Tensor, class_logits: torch.Tensor, anchors: torch.Tensor,
                     config: PostprocessConfig) -> list[RawDetections]:

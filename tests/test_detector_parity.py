@@ -33,7 +33,7 @@ def test_raw_outputs_match_tensorflow(person_detector, fixture):
     enc, logits = person_detector.raw([_input_for(fixture.stem)])
     assert np.abs(enc.numpy() - ref["box_encodings"]).max() < 1e-3
     assert np.abs(logits.numpy() - ref["class_logits"]).max() < 1e-3
-    anchors = person_detector.model.anchors(torch.device("cpu")).numpy()
+    anchors = person_detector.anchors.cpu().numpy()
     assert np.abs(anchors - ref["anchors"]).max() < 1e-6
 
 
@@ -80,3 +80,21 @@ def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
     assert index == 795 and total_tf > 200
     assert found / total_tf >= 0.98
     assert extra / total_ours <= 0.02
+
+
+@pytest.mark.parametrize("mode", ["eager", "fused", "jit", "onnxruntime"])
+def test_every_runtime_mode_keeps_parity(mode):
+    """Each speed mode gives TF's raw outputs (1e-3) and the same detections on real frames."""
+    from detector import Detector
+    det = Detector.load(device="cpu", mode=mode)
+    assert det.mode == mode
+    for name in ("vtest.avi_00100", "grace_hopper", "kite_and_cold"):
+        ref = np.load(FIXTURES / "tf_person" / f"{name}.npz")
+        image = _input_for(name)
+        enc, logits = det.raw([image])
+        assert np.abs(enc.numpy() - ref["box_encodings"]).max() < 1e-3
+        assert np.abs(logits.numpy() - ref["class_logits"]).max() < 1e-3
+        keep = ref["scores"][0] > det.score_threshold
+        dets = det.detect(image)
+        assert len(dets) == int(keep.sum())
+        np.testing.assert_allclose(np.sort(dets.scores), np.sort(ref["scores"][0][keep]), atol=0.01)

@@ -1,9 +1,10 @@
-"""Time the original TF frozen graph on given frames; run by ``python -m detector.bench --tf-python``.
+"""Time the reference runtimes on given inputs; run by ``python -m detector.bench --tf-python``.
 
-usage: tf_bench.py GRAPH.pb FRAMES.npy THREADS WARMUP
-Runs in a Python that has tensorflow-cpu (a throwaway venv, never Lookout's). Prints one JSON line:
-{"ms": [per-call milliseconds], "rss_mb": peak RSS, "tf": version}. Input per call: one RGB uint8
-frame, through the whole graph (resize, network, decoding, NMS), as Lookout's full path does.
+usage: tf_bench.py detector GRAPH.pb FRAMES.npy THREADS WARMUP   # TF frozen graph, full path
+       tf_bench.py tflite MODEL.tflite FRAMES.npy THREADS WARMUP # TFLite interpreter, 224x224 inputs
+Runs in a Python that has tensorflow-cpu / ai-edge-litert (a throwaway venv, never Lookout's). Prints one
+JSON line: {"ms": [per-call milliseconds], "rss_mb": peak RSS, "version": ...}. Inputs are BGR uint8
+frames; each call gets one RGB frame, as Lookout's full path does.
 """
 import json
 import resource
@@ -11,25 +12,47 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
-graph_path, frames_path, threads, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+kind, model_path, frames_path, threads, warmup = sys.argv[1:6]
+threads, warmup = int(threads), int(warmup)
 frames = np.load(frames_path)
-gd = tf.compat.v1.GraphDef()
-gd.ParseFromString(open(graph_path, "rb").read())
-g = tf.Graph()
-with g.as_default():
-    tf.import_graph_def(gd, name="")
-cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
-sess = tf.compat.v1.Session(graph=g, config=cfg)
-outs = ["detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0"]
+
+if kind == "detector":
+    import tensorflow as tf
+    gd = tf.compat.v1.GraphDef()
+    gd.ParseFromString(open(model_path, "rb").read())
+    g = tf.Graph()
+    with g.as_default():
+        tf.import_graph_def(gd, name="")
+    cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+    sess = tf.compat.v1.Session(graph=g, config=cfg)
+    outs = ["detection_boxes:0", "detection_scores:0", "detection_classes:0", "num_detections:0"]
+
+    def call(f):
+        sess.run(outs, {"image_tensor:0": np.ascontiguousarray(f[None, :, :, ::-1])})
+    version = tf.__version__
+else:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        import ai_edge_litert as lib
+        version = getattr(lib, "__version__", "ai-edge-litert")
+    except ImportError:
+        import tensorflow as tf
+        Interpreter, version = tf.lite.Interpreter, tf.__version__
+    it = Interpreter(model_path=model_path, num_threads=threads)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+
+    def call(f):
+        it.set_tensor(inp["index"], np.ascontiguousarray(f[None, :, :, ::-1]).astype(inp["dtype"]))
+        it.invoke()
+        it.get_tensor(out["index"])
+
 for f in frames[:warmup]:
-    sess.run(outs, {"image_tensor:0": f[None, :, :, ::-1]})
+    call(f)
 ms = []
 for f in frames:
-    rgb = np.ascontiguousarray(f[None, :, :, ::-1])
     t = time.perf_counter()
-    sess.run(outs, {"image_tensor:0": rgb})
+    call(f)
     ms.append((time.perf_counter() - t) * 1000)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"ms": ms, "rss_mb": rss, "tf": tf.__version__}))
+print(json.dumps({"ms": ms, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "version": version}))
