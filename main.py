@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
     ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
+    ap.add_argument("--reconnect", type=int, default=5, metavar="N",
+                    help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
+    ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
     return ap
 
@@ -67,7 +70,8 @@ def _config(args):
         classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), output=args.output,
         detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
-        progress=not args.no_progress)
+        progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
+        open_timeout_s=max(args.open_timeout, 0.5))
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:
@@ -78,6 +82,8 @@ def _install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGXFSZ"):  # past a file-size limit, let write() fail with EFBIG, not kill us
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def _print_summary(report) -> None:
@@ -92,11 +98,16 @@ def _print_summary(report) -> None:
 
 
 def run_headless(args) -> int:
-    from detector.run import run
-    stop = threading.Event()
-    _install_signal_handlers(stop)
+    from detector.run import load_models, run
     config = _config(args)
-    report = run(config, stop)
+    stop = threading.Event()
+    _install_signal_handlers(stop)  # a Ctrl-C while models load ends the run before it starts
+    models = load_models(config, warn=lambda m: print(m, file=sys.stderr))
+    _install_signal_handlers(stop)  # again: loading ONNX Runtime / torch can reset SIGINT's handler
+    if stop.is_set():
+        print("lookout: interrupted", file=sys.stderr)
+        return 130
+    report = run(config, stop, models=models)
     _print_summary(report)
     for w in report.warnings:
         print(f"lookout: warning: {w}", file=sys.stderr)
@@ -141,5 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def cli() -> None:
+    """The ``lookout`` script: run, then leave without the interpreter's slow teardown of torch and
+    ONNX Runtime thread pools (seconds here). Every output is closed and flushed by then."""
+    rc = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -148,12 +148,15 @@ class CaptureThread(threading.Thread):
             self.opened.set()
 
     def _loop(self, source: Source) -> None:
-        index, t0, pts_offset, last_pts = 0, None, 0.0, 0.0
+        t0, pts_offset, last_pts, index_offset, last_index, bad_seen = None, 0.0, 0.0, 0, -1, 0
         while not self.stop_event.is_set():
             if self._wait_while_held(source):
                 t0 = None  # resume real-time playback from here, not from before the pause
             t_read = time.perf_counter()
             raw = source.read()
+            if source.bad > bad_seen:
+                self.stats.count("bad_frames", source.bad - bad_seen)
+            bad_seen = source.bad
             if raw is None:
                 if source.live:
                     if self._reconnect(source):
@@ -162,15 +165,18 @@ class CaptureThread(threading.Thread):
                         raise SourceError(f"lost {source.description} and could not reconnect after "
                                           f"{self.policy.reconnect_attempts} tries")
                     return
-                if self.policy.loop and index and source.rewind():
+                if source.missing:
+                    self.stats.count("missing_frames", source.missing)
+                    source.missing = 0
+                if self.policy.loop and last_index >= 0 and source.rewind():
                     pts_offset = last_pts + (1000.0 / source.fps if source.fps else 0.0)
+                    index_offset = last_index + 1
+                    bad_seen = source.bad
                     continue
                 return
             self.stats.add_latency("decode", (time.perf_counter() - t_read) * 1000)
-            if raw.bad_before:
-                self.stats.count("bad_frames", raw.bad_before)
-                index += raw.bad_before
             last_pts = raw.pts_ms + pts_offset
+            last_index = raw.index + index_offset
             if self.policy.play_realtime and source.fps:
                 # Play the file as a camera would deliver it: wait for the frame's moment.
                 if t0 is None:
@@ -178,8 +184,7 @@ class CaptureThread(threading.Thread):
                 delay = t0 + last_pts / 1000.0 - time.monotonic()
                 if delay > 0 and self.stop_event.wait(delay):
                     return
-            frame = Frame(raw.image, index, last_pts, time.monotonic(), source.description)
+            frame = Frame(raw.image, last_index, last_pts, time.monotonic(), source.description)
             self.stats.count("captured")
-            index += 1
             if not self.buffer.put(frame, self.stop_event):
                 return

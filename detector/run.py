@@ -49,6 +49,8 @@ class RunConfig:
     duration: float = 0.0
     progress: bool = True
     queue_size: int = 8
+    reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
+    open_timeout_s: float = 10.0
 
 
 @dataclass
@@ -161,7 +163,8 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     stats = Stats()
     live = is_live_spec(config.source) if config.live is None else config.live
     policy = CapturePolicy(live=live or config.play_realtime, play_realtime=config.play_realtime,
-                           loop=config.loop, queue_size=config.queue_size)
+                           loop=config.loop, queue_size=config.queue_size,
+                           reconnect_attempts=config.reconnect_attempts, open_timeout_s=config.open_timeout_s)
     models = models or load_models(config, warn)
     stats.info.update({"source": config.source, "policy": "live" if policy.live else "lossless",
                        "model": models.detector.name, "device": str(models.detector.device)})
@@ -187,12 +190,20 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
             if worker.error is not None and report.error is None:
                 report.stopped_by, report.error = "error", str(worker.error)
         for s in sinks:
-            s.close()
+            try:
+                s.close()
+            except SinkError as e:
+                if report.error is None:
+                    report.stopped_by, report.error = "error", str(e)
     report.stats = stats.summary()
     report.frames_written = stats.get("written")
     report.bad_frames = stats.get("bad_frames")
     if report.bad_frames:
         report.warnings.append(f"{report.bad_frames} frame(s) of {config.source} could not be decoded and were skipped")
+    missing = stats.get("missing_frames")
+    if missing:
+        report.warnings.append(f"the last {missing} frame(s) of {config.source} could not be read "
+                               f"(file cut short?); everything before them was processed")
     report.stats["stopped_by"] = report.stopped_by
     if config.stats_json:
         _write_json(config.stats_json, report.stats)

@@ -111,43 +111,83 @@ class VideoSink(FileSink):
         self._writer.write(img)
 
     def close(self, ok: bool = True) -> None:
+        """Finish the file and move it into place. A video that did not get every frame (disk full,
+        folder gone) is not left under the real name: SinkError says what happened."""
         if self._writer is None and self._held:
             self._flush_held()
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            if self.tmp.exists() and self.tmp.stat().st_size > 0:
-                os.replace(self.tmp, self.path)
-        if self.tmp.exists():
-            self.tmp.unlink()
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        try:
+            written = _count_frames(self.tmp)
+            if written != self.frames:
+                raise SinkError(f"video {str(self.path)!r} is incomplete ({written} of {self.frames} frames on disk; "
+                                f"disk full or folder removed?); nothing was kept under that name")
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise SinkError(f"cannot finish video {str(self.path)!r} ({e.strerror}); was its folder removed or "
+                            f"made read-only?") from None
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()
+
+
+def _count_frames(path: Path) -> int:
+    """Frames a player will find in a finished video file (0 if it cannot be opened)."""
+    if not path.exists():
+        return 0
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return n
 
 
 class JsonlSink(FileSink):
-    """One JSON line per processed frame (see ``Result.to_json``), flushed line by line."""
+    """One JSON line per processed frame (see ``Result.to_json``), flushed line by line.
+
+    If a write fails part-way (disk full), the file is cut back to its last whole line.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"detections {self.path.name}")
         self.tmp = _part_path(self.path)
-        self._f = open(self.tmp, "w", encoding="utf-8")
+        self._f = open(self.tmp, "wb")
+        self._good = 0
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
+        line = (json.dumps(result.to_json()) + "\n").encode()
         try:
-            self._f.write(json.dumps(result.to_json()) + "\n")
+            self._f.write(line)
             self._f.flush()
+            self._good += len(line)
         except OSError as e:
+            self._cut_back()
             raise SinkError(f"cannot write detections to {str(self.path)!r} ({e.strerror}); "
                             f"free some space or pick another path") from None
+
+    def _cut_back(self) -> None:
+        try:
+            self._f.truncate(self._good)
+        except OSError:
+            pass
 
     def close(self, ok: bool = True) -> None:
         if self._f.closed:
             return
         try:
             self._f.close()
-        except OSError:
-            pass
-        if self.tmp.exists():
+        except OSError:  # the buffer could not be flushed: keep only whole lines
+            with open(self.tmp, "r+b") as f:
+                f.truncate(self._good)
+        try:
             os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise SinkError(f"cannot finish detections {str(self.path)!r} ({e.strerror}); was its folder "
+                            f"removed or made read-only?") from None
 
 
 class DumpSink(FileSink):

@@ -26,11 +26,12 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class RawFrame:
-    """A frame as the source gave it. ``image`` is HxWx3 uint8 BGR; ``pts_ms`` the source's timestamp."""
+    """A frame as the source gave it: ``image`` HxWx3 uint8 BGR, ``pts_ms`` the source's timestamp,
+    ``index`` its position in the source (skipped bad frames leave gaps)."""
 
     image: np.ndarray
     pts_ms: float
-    bad_before: int = 0  # frames the decoder failed on since the previous good one
+    index: int
 
 
 class Source:
@@ -41,6 +42,8 @@ class Source:
     total: int = 0      # frame count when known, else 0
     size: tuple[int, int] = (0, 0)  # (w, h) when known
     description = ""
+    missing = 0         # frames the header promised that could not be read at all (a cut-off file)
+    bad = 0             # frames or images that failed to decode and were skipped, so far
 
     def read(self) -> RawFrame | None:
         raise NotImplementedError
@@ -111,7 +114,7 @@ class VideoSource(Source):
         return cap
 
     def read(self) -> RawFrame | None:
-        bad = 0
+        run = 0  # consecutive failures
         while True:
             ok, img = self.cap.read()
             img = _as_bgr(img) if ok else None
@@ -120,14 +123,19 @@ class VideoSource(Source):
                 if pts <= 0 and self._index and self.fps:  # some containers report no timestamps
                     pts = self._index * 1000.0 / self.fps
                 self._index += 1
-                return RawFrame(img, float(pts), bad)
+                return RawFrame(img, pts, self._index - 1)
             if self.live:
                 return None  # the capture thread decides whether to reconnect
             # A file: past the end, or a damaged frame to skip?
             pos = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
-            if not self.total or pos >= self.total or bad >= MAX_BAD_RUN:
+            if not self.total or pos >= self.total:
                 return None
-            bad += 1
+            if run >= MAX_BAD_RUN:  # nothing decodes any more: truncated or shrunk under us
+                self.bad -= run
+                self.missing = max(self.total - (self._index - run), 0)
+                return None
+            run += 1
+            self.bad += 1
             self._index += 1
 
     def reopen(self) -> bool:
@@ -159,22 +167,36 @@ class ImageSource(Source):
         self._i = 0
 
     def read(self) -> RawFrame | None:
-        bad = 0
         while self._i < len(self.paths):
             path = self.paths[self._i]
             self._i += 1
-            img = _as_bgr(cv2.imread(path, cv2.IMREAD_UNCHANGED))
+            img = _decode_image(path)
             if img is None:
-                bad += 1
+                self.bad += 1
                 continue
             if self.size == (0, 0):
                 self.size = (img.shape[1], img.shape[0])
-            return RawFrame(img, (self._i - 1) * (1000.0 / self.fps if self.fps else 0.0), bad)
+            return RawFrame(img, (self._i - 1) * (1000.0 / self.fps if self.fps else 0.0), self._i - 1)
         return None
 
     def rewind(self) -> bool:
         self._i = 0
         return True
+
+
+def _decode_image(path: str) -> np.ndarray | None:
+    """Decode an image file to BGR uint8; None for unreadable, empty or cut-off files."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if not data.size:
+        return None
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        tail = data[-64:].tobytes().rstrip(b"\0")
+        if not tail.endswith(b"\xff\xd9"):
+            return None  # no end-of-image marker: cut off; libjpeg would fill the rest with grey
+    return _as_bgr(cv2.imdecode(data, cv2.IMREAD_UNCHANGED))
 
 
 def _image_list(spec: str) -> list[str] | None:
@@ -203,7 +225,7 @@ def open_source(spec: str, open_timeout_s: float = 10.0) -> Source:
     if os.path.getsize(spec) == 0:
         raise SourceError(f"{spec!r} is empty (0 bytes): expected a video or image file")
     if Path(spec).suffix.lower() in IMAGE_EXTS:
-        if _as_bgr(cv2.imread(spec, cv2.IMREAD_UNCHANGED)) is None:
+        if _decode_image(spec) is None:
             raise SourceError(f"cannot decode image {spec!r}: expected a readable {Path(spec).suffix} file")
         return ImageSource([spec], spec)
     source = VideoSource(spec, spec, live=False)

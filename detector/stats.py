@@ -74,6 +74,6 @@ class Stats:
             counts = dict(self._counts)
         return {**self.info, "elapsed_s": round(time.monotonic() - self.started, 3),
                 "frames": {k: counts.get(k, 0) for k in ("captured", "inferred", "written", "dropped",
-                                                          "bad_frames", "reconnects")},
+                                                          "bad_frames", "missing_frames", "reconnects")},
                 "fps": {k: round(self.rate(k, recent=False), 2) for k in RATES},
                 "latency": lat}
