@@ -61,8 +61,11 @@ class ClassifierPreprocessing:
 class Classifier:
     def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
                  device: torch.device, name: str = "", mode: str = "eager"):
-        if mode not in ("eager", "jit"):
-            raise ValueError(f"expected classifier mode 'eager' or 'jit', got {mode!r}")
+        if mode == "auto":
+            from .optimize import auto_mode
+            mode = auto_mode(device)
+        if mode not in ("eager", "jit", "onnxruntime"):
+            raise ValueError(f"expected classifier mode auto, eager, jit or onnxruntime, got {mode!r}")
         self.model = model.eval().to(device)
         self.mode = mode
         self.labels = labels
@@ -75,15 +78,20 @@ class Classifier:
         std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
         self._mean, self._std = mean.to(device), std.to(device)
         self.net = self.model
-        if mode == "jit":
-            from .optimize import fold_batchnorm, trace_frozen
+        if mode != "eager":
+            from .optimize import OnnxRuntimeModel, fold_batchnorm, trace_frozen
             example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=device)
-            self.net = trace_frozen(fold_batchnorm(self.model), example)
+            fused = fold_batchnorm(self.model)
+            if mode == "jit":
+                self.net = trace_frozen(fused, example)
+            else:
+                ort_model = OnnxRuntimeModel(fused, example, exact=True)
+                self.net = lambda x: ort_model(x)[0]
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, name_or_path: str | Path = "mobilenet-v2", device: str = "cpu",
-             labels: str | Path | None = None, mode: str = "eager") -> "Classifier":
+             labels: str | Path | None = None, mode: str = "auto") -> "Classifier":
         from .detector import resolve_device
         dev = resolve_device(device)
         name = str(name_or_path)
@@ -96,7 +104,7 @@ class Classifier:
         else:
             clf = None
         if clf is not None:
-            return clf if mode == "eager" else cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode)
+            return cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode)
         raise ValueError(f"unknown classifier {name!r}: expected one of {', '.join(TORCHVISION_MODELS)}, "
                          f"or a path to a .tflite file or a converted .pt checkpoint")
 

@@ -62,8 +62,10 @@ class OnnxRuntimeModel:
     """Runs an exported model in ONNX Runtime; called like the torch model (CPU tensors in and out)."""
 
     def __init__(self, model: nn.Module, example: torch.Tensor, threads: int | None = None,
-                 cache: Path | None = None):
-        """``cache``: where to keep the exported graph, so later starts skip the export."""
+                 cache: Path | None = None, exact: bool = False):
+        """``cache``: where to keep the exported graph, so later starts skip the export.
+        ``exact``: keep each Mul after its Conv (no ConvMulFusion), for integer-exact models whose
+        requantisation must round ``acc * scale``, not a sum of pre-scaled products."""
         try:
             import onnxruntime as ort
         except ImportError:
@@ -88,7 +90,9 @@ class OnnxRuntimeModel:
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+        disabled = ["ConvMulFusion"] if exact else None
+        self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=disabled)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x: torch.Tensor):

@@ -62,7 +62,8 @@ def test_seed_examples_cat_and_grace_hopper(name, cats, labels_path):
 
 
 def test_boxes_from_the_detector_in_one_forward_pass(person_detector, labels_path):
-    clf = load("mobilenet_v2_1.0_224_quant", labels_path)
+    clf = Classifier.load(str(shared_path("models/mobilenet_v2_1.0_224_quant.tflite")), labels=labels_path,
+                          mode="eager")  # eager: a torch forward hook sees every real forward pass
     frame = read_frame(shared_path("media/vtest.avi"), 100)
     dets = person_detector.detect(frame)
     assert len(dets) >= 4
@@ -126,3 +127,15 @@ def test_unknown_classifier_and_offline_torchvision(tmp_path, monkeypatch):
 def _refuse(url, dest, sha, timeout=30.0):
     from detector.hub import WeightsUnavailable
     raise WeightsUnavailable(f"cannot download {url} (network unreachable)")
+
+
+def test_onnxruntime_mode_is_bit_identical_to_eager(labels_path):
+    """The fast runtime keeps the integer-exact arithmetic: the same logits to the last bit."""
+    eager = Classifier.load(str(shared_path("models/tf2_mobilenet_v2_1.0_224_ptq.tflite")), labels=labels_path,
+                            mode="eager")
+    fast = Classifier.load(str(shared_path("models/tf2_mobilenet_v2_1.0_224_ptq.tflite")), labels=labels_path,
+                           mode="onnxruntime")
+    for image in ("cat.bmp", "kite_and_cold.jpg"):
+        x = eager._batch([cv2.imread(str(shared_path(f"media/{image}")))])
+        with torch.no_grad():
+            assert torch.equal(eager.net(x), fast.net(x))
