@@ -97,18 +97,22 @@ def section_detector(args) -> list[dict]:
     return rows
 
 
-def section_detector_tf(args) -> list[dict]:
-    frames = load_frames(VTEST, args.frames)
+def _reference(args, kind: str, model: Path, frames: list[np.ndarray], label: str, ref: str) -> list[dict]:
+    """Time a reference runtime (tools/tf_bench.py in --tf-python) on the same frames."""
     with tempfile.TemporaryDirectory() as d:
         np.save(Path(d) / "frames.npy", np.stack(frames))
-        p = subprocess.run([args.tf_python, str(ROOT / "tools" / "tf_bench.py"), "detector", str(PERSON_PB),
+        p = subprocess.run([args.tf_python, str(ROOT / "tools" / "tf_bench.py"), kind, str(model),
                             str(Path(d) / "frames.npy"), str(args.threads), str(args.warmup)],
                            capture_output=True, text=True)
     if p.returncode != 0:
-        print(f"bench: TensorFlow reference failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        print(f"bench: {label} failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return []
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    return [row(f"TF {r['version']} frozen graph (reference)", r["ms"], rss_mb=r["rss_mb"], ref="tf")]
+    return [row(f"{label} {r['version']} (reference)", r["ms"], rss_mb=r["rss_mb"], ref=ref)]
+
+
+def section_detector_tf(args) -> list[dict]:
+    return _reference(args, "detector", PERSON_PB, load_frames(VTEST, args.frames), "TF frozen graph", "tf")
 
 
 def _classifier_inputs(n: int) -> list[np.ndarray]:
@@ -131,17 +135,7 @@ def section_classifier(args) -> list[dict]:
 
 
 def section_classifier_tflite(args) -> list[dict]:
-    frames = _classifier_inputs(args.frames)
-    with tempfile.TemporaryDirectory() as d:
-        np.save(Path(d) / "frames.npy", np.stack(frames))
-        p = subprocess.run([args.tf_python, str(ROOT / "tools" / "tf_bench.py"), "tflite", str(V2_TFLITE),
-                            str(Path(d) / "frames.npy"), str(args.threads), str(args.warmup)],
-                           capture_output=True, text=True)
-    if p.returncode != 0:
-        print(f"bench: TFLite reference failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return []
-    r = json.loads(p.stdout.strip().splitlines()[-1])
-    return [row(f"TFLite interpreter {r['version']} (reference)", r["ms"], rss_mb=r["rss_mb"], ref="tflite")]
+    return _reference(args, "tflite", V2_TFLITE, _classifier_inputs(args.frames), "TFLite interpreter", "tflite")
 
 
 def section_pipeline(args) -> list[dict]:

@@ -1,7 +1,7 @@
 """The one result type that flows from the models to every sink."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -13,6 +13,7 @@ import torch
 
 from .anchors import AnchorConfig, AnchorGenerator
 from .box_coder import FasterRcnnBoxCoder
+from .checkpoint import load_strict, read_checkpoint
 from .mobilenet_v2 import SSDLiteMobileNetV2Backbone
 from .preprocess import Preprocessing
 from .ssd import SSD, SSDLiteHead
@@ -48,15 +49,7 @@ class DetectorWeights:
 
     @classmethod
     def load(cls, path: str | Path) -> "DetectorWeights":
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many types for corrupt/unsafe files
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"cannot read detector weights {str(path)!r}: expected a Lookout checkpoint "
-                             f"loadable with weights_only=True ({first})") from None
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-            raise ValueError(f"expected a {FORMAT!r} checkpoint in {str(path)!r}, got {got!r}")
+        ckpt = read_checkpoint(path, "detector weights", FORMAT)
         if ckpt.get("arch") != ARCH:
             raise ValueError(f"expected architecture {ARCH!r} in {str(path)!r}, got {ckpt.get('arch')!r}")
         labels = tuple(ckpt["labels"])
@@ -76,11 +69,5 @@ class DetectorWeights:
         return h.hexdigest()[:16]
 
     def build(self) -> SSD:
-        model = build_ssdlite(self.num_classes)
-        try:
-            model.load_state_dict(self.state_dict, strict=True)
-        except RuntimeError as e:
-            lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-            raise ValueError(f"detector weights do not fit SSDLite-MobileNetV2 with {self.num_classes} classes: "
-                             f"{' '.join(lines[1:3]) or lines[0]}") from None
-        return model.eval()
+        return load_strict(build_ssdlite(self.num_classes), self.state_dict,
+                           f"detector weights do not fit SSDLite-MobileNetV2 with {self.num_classes} classes")

@@ -8,7 +8,6 @@ import io
 import tarfile
 import threading
 
-import numpy as np
 import pytest
 import torch
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import FIXTURES, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
 

@@ -133,3 +133,14 @@ def test_dump_dir_names_sort_in_frame_order(tmp_path, person_detector):
     ann = cv2.imread(str(dump / "00000003.jpg"))
     assert raw.shape == ann.shape == (576, 768, 3)
     assert np.abs(raw.astype(int) - ann.astype(int)).max() > 100  # boxes drawn on the annotated one only
+
+
+def test_fractional_frame_rate_is_kept(tmp_path, person_detector):
+    """Megamind.avi runs at 23.976 fps: the annotated video keeps that rate, not 24 or 30."""
+    src = shared_path("media/Megamind.avi")
+    out = tmp_path / "o.mp4"
+    run(RunConfig(source=str(src), output=str(out), max_frames=10, progress=False), models=Models(person_detector))
+    n, fps = count_video_frames(out)
+    assert n == 10
+    assert fps == pytest.approx(cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FPS), abs=2e-3)
+    assert abs(fps - 24.0) > 0.01

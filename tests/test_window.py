@@ -158,3 +158,33 @@ def check_screenshot(shot, info):
     ox, oy = info["stats_origin"]
     panel = shot[oy + 10: oy + 60, ox + 10: ox + 300].astype(int)
     assert (panel.sum(axis=2) < 200).mean() > 0.5 and (panel.min(axis=2) > 180).mean() > 0.02
+
+
+def test_record_toggle_writes_the_shown_frames(window, qtbot, tmp_path):
+    import cv2
+    window.toggle_record()
+    assert window.worker.recording
+    seq = window.shown_seq
+    qtbot.waitUntil(lambda: window.shown_seq >= seq + 20, timeout=30000)
+    window.toggle_record()
+    assert not window.worker.recording
+    videos = list(tmp_path.glob("lookout_*.mp4"))
+    assert len(videos) == 1
+    cap = cv2.VideoCapture(str(videos[0]))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n >= 20
+    assert 1.0 < cap.get(cv2.CAP_PROP_FPS) < 30.0  # the measured rate of what was shown
+
+
+def test_switching_the_detector_at_run_time(window, qtbot):
+    """Load a model off the GUI thread and swap it in between frames; the source keeps playing."""
+    before = window.models.detector
+    window._load_in_background("person", lambda: Detector.load(device="cpu", mode="eager"),
+                               window.models.swap_detector)
+    qtbot.waitUntil(lambda: window.models.detector is not before, timeout=30000)
+    assert window.models.detector.mode == "eager"
+    assert window.models.detector.score_threshold == before.score_threshold
+    result = _next_result(qtbot, window)
+    assert result is not None and window.classes.count() == 1

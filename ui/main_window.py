@@ -266,7 +266,6 @@ class MainWindow(QMainWindow):
     def on_device(self, _index=None) -> None:
         from detector import Detector
         device = self.device_box.currentText()
-        snap = self.models.snapshot()
         name = self.model_box.currentText() if self.model_box.currentText() != "Open…" else self.config.model
         self._load_in_background(f"{name} on {device}", lambda: Detector.load(name, device=device),
                                  self.models.swap_detector)

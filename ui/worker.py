@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import replace
 
 from detector.capture import CapturePolicy, CaptureThread, EndOfStream
 from detector.pipeline import Engine, Models

@@ -6,7 +6,6 @@ A graph that does not fit raises ValueError naming the missing or mis-shaped ten
 """
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path
 

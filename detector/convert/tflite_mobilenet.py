@@ -152,15 +152,10 @@ class ConvertedClassifier:
     input_zero_point: float
 
     def build(self) -> torch.nn.Module:
+        from ..checkpoint import load_strict
         from ..quant_sim import build_quantized
-        model = build_quantized(self.arch, self.width, self.num_classes, self.qparams)
-        try:
-            model.load_state_dict(self.state_dict, strict=True)
-        except RuntimeError as e:
-            lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-            raise ValueError(f"classifier weights do not fit {self.arch} width {self.width}: "
-                             f"{' '.join(lines[1:3]) or lines[0]}") from None
-        return model.eval()
+        return load_strict(build_quantized(self.arch, self.width, self.num_classes, self.qparams), self.state_dict,
+                           f"classifier weights do not fit {self.arch} width {self.width}")
 
 
 def _family(ops: list[Op]) -> str:
