@@ -18,9 +18,12 @@ Not a test: numbers for people to read. Needs ../shared (media, models).
 """
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the lookout command sets it, before torch loads
+
 import argparse
 import json
-import os
 import platform
 import resource
 import subprocess
@@ -83,7 +86,7 @@ def section_detector(args) -> list[dict]:
     from detector.optimize import MODES
     frames = load_frames(VTEST, args.frames)
     rows = []
-    for mode in MODES:
+    for mode in ([args.mode] if args.mode else MODES):
         try:
             t = time.perf_counter()
             det = Detector.load(device="cpu", mode=mode)
@@ -247,12 +250,14 @@ SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "c
 
 
 # ---- driver -------------------------------------------------------------------------------------
-def run_section(name: str, args) -> list[dict]:
+def run_section(name: str, args, mode: str | None = None) -> list[dict]:
     cmd = [sys.executable, "-m", "detector.bench", "--section", name, "--frames", str(args.frames),
            "--warmup", str(args.warmup), "--threads", str(args.threads), "--soak", str(args.soak),
            "--pipeline-frames", str(args.pipeline_frames), "--window-seconds", str(args.window_seconds)]
     if args.tf_python:
         cmd += ["--tf-python", args.tf_python]
+    if mode:
+        cmd += ["--mode", mode]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if p.returncode != 0:
         print(f"bench: section {name} failed:\n{p.stderr[-2000:]}", file=sys.stderr)
@@ -295,8 +300,10 @@ def main(argv=None) -> int:
     ap.add_argument("--soak", type=int, default=10000)
     ap.add_argument("--readme", action="store_true", help="write the tables into README.md")
     ap.add_argument("--section", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(1)  # as the lookout command does: OpenCV's pool only contends with the runtime's
     if args.section:  # child process: one section, JSON on the last line
         rows = SECTIONS[args.section](args)
         for r in rows:
@@ -308,7 +315,11 @@ def main(argv=None) -> int:
     results: dict[str, list[dict]] = {}
     for name in args.sections.split(","):
         name = name.strip()
-        rows = run_section(name, args)
+        if name == "detector":  # one process per runtime: no thread pool left spinning from the one before
+            from .optimize import MODES
+            rows = [r for mode in MODES for r in run_section(name, args, mode)]
+        else:
+            rows = run_section(name, args)
         if args.tf_python and name in ("detector", "classifier"):
             rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
         results[name] = rows
