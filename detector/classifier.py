@@ -72,7 +72,6 @@ class Classifier:
         self.pre = preprocessing
         self.device = device
         self.name = name
-        self.forward_calls = 0
         self._lock = threading.Lock()
         mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -173,7 +172,6 @@ class Classifier:
     def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
         x = self._batch(crops)
         with self._lock:
-            self.forward_calls += 1
             logits = self.net(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 

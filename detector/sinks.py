@@ -43,12 +43,12 @@ class FileSink:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close(ok=exc[0] is None or issubclass(exc[0], (KeyboardInterrupt,)))
+        self.close()  # finished the same way after an error: what was written stays valid
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
         raise NotImplementedError
 
-    def close(self, ok: bool = True) -> None:
+    def close(self) -> None:
         pass
 
 
@@ -109,7 +109,7 @@ class VideoSink(FileSink):
             img = cv2.resize(img, self._frame_size)  # a source that changes size mid-stream
         self._writer.write(img)
 
-    def close(self, ok: bool = True) -> None:
+    def close(self) -> None:
         """Finish the file and move it into place. A video that did not get every frame (disk full,
         folder gone) is not left under the real name: SinkError says what happened."""
         if self._writer is None and self._held:
@@ -174,7 +174,7 @@ class JsonlSink(FileSink):
         except OSError:
             pass
 
-    def close(self, ok: bool = True) -> None:
+    def close(self) -> None:
         if self._f.closed:
             return
         try:
