@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("LOOKOUT_SHARED", ROOT.parent / "shared"))
 VTEST = SHARED / "media" / "vtest.avi"
 DEMO = ROOT / "assets" / "demo_vtest.mp4"
 PERSON_PB = SHARED / "models" / "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
@@ -81,22 +81,39 @@ def row(name: str, ms: list[float], **extra) -> dict:
 
 
 # ---- sections (each runs in its own process) ----------------------------------------------------
+def detector_modes(device: str) -> list[str]:
+    """Every mode to time on ``device``: CPU modes, or each CUDA mode in fp32 and fp16."""
+    from detector.optimize import MODES
+    if device == "cpu":
+        return list(MODES)
+    return [f"{m}:{p}" for m in MODES if m != "onnxruntime" for p in ("fp32", "fp16")]
+
+
+def _gpu_row_extra(device: str) -> dict:
+    if device == "cpu":
+        return {}
+    return {"gpu_mem_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+
+
 def section_detector(args) -> list[dict]:
     from detector import Detector
-    from detector.optimize import MODES
     frames = load_frames(VTEST, args.frames)
     rows = []
-    for mode in ([args.mode] if args.mode else MODES):
+    for spec in ([args.mode] if args.mode else detector_modes(args.device)):
+        mode, _, precision = spec.partition(":")
         try:
             t = time.perf_counter()
-            det = Detector.load(device="cpu", mode=mode)
+            det = Detector.load(device=args.device, mode=mode, half=precision == "fp16")
             load_s = time.perf_counter() - t
         except ValueError as e:
-            print(f"bench: skipping mode {mode}: {e}", file=sys.stderr)
+            print(f"bench: skipping mode {spec}: {e}", file=sys.stderr)
             continue
         ms = time_calls(det.detect, frames, args.warmup)
-        rows.append(row(f"Lookout {mode}" + (" (ONNX Runtime, Lookout's exported model)" if mode == "onnxruntime"
-                                              else ""), ms, load_s=round(load_s, 2), ref="onnxruntime" if mode == "onnxruntime" else None))
+        name = f"Lookout {mode}" + (f" {precision} on {_device_name(args.device)}" if precision else "")
+        if mode == "onnxruntime":
+            name += " (ONNX Runtime, Lookout's exported model)"
+        rows.append(row(name, ms, load_s=round(load_s, 2), ref="onnxruntime" if mode == "onnxruntime" else None,
+                        **_gpu_row_extra(args.device)))
     return rows
 
 
@@ -126,14 +143,15 @@ def section_classifier(args) -> list[dict]:
     from detector import Classifier
     frames = _classifier_inputs(args.frames)
     rows = []
-    for mode in ("eager", "jit", "onnxruntime"):
+    for mode in ("eager", "jit", "onnxruntime") if args.device == "cpu" else ("eager", "jit"):
         try:
-            clf = Classifier.load(str(V2_TFLITE), labels=LABELS, mode=mode)
+            clf = Classifier.load(str(V2_TFLITE), labels=LABELS, mode=mode, device=args.device)
         except ValueError as e:
             print(f"bench: skipping classifier mode {mode}: {e}", file=sys.stderr)
             continue
         ms = time_calls(lambda f: clf.classify(f, k=5), frames, args.warmup)
-        rows.append(row(f"Lookout {mode} (integer-exact)", ms))
+        where = "" if args.device == "cpu" else f" on {_device_name(args.device)}"
+        rows.append(row(f"Lookout {mode} (integer-exact){where}", ms, **_gpu_row_extra(args.device)))
     return rows
 
 
@@ -145,7 +163,7 @@ def section_pipeline(args) -> list[dict]:
     from detector import Detector
     from detector.pipeline import Models
     from detector.run import RunConfig, run
-    det = Detector.load(device="cpu")
+    det = Detector.load(device=args.device)
     frames = load_frames(VTEST, args.frames)
     ms = time_calls(det.detect, frames, args.warmup)
     model_fps = 1000.0 / float(np.mean(ms))
@@ -161,6 +179,7 @@ def section_pipeline(args) -> list[dict]:
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO), "--max-frames", "1",
+                        "--device", args.device,
                         "--detections", f"{d}/one.jsonl", "--no-progress"], capture_output=True, cwd=ROOT)
         first = time.perf_counter() - t
     rows.append({"name": "start-up: process start to first frame written and exit (cached export)",
@@ -256,6 +275,7 @@ def run_section(name: str, args, mode: str | None = None) -> list[dict]:
            "--pipeline-frames", str(args.pipeline_frames), "--window-seconds", str(args.window_seconds)]
     if args.tf_python:
         cmd += ["--tf-python", args.tf_python]
+    cmd += ["--device", args.device]
     if mode:
         cmd += ["--mode", mode]
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -273,12 +293,15 @@ def format_tables(results: dict[str, list[dict]], header: str) -> str:
             continue
         ref_ms = {r["ref"]: r["median_ms"] for r in rows if r.get("ref")}
         cols = [f"vs {k}" for k in refs if k in ref_ms]
-        out.append(f"| {section}: full path, batch 1 | median ms | p90 ms | " + " | ".join(cols) + " | peak RSS MB |")
-        out.append("|---|---|---|" + "---|" * len(cols) + "---|")
+        gpu = any("gpu_mem_mb" in r for r in rows)
+        cols_gpu = " peak GPU MB |" if gpu else ""
+        out.append(f"| {section}: full path, batch 1 | median ms | p90 ms |" + "".join(f" {c} |" for c in cols)
+                   + " peak RSS MB |" + cols_gpu)
+        out.append("|---|---|---|" + "---|" * (len(cols) + 1 + gpu))
         for r in rows:
             ratios = [f"{r['median_ms'] / ref_ms[k]:.2f}x" for k in refs if k in ref_ms]
-            out.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | " + " | ".join(ratios)
-                       + f" | {r.get('rss_mb', 0):.0f} |")
+            out.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} |" + "".join(f" {x} |" for x in ratios)
+                       + f" {r.get('rss_mb', 0):.0f} |" + (f" {r.get('gpu_mem_mb', 0):.0f} |" if gpu else ""))
         out.append("")
     for section in ("pipeline", "window", "soak"):
         for r in results.get(section, []):
@@ -298,7 +321,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pipeline-frames", type=int, default=0, help="0: all of vtest.avi")
     ap.add_argument("--window-seconds", type=float, default=20.0)
     ap.add_argument("--soak", type=int, default=10000)
-    ap.add_argument("--readme", action="store_true", help="write the tables into README.md")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (CUDA times eager/fused/jit in fp32 and fp16)")
+    ap.add_argument("--readme", action="store_true", help="write the tables into README.md (the GPU block for cuda)")
     ap.add_argument("--section", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -316,14 +340,14 @@ def main(argv=None) -> int:
     for name in args.sections.split(","):
         name = name.strip()
         if name == "detector":  # one process per runtime: no thread pool left spinning from the one before
-            from .optimize import MODES
-            rows = [r for mode in MODES for r in run_section(name, args, mode)]
+            rows = [r for mode in detector_modes(args.device) for r in run_section(name, args, mode)]
         else:
             rows = run_section(name, args)
-        if args.tf_python and name in ("detector", "classifier"):
+        if args.tf_python and args.device == "cpu" and name in ("detector", "classifier"):
             rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
         results[name] = rows
-    header = (f"Machine: {platform.machine()} {os.cpu_count()} CPUs ({_cpu_name()}), {args.threads} threads for every "
+    gpu = f", GPU {_device_name(args.device)} (CUDA {torch.version.cuda})" if args.device != "cpu" else ""
+    header = (f"Machine: {platform.machine()} {os.cpu_count()} CPUs ({_cpu_name()}){gpu}, {args.threads} threads for every "
               f"runtime; torch {torch.__version__}, opencv {cv2.__version__}, numpy {np.__version__}, "
               f"python {platform.python_version()}; {args.frames} frames of vtest.avi (768x576), warm-up {args.warmup}; "
               f"{time.strftime('%Y-%m-%d')}")
@@ -332,11 +356,16 @@ def main(argv=None) -> int:
     if args.readme:
         readme = ROOT / "README.md"
         s = readme.read_text()
-        a, b = "<!-- bench:start -->", "<!-- bench:end -->"
+        block = "bench" if args.device == "cpu" else "bench-gpu"
+        a, b = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
         if a in s and b in s:
             s = s[: s.index(a) + len(a)] + "\n" + text + s[s.index(b):]
             readme.write_text(s)
     return 0
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name(torch.device(device)) if device != "cpu" else "CPU"
 
 
 def _cpu_name() -> str:

@@ -171,7 +171,8 @@ class Classifier:
     @torch.inference_mode()
     def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
         x = self._batch(crops)
-        with self._lock:
+        from .detector import exact_fp32  # TF32 would break the integer-exact arithmetic on CUDA
+        with self._lock, exact_fp32(self.device, half=False):
             logits = self.net(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 

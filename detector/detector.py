@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -40,6 +41,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if name != "cpu" and not name.startswith("cuda"):
         raise ValueError(f"expected device 'auto', 'cpu' or 'cuda', got {name!r}")
     return torch.device(name)
+
+
+def exact_fp32(device: torch.device, half: bool):
+    """Context for an fp32 forward on CUDA: cuDNN convolutions in true fp32, not TF32.
+
+    TF32 keeps 10 mantissa bits, which moves raw outputs by ~1e-2 (breaking TF parity) and breaks the
+    classifier's integer-exact arithmetic; fp16 mode is the fast GPU path instead. cuDNN autotuning is
+    on: input sizes are fixed per model. A no-op on the CPU and in fp16.
+    """
+    if device.type != "cuda" or half:
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=True, benchmark=True, deterministic=cudnn.deterministic, allow_tf32=False)
 
 
 def _labels_for(num_classes: int) -> tuple[str, ...]:
@@ -190,10 +204,12 @@ class Detector:
     @torch.inference_mode()
     def raw(self, images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw (box_encodings (N, A, 4), class_logits (N, A, C+1)) float32 on the same input TF sees."""
-        x = self.preprocess([as_bgr_uint8(i) for i in images])
-        with self._lock:
-            enc, logits = self.net(x)
+        enc, logits = self._forward(self.preprocess([as_bgr_uint8(i) for i in images]))
         return enc.float(), logits.float()
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with self._lock, exact_fp32(self.device, self.half):
+            return self.net(x)
 
     def detect(self, image: np.ndarray) -> Detections:
         """Detections on one HxWx3 uint8 BGR image (gray and BGRA accepted), xyxy in its pixels."""
@@ -211,8 +227,7 @@ class Detector:
         x = self.preprocess(images)
         if timings is not None:
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
-        with self._lock:
-            enc, logits = self.net(x)
+        enc, logits = self._forward(x)
         raws = self.model.postprocess(enc.to(self.device), logits.to(self.device), self.anchors, post)
         out = []
         for img, r in zip(images, raws):
