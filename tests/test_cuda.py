@@ -20,18 +20,20 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU; this machine has none (CI never has one)")
 
 
-@pytest.fixture(scope="module", params=["fp32", "fp16"])
+@pytest.fixture(scope="module", params=["auto:fp16", "jit:fp32", "eager:fp16", "eager:fp32"])
 def cuda_detector(request):
     from detector import Detector
-    det = Detector.load(device="cuda", half=request.param == "fp16")
-    assert det.device.type == "cuda" and det.half == (request.param == "fp16") and det.mode == "eager"
+    mode, precision = request.param.split(":")
+    det = Detector.load(device="cuda", half=precision == "fp16", mode=mode)
+    assert det.device.type == "cuda" and det.half == (precision == "fp16")
+    assert det.mode == ("jit" if mode == "auto" else mode)  # auto = the fastest on CUDA (bench)
     return det
 
 
-@pytest.fixture(scope="module")
-def fp32_detector():
+@pytest.fixture(scope="module", params=["eager", "jit"])
+def fp32_detector(request):
     from detector import Detector
-    return Detector.load(device="cuda", half=False)
+    return Detector.load(device="cuda", half=False, mode=request.param)
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
@@ -83,7 +85,7 @@ def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(cuda_detector):
                 extra += len(ours)
         index += 1
     cap.release()
-    print(f"{'fp16' if cuda_detector.half else 'fp32'}: found {found}/{total_tf}, extra {extra}/{total_ours}, "
+    print(f"{cuda_detector.mode} {'fp16' if cuda_detector.half else 'fp32'}: found {found}/{total_tf}, extra {extra}/{total_ours}, "
           f"score |diff| max {max(score_err):.4f}")
     assert index == 795 and total_tf > 200
     assert found / total_tf >= 0.98
@@ -91,12 +93,13 @@ def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(cuda_detector):
     assert max(score_err) <= 0.02
 
 
-def test_classifier_on_cuda_is_integer_exact(tmp_path):
+@pytest.mark.parametrize("mode", ["eager", "auto"])
+def test_classifier_on_cuda_is_integer_exact(mode):
     """The quantised MobileNetV2 on CUDA gives the CPU's logits exactly and TFLite's top-1."""
     from detector import Classifier
     model, labels = shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), shared_path("models/imagenet_labels.txt")
     cpu = Classifier.load(str(model), device="cpu", labels=labels, mode="eager")
-    gpu = Classifier.load(str(model), device="cuda", labels=labels, mode="eager")
+    gpu = Classifier.load(str(model), device="cuda", labels=labels, mode=mode)
     ref = json.loads((FIXTURES / "tflite" / "mobilenet_v2_1.0_224_quant.json").read_text())
     for image in ref:
         bgr = cv2.imread(str(shared_path(f"media/{image}")))
