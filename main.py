@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="live policy (latest frame wins); on a file, play it at its own frame rate")
     policy.add_argument("--lossless", action="store_true", help="every frame in order, even from a camera")
     ap.add_argument("--loop", action="store_true", help="restart a file source at its end")
-    ap.add_argument("--device", default="auto", help="auto, cpu or cuda (fp16 on CUDA)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    ap.add_argument("--half", action="store_true", help="fp16 on CUDA (fp32 is the default: exact, and "
+                    "faster at batch 1 on the GPUs measured)")
     ap.add_argument("--backend", default="auto", choices=("auto", "eager", "fused", "jit", "onnxruntime"),
                     help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
     ap.add_argument("--model", default="ssdlite-mobilenetv2-person",
@@ -64,7 +66,7 @@ def _config(args):
     is_file = not (args.source.strip().isdigit() or "://" in args.source)
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
-        play_realtime=args.live and is_file, loop=args.loop, device=args.device, backend=args.backend,
+        play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
         model=args.model,
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
         classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), output=args.output,

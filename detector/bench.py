@@ -150,8 +150,9 @@ def section_classifier(args) -> list[dict]:
             print(f"bench: skipping classifier mode {mode}: {e}", file=sys.stderr)
             continue
         ms = time_calls(lambda f: clf.classify(f, k=5), frames, args.warmup)
+        exact = "integer-exact" if args.device == "cpu" or mode == "eager" else "not integer-exact on CUDA"
         where = "" if args.device == "cpu" else f" on {_device_name(args.device)}"
-        rows.append(row(f"Lookout {mode} (integer-exact){where}", ms, **_gpu_row_extra(args.device)))
+        rows.append(row(f"Lookout {mode} ({exact}){where}", ms, **_gpu_row_extra(args.device)))
     return rows
 
 

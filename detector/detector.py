@@ -115,7 +115,7 @@ def load_weights(name_or_path: str | Path) -> DetectorWeights:
 
 
 class Detector:
-    """SSDLite-MobileNetV2 on CPU or CUDA (fp16 on CUDA unless ``half=False``).
+    """SSDLite-MobileNetV2 on CPU or CUDA (fp32 unless ``half=True`` on CUDA).
 
     ``score_threshold`` and ``iou_threshold`` may be changed at any time, from any thread; each
     call reads them once, so a call never mixes old and new settings.
@@ -161,14 +161,14 @@ class Detector:
 
     @classmethod
     def load(cls, name_or_path: str | Path = "ssdlite-mobilenetv2-person", device: str = "auto",
-             score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool | None = None,
+             score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool = False,
              mode: str = DEFAULT_MODE) -> "Detector":
         dev = resolve_device(device)
         weights = load_weights(name_or_path)
         model = weights.build()
         name = Path(str(name_or_path)).name if os.sep in str(name_or_path) else str(name_or_path)
         return cls(model, weights.labels, dev, weights.preprocessing.size, name, score_threshold, iou_threshold,
-                   half=dev.type == "cuda" if half is None else half, mode=mode, cache_key=weights.digest())
+                   half=half, mode=mode, cache_key=weights.digest())
 
     @property
     def score_threshold(self) -> float:
