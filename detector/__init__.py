@@ -1,6 +1,18 @@
-"""Lookout's engine: models, pipeline and sinks. Never imports Qt."""
+"""Lookout's engine: models, pipeline and sinks. Never imports Qt.
+
+``Detector`` and ``Classifier`` load on first use (PEP 562), so ``import detector.run`` does not
+import torch: the command line's ONNX Runtime path starts without it.
+"""
 from .detections import Classification, Detections
-from .detector import Detector
-from .classifier import Classifier
 
 __all__ = ["Classification", "Classifier", "Detections", "Detector"]
+
+
+def __getattr__(name: str):
+    if name == "Detector":
+        from .detector import Detector
+        return Detector
+    if name == "Classifier":
+        from .classifier import Classifier
+        return Classifier
+    raise AttributeError(f"module 'detector' has no attribute {name!r}")

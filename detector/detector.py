@@ -7,28 +7,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import labels as label_lists
-from .detections import Detections
+from .detector_core import DetectorCore
 from .detector_model import DetectorWeights
-from .hub import ASSETS, WeightsUnavailable, cache_dir, download
-from .preprocess import TFBilinearResize, as_bgr_uint8
+from .hub import (COCO_SHA256, COCO_URL, KNOWN_MODELS, PERSON_ASSET, WeightsUnavailable,
+                  cache_dir, checkpoint_file, coco_converted_path, display_name, download)
+from .onnx_detector import bundle_paths, file_key, save_bundle_meta
 from .optimize import MODES, OnnxRuntimeModel, auto_mode, fold_batchnorm, trace_frozen
-from .ssd import SSD, PostprocessConfig
+from .preprocess import Preprocessing, TFBilinearResize, as_bgr_uint8
+from .ssd import SSD
 
 DEFAULT_MODE = "auto"
-
-PERSON_ASSET = ASSETS / "ssdlite_mobilenetv2_person.pt"
-COCO_URL = "http://download.tensorflow.org/models/object_detection/ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz"
-COCO_SHA256 = "542445cce834dbfbb7df1991425d475e85a2d7ec68c60a4f262bb18aac10c8b2"
-KNOWN_MODELS = ("ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -77,7 +72,7 @@ def coco_weights(url: str | None = None, sha256: str = COCO_SHA256) -> DetectorW
 
     ``url`` defaults to ``$LOOKOUT_COCO_URL`` (a mirror) or the model zoo. The hash is never relaxed.
     """
-    converted = cache_dir() / "ssdlite-mobilenetv2-coco.pt"
+    converted = coco_converted_path()
     if converted.is_file():
         return DetectorWeights.load(converted)
     url = url or os.environ.get("LOOKOUT_COCO_URL", COCO_URL)
@@ -114,16 +109,16 @@ def load_weights(name_or_path: str | Path) -> DetectorWeights:
                      f"or a path to a .pt checkpoint, .pb frozen graph or model-zoo .tar.gz")
 
 
-class Detector:
-    """SSDLite-MobileNetV2 on CPU or CUDA (fp32 unless ``half=True`` on CUDA).
+class Detector(DetectorCore):
+    """SSDLite-MobileNetV2 in PyTorch on CPU or CUDA (fp32 unless ``half=True`` on CUDA).
 
-    ``score_threshold`` and ``iou_threshold`` may be changed at any time, from any thread; each
-    call reads them once, so a call never mixes old and new settings.
+    Postprocessing (decode, NMS, Detections) is shared with every runtime (``DetectorCore``).
     """
 
     def __init__(self, model: SSD, weights_labels: tuple[str, ...], device: torch.device,
                  input_size: tuple[int, int], name: str = "", score_threshold: float = 0.3,
-                 iou_threshold: float = 0.6, half: bool = False, mode: str = "eager", cache_key: str = ""):
+                 iou_threshold: float = 0.6, half: bool = False, mode: str = "eager", cache_key: str = "",
+                 preprocessing: Preprocessing = Preprocessing()):
         if mode == "auto":
             mode = auto_mode(device)
         if mode not in MODES:
@@ -134,19 +129,15 @@ class Detector:
         self.half = half and device.type == "cuda"
         if self.half:
             self.model.half()
-        self.labels = weights_labels
         self.device = device
-        self.name = name
-        self.mode = mode
-        self.input_size = tuple(input_size)
-        self.resize = TFBilinearResize(self.input_size)
-        self.anchors = self.model.anchors(self.model.grid_sizes(self.input_size), device)
-        self.net = self._build_net(mode, cache_key)
-        self._post = PostprocessConfig(score_threshold, iou_threshold)
-        self._lock = threading.Lock()  # one forward pass at a time: the model is shared
+        self.resize = TFBilinearResize(tuple(input_size))
+        anchors = self.model.anchors(self.model.grid_sizes(tuple(input_size)), device).cpu().numpy()
+        super().__init__(weights_labels, anchors, self.model.box_coder, input_size, name, mode,
+                         score_threshold, iou_threshold)
+        self.net = self._build_net(mode, cache_key, preprocessing)
 
-    def _build_net(self, mode: str, cache_key: str = ""):
-        """The forward callable for ``mode`` (see detector.optimize); the SSD itself stays for decoding."""
+    def _build_net(self, mode: str, cache_key: str, preprocessing: Preprocessing):
+        """The forward callable for ``mode`` (see detector.optimize)."""
         if mode == "eager":
             return self.model
         fused = fold_batchnorm(self.model)
@@ -156,8 +147,13 @@ class Detector:
                               dtype=torch.half if self.half else torch.float32)
         if mode == "jit":
             return trace_frozen(fused, example)
-        cache = cache_dir() / "onnx" / f"{cache_key}.onnx" if cache_key else None
-        return OnnxRuntimeModel(fused, example, cache=cache)
+        if not cache_key:
+            return OnnxRuntimeModel(fused, example)
+        onnx_path, _ = bundle_paths(cache_key)
+        net = OnnxRuntimeModel(fused, example, cache=onnx_path)
+        # What a later start needs to run this graph without torch (see onnx_detector).
+        save_bundle_meta(cache_key, self.anchors, self.labels, preprocessing, self.box_coder.scale_factors)
+        return net
 
     @classmethod
     def load(cls, name_or_path: str | Path = "ssdlite-mobilenetv2-person", device: str = "auto",
@@ -166,29 +162,10 @@ class Detector:
         dev = resolve_device(device)
         weights = load_weights(name_or_path)
         model = weights.build()
-        name = Path(str(name_or_path)).name if os.sep in str(name_or_path) else str(name_or_path)
-        return cls(model, weights.labels, dev, weights.preprocessing.size, name, score_threshold, iou_threshold,
-                   half=half, mode=mode, cache_key=weights.digest())
-
-    @property
-    def score_threshold(self) -> float:
-        return self._post.score_threshold
-
-    @score_threshold.setter
-    def score_threshold(self, value: float) -> None:
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"expected a score threshold in [0, 1], got {value}")
-        self._post = replace(self._post, score_threshold=float(value))
-
-    @property
-    def iou_threshold(self) -> float:
-        return self._post.iou_threshold
-
-    @iou_threshold.setter
-    def iou_threshold(self, value: float) -> None:
-        if not 0.0 < float(value) <= 1.0:
-            raise ValueError(f"expected an NMS IoU threshold in (0, 1], got {value}")
-        self._post = replace(self._post, iou_threshold=float(value))
+        ckpt = checkpoint_file(name_or_path)
+        return cls(model, weights.labels, dev, weights.preprocessing.size, display_name(name_or_path),
+                   score_threshold, iou_threshold, half=half, mode=mode,
+                   cache_key=file_key(ckpt) if ckpt else weights.digest(), preprocessing=weights.preprocessing)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB in [-1, 1] on the model's device, as TF's graph makes it."""
@@ -212,30 +189,11 @@ class Detector:
         with self._lock, exact_fp32(self.device, self.half):
             return self.net(x)
 
-    def detect(self, image: np.ndarray) -> Detections:
-        """Detections on one HxWx3 uint8 BGR image (gray and BGRA accepted), xyxy in its pixels."""
-        return self.detect_batch([image])[0]
-
     @torch.inference_mode()
-    def detect_batch(self, images: list[np.ndarray], timings: dict | None = None) -> list[Detections]:
-        """Detections for each image. ``timings``, if given, gets the preprocessing time in ms."""
-        if not isinstance(images, (list, tuple)) or not images:
-            raise ValueError(f"expected a non-empty list of images, got {type(images).__name__} "
-                             f"of length {len(images) if hasattr(images, '__len__') else '?'}")
-        images = [as_bgr_uint8(i) for i in images]
-        post = self._post
+    def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
         x = self.preprocess(images)
         if timings is not None:
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
         enc, logits = self._forward(x)
-        raws = self.model.postprocess(enc.to(self.device), logits.to(self.device), self.anchors, post)
-        out = []
-        for img, r in zip(images, raws):
-            h, w = img.shape[:2]
-            b = r.boxes.cpu().numpy()
-            xyxy = np.stack([b[:, 1] * w, b[:, 0] * h, b[:, 3] * w, b[:, 2] * h], axis=1).astype(np.float32)
-            ids = r.labels.cpu().numpy().astype(np.int64)
-            out.append(Detections(xyxy.reshape(-1, 4), r.scores.cpu().numpy().astype(np.float32), ids,
-                                  tuple(self.labels[i] for i in ids), image_hw=(h, w)))
-        return out
+        return enc.float().cpu().numpy(), logits.float().cpu().numpy()

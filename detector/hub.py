@@ -14,6 +14,10 @@ import urllib.request
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PERSON_ASSET = ASSETS / "ssdlite_mobilenetv2_person.pt"
+COCO_URL = "http://download.tensorflow.org/models/object_detection/ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz"
+COCO_SHA256 = "542445cce834dbfbb7df1991425d475e85a2d7ec68c60a4f262bb18aac10c8b2"
+KNOWN_MODELS = ("ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco")
 
 
 class WeightsUnavailable(ValueError):
@@ -66,3 +70,24 @@ def download(url: str, dest: Path, sha256: str, timeout: float = 30.0) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def coco_converted_path() -> Path:
+    """Where the COCO model lives once downloaded and converted to Lookout's format."""
+    return cache_dir() / "ssdlite-mobilenetv2-coco.pt"
+
+
+def checkpoint_file(name_or_path) -> Path | None:
+    """The Lookout checkpoint file a detector name or path stands for, if one exists yet
+    (None for frozen graphs, which are converted at load, and for a COCO model not yet fetched)."""
+    name = str(name_or_path)
+    if name == "ssdlite-mobilenetv2-person":
+        return PERSON_ASSET
+    path = coco_converted_path() if name == "ssdlite-mobilenetv2-coco" else Path(name)
+    return path if path.suffix in (".pt", ".pth") and path.is_file() else None
+
+
+def display_name(name_or_path) -> str:
+    """A model name as shown to people: known names as they are, paths by their file name."""
+    name = str(name_or_path)
+    return Path(name).name if os.sep in name else name

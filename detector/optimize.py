@@ -10,6 +10,7 @@ Modes (``Detector.load(..., mode=...)``):
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import os
 import warnings
@@ -67,10 +68,9 @@ class OnnxRuntimeModel:
         """``cache``: where to keep the exported graph, so later starts skip the export.
         ``exact``: keep each Mul after its Conv (no ConvMulFusion), for integer-exact models whose
         requantisation must round ``acc * scale``, not a sum of pre-scaled products."""
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'") from None
+        from .onnx_detector import ort_session
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
         data = cache.read_bytes() if cache is not None and cache.is_file() else None
         if data is None:
             buf = io.BytesIO()
@@ -87,13 +87,7 @@ class OnnxRuntimeModel:
                     os.replace(tmp, cache)
                 except OSError:
                     pass  # a read-only cache only costs the export next time
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or torch.get_num_threads()
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        disabled = ["ConvMulFusion"] if exact else None
-        self.session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"],
-                                            disabled_optimizers=disabled)
+        self.session = ort_session(data, threads or torch.get_num_threads(), exact)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x: torch.Tensor):

@@ -8,10 +8,13 @@ does that resize itself (gather two rows, two columns, lerp) on the model's devi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,10 @@ class TFBilinearResize:
 
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = out_hw
-        self._tables: dict[tuple, tuple[torch.Tensor, ...]] = {}
+        self._tables: dict[tuple, tuple] = {}
 
     def _table(self, in_hw: tuple[int, int], device: torch.device):
+        import torch  # here, not at the top: the ONNX Runtime path runs without torch
         key = (in_hw, str(device))
         if key not in self._tables:
             ylo, yhi, dy = _lerp_table(in_hw[0], self.out_hw[0])

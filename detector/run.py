@@ -132,9 +132,13 @@ def build_sinks(config: RunConfig, source_fps: float, live: bool) -> list[FileSi
 
 
 def load_models(config: RunConfig, warn=print) -> Models:
-    from .detector import Detector
-    det = Detector.load(config.model, device=config.device, score_threshold=config.conf,
-                        iou_threshold=config.iou, mode=config.backend, half=config.half)
+    from .onnx_detector import load_cached
+    # The cached ONNX Runtime bundle when it is what Detector.load would pick: no torch import.
+    det = load_cached(config.model, config.device, config.backend, config.half, config.conf, config.iou)
+    if det is None:
+        from .detector import Detector
+        det = Detector.load(config.model, device=config.device, score_threshold=config.conf,
+                            iou_threshold=config.iou, mode=config.backend, half=config.half)
     classifier = None
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or "mobilenet-v2", det.device, warn)

@@ -3,15 +3,12 @@
 ``SSD.forward`` takes the preprocessed batch (N, 3, 300, 300) in [-1, 1] and returns the raw outputs,
 exactly the tensors TF's graph calls 'Squeeze' and 'concat_1':
   box_encodings (N, A, 4) ``[ty, tx, th, tw]`` and class_logits (N, A, C+1), background at index 0.
-``SSD.postprocess`` turns them into per-image boxes (normalised ``[ymin, xmin, ymax, xmax]``).
+``detector.postprocess`` turns them into ``Detections`` (with the box coder and anchors from here).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
-from torchvision.ops import batched_nms
 
 from .anchors import AnchorGenerator
 from .box_coder import FasterRcnnBoxCoder
@@ -46,25 +43,6 @@ class SSDLiteHead(nn.Module):
         return torch.cat(boxes, 1), torch.cat(logits, 1)
 
 
-@dataclass(frozen=True)
-class PostprocessConfig:
-    """Score threshold and NMS settings. TF's graph keeps everything above 1e-8, 100 per class and in total."""
-
-    score_threshold: float = 0.3
-    iou_threshold: float = 0.6
-    max_per_class: int = 100
-    max_total: int = 100
-
-
-@dataclass(frozen=True)
-class RawDetections:
-    """One image's detections in normalised ``[ymin, xmin, ymax, xmax]``, best score first."""
-
-    boxes: torch.Tensor   # (K, 4) float32
-    scores: torch.Tensor  # (K,) float32
-    labels: torch.Tensor  # (K,) int64, the model's class ids (background excluded, first class = 1)
-
-
 class SSD(nn.Module):
     def __init__(self, backbone: nn.Module, anchor_generator: AnchorGenerator, head: SSDLiteHead,
                  box_coder: FasterRcnnBoxCoder):
@@ -86,35 +64,3 @@ class SSD(nn.Module):
 
     def anchors(self, grid_sizes: list[tuple[int, int]], device: torch.device) -> torch.Tensor:
         return self.anchor_generator(grid_sizes, device)
-
-    def postprocess(self, box_encodings: torch.Tensor, class_logits: torch.Tensor, anchors: torch.Tensor,
-                    config: PostprocessConfig) -> list[RawDetections]:
-        """Decode, sigmoid, per-class NMS, clip to the image, as TF's Postprocessor does.
-
-        Boxes are clipped to [0, 1] after NMS and dropped if nothing is left of them, like TF's
-        ClipToWindow. Filtering by the score threshold before NMS gives the same boxes above it,
-        since greedy NMS never lets a lower score suppress a higher one.
-        """
-        boxes = self.box_coder.decode(box_encodings.float(), anchors)
-        scores = torch.sigmoid(class_logits.float())[..., 1:]
-        results = []
-        for b, s in zip(boxes, scores):
-            idx, cls = torch.nonzero(s > config.score_threshold, as_tuple=True)
-            bx, sc = b[idx], s[idx, cls]
-            keep = batched_nms(bx, sc, cls, config.iou_threshold)
-            if config.max_per_class < len(keep):
-                keep = _cap_per_class(keep, cls, config.max_per_class)
-            bx_k = bx[keep].clamp(0.0, 1.0)
-            keep = keep[(bx_k[:, 2] > bx_k[:, 0]) & (bx_k[:, 3] > bx_k[:, 1])][: config.max_total]
-            results.append(RawDetections(bx[keep].clamp(0.0, 1.0), sc[keep], cls[keep] + 1))
-        return results
-
-
-def _cap_per_class(keep: torch.Tensor, cls: torch.Tensor, cap: int) -> torch.Tensor:
-    """Keep at most ``cap`` of each class from ``keep`` (already sorted by score)."""
-    kept_cls = cls[keep]
-    rank = torch.zeros_like(kept_cls)
-    for c in kept_cls.unique():
-        m = kept_cls == c
-        rank[m] = torch.arange(int(m.sum()), device=keep.device)
-    return keep[rank < cap]

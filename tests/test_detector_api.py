@@ -108,3 +108,27 @@ def test_pickle_payload_is_not_executed(tmp_path):
     with pytest.raises(ValueError, match="weights_only"):
         Detector.load(str(evil), device="cpu")
     assert not marker.exists()
+
+
+def test_own_nms_keeps_what_torchvision_keeps_on_real_candidates(person_detector):
+    """Lookout's NumPy NMS (no torchvision import at start-up) against torchvision's, on the
+    thousands of low-score candidates of real vtest frames (threshold 0.001, two IoU settings)."""
+    import torch
+    from torchvision.ops import batched_nms as tv_batched_nms
+
+    from conftest import read_frame, shared_path
+    from detector.nms import batched_nms
+    total = 0
+    for index in (0, 250, 550):
+        enc, logits = person_detector.raw([read_frame(shared_path("media/vtest.avi"), index)])
+        boxes = torch.from_numpy(person_detector.box_coder.decode(enc.numpy(), person_detector.anchors)[0])
+        scores = torch.sigmoid(logits)[0, :, 1:]
+        idx, cls = torch.nonzero(scores > 0.001, as_tuple=True)
+        bx, sc = boxes[idx], scores[idx, cls]
+        for iou in (0.3, 0.6):
+            ours = batched_nms(bx.numpy(), sc.numpy(), cls.numpy(), iou)
+            theirs = tv_batched_nms(bx, sc, cls, iou).numpy()
+            assert sorted(ours.tolist()) == sorted(theirs.tolist())
+            assert (np.diff(sc.numpy()[ours]) <= 0).all()  # best first
+            total += len(bx)
+    assert total > 2500  # candidate boxes compared (each frame at both IoU settings)

@@ -1,0 +1,144 @@
+"""The detector started without torch: Lookout's exported graph in ONNX Runtime, from the cache.
+
+``Detector.load(mode="onnxruntime")`` (the CPU default when ONNX Runtime is installed) exports the
+model once and keeps a bundle in the cache, keyed by the checkpoint file's bytes:
+``KEY.onnx`` (the network) and ``KEY.npz`` (anchors, labels, preprocessing, box-coder scales).
+Later starts load that bundle here without importing torch, which alone takes about 2.5 s on the
+benchmark machine, and compute the same numbers: same graph, same NumPy pre- and postprocessing.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .box_coder import FasterRcnnBoxCoder
+from .detector_core import DetectorCore
+from .hub import cache_dir, checkpoint_file, display_name
+from .preprocess import Preprocessing, TFBilinearResize
+
+BUNDLE_FORMAT = "lookout-onnx-bundle/1"
+
+
+def file_key(path: Path) -> str:
+    """Cache key of a checkpoint: its bytes and the bundle format (a new export when either changes)."""
+    h = hashlib.sha256(BUNDLE_FORMAT.encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def bundle_paths(key: str) -> tuple[Path, Path]:
+    folder = cache_dir() / "onnx"
+    return folder / f"{key}.onnx", folder / f"{key}.npz"
+
+
+def save_bundle_meta(key: str, anchors: np.ndarray, labels: tuple[str, ...], preprocessing: Preprocessing,
+                     scale_factors: tuple[float, ...]) -> None:
+    """Write KEY.npz beside KEY.onnx (atomically); a read-only cache only costs torch's import later."""
+    _, meta = bundle_paths(key)
+    try:
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        tmp = meta.with_name(meta.name + ".part")
+        with open(tmp, "wb") as f:
+            np.savez(f, format=np.array(BUNDLE_FORMAT), anchors=np.asarray(anchors, np.float32),
+                     labels=np.array(labels), size=np.array(preprocessing.size, np.int64),
+                     scale=np.float64(preprocessing.scale), offset=np.float64(preprocessing.offset),
+                     box_scales=np.array(scale_factors, np.float64))
+        os.replace(tmp, meta)
+    except OSError:
+        pass
+
+
+def ort_session(model: bytes, threads: int = 0, exact: bool = False):
+    """An ONNX Runtime CPU session with every graph optimisation; ``threads`` 0 = ORT's default (one per
+    physical core, as torch picks). ``exact`` keeps each Mul after its Conv (no ConvMulFusion), for
+    integer-exact models whose requantisation must round ``acc * scale``."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=["ConvMulFusion"] if exact else None)
+
+
+@dataclass(frozen=True)
+class HostDevice:
+    """Stands in for ``torch.device("cpu")`` where torch is not loaded: same ``.type`` and ``str()``."""
+
+    type: str = "cpu"
+
+    def __str__(self) -> str:
+        return self.type
+
+
+class OnnxDetector(DetectorCore):
+    """The exported SSDLite-MobileNetV2 on the CPU in ONNX Runtime; no torch in the process."""
+
+    device = HostDevice()
+    half = False
+
+    def __init__(self, onnx_path: Path, meta: dict, name: str, score_threshold: float = 0.3,
+                 iou_threshold: float = 0.6):
+        # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0)
+        self.session = ort_session(onnx_path.read_bytes(), int(os.environ.get("OMP_NUM_THREADS") or 0))
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        size = tuple(int(v) for v in meta["size"])
+        self.preprocessing = Preprocessing(size, float(meta["scale"]), float(meta["offset"]))
+        self.resize = TFBilinearResize(size)
+        super().__init__(tuple(str(v) for v in meta["labels"]), meta["anchors"],
+                         FasterRcnnBoxCoder(tuple(float(v) for v in meta["box_scales"])), size, name,
+                         "onnxruntime", score_threshold, iou_threshold)
+
+    def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        import time
+        t0 = time.perf_counter()
+        pre = self.preprocessing
+        x = np.stack([self.resize.numpy(img, pre.scale, pre.offset) for img in images])
+        if timings is not None:
+            timings["preprocess"] = (time.perf_counter() - t0) * 1000
+        with self._lock:
+            enc, logits = self.session.run(self.outputs, {"images": x})
+        return enc, logits
+
+
+def _may_have_cuda() -> bool:
+    """Whether an NVIDIA (or WSL) GPU device node exists: only then can torch see CUDA."""
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+
+
+def load_cached(name_or_path, device: str = "auto", mode: str = "auto", half: bool = False,
+                score_threshold: float = 0.3, iou_threshold: float = 0.6) -> OnnxDetector | None:
+    """The detector ``Detector.load`` would give, from the cached bundle without torch; None when
+    that choice needs torch (a GPU may be used, another mode, no bundle yet, a frozen graph)."""
+    if half or mode not in ("auto", "onnxruntime") or str(device) not in ("auto", "cpu"):
+        return None
+    if str(device) == "auto" and _may_have_cuda():
+        return None
+    needs = ("onnxruntime", "onnx") if mode == "auto" else ("onnxruntime",)  # as optimize.auto_mode decides
+    if any(importlib.util.find_spec(m) is None for m in needs):
+        return None
+    ckpt = checkpoint_file(name_or_path)
+    if ckpt is None:
+        return None
+    onnx_path, meta_path = bundle_paths(file_key(ckpt))
+    if not (onnx_path.is_file() and meta_path.is_file()):
+        return None
+    try:
+        with np.load(meta_path, allow_pickle=False) as z:
+            meta = {k: z[k] for k in z.files}
+        if str(meta.get("format")) != BUNDLE_FORMAT:
+            return None
+        return OnnxDetector(onnx_path, meta, display_name(name_or_path), score_threshold, iou_threshold)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # a damaged cache entry: the torch path rebuilds it
