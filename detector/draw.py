@@ -33,7 +33,7 @@ def annotate(image: np.ndarray, dets: Detections, header: str | None = None) -> 
     for i in range(len(dets)):
         x1, y1, x2, y2 = (int(round(v)) for v in dets.xyxy[i])
         color = class_color(dets.class_ids[i])
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, thick, cv2.LINE_AA)
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)  # axis-aligned: antialiasing buys nothing
         text = box_caption(dets, i)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
         ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + base + 2

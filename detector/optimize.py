@@ -64,10 +64,8 @@ class OnnxRuntimeModel:
     """Runs an exported model in ONNX Runtime; called like the torch model (CPU tensors in and out)."""
 
     def __init__(self, model: nn.Module, example: torch.Tensor, threads: int | None = None,
-                 cache: Path | None = None, exact: bool = False):
-        """``cache``: where to keep the exported graph, so later starts skip the export.
-        ``exact``: keep each Mul after its Conv (no ConvMulFusion), for integer-exact models whose
-        requantisation must round ``acc * scale``, not a sum of pre-scaled products."""
+                 cache: Path | None = None):
+        """``cache``: where to keep the exported graph, so later starts skip the export."""
         from .onnx_detector import ort_session
         if importlib.util.find_spec("onnxruntime") is None:
             raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
@@ -87,7 +85,7 @@ class OnnxRuntimeModel:
                     os.replace(tmp, cache)
                 except OSError:
                     pass  # a read-only cache only costs the export next time
-        self.session = ort_session(data, threads or torch.get_num_threads(), exact)
+        self.session = ort_session(data, threads or torch.get_num_threads())
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x: torch.Tensor):

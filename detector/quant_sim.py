@@ -9,10 +9,6 @@ instead of drifting by a rounding here and there, as a float model with fake qua
 
 Structure is the float model's (MobileNetV1/V2 from ``layers``): ``quantize_model`` swaps each
 ConvBNAct for a ``QConv`` and each residual block's add for a requantised add.
-
-``set_exact(model, False)`` drops the rounding (same weights, scales and clamps, float arithmetic):
-a plain float network that ONNX Runtime fuses into Conv+Clip, about twice as fast as the exact one,
-with the interpreter's top-1 on the parity photos (tests/test_classifier.py) but not its last bits.
 """
 from __future__ import annotations
 
@@ -35,11 +31,10 @@ class QConv(nn.Module):
                                like.groups, bias=True)
         self.register_buffer("scale", torch.ones(1, channels, 1, 1))
         self.lo, self.hi = float(qmin - out_zero_point), float(qmax - out_zero_point)
-        self.exact = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.clamp(self.conv(x) * self.scale, self.lo, self.hi)
-        return torch.round(y) if self.exact else y
+        acc = self.conv(x)
+        return torch.round(torch.clamp(acc * self.scale, self.lo, self.hi))
 
 
 class QAdd(nn.Module):
@@ -57,13 +52,9 @@ class QAdd(nn.Module):
         self.shift = 20 - exponent
         self.a_mult = float(np.rint(np.ldexp(a, self.shift)))
         self.b_mult = float(np.rint(np.ldexp(b, self.shift)))
-        self.a_ratio, self.b_ratio = float(a), float(b)
         self.lo, self.hi = float(qmin - out_zero_point), float(qmax - out_zero_point)
-        self.exact = True
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        if not self.exact:
-            return torch.clamp(a * self.a_ratio + b * self.b_ratio, self.lo, self.hi)
         acc = a.double() * self.a_mult + b.double() * self.b_mult + 2.0 ** (self.shift - 1)
         out = torch.floor(acc / 2.0 ** self.shift)
         return torch.clamp(out, self.lo, self.hi).to(a.dtype)
@@ -87,13 +78,11 @@ class QAvgPool(nn.Module):
         super().__init__()
         self.ratio = float(np.float32(ratio))
         self.lo, self.hi = float(qmin - out_zero_point), float(qmax - out_zero_point)
-        self.exact = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[-1] * x.shape[-2]
         acc = x.sum(dim=(2, 3), keepdim=True)
-        y = torch.clamp(acc * np.float32(self.ratio / n), self.lo, self.hi)
-        return torch.round(y) if self.exact else y
+        return torch.round(torch.clamp(acc * np.float32(self.ratio / n), self.lo, self.hi))
 
 
 class QHead(nn.Module):
@@ -105,14 +94,6 @@ class QHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.logits(self.pool(x)) * self.out_scale).flatten(1)
-
-
-def set_exact(model: nn.Module, exact: bool) -> bool:
-    """Switch every quantised layer to integer-exact or float arithmetic; False if none is quantised."""
-    layers = [m for m in model.modules() if isinstance(m, (QConv, QAdd, QAvgPool))]
-    for m in layers:
-        m.exact = exact
-    return bool(layers)
 
 
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:

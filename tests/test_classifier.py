@@ -129,13 +129,19 @@ def _refuse(url, dest, sha, timeout=30.0):
     raise WeightsUnavailable(f"cannot download {url} (network unreachable)")
 
 
-def test_onnxruntime_mode_is_bit_identical_to_eager(labels_path):
-    """The fast runtime keeps the integer-exact arithmetic: the same logits to the last bit."""
-    eager = Classifier.load(str(shared_path("models/tf2_mobilenet_v2_1.0_224_ptq.tflite")), labels=labels_path,
-                            mode="eager")
-    fast = Classifier.load(str(shared_path("models/tf2_mobilenet_v2_1.0_224_ptq.tflite")), labels=labels_path,
-                           mode="onnxruntime")
-    for image in ("cat.bmp", "kite_and_cold.jpg"):
-        x = eager._batch([cv2.imread(str(shared_path(f"media/{image}")))])
-        with torch.no_grad():
-            assert torch.equal(eager.net(x), fast.net(x))
+@pytest.mark.parametrize("name", MODELS)
+def test_onnxruntime_mode_is_bit_identical_to_eager(name, labels_path):
+    """The fast runtime (ORT's integer QLinearConv kernels) keeps the integer-exact arithmetic: the
+    same logits to the last bit on every photo, for uint8 and int8, V1 and V2 models. A batch of
+    all seven photos at once too (the graph takes any batch size)."""
+    eager = load(name, labels_path)
+    fast = Classifier.load(str(shared_path(f"models/{name}.tflite")), labels=labels_path, mode="onnxruntime")
+    assert fast.mode == "onnxruntime"
+    images = [cv2.imread(str(shared_path(f"media/{i}"))) for i in
+              ("cat.bmp", "cat_720p.jpg", "grace_hopper.bmp", "squat.bmp", "kite_and_cold.jpg", "pets.jpg", "hot_dog.jpg")]
+    x = eager._batch(images)
+    with torch.no_grad():
+        ref = eager.net(x)
+        assert torch.equal(ref, fast.net(x))
+        for i in range(len(images)):
+            assert torch.equal(ref[i:i + 1], fast.net(x[i:i + 1]))

@@ -1,0 +1,142 @@
+"""An integer-exact quantised MobileNet (``quant_sim``) as an ONNX graph of integer kernels.
+
+ONNX Runtime's ``QLinearConv`` accumulates in int32 and requantises as XNNPACK does
+(``round_half_even(clamp(float(acc) * scale))`` + zero point), so each conv runs on uint8 data
+instead of as a float conv followed by three elementwise passes. Scales are handed over so that
+ORT's product ``x_scale * w_scale / y_scale`` is exactly the model's float32 ``scale``
+(x_scale = y_scale = 1). Every activation travels as uint8 with zero point ``-lo`` (int8 models
+shift by 128, which saturates at the same values). Residual adds keep XNNPACK's fixed-point
+arithmetic in int64; the pool and the logits' dequantisation are the model's own float32 math.
+
+The graph is read off one forward pass of the model (hooks record which layer fed which), so it
+follows MobileNetV1 and V2 alike. ``tests/test_classifier.py`` checks its logits bit for bit.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .quant_sim import QAdd, QAvgPool, QConv, QHead
+
+
+def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF 'SAME' padding (before, after) for one spatial dimension."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class _Graph:
+    def __init__(self):
+        from onnx import helper, numpy_helper
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes, self.inits = [], []
+        self.n = 0
+
+    def const(self, value, dtype) -> str:
+        self.n += 1
+        name = f"c{self.n}"
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], domain: str = "", **attrs) -> str:
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(self.helper.make_node(op, inputs, [out], domain=domain or None, **attrs))
+        return out
+
+
+def _record(model: nn.Module, size: int) -> tuple[list, torch.Tensor]:
+    """(module, input tensors, output tensor) for every quantised layer, in execution order."""
+    events = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: events.append((mod, args, out)))
+             for m in model.modules() if isinstance(m, (QConv, QAdd, QAvgPool))]
+    x = torch.zeros(1, 3, size, size)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return events, x
+
+
+def export_qlinear(model: nn.Module, size: int, input_zero_point: float) -> bytes:
+    """ONNX bytes: input "images" (N, 3, size, size) float32 holding ``uint8 - input_zero_point``,
+    output (N, classes) float32 logits, equal to ``model``'s to the last bit. ValueError if the
+    model is not a quantised MobileNet from ``quant_sim``."""
+    from onnx import TensorProto, helper
+    heads = [m for m in model.modules() if isinstance(m, QHead)]
+    if len(heads) != 1:
+        raise ValueError(f"expected a quantised MobileNet with one QHead, got {len(heads)}")
+    head = heads[0]
+    events, x = _record(model, size)
+    g = _Graph()
+    # value of each recorded tensor -> (graph name, uint8 zero point)
+    zp_in = float(input_zero_point)
+    shifted = g.node("Add", ["images", g.const(zp_in, np.float32)])
+    names = {id(x): (g.node("Cast", [shifted], to=TensorProto.UINT8), zp_in)}
+    one = g.const(1.0, np.float32)
+    logits_name = None
+    for mod, args, out in events:
+        if any(id(a) not in names for a in args):
+            raise ValueError(f"expected each quantised layer to read another's output, got {type(mod).__name__} "
+                             f"reading something else")
+        zp_out = -mod.lo
+        if isinstance(mod, QConv):
+            (src, zp_x), = (names[id(a)] for a in args)
+            conv = mod.conv
+            w = conv.weight.detach().numpy().astype(np.float64)
+            # uint8 weights: MLAS's u8s8 kernels on AVX2 without VNNI add pairs of products in
+            # saturating int16 (vpmaddubsw), which broke exactness deep in MobileNetV2; u8u8 widens first.
+            zp = 128.0 if w.min() >= -128 and w.max() <= 127 else -w.min()
+            if w.max() + zp > 255:
+                raise ValueError(f"weights of a quantised conv span {w.max() - w.min():.0f} levels, expected <= 255")
+            w_q, w_zp = (w + zp).astype(np.uint8), g.const(zp, np.uint8)
+            k, s = conv.kernel_size[0], conv.stride[0]
+            h, wd = args[0].shape[-2:]
+            (t, b), (left, r) = _same_pads(h, k, s), _same_pads(wd, k, s)
+            scale = mod.scale.detach().numpy().reshape(-1).astype(np.float32)
+            y = g.node("QLinearConv", [src, one, g.const(zp_x, np.uint8), g.const(w_q, w_q.dtype), g.const(scale, np.float32),
+                                       w_zp, one, g.const(zp_out, np.uint8),
+                                       g.const(conv.bias.detach().numpy(), np.int32)],
+                       kernel_shape=[k, k], strides=[s, s], pads=[t, left, b, r], group=conv.groups)
+            if mod is head.logits:
+                logits_name = g.node("DequantizeLinear", [y, g.const(head.out_scale, np.float32),
+                                                          g.const(zp_out, np.uint8)])
+        elif isinstance(mod, QAdd):
+            (a, zp_a), (b_, zp_b) = (names[id(t_)] for t_ in args)
+            bias = 2 ** 40  # keeps the sum positive, so integer division is floor division
+
+            def term(src: str, zp: float, mult: float) -> str:
+                v = g.node("Sub", [g.node("Cast", [src], to=TensorProto.INT64), g.const(zp, np.int64)])
+                return g.node("Mul", [v, g.const(mult, np.int64)])
+            acc = g.node("Add", [term(a, zp_a, mod.a_mult), term(b_, zp_b, mod.b_mult)])
+            acc = g.node("Add", [acc, g.const(2 ** (mod.shift - 1) + bias, np.int64)])
+            q = g.node("Sub", [g.node("Div", [acc, g.const(2 ** mod.shift, np.int64)]),
+                               g.const(bias // 2 ** mod.shift, np.int64)])
+            q = g.node("Clip", [q, g.const(mod.lo, np.int64), g.const(mod.hi, np.int64)])
+            y = g.node("Cast", [g.node("Add", [q, g.const(zp_out, np.int64)])], to=TensorProto.UINT8)
+        else:  # QAvgPool
+            (src, zp_x), = (names[id(a)] for a in args)
+            n = args[0].shape[-1] * args[0].shape[-2]
+            v = g.node("Sub", [g.node("Cast", [src], to=TensorProto.FLOAT), g.const(zp_x, np.float32)])
+            acc = g.node("ReduceSum", [v, g.const([2, 3], np.int64)], keepdims=1)
+            acc = g.node("Mul", [acc, g.const(np.float32(mod.ratio / n), np.float32)])
+            q = g.node("Round", [g.node("Clip", [acc, g.const(mod.lo, np.float32), g.const(mod.hi, np.float32)])])
+            y = g.node("Cast", [g.node("Add", [q, g.const(zp_out, np.float32)])], to=TensorProto.UINT8)
+        names[id(out)] = (y, zp_out)
+    if logits_name is None:
+        raise ValueError("expected the head's logits conv among the quantised layers, found none")
+    out = g.node("Flatten", [logits_name], axis=1)
+    classes = head.logits.conv.out_channels
+    graph = helper.make_graph(
+        g.nodes, "lookout_quantized_mobilenet",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", classes])], g.inits)
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx_model.ir_version = 8
+    return onnx_model.SerializeToString()
