@@ -142,12 +142,9 @@ def run_window(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Idle OpenMP workers sleep instead of spinning: torch's pool would otherwise steal the cores
-    # ONNX Runtime is computing on (measured: 26 -> 34 ms a frame). Must precede importing torch.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from detector.process import tune_process
+    tune_process()  # before torch / ONNX Runtime load: see there
     args = build_parser().parse_args(argv)
-    import cv2
-    cv2.setNumThreads(1)  # OpenCV's pool would only contend with the model runtime's threads
     headless = args.headless or bool(args.output or args.detections or args.dump_dir)
     try:
         return run_headless(args) if headless else run_window(args)

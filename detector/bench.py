@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the lookout command sets it, before torch loads
+from detector.process import tune_process
+
+tune_process()  # as the lookout command starts, before torch loads
 
 import argparse
 import json
@@ -328,7 +330,6 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cv2.setNumThreads(1)  # as the lookout command does: OpenCV's pool only contends with the runtime's
     if args.section:  # child process: one section, JSON on the last line
         rows = SECTIONS[args.section](args)
         for r in rows:

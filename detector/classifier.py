@@ -165,8 +165,8 @@ class Classifier:
 
     @classmethod
     def _checkpoint(cls, path: Path, device: torch.device) -> "Classifier":
-        from .convert.tflite_mobilenet import ConvertedClassifier
         from .checkpoint import read_checkpoint
+        from .convert.tflite_mobilenet import ConvertedClassifier
         ck = read_checkpoint(path, "classifier weights", FORMAT)
         try:
             conv = ConvertedClassifier(ck["arch"], ck["width"], ck["resolution"], ck["num_classes"],

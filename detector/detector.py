@@ -16,8 +16,8 @@ import torch
 from . import labels as label_lists
 from .detector_core import DetectorCore
 from .detector_model import DetectorWeights
-from .hub import (COCO_SHA256, COCO_URL, KNOWN_MODELS, PERSON_ASSET, WeightsUnavailable,
-                  cache_dir, checkpoint_file, coco_converted_path, display_name, download)
+from .hub import (COCO_SHA256, COCO_URL, KNOWN_MODELS, PERSON_ASSET, WeightsUnavailable, cache_dir,
+                  checkpoint_file, coco_converted_path, display_name, download)
 from .onnx_detector import bundle_paths, file_key, save_bundle_meta
 from .optimize import MODES, OnnxRuntimeModel, auto_mode, fold_batchnorm, trace_frozen
 from .preprocess import Preprocessing, TFBilinearResize, as_bgr_uint8
@@ -170,7 +170,8 @@ class Detector(DetectorCore):
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB in [-1, 1] on the model's device, as TF's graph makes it."""
         if self.device.type == "cpu":
-            return torch.from_numpy(np.stack([self.resize.numpy(img, 2.0 / 255.0, -1.0) for img in images]))
+            planes = [self.resize.numpy(img, 2.0 / 255.0, -1.0) for img in images]
+            return torch.from_numpy(planes[0][None] if len(planes) == 1 else np.stack(planes))
         batch = []
         for img in images:
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device, non_blocking=True)

@@ -22,7 +22,7 @@ from .detector_core import DetectorCore
 from .hub import cache_dir, checkpoint_file, display_name
 from .preprocess import Preprocessing, TFBilinearResize
 
-BUNDLE_FORMAT = "lookout-onnx-bundle/1"
+BUNDLE_FORMAT = "lookout-onnx-bundle/2"  # /2: TF SAME pads folded into the convs
 
 
 def file_key(path: Path) -> str:
@@ -106,7 +106,8 @@ class OnnxDetector(DetectorCore):
         import time
         t0 = time.perf_counter()
         pre = self.preprocessing
-        x = np.stack([self.resize.numpy(img, pre.scale, pre.offset) for img in images])
+        planes = [self.resize.numpy(img, pre.scale, pre.offset) for img in images]
+        x = planes[0][None] if len(planes) == 1 else np.stack(planes)  # batch 1: no copy
         if timings is not None:
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
         with self._lock:

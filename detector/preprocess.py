@@ -72,17 +72,23 @@ class TFBilinearResize:
             xlo, xhi, dx = _lerp_table(img.shape[1], ow)
             grid = lambda v, rows: np.ascontiguousarray(  # noqa: E731
                 np.broadcast_to(v.astype(f32)[:, None] if rows else v.astype(f32)[None, :], (oh, ow)))
+            # weights over rows of (out_w * 3) values: numpy's inner loops stay long and contiguous
             self._tables[key] = (grid(xlo, False), grid(xhi, False), grid(ylo, True), grid(yhi, True),
-                                 dx[None, :, None].astype(f32), dy[:, None, None].astype(f32))
+                                 np.repeat(dx, 3)[None, :].astype(f32), dy[:, None].astype(f32))
         mx_lo, mx_hi, my_lo, my_hi, dx, dy = self._tables[key]
         img = np.ascontiguousarray(img)
-        corner = lambda mx, my: cv2.remap(img, mx, my, cv2.INTER_NEAREST).astype(np.float32)  # noqa: E731
-        a, b = corner(mx_lo, my_lo), corner(mx_hi, my_lo)
-        c, d = corner(mx_lo, my_hi), corner(mx_hi, my_hi)
-        top = a + (b - a) * dx
-        bottom = c + (d - c) * dx
-        out = top + (bottom - top) * dy
-        out = out * np.float32(scale) + np.float32(offset)
+        oh, ow = self.out_hw
+
+        def corner(mx, my):  # (oh, ow * 3) float32
+            return cv2.remap(img, mx, my, cv2.INTER_NEAREST).reshape(oh, ow * 3).astype(np.float32)
+        # In place, in the order TF computes: top = a + (b - a) * dx, ..., out = top + (bottom - top) * dy
+        top, b = corner(mx_lo, my_lo), corner(mx_hi, my_lo)
+        b -= top; b *= dx; top += b
+        bottom, d = corner(mx_lo, my_hi), corner(mx_hi, my_hi)
+        d -= bottom; d *= dx; bottom += d
+        bottom -= top; bottom *= dy; top += bottom
+        top *= np.float32(scale); top += np.float32(offset)
+        out = top.reshape(oh, ow, 3)
         return np.ascontiguousarray(out[:, :, ::-1].transpose(2, 0, 1))  # BGR -> RGB, HWC -> CHW
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
