@@ -143,3 +143,12 @@ def test_mutated_graphs_only_raise_value_errors(graph_head, data):
     assert isinstance(nodes, dict)
     with pytest.raises(ValueError):
         convert_graph(blob[: len(blob) // 3])  # a third of a graph never fits
+
+
+def test_graph_field_of_the_wrong_wire_type_is_a_value_error():
+    """Found by the fuzzer above: an attribute whose value is a number where a message belongs."""
+    from detector.convert.graphdef import read_graphdef
+    entry = b"\x0a\x01k" + b"\x10\x14"             # key "k", value: varint 20 (should be an AttrValue)
+    node = b"\x0a\x01n" + b"\x2a" + bytes([len(entry)]) + entry
+    with pytest.raises(ValueError, match="embedded message|wrong type"):
+        read_graphdef(b"\x0a" + bytes([len(node)]) + node)

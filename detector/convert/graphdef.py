@@ -37,6 +37,8 @@ def _fields(buf: bytes):
 
     value is an int for varint/fixed types and a bytes slice for length-delimited fields.
     """
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        raise ValueError(f"malformed protobuf: expected an embedded message, got a {type(buf).__name__} field")
     pos, end = 0, len(buf)
     while pos < end:
         key, pos = _varint(buf, pos)
@@ -214,6 +216,8 @@ def read_graphdef(data: bytes) -> dict[str, Node]:
                 nodes[n.name] = n
     except UnicodeDecodeError as e:
         raise ValueError(f"not a TensorFlow GraphDef: node text is not UTF-8 ({e.reason})") from None
+    except (TypeError, AttributeError, struct.error) as e:  # a field of the wrong wire type
+        raise ValueError(f"not a TensorFlow GraphDef: a field has the wrong type ({e})") from None
     if not nodes:
         raise ValueError("not a TensorFlow GraphDef: no graph nodes found in the file")
     return nodes
