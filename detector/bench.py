@@ -185,7 +185,7 @@ def section_pipeline(args) -> list[dict]:
                         "--device", args.device,
                         "--detections", f"{d}/one.jsonl", "--no-progress"], capture_output=True, cwd=ROOT)
         first = time.perf_counter() - t
-    rows.append({"name": "start-up: process start to first frame written and exit (cached export)",
+    rows.append({"name": "start-up: process start to first frame written and exit (lookout command)",
                  "seconds": round(first, 2)})
     rep = run(RunConfig(source=str(DEMO), live=True, play_realtime=True, progress=False), models=Models(det))
     lat = rep.stats["latency"]

@@ -18,7 +18,7 @@ from .detector_core import DetectorCore
 from .detector_model import DetectorWeights
 from .hub import (COCO_SHA256, COCO_URL, KNOWN_MODELS, PERSON_ASSET, WeightsUnavailable, cache_dir,
                   checkpoint_file, coco_converted_path, display_name, download)
-from .onnx_detector import bundle_paths, file_key, save_bundle_meta
+from .onnx_detector import bundle_paths, file_key, find_bundle, save_bundle_meta
 from .optimize import MODES, OnnxRuntimeModel, auto_mode, fold_batchnorm, trace_frozen
 from .preprocess import Preprocessing, TFBilinearResize, as_bgr_uint8
 from .ssd import SSD
@@ -118,7 +118,7 @@ class Detector(DetectorCore):
     def __init__(self, model: SSD, weights_labels: tuple[str, ...], device: torch.device,
                  input_size: tuple[int, int], name: str = "", score_threshold: float = 0.3,
                  iou_threshold: float = 0.6, half: bool = False, mode: str = "eager", cache_key: str = "",
-                 preprocessing: Preprocessing = Preprocessing()):
+                 preprocessing: Preprocessing = Preprocessing(), bundle: tuple | None = None):
         if mode == "auto":
             mode = auto_mode(device)
         if mode not in MODES:
@@ -130,13 +130,14 @@ class Detector(DetectorCore):
         if self.half:
             self.model.half()
         self.device = device
+        self.preprocessing = preprocessing
         self.resize = TFBilinearResize(tuple(input_size))
         anchors = self.model.anchors(self.model.grid_sizes(tuple(input_size)), device).cpu().numpy()
         super().__init__(weights_labels, anchors, self.model.box_coder, input_size, name, mode,
                          score_threshold, iou_threshold)
-        self.net = self._build_net(mode, cache_key, preprocessing)
+        self.net = self._build_net(mode, cache_key, preprocessing, bundle)
 
-    def _build_net(self, mode: str, cache_key: str, preprocessing: Preprocessing):
+    def _build_net(self, mode: str, cache_key: str, preprocessing: Preprocessing, bundle=None):
         """The forward callable for ``mode`` (see detector.optimize)."""
         if mode == "eager":
             return self.model
@@ -149,8 +150,9 @@ class Detector(DetectorCore):
             return trace_frozen(fused, example)
         if not cache_key:
             return OnnxRuntimeModel(fused, example)
-        onnx_path, _ = bundle_paths(cache_key)
-        net = OnnxRuntimeModel(fused, example, cache=onnx_path)
+        if bundle is not None:  # a valid exported graph already exists: no export
+            return OnnxRuntimeModel(fused, example, cache=bundle[0])
+        net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0])
         # What a later start needs to run this graph without torch (see onnx_detector).
         save_bundle_meta(cache_key, self.anchors, self.labels, preprocessing, self.box_coder.scale_factors)
         return net
@@ -165,19 +167,22 @@ class Detector(DetectorCore):
         ckpt = checkpoint_file(name_or_path)
         return cls(model, weights.labels, dev, weights.preprocessing.size, display_name(name_or_path),
                    score_threshold, iou_threshold, half=half, mode=mode,
-                   cache_key=file_key(ckpt) if ckpt else weights.digest(), preprocessing=weights.preprocessing)
+                   cache_key=file_key(ckpt) if ckpt else weights.digest(), preprocessing=weights.preprocessing,
+                   bundle=find_bundle(ckpt) if ckpt else None)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
-        """BGR uint8 images -> (N, 3, H, W) RGB in [-1, 1] on the model's device, as TF's graph makes it."""
+        """BGR uint8 images -> (N, 3, H, W) RGB, ``x * scale + offset`` (the weights' preprocessing: [-1, 1]
+        for the TF models) on the model's device, as TF's graph makes it."""
+        pre = self.preprocessing
         if self.device.type == "cpu":
-            planes = [self.resize.numpy(img, 2.0 / 255.0, -1.0) for img in images]
+            planes = [self.resize.numpy(img, pre.scale, pre.offset) for img in images]
             return torch.from_numpy(planes[0][None] if len(planes) == 1 else np.stack(planes))
         batch = []
         for img in images:
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device, non_blocking=True)
             batch.append(self.resize(t).flip(0))  # BGR -> RGB on the small resized image
         x = torch.stack(batch)
-        x = x * (2.0 / 255.0) - 1.0
+        x = x * pre.scale + pre.offset
         return x.half() if self.half else x
 
     @torch.inference_mode()
@@ -198,3 +203,22 @@ class Detector(DetectorCore):
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
         enc, logits = self._forward(x)
         return enc.float().cpu().numpy(), logits.float().cpu().numpy()
+
+
+def write_onnx_bundle(ckpt: str | Path) -> tuple[Path, Path]:
+    """Export checkpoint ``ckpt``'s ONNX Runtime bundle beside it (NAME.onnx, NAME.onnx.npz), so
+    that even the first start needs no torch (see onnx_detector). Returns the two paths."""
+    from .onnx_detector import beside_paths
+    from .optimize import export_onnx
+    ckpt = Path(ckpt)
+    det = Detector.load(ckpt, device="cpu", mode="eager")
+    data = export_onnx(fold_batchnorm(det.model), torch.zeros(1, 3, *det.input_size))
+    onnx_path, meta_path = beside_paths(ckpt)
+    tmp = onnx_path.with_name(onnx_path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, onnx_path)
+    save_bundle_meta(file_key(ckpt), det.anchors, det.labels, det.preprocessing, det.box_coder.scale_factors,
+                     meta=meta_path)
+    if not meta_path.is_file():
+        raise ValueError(f"could not write {meta_path}")
+    return onnx_path, meta_path

@@ -5,6 +5,8 @@ model once and keeps a bundle in the cache, keyed by the checkpoint file's bytes
 ``KEY.onnx`` (the network) and ``KEY.npz`` (anchors, labels, preprocessing, box-coder scales).
 Later starts load that bundle here without importing torch, which alone takes about 2.5 s on the
 benchmark machine, and compute the same numbers: same graph, same NumPy pre- and postprocessing.
+A bundle may also ship beside its checkpoint (``NAME.onnx`` + ``NAME.onnx.npz``, as the embedded
+model's does), used when its recorded key is the checkpoint's: the first run is fast too.
 """
 from __future__ import annotations
 
@@ -39,15 +41,44 @@ def bundle_paths(key: str) -> tuple[Path, Path]:
     return folder / f"{key}.onnx", folder / f"{key}.npz"
 
 
+def beside_paths(ckpt: Path) -> tuple[Path, Path]:
+    """Where a bundle shipped with a checkpoint lives: NAME.onnx and NAME.onnx.npz."""
+    return ckpt.with_suffix(".onnx"), ckpt.with_suffix(".onnx.npz")
+
+
+def read_meta(meta_path: Path, key: str) -> dict | None:
+    """A bundle's metadata if it is of this format and was made from the checkpoint ``key`` names."""
+    try:
+        with np.load(meta_path, allow_pickle=False) as z:
+            meta = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None  # damaged: the torch path rebuilds the cached one
+    if str(meta.get("format")) != BUNDLE_FORMAT or str(meta.get("key")) != key:
+        return None
+    return meta
+
+
+def find_bundle(ckpt: Path) -> tuple[Path, dict] | None:
+    """(graph path, metadata) of a valid bundle for checkpoint ``ckpt``: the cache's, else one beside it."""
+    key = file_key(ckpt)
+    for onnx_path, meta_path in (bundle_paths(key), beside_paths(ckpt)):
+        if onnx_path.is_file() and meta_path.is_file():
+            meta = read_meta(meta_path, key)
+            if meta is not None:
+                return onnx_path, meta
+    return None
+
+
 def save_bundle_meta(key: str, anchors: np.ndarray, labels: tuple[str, ...], preprocessing: Preprocessing,
-                     scale_factors: tuple[float, ...]) -> None:
-    """Write KEY.npz beside KEY.onnx (atomically); a read-only cache only costs torch's import later."""
-    _, meta = bundle_paths(key)
+                     scale_factors: tuple[float, ...], meta: Path | None = None) -> None:
+    """Write the metadata beside KEY.onnx in the cache (or at ``meta``), atomically; a read-only
+    cache only costs torch's import later."""
+    meta = meta or bundle_paths(key)[1]
     try:
         meta.parent.mkdir(parents=True, exist_ok=True)
         tmp = meta.with_name(meta.name + ".part")
         with open(tmp, "wb") as f:
-            np.savez(f, format=np.array(BUNDLE_FORMAT), anchors=np.asarray(anchors, np.float32),
+            np.savez(f, format=np.array(BUNDLE_FORMAT), key=np.array(key), anchors=np.asarray(anchors, np.float32),
                      labels=np.array(labels), size=np.array(preprocessing.size, np.int64),
                      scale=np.float64(preprocessing.scale), offset=np.float64(preprocessing.offset),
                      box_scales=np.array(scale_factors, np.float64))
@@ -134,14 +165,10 @@ def load_cached(name_or_path, device: str = "auto", mode: str = "auto", half: bo
     ckpt = checkpoint_file(name_or_path)
     if ckpt is None:
         return None
-    onnx_path, meta_path = bundle_paths(file_key(ckpt))
-    if not (onnx_path.is_file() and meta_path.is_file()):
+    found = find_bundle(ckpt)
+    if found is None:
         return None
     try:
-        with np.load(meta_path, allow_pickle=False) as z:
-            meta = {k: z[k] for k in z.files}
-        if str(meta.get("format")) != BUNDLE_FORMAT:
-            return None
-        return OnnxDetector(onnx_path, meta, display_name(name_or_path), score_threshold, iou_threshold)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None  # a damaged cache entry: the torch path rebuilds it
+        return OnnxDetector(found[0], found[1], display_name(name_or_path), score_threshold, iou_threshold)
+    except (OSError, ValueError, KeyError):
+        return None  # an unreadable graph: the torch path rebuilds the cached one

@@ -60,6 +60,16 @@ def trace_frozen(model: nn.Module, example: torch.Tensor):
         return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
 
+def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
+    """ONNX bytes of ``model`` (input "images", any batch size, ``example``'s spatial size), pads folded."""
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), buf, input_names=["images"], opset_version=17,
+                          dynamic_axes={"images": {0: "batch"}}, dynamo=False)
+    return fold_constant_pads(buf.getvalue())
+
+
 def fold_constant_pads(model_bytes: bytes) -> bytes:
     """Fold each zero-valued constant Pad into the Conv it feeds (ONNX Conv takes asymmetric pads).
 
@@ -129,12 +139,7 @@ class OnnxRuntimeModel:
             raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
         data = cache.read_bytes() if cache is not None and cache.is_file() else None
         if data is None:
-            buf = io.BytesIO()
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(model, (example,), buf, input_names=["images"], opset_version=17,
-                                  dynamic_axes={"images": {0: "batch"}}, dynamo=False)
-            data = fold_constant_pads(buf.getvalue())
+            data = export_onnx(model, example)
             if cache is not None:
                 try:
                     cache.parent.mkdir(parents=True, exist_ok=True)

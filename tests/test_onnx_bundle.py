@@ -1,14 +1,15 @@
-"""The command line's torch-free start: the cached ONNX Runtime bundle gives the same detections."""
+"""The command line's torch-free start: the ONNX Runtime bundle (shipped or cached) detects the same."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
+from conftest import ASSETS, FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
 
 pytest.importorskip("onnxruntime", reason="the [fast] extra (onnxruntime) is part of the test install")
 
@@ -16,38 +17,55 @@ CHILD = """
 import json, sys
 import cv2
 from detector.run import RunConfig, load_models
-models = load_models(RunConfig(device="cpu"))
-frame = cv2.imread(sys.argv[1])
-d = models.detector.detect(frame)
+models = load_models(RunConfig(device="cpu", model=sys.argv[2]))
+d = models.detector.detect(cv2.imread(sys.argv[1]))
 print(json.dumps({"type": type(models.detector).__name__, "torch": "torch" in sys.modules,
                   "mode": models.detector.mode, "xyxy": d.xyxy.tolist(), "scores": d.scores.tolist(),
                   "labels": list(d.labels)}))
 """
 
 
-def _child(cache) -> dict:
-    image = cache / "vtest_00100.png"  # lossless, so both processes see the same pixels
+def _child(cache, model="ssdlite-mobilenetv2-person") -> dict:
+    """Load models as the command line does, in a fresh process with only ``cache``, and detect on
+    vtest.avi frame 100 (saved losslessly, so both processes see the same pixels)."""
+    image = cache / "vtest_00100.png"
     if not image.exists():
         import cv2
         cv2.imwrite(str(image), read_frame(shared_path("media/vtest.avi"), 100))
-    p = subprocess.run([sys.executable, "-c", CHILD, str(image)], capture_output=True, text=True, cwd=ROOT,
-                       env={"PATH": "/usr/bin:/bin", "LOOKOUT_CACHE": str(cache), "HOME": str(cache)}, timeout=120)
+    p = subprocess.run([sys.executable, "-c", CHILD, str(image), str(model)], capture_output=True, text=True,
+                       cwd=ROOT, env={"PATH": "/usr/bin:/bin", "LOOKOUT_CACHE": str(cache), "HOME": str(cache)},
+                       timeout=120)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def test_second_start_runs_without_torch_and_detects_the_same(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
-    from detector import Detector
-    det = Detector.load(device="cpu", mode="onnxruntime")  # the first start: exports, writes the bundle
-    assert sorted(p.suffix for p in (tmp_path / "onnx").iterdir()) == [".npz", ".onnx"]
-    got = _child(tmp_path)
-    frame = read_frame(shared_path("media/vtest.avi"), 100)
-    ref = det.detect(frame)
+def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path, monkeypatch):
+    """The embedded model's bundle (assets/) belongs to its checkpoint, runs with no torch in the
+    process even on a first start (empty cache), and detects exactly what a fresh export does."""
+    from detector.hub import PERSON_ASSET
+    from detector.onnx_detector import beside_paths, file_key, find_bundle, read_meta
+    onnx_path, meta_path = beside_paths(PERSON_ASSET)
+    assert read_meta(meta_path, file_key(PERSON_ASSET)) is not None, \
+        "assets/ bundle is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("LOOKOUT_CACHE", str(cache))
+    assert find_bundle(PERSON_ASSET)[0] == onnx_path
+
+    got = _child(cache)
     assert got["type"] == "OnnxDetector" and got["mode"] == "onnxruntime"
     assert got["torch"] is False
-    np.testing.assert_array_equal(np.float32(got["xyxy"]).reshape(-1, 4), ref.xyxy)
-    np.testing.assert_array_equal(np.float32(got["scores"]), ref.scores)
+    assert not list(cache.glob("onnx/*"))  # nothing had to be exported
+
+    # a fresh export from the same checkpoint (a copy without a bundle beside it)
+    from detector import Detector
+    copy = tmp_path / "person.pt"
+    shutil.copy(PERSON_ASSET, copy)
+    fresh = Detector.load(copy, device="cpu", mode="onnxruntime")
+    frame = read_frame(shared_path("media/vtest.avi"), 100)
+    ref = fresh.detect(frame)
+    np.testing.assert_allclose(np.float32(got["xyxy"]).reshape(-1, 4), ref.xyxy, atol=1e-3)
+    np.testing.assert_allclose(np.float32(got["scores"]), ref.scores, atol=1e-5)
     assert got["labels"] == ["person"] * len(ref)
 
     # and TF's own answer on that frame
@@ -58,18 +76,30 @@ def test_second_start_runs_without_torch_and_detects_the_same(tmp_path, monkeypa
     assert (iou.max(axis=1) >= 0.98).all()
 
 
-def test_damaged_or_missing_bundle_falls_back_to_torch(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
-    from detector.onnx_detector import load_cached
-    assert load_cached("ssdlite-mobilenetv2-person", "cpu") is None  # nothing cached yet
+def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_path, monkeypatch):
+    """A checkpoint without a shipped bundle: the first load exports into the cache, the next start
+    runs without torch and detects the same; a damaged cache entry sends it back to torch."""
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path / "cache"))
     from detector import Detector
-    Detector.load(device="cpu", mode="onnxruntime")
-    assert load_cached("ssdlite-mobilenetv2-person", "cpu") is not None
-    assert load_cached("ssdlite-mobilenetv2-person", "cpu", mode="jit") is None  # other modes need torch
-    assert load_cached("ssdlite-mobilenetv2-person", "cuda") is None
-    (meta,) = (tmp_path / "onnx").glob("*.npz")
+    from detector.onnx_detector import load_cached
+    ckpt = tmp_path / "person.pt"
+    shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", ckpt)
+    assert load_cached(ckpt, "cpu") is None  # nothing cached yet
+    det = Detector.load(ckpt, device="cpu", mode="onnxruntime")  # exports, writes the bundle
+    assert sorted(p.suffix for p in (tmp_path / "cache" / "onnx").iterdir()) == [".npz", ".onnx"]
+    assert load_cached(ckpt, "cpu") is not None
+    assert load_cached(ckpt, "cpu", mode="jit") is None  # other modes need torch
+    assert load_cached(ckpt, "cuda") is None
+
+    got = _child(tmp_path / "cache", ckpt)
+    assert got["type"] == "OnnxDetector" and got["torch"] is False
+    ref = det.detect(read_frame(shared_path("media/vtest.avi"), 100))
+    np.testing.assert_array_equal(np.float32(got["scores"]), ref.scores)
+
+    (meta,) = (tmp_path / "cache" / "onnx").glob("*.npz")
     meta.write_bytes(meta.read_bytes()[:100])  # cut off
-    assert load_cached("ssdlite-mobilenetv2-person", "cpu") is None
-    got = _child(tmp_path)  # the command line still works: torch path, which rewrites the bundle
+    assert load_cached(ckpt, "cpu") is None
+    got = _child(tmp_path / "cache", ckpt)  # the command line still works: torch path, which rewrites it
     assert got["type"] == "Detector" and len(got["scores"]) >= 4
-    assert load_cached("ssdlite-mobilenetv2-person", "cpu") is not None
+    assert load_cached(ckpt, "cpu") is not None

@@ -3,10 +3,12 @@
 usage:
   python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.pt            # SSDLite-MobileNetV2 detector
   python -m detector.convert MODEL.tflite OUT.pt --labels LABELS.txt  # quantised MobileNet classifier
+  python -m detector.convert CHECKPOINT.pt --onnx-bundle              # ONNX Runtime bundle beside it
 
 The embedded default detector is made with:
   python -m detector.convert ../shared/models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb \\
       assets/ssdlite_mobilenetv2_person.pt
+  python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle
 """
 import argparse
 import sys
@@ -17,10 +19,19 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m detector.convert", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source")
-    ap.add_argument("out")
+    ap.add_argument("out", nargs="?")
+    ap.add_argument("--onnx-bundle", action="store_true",
+                    help="export a detector checkpoint's ONNX Runtime bundle beside it (no OUT)")
     ap.add_argument("--labels", help="labels file for a .tflite classifier (one per output)")
     args = ap.parse_args(argv)
+    if args.onnx_bundle == bool(args.out):
+        ap.error("give OUT, or --onnx-bundle with a .pt checkpoint")
     try:
+        if args.onnx_bundle:
+            from ..detector import write_onnx_bundle
+            onnx_path, meta_path = write_onnx_bundle(args.source)
+            print(f"wrote {onnx_path} and {meta_path}")
+            return 0
         if args.source.endswith(".tflite"):
             from ..classifier import Classifier, find_labels, read_labels
             from .tflite_mobilenet import convert_tflite
