@@ -53,6 +53,36 @@ def tf_boxes_to_xyxy(boxes: np.ndarray, hw) -> np.ndarray:
     return np.stack([boxes[:, 1] * w, boxes[:, 0] * h, boxes[:, 3] * w, boxes[:, 2] * h], 1).astype(np.float32)
 
 
+def every_tenth_vtest_frame_vs_tf(detector) -> dict:
+    """Run ``detector`` on every 10th frame of vtest.avi and match its boxes with TF's stored ones
+    (IoU >= 0.9): counts of TF's boxes found, extra boxes, frames read, and |score - TF's| of matches."""
+    ref = np.load(FIXTURES / "tf_person_vtest_every10.npz")
+    cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
+    thr = detector.score_threshold
+    out = {"found": 0, "tf": 0, "extra": 0, "ours": 0, "frames": 0, "score_err": [0.0]}
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if out["frames"] % 10 == 0:
+            m = (ref["frame"] == out["frames"]) & (ref["scores"] > thr)
+            tf_xyxy = tf_boxes_to_xyxy(ref["boxes"][m], frame.shape[:2])
+            ours = detector.detect(frame)
+            out["tf"] += len(tf_xyxy)
+            out["ours"] += len(ours)
+            if len(ours) and len(tf_xyxy):
+                iou = iou_matrix(tf_xyxy, ours.xyxy)
+                hit = iou.max(axis=1) >= 0.9
+                out["found"] += int(hit.sum())
+                out["extra"] += int((iou.max(axis=0) < 0.9).sum())
+                out["score_err"] += list(np.abs(ours.scores[iou.argmax(axis=1)] - ref["scores"][m])[hit])
+            else:
+                out["extra"] += len(ours)
+        out["frames"] += 1
+    cap.release()
+    return out
+
+
 @pytest.fixture(scope="session")
 def person_detector():
     from detector import Detector

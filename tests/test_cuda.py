@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DEMO_CLIP, FIXTURES, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
+from conftest import (DEMO_CLIP, FIXTURES, every_tenth_vtest_frame_vs_tf, iou_matrix, read_frame, shared_path,
+                      tf_boxes_to_xyxy)
 from test_detector_parity import FIXTURE_FILES, _input_for
 from test_pipeline import _lossless_check
 
@@ -60,37 +61,13 @@ def test_fp32_detections_match_tensorflow(fp32_detector, fixture):
 
 def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(cuda_detector):
     """fp32 and fp16: >= 98% of TF's people found (IoU >= 0.9), <= 2% extra, 80 frames of vtest.avi."""
-    ref = np.load(FIXTURES / "tf_person_vtest_every10.npz")
-    cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
-    thr = cuda_detector.score_threshold
-    found = total_tf = extra = total_ours = index = 0
-    score_err = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index % 10 == 0:
-            m = (ref["frame"] == index) & (ref["scores"] > thr)
-            tf_xyxy = tf_boxes_to_xyxy(ref["boxes"][m], frame.shape[:2])
-            ours = cuda_detector.detect(frame)
-            iou = iou_matrix(tf_xyxy, ours.xyxy)
-            total_tf += len(tf_xyxy)
-            total_ours += len(ours)
-            if len(ours) and len(tf_xyxy):
-                found += int((iou.max(axis=1) >= 0.9).sum())
-                extra += int((iou.max(axis=0) < 0.9).sum())
-                j = iou.argmax(axis=1)
-                score_err += list(np.abs(ours.scores[j] - ref["scores"][m])[iou.max(axis=1) >= 0.9])
-            else:
-                extra += len(ours)
-        index += 1
-    cap.release()
-    print(f"{cuda_detector.mode} {'fp16' if cuda_detector.half else 'fp32'}: found {found}/{total_tf}, extra {extra}/{total_ours}, "
-          f"score |diff| max {max(score_err):.4f}")
-    assert index == 795 and total_tf > 200
-    assert found / total_tf >= 0.98
-    assert extra / total_ours <= 0.02
-    assert max(score_err) <= (0.03 if cuda_detector.half else 0.01)  # H200: jit fp16 0.022, fp32 0.0000
+    r = every_tenth_vtest_frame_vs_tf(cuda_detector)
+    print(f"{cuda_detector.mode} {'fp16' if cuda_detector.half else 'fp32'}: found {r['found']}/{r['tf']}, "
+          f"extra {r['extra']}/{r['ours']}, score |diff| max {max(r['score_err']):.4f}")
+    assert r["frames"] == 795 and r["tf"] > 200
+    assert r["found"] / r["tf"] >= 0.98
+    assert r["extra"] / r["ours"] <= 0.02
+    assert max(r["score_err"]) <= (0.03 if cuda_detector.half else 0.01)  # H200: jit fp16 0.022, fp32 0.0000
 
 
 @pytest.mark.parametrize("mode", ["eager", "auto"])

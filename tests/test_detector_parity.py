@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
+from conftest import FIXTURES, every_tenth_vtest_frame_vs_tf, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
 
 FIXTURE_FILES = sorted((FIXTURES / "tf_person").glob("*.npz"))
 
@@ -55,30 +55,10 @@ def test_detections_match_tensorflow(person_detector, fixture):
 
 def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
     """>= 98% of TF's people found (IoU >= 0.9), <= 2% extra, over 80 frames of vtest.avi."""
-    import cv2
-    ref = np.load(FIXTURES / "tf_person_vtest_every10.npz")
-    cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
-    thr = person_detector.score_threshold
-    found = total_tf = extra = total_ours = 0
-    index = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index % 10 == 0:
-            m = (ref["frame"] == index) & (ref["scores"] > thr)
-            tf_xyxy = tf_boxes_to_xyxy(ref["boxes"][m], frame.shape[:2])
-            ours = person_detector.detect(frame)
-            iou = iou_matrix(tf_xyxy, ours.xyxy)
-            total_tf += len(tf_xyxy)
-            total_ours += len(ours)
-            found += int((iou.max(axis=1) >= 0.9).sum()) if len(ours) else 0
-            extra += int((iou.max(axis=0) < 0.9).sum()) if len(tf_xyxy) else len(ours)
-        index += 1
-    cap.release()
-    assert index == 795 and total_tf > 200
-    assert found / total_tf >= 0.98
-    assert extra / total_ours <= 0.02
+    r = every_tenth_vtest_frame_vs_tf(person_detector)
+    assert r["frames"] == 795 and r["tf"] > 200
+    assert r["found"] / r["tf"] >= 0.98
+    assert r["extra"] / r["ours"] <= 0.02
 
 
 @pytest.mark.parametrize("mode", ["eager", "fused", "jit", "onnxruntime"])
