@@ -135,10 +135,11 @@ class Detector(DetectorCore):
         anchors = self.model.anchors(self.model.grid_sizes(tuple(input_size)), device).cpu().numpy()
         super().__init__(weights_labels, anchors, self.model.box_coder, input_size, name, mode,
                          score_threshold, iou_threshold)
-        self.net = self._build_net(mode, cache_key, preprocessing, bundle)
+        self.net = self._build_net(mode, cache_key, bundle)
 
-    def _build_net(self, mode: str, cache_key: str, preprocessing: Preprocessing, bundle=None):
-        """The forward callable for ``mode`` (see detector.optimize)."""
+    def _build_net(self, mode: str, cache_key: str, bundle: tuple | None):
+        """The forward callable for ``mode`` (see detector.optimize). ``bundle``: an exported graph
+        that already exists for these weights (``onnx_detector.find_bundle``)."""
         if mode == "eager":
             return self.model
         fused = fold_batchnorm(self.model)
@@ -154,7 +155,7 @@ class Detector(DetectorCore):
             return OnnxRuntimeModel(fused, example, cache=bundle[0])
         net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0])
         # What a later start needs to run this graph without torch (see onnx_detector).
-        save_bundle_meta(cache_key, self.anchors, self.labels, preprocessing, self.box_coder.scale_factors)
+        save_bundle_meta(cache_key, self.anchors, self.labels, self.preprocessing, self.box_coder.scale_factors)
         return net
 
     @classmethod
@@ -165,10 +166,11 @@ class Detector(DetectorCore):
         weights = load_weights(name_or_path)
         model = weights.build()
         ckpt = checkpoint_file(name_or_path)
+        key = file_key(ckpt) if ckpt else weights.digest()
+        bundle = find_bundle(ckpt, key) if ckpt and mode in ("auto", "onnxruntime") else None
         return cls(model, weights.labels, dev, weights.preprocessing.size, display_name(name_or_path),
-                   score_threshold, iou_threshold, half=half, mode=mode,
-                   cache_key=file_key(ckpt) if ckpt else weights.digest(), preprocessing=weights.preprocessing,
-                   bundle=find_bundle(ckpt) if ckpt else None)
+                   score_threshold, iou_threshold, half=half, mode=mode, cache_key=key,
+                   preprocessing=weights.preprocessing, bundle=bundle)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB, ``x * scale + offset`` (the weights' preprocessing: [-1, 1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +59,10 @@ def read_meta(meta_path: Path, key: str) -> dict | None:
     return meta
 
 
-def find_bundle(ckpt: Path) -> tuple[Path, dict] | None:
-    """(graph path, metadata) of a valid bundle for checkpoint ``ckpt``: the cache's, else one beside it."""
-    key = file_key(ckpt)
+def find_bundle(ckpt: Path, key: str | None = None) -> tuple[Path, dict] | None:
+    """(graph path, metadata) of a valid bundle for checkpoint ``ckpt`` (whose ``file_key`` is ``key``):
+    the cache's, else one beside it."""
+    key = key or file_key(ckpt)
     for onnx_path, meta_path in (bundle_paths(key), beside_paths(ckpt)):
         if onnx_path.is_file() and meta_path.is_file():
             meta = read_meta(meta_path, key)
@@ -134,7 +136,6 @@ class OnnxDetector(DetectorCore):
                          "onnxruntime", score_threshold, iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        import time
         t0 = time.perf_counter()
         pre = self.preprocessing
         planes = [self.resize.numpy(img, pre.scale, pre.offset) for img in images]

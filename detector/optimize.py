@@ -16,7 +16,6 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -91,11 +90,6 @@ def fold_constant_pads(model_bytes: bytes) -> bytes:
         m = onnx.load(opts.optimized_model_filepath)
     g = m.graph
     consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
-        elif n.op_type == "Cast" and n.input[0] in consts:
-            consts[n.output[0]] = consts[n.input[0]].astype(np.int64)
     readers: dict[str, list] = {}
     for n in g.node:
         for i in n.input:
