@@ -7,11 +7,8 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from conftest import ASSETS, FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
-
-pytest.importorskip("onnxruntime", reason="the [fast] extra (onnxruntime) is part of the test install")
 
 CHILD = """
 import json, sys

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-pytest.importorskip("pytestqt", reason="pytest-qt is in the test extras: pip install -e '.[test]'")
 
 from conftest import DEMO_CLIP, ROOT  # noqa: E402
 from detector import Detector  # noqa: E402
