@@ -14,7 +14,7 @@ import torch
 
 from conftest import (DEMO_CLIP, FIXTURES, every_tenth_vtest_frame_vs_tf, iou_matrix, read_frame, shared_path,
                       tf_boxes_to_xyxy)
-from test_detector_parity import FIXTURE_FILES, _input_for
+from test_detector_parity import FIXTURE_FILES, _input_for, assert_raw_outputs_match_tensorflow
 from test_pipeline import _lossless_check
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -39,11 +39,7 @@ def fp32_detector(request):
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
 def test_fp32_raw_outputs_match_tensorflow(fp32_detector, fixture):
-    ref = np.load(fixture)
-    enc, logits = fp32_detector.raw([_input_for(fixture.stem)])
-    assert np.abs(enc.cpu().numpy() - ref["box_encodings"]).max() < 1e-3
-    assert np.abs(logits.cpu().numpy() - ref["class_logits"]).max() < 1e-3
-    assert np.abs(fp32_detector.anchors - ref["anchors"]).max() < 1e-6
+    assert_raw_outputs_match_tensorflow(fp32_detector, fixture)
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)
