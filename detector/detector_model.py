@@ -16,7 +16,7 @@ from .box_coder import FasterRcnnBoxCoder
 from .checkpoint import load_strict, read_checkpoint
 from .mobilenet_v2 import SSDLiteMobileNetV2Backbone
 from .preprocess import Preprocessing
-from .ssd import SSD, SSDLiteHead
+from .ssd import SSD, SSDHead
 
 FORMAT = "lookout-detector/1"
 ARCH = "ssdlite_mobilenet_v2"
@@ -25,7 +25,7 @@ ARCH = "ssdlite_mobilenet_v2"
 def build_ssdlite(num_classes: int, anchors: AnchorConfig = AnchorConfig()) -> SSD:
     """An SSDLite-MobileNetV2 with ``num_classes`` outputs per box (background included)."""
     backbone = SSDLiteMobileNetV2Backbone()
-    head = SSDLiteHead(backbone.out_channels, anchors.boxes_per_location(), num_classes)
+    head = SSDHead(backbone.out_channels, anchors.boxes_per_location(), num_classes)
     return SSD(backbone, AnchorGenerator(anchors), head, FasterRcnnBoxCoder())
 
 

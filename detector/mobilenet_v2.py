@@ -1,9 +1,10 @@
-"""MobileNetV2 body as the TF Object Detection API's SSD feature extractor builds it.
+"""MobileNetV2 body as the TF Object Detection API's SSD feature extractors build it.
 
 Input: (N, 3, 300, 300) float, RGB scaled to [-1, 1]. Output: six feature maps, from fine to
 coarse: layer_15's expansion output (19x19x576), layer_19 (10x10x1280), then four extra
-layers (1x1 conv to half depth, then 3x3 stride-2 depthwise-separable conv) of 512, 256, 256, 128
-channels (5x5, 3x3, 2x2, 1x1).
+layers (1x1 conv to half depth, then a 3x3 stride-2 conv) of 512, 256, 256, 128 channels
+(5x5, 3x3, 2x2, 1x1). SSDLite's extra 3x3 convs are depthwise-separable (``ExtraLayer``), plain
+SSD's are regular convolutions (``ConvExtraLayer``); everything else is shared.
 """
 from __future__ import annotations
 
@@ -75,20 +76,31 @@ class ExtraLayer(nn.Sequential):
         super().__init__(ConvBNAct(in_ch, mid, 1), DepthwiseSeparable(mid, out_ch, stride=2))
 
 
+class ConvExtraLayer(nn.Sequential):
+    """SSD extra feature layer: 1x1 conv to ``mid`` channels, then a regular 3x3 stride-2 conv."""
+
+    def __init__(self, in_ch: int, mid: int, out_ch: int):
+        super().__init__(ConvBNAct(in_ch, mid, 1), ConvBNAct(mid, out_ch, 3, stride=2))
+
+
 class SSDLiteMobileNetV2Backbone(nn.Module):
-    """MobileNetV2 (depth multiplier 1.0) plus SSDLite's four extra layers; see module docstring."""
+    """MobileNetV2 (depth multiplier 1.0) plus four extra layers; see module docstring.
+
+    ``extra_layer`` builds each extra layer from (in, mid, out) channels: ``ExtraLayer`` (SSDLite,
+    the default) or ``ConvExtraLayer`` (SSD).
+    """
 
     out_channels = (576, 1280, 512, 256, 256, 128)
     # Feature tapped at the expansion of this block (TF's layer_15 is expanded_conv_13).
     TAP_BLOCK = 13
 
-    def __init__(self):
+    def __init__(self, extra_layer=ExtraLayer):
         super().__init__()
         self.stem = ConvBNAct(3, 32, 3, stride=2)
         self.blocks = inverted_residual_blocks(32)
         self.head_conv = ConvBNAct(320, 1280, 1)
-        self.extras = nn.ModuleList([ExtraLayer(1280, 256, 512), ExtraLayer(512, 128, 256),
-                                     ExtraLayer(256, 128, 256), ExtraLayer(256, 64, 128)])
+        self.extras = nn.ModuleList([extra_layer(1280, 256, 512), extra_layer(512, 128, 256),
+                                     extra_layer(256, 128, 256), extra_layer(256, 64, 128)])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.stem(x)
@@ -106,3 +118,15 @@ class SSDLiteMobileNetV2Backbone(nn.Module):
             x = extra(x)
             features.append(x)
         return features
+
+    def conv_layers(self) -> list[tuple[str, nn.Module]]:
+        """Conv layers (ConvBNAct) in the order TF/TFLite graphs run them, with their module names."""
+        out = [("stem", self.stem)]
+        for i, b in enumerate(self.blocks):
+            if b.expand is not None:
+                out.append((f"blocks.{i}.expand", b.expand))
+            out += [(f"blocks.{i}.depthwise", b.depthwise), (f"blocks.{i}.project", b.project)]
+        out.append(("head_conv", self.head_conv))
+        for i, extra in enumerate(self.extras):
+            out += [(f"extras.{i}.{j}", m) for j, m in enumerate(extra)]
+        return out

@@ -22,20 +22,33 @@ class SeparablePredictor(nn.Sequential):
         super().__init__(depthwise(in_ch), Conv2dSame(in_ch, out_ch, 1, bias=True))
 
 
-class SSDLiteHead(nn.Module):
-    """Box and class predictors for each feature map; outputs flattened in TF's (y, x, box) order."""
+def conv_predictor(in_ch: int, out_ch: int) -> nn.Module:
+    """SSD predictor: one 1x1 conv with bias (no activation)."""
+    return Conv2dSame(in_ch, out_ch, 1, bias=True)
 
-    def __init__(self, in_channels: tuple[int, ...], boxes_per_location: list[int], num_classes: int):
+
+class SSDHead(nn.Module):
+    """Box and class predictors for each feature map; outputs flattened in TF's (y, x, box) order.
+
+    ``predictor(in_ch, out_ch)`` builds each predictor: ``SeparablePredictor`` (SSDLite, the
+    default) or ``conv_predictor`` (SSD).
+    """
+
+    def __init__(self, in_channels: tuple[int, ...], boxes_per_location: list[int], num_classes: int,
+                 predictor=SeparablePredictor):
         super().__init__()
         self.num_classes = num_classes  # including background
-        self.box = nn.ModuleList(SeparablePredictor(c, n * 4) for c, n in zip(in_channels, boxes_per_location))
-        self.cls = nn.ModuleList(SeparablePredictor(c, n * num_classes)
-                                 for c, n in zip(in_channels, boxes_per_location))
+        self.box = nn.ModuleList(predictor(c, n * 4) for c, n in zip(in_channels, boxes_per_location))
+        self.cls = nn.ModuleList(predictor(c, n * num_classes) for c, n in zip(in_channels, boxes_per_location))
 
     @staticmethod
     def _flatten(x: torch.Tensor, last: int) -> torch.Tensor:
         # (N, B*last, H, W) -> (N, H*W*B, last): TF predicts in NHWC, so box index is fastest.
         return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1, last)
+
+    def predict(self, features: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per feature map, the (box, class) predictor outputs as NCHW maps, not yet flattened."""
+        return [(b(f), c(f)) for b, c, f in zip(self.box, self.cls, features)]
 
     def forward(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         boxes = [self._flatten(p(f), 4) for p, f in zip(self.box, features)]
@@ -44,7 +57,7 @@ class SSDLiteHead(nn.Module):
 
 
 class SSD(nn.Module):
-    def __init__(self, backbone: nn.Module, anchor_generator: AnchorGenerator, head: SSDLiteHead,
+    def __init__(self, backbone: nn.Module, anchor_generator: AnchorGenerator, head: SSDHead,
                  box_coder: FasterRcnnBoxCoder):
         super().__init__()
         self.backbone = backbone
