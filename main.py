@@ -17,6 +17,9 @@ import sys
 import threading
 
 
+from detector.hub import DEFAULT_MODEL, KNOWN_MODELS  # stdlib only: no torch, no ONNX Runtime
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lookout", description="Real-time object detection on webcams and video.")
     ap.add_argument("--source", default="0",
@@ -38,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "faster at batch 1 on the GPUs measured)")
     ap.add_argument("--backend", default="auto", choices=("auto", "eager", "fused", "jit", "onnxruntime"),
                     help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
-    ap.add_argument("--model", default="ssdlite-mobilenetv2-person",
-                    help="detector name (ssdlite-mobilenetv2-person, ssdlite-mobilenetv2-coco) or path")
+    ap.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
+                         f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see --list-models")
+    ap.add_argument("--list-models", action="store_true", help="list the named detectors and exit")
     ap.add_argument("--classifier", default=None, help="classifier name or path (default mobilenet-v2)")
     ap.add_argument("--classify", default="off", choices=("off", "frame", "boxes"),
                     help="classify the whole frame or each detected box")
@@ -63,17 +68,41 @@ def _config(args):
             raise ValueError(f"expected --{name} between {lo} and {hi}, got {v}")
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
+    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+    _check_classes(args.model, classes)
     is_file = not (args.source.strip().isdigit() or "://" in args.source)
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
         play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
         model=args.model,
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
-        classes=tuple(c.strip() for c in args.classes.split(",") if c.strip()), output=args.output,
+        classes=classes, output=args.output,
         detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5))
+
+
+def _check_classes(model: str, classes: tuple[str, ...]) -> None:
+    """Unknown --classes names fail before any model loads, for the named models (whose labels are known)."""
+    from detector.hub import MODELS
+    from detector.labels import labels_of
+    if not classes or model not in MODELS:
+        return
+    known = [n for n in labels_of(MODELS[model].label_set)[1:] if not n.startswith("class_")]
+    unknown = [c for c in classes if c not in known]
+    if unknown:
+        raise ValueError(f"--classes: unknown class {', '.join(map(repr, unknown))} for {model}; "
+                         f"its classes are: {', '.join(known)}")
+
+
+def list_models() -> int:
+    from detector.hub import model_table
+    rows = model_table()
+    for r in rows:
+        print(f"{r['name']}\n  {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
+              f"  weights: {r['weights']}\n  offline now: {r['offline']}")
+    return 0
 
 
 def _install_signal_handlers(stop: threading.Event) -> None:
@@ -145,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     from detector.process import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     args = build_parser().parse_args(argv)
+    if args.list_models:
+        return list_models()
     headless = args.headless or bool(args.output or args.detections or args.dump_dir)
     try:
         return run_headless(args) if headless else run_window(args)

@@ -6,6 +6,9 @@ usage: python -m detector.bench [--frames 100] [--threads 2] [--tf-python /tmp/r
 Each section runs in its own subprocess (so peak RSS is per section) with the same thread count.
   detector    full path (preprocess + network + decoding + NMS), batch 1, vtest.avi frames: every
               Lookout mode, ONNX Runtime (when installed) and the TF frozen graph (--tf-python)
+  coco        the default COCO detector (quantised SSD-MobileNetV2), full path, batch 1, vtest.avi
+              frames: Lookout's runtimes vs the TFLite interpreter on the original .tflite (XNNPACK,
+              same threads; its full path = BGR->RGB, cv2.resize, invoke, read the 4 outputs)
   classifier  224x224, mobilenet_v2_1.0_224_quant: Lookout vs the TFLite interpreter (--tf-python
               with ai-edge-litert)
   pipeline    lossless vtest.avi with annotated video + JSONL written vs model-only throughput;
@@ -45,6 +48,7 @@ VTEST = SHARED / "media" / "vtest.avi"
 DEMO = ROOT / "assets" / "demo_vtest.mp4"
 PERSON_PB = SHARED / "models" / "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
 V2_TFLITE = SHARED / "models" / "mobilenet_v2_1.0_224_quant.tflite"
+COCO_TFLITE = SHARED / "models" / "ssd_mobilenet_v2_coco_quant_postprocess.tflite"
 LABELS = SHARED / "models" / "imagenet_labels.txt"
 
 
@@ -111,7 +115,8 @@ def section_detector(args) -> list[dict]:
                 if det is None:
                     raise ValueError("no ONNX Runtime bundle for the embedded model (is onnxruntime installed?)")
             else:
-                det = Detector.load(device=args.device, mode=mode, half=precision == "fp16")
+                det = Detector.load("ssdlite-mobilenetv2-person", device=args.device, mode=mode,
+                                    half=precision == "fp16")
             load_s = time.perf_counter() - t
         except ValueError as e:
             print(f"bench: skipping mode {spec}: {e}", file=sys.stderr)
@@ -145,6 +150,31 @@ def section_detector_tf(args) -> list[dict]:
     return _reference(args, "detector", PERSON_PB, load_frames(VTEST, args.frames), "TF frozen graph", "tf")
 
 
+def section_coco(args) -> list[dict]:
+    from detector import Detector
+    frames = load_frames(VTEST, args.frames)
+    rows = []
+    for mode in ("bundle", "onnxruntime", "eager") if args.device == "cpu" else ("eager",):
+        t = time.perf_counter()
+        if mode == "bundle":
+            from detector.onnx_detector import load_cached
+            det = load_cached("ssd-mobilenetv2-coco", "cpu")
+        else:
+            det = Detector.load("ssd-mobilenetv2-coco", device=args.device, mode=mode)
+        load_s = time.perf_counter() - t
+        ms = time_calls(det.detect, frames, args.warmup)
+        name = {"bundle": "Lookout onnxruntime, torch-free OnnxDetector (the lookout command's default)",
+                "onnxruntime": "Lookout onnxruntime via Detector.load (integer-exact)",
+                "eager": f"Lookout eager (integer-exact) on {_device_name(args.device)}"}[mode]
+        rows.append(row(name, ms, load_s=round(load_s, 2), **_gpu_row_extra(args.device)))
+    return rows
+
+
+def section_coco_tflite(args) -> list[dict]:
+    return _reference(args, "tflite_detector", COCO_TFLITE, load_frames(VTEST, args.frames),
+                      "TFLite interpreter, XNNPACK", "tflite")
+
+
 def _classifier_inputs(n: int) -> list[np.ndarray]:
     return [cv2.resize(f, (224, 224), interpolation=cv2.INTER_LINEAR) for f in load_frames(VTEST, n)]
 
@@ -174,7 +204,7 @@ def section_pipeline(args) -> list[dict]:
     from detector import Detector
     from detector.pipeline import Models
     from detector.run import RunConfig, run
-    det = Detector.load(device=args.device)
+    det = Detector.load("ssdlite-mobilenetv2-person", device=args.device)
     frames = load_frames(VTEST, args.frames)
     ms = time_calls(det.detect, frames, args.warmup)
     model_fps = 1000.0 / float(np.mean(ms))
@@ -252,7 +282,7 @@ def section_soak(args) -> list[dict]:
     from detector.run import RunConfig, run
     samples = []
     stop = threading.Event()
-    det = Detector.load(device="cpu")
+    det = Detector.load("ssdlite-mobilenetv2-person", device="cpu")
     original = det.detect_batch
     count = [0]
 
@@ -274,7 +304,8 @@ def section_soak(args) -> list[dict]:
              "threads": sorted({s[2] for s in warm}), "open_fds": sorted({s[3] for s in warm})}]
 
 
-SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "classifier": section_classifier,
+SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "coco": section_coco,
+            "coco_tflite": section_coco_tflite, "classifier": section_classifier,
             "classifier_tflite": section_classifier_tflite, "pipeline": section_pipeline,
             "window": section_window, "soak": section_soak}
 
@@ -298,7 +329,7 @@ def run_section(name: str, args, mode: str | None = None) -> list[dict]:
 
 def format_tables(results: dict[str, list[dict]], header: str) -> str:
     out = [header, ""]
-    for section, refs in (("detector", ("tf", "onnxruntime")), ("classifier", ("tflite",))):
+    for section, refs in (("detector", ("tf", "onnxruntime")), ("coco", ("tflite",)), ("classifier", ("tflite",))):
         rows = results.get(section, [])
         if not rows:
             continue
@@ -328,7 +359,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--tf-python", help="a Python with tensorflow-cpu (and ai-edge-litert) for the references")
-    ap.add_argument("--sections", default="detector,classifier,pipeline,window")
+    ap.add_argument("--sections", default="detector,coco,classifier,pipeline,window")
     ap.add_argument("--pipeline-frames", type=int, default=0, help="0: all of vtest.avi")
     ap.add_argument("--window-seconds", type=float, default=20.0)
     ap.add_argument("--soak", type=int, default=10000)
@@ -353,7 +384,7 @@ def main(argv=None) -> int:
             rows = [r for mode in detector_modes(args.device) for r in run_section(name, args, mode)]
         else:
             rows = run_section(name, args)
-        if args.tf_python and args.device == "cpu" and name in ("detector", "classifier"):
+        if args.tf_python and args.device == "cpu" and name in ("detector", "coco", "classifier"):
             rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
         results[name] = rows
     gpu = f", GPU {_device_name(args.device)} (CUDA {torch.version.cuda})" if args.device != "cpu" else ""

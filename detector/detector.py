@@ -16,10 +16,11 @@ import torch
 from . import labels as label_lists
 from .detector_core import DetectorCore
 from .detector_model import DetectorWeights
-from .hub import (COCO_SHA256, COCO_URL, KNOWN_MODELS, PERSON_ASSET, WeightsUnavailable, cache_dir,
-                  checkpoint_file, coco_converted_path, display_name, download)
+from .hub import (COCO_SHA256, COCO_URL, DEFAULT_MODEL, KNOWN_MODELS, MODELS, PERSON_ASSET, WeightsUnavailable,
+                  cache_dir, checkpoint_file, coco_converted_path, display_name, download)
 from .onnx_detector import bundle_paths, file_key, find_bundle, save_bundle_meta
 from .optimize import MODES, OnnxRuntimeModel, auto_mode, fold_batchnorm, trace_frozen
+from .postprocess import GraphPostprocess
 from .preprocess import Preprocessing, TFBilinearResize, as_bgr_uint8
 from .ssd import SSD
 
@@ -106,7 +107,31 @@ def load_weights(name_or_path: str | Path) -> DetectorWeights:
             raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
         return DetectorWeights.load(path)
     raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
-                     f"or a path to a .pt checkpoint, .pb frozen graph or model-zoo .tar.gz")
+                     f"or a path to a .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
+
+
+def quantized_source(name_or_path) -> Path | None:
+    """The file of a quantised TFLite SSD a detector name or path stands for (a .tflite file or
+    its Lookout checkpoint), None for the float SSDLite family."""
+    name = str(name_or_path)
+    info = MODELS.get(name)
+    if info is not None:
+        if info.family != "tflite-ssd":
+            return None
+        if info.local_file() is None:
+            raise ValueError(f"the embedded model {name} is missing from {info.asset}; reinstall Lookout")
+        return info.local_file()
+    path = Path(name)
+    if path.suffix == ".tflite":
+        return path
+    if path.suffix in (".pt", ".pth") and path.is_file():
+        from .quant_detector import FORMAT
+        try:
+            fmt = torch.load(path, map_location="cpu", weights_only=True).get("format")
+        except Exception:  # unreadable: DetectorWeights.load says why
+            return None
+        return path if fmt == FORMAT else None
+    return None
 
 
 class Detector(DetectorCore):
@@ -131,9 +156,10 @@ class Detector(DetectorCore):
             self.model.half()
         self.device = device
         self.preprocessing = preprocessing
-        self.resize = TFBilinearResize(tuple(input_size))
-        anchors = self.model.anchors(self.model.grid_sizes(tuple(input_size)), device).cpu().numpy()
-        super().__init__(weights_labels, anchors, self.model.box_coder, input_size, name, mode,
+        self.resize = TFBilinearResize(tuple(input_size))  # float SSDLite graphs: TF's own resize
+        self.anchors = self.model.anchors(self.model.grid_sizes(tuple(input_size)), device).cpu().numpy()
+        self.box_coder = self.model.box_coder
+        super().__init__(weights_labels, GraphPostprocess(self.anchors, self.box_coder), input_size, name, mode,
                          score_threshold, iou_threshold)
         self.net = self._build_net(mode, cache_key, bundle)
 
@@ -155,14 +181,25 @@ class Detector(DetectorCore):
             return OnnxRuntimeModel(fused, example, cache=bundle[0])
         net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0])
         # What a later start needs to run this graph without torch (see onnx_detector).
-        save_bundle_meta(cache_key, self.anchors, self.labels, self.preprocessing, self.box_coder.scale_factors)
+        save_bundle_meta(cache_key, self.labels, self.preprocessing, self.postprocessor)
         return net
 
     @classmethod
-    def load(cls, name_or_path: str | Path = "ssdlite-mobilenetv2-person", device: str = "auto",
+    def load(cls, name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
              score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool = False,
-             mode: str = DEFAULT_MODE) -> "Detector":
+             mode: str = DEFAULT_MODE) -> "DetectorCore":
+        """A detector by registry name (``hub.MODELS``) or path. Quantised TFLite SSDs come back as
+        ``quant_detector.QuantizedDetector`` (integer-exact; ``half`` does not apply), the float
+        SSDLite family as ``Detector``; both answer ``detect`` / ``detect_batch`` the same way."""
         dev = resolve_device(device)
+        quant = quantized_source(name_or_path)
+        if quant is not None:
+            from .quant_detector import QUANT_MODES, QuantizedDetector
+            if mode not in ("auto",) + QUANT_MODES:
+                raise ValueError(f"the quantised detector {display_name(name_or_path)} runs in mode auto, "
+                                 f"{' or '.join(QUANT_MODES)}, got {mode!r}")
+            return QuantizedDetector.load(quant, dev, display_name(name_or_path), score_threshold, iou_threshold,
+                                          mode)
         weights = load_weights(name_or_path)
         model = weights.build()
         ckpt = checkpoint_file(name_or_path)
@@ -219,8 +256,7 @@ def write_onnx_bundle(ckpt: str | Path) -> tuple[Path, Path]:
     tmp = onnx_path.with_name(onnx_path.name + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, onnx_path)
-    save_bundle_meta(file_key(ckpt), det.anchors, det.labels, det.preprocessing, det.box_coder.scale_factors,
-                     meta=meta_path)
+    save_bundle_meta(file_key(ckpt), det.labels, det.preprocessing, det.postprocessor, meta=meta_path)
     if not meta_path.is_file():
         raise ValueError(f"could not write {meta_path}")
     return onnx_path, meta_path

@@ -1,8 +1,10 @@
 """What every detector runtime shares: thresholds, input checks, postprocessing to ``Detections``.
 
-A runtime (PyTorch in ``detector.Detector``, ONNX Runtime without torch in ``onnx_detector``)
-supplies ``_infer``: images -> raw (box_encodings (N, A, 4), class_logits (N, A, C+1)) as float32
-NumPy arrays, computed on the input TF's graph sees.
+A runtime (PyTorch in ``detector.Detector`` and ``quant_detector``, ONNX Runtime without torch in
+``onnx_detector``) supplies ``_infer``: images -> raw (box_encodings (N, A, 4), class_logits
+(N, A, C+1)) as float32 NumPy arrays, computed on the input the reference sees. The model's own
+postprocessor turns them into ``Detections``: ``postprocess.GraphPostprocess`` (TF OD API graphs)
+or ``tflite_postprocess.TFLiteSSDPostprocess`` (TFLite's post-processing op).
 """
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .box_coder import FasterRcnnBoxCoder
 from .detections import Detections
-from .postprocess import PostprocessConfig, to_detections
+from .postprocess import PostprocessConfig
 from .preprocess import as_bgr_uint8
 
 
@@ -21,11 +22,10 @@ class DetectorCore:
     """``score_threshold`` and ``iou_threshold`` may be changed at any time, from any thread; each
     call reads them once, so a call never mixes old and new settings."""
 
-    def __init__(self, labels: tuple[str, ...], anchors: np.ndarray, box_coder: FasterRcnnBoxCoder,
-                 input_size: tuple[int, int], name: str, mode: str, score_threshold: float, iou_threshold: float):
+    def __init__(self, labels: tuple[str, ...], postprocessor, input_size: tuple[int, int], name: str, mode: str,
+                 score_threshold: float, iou_threshold: float):
         self.labels = tuple(labels)
-        self.anchors = np.asarray(anchors, dtype=np.float32)  # (A, 4) normalised [ymin, xmin, ymax, xmax]
-        self.box_coder = box_coder
+        self.postprocessor = postprocessor
         self.input_size = tuple(input_size)
         self.name = name
         self.mode = mode
@@ -69,5 +69,4 @@ class DetectorCore:
         images = [as_bgr_uint8(i) for i in images]
         post = self._post
         enc, logits = self._infer(images, timings)
-        return to_detections(enc, logits, self.anchors, self.box_coder, post,
-                             [i.shape[:2] for i in images], self.labels)
+        return self.postprocessor(enc, logits, post, [i.shape[:2] for i in images], self.labels)

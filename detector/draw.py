@@ -13,7 +13,14 @@ PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 
 
 
 def class_color(class_id: int) -> tuple[int, int, int]:
-    return PALETTE[int(class_id) % len(PALETTE)]
+    """BGR colour of a class: the palette for the first ids, then hues a golden angle apart, so
+    each of COCO's 90 ids gets its own colour."""
+    i = int(class_id)
+    if 0 <= i < len(PALETTE):
+        return PALETTE[i]
+    hue = int((i * 0.6180339887 % 1.0) * 180)  # OpenCV's 8-bit hue range is 0..179
+    b, g, r = cv2.cvtColor(np.uint8([[[hue, 210, 240]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    return int(b), int(g), int(r)
 
 
 def box_caption(dets: Detections, i: int) -> str:

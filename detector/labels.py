@@ -21,3 +21,8 @@ COCO90 = (
     'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hair drier',
     'toothbrush',
 )
+
+
+def labels_of(label_set: str) -> tuple[str, ...]:
+    """A named label list: "coco90" or "person"."""
+    return {"coco90": COCO90, "person": PERSON}[label_set]

@@ -2,7 +2,8 @@
 
 ``Detector.load(mode="onnxruntime")`` (the CPU default when ONNX Runtime is installed) exports the
 model once and keeps a bundle in the cache, keyed by the checkpoint file's bytes:
-``KEY.onnx`` (the network) and ``KEY.npz`` (anchors, labels, preprocessing, box-coder scales).
+``KEY.onnx`` (the network) and ``KEY.npz`` (labels, preprocessing and the postprocessing's
+settings: anchors and box-coder scales, and for TFLite SSDs the op's grids and limits).
 Later starts load that bundle here without importing torch, which alone takes about 2.5 s on the
 benchmark machine, and compute the same numbers: same graph, same NumPy pre- and postprocessing.
 A bundle may also ship beside its checkpoint (``NAME.onnx`` + ``NAME.onnx.npz``, as the embedded
@@ -23,7 +24,9 @@ import numpy as np
 from .box_coder import FasterRcnnBoxCoder
 from .detector_core import DetectorCore
 from .hub import cache_dir, checkpoint_file, display_name
-from .preprocess import Preprocessing, TFBilinearResize
+from .postprocess import GraphPostprocess
+from .preprocess import Preprocessing
+from .tflite_postprocess import TFLiteSSDPostprocess
 
 BUNDLE_FORMAT = "lookout-onnx-bundle/2"  # /2: TF SAME pads folded into the convs
 
@@ -71,8 +74,29 @@ def find_bundle(ckpt: Path, key: str | None = None) -> tuple[Path, dict] | None:
     return None
 
 
-def save_bundle_meta(key: str, anchors: np.ndarray, labels: tuple[str, ...], preprocessing: Preprocessing,
-                     scale_factors: tuple[float, ...], meta: Path | None = None) -> None:
+def postprocess_meta(postprocessor) -> dict:
+    """What a bundle keeps of a model's postprocessor (``postprocessor_from_meta`` rebuilds it)."""
+    if isinstance(postprocessor, TFLiteSSDPostprocess):
+        p = postprocessor
+        return {"kind": np.array("tflite_ssd"), "anchors": np.asarray(p.anchors, np.float32),
+                "box_scales": np.array(p.scales, np.float64), "box_grid": np.array(p.box_grid, np.float64),
+                "logit_grid": np.array(p.logit_grid, np.float64), "score_grid": np.array(p.score_grid, np.float64),
+                "op_score_threshold": np.float64(p.score_threshold), "max_detections": np.int64(p.max_detections)}
+    return {"kind": np.array("graph"), "anchors": np.asarray(postprocessor.anchors, np.float32),
+            "box_scales": np.array(postprocessor.box_coder.scale_factors, np.float64)}
+
+
+def postprocessor_from_meta(meta: dict):
+    scales = tuple(float(v) for v in meta["box_scales"])
+    if str(meta.get("kind", "graph")) == "tflite_ssd":
+        grid = lambda k: tuple(float(v) for v in meta[k])  # noqa: E731
+        return TFLiteSSDPostprocess(meta["anchors"], scales, grid("box_grid"), grid("logit_grid"), grid("score_grid"),
+                                    float(meta["op_score_threshold"]), int(meta["max_detections"]))
+    return GraphPostprocess(meta["anchors"], FasterRcnnBoxCoder(scales))
+
+
+def save_bundle_meta(key: str, labels: tuple[str, ...], preprocessing: Preprocessing, postprocessor,
+                     meta: Path | None = None) -> None:
     """Write the metadata beside KEY.onnx in the cache (or at ``meta``), atomically; a read-only
     cache only costs torch's import later."""
     meta = meta or bundle_paths(key)[1]
@@ -80,10 +104,10 @@ def save_bundle_meta(key: str, anchors: np.ndarray, labels: tuple[str, ...], pre
         meta.parent.mkdir(parents=True, exist_ok=True)
         tmp = meta.with_name(meta.name + ".part")
         with open(tmp, "wb") as f:
-            np.savez(f, format=np.array(BUNDLE_FORMAT), key=np.array(key), anchors=np.asarray(anchors, np.float32),
-                     labels=np.array(labels), size=np.array(preprocessing.size, np.int64),
-                     scale=np.float64(preprocessing.scale), offset=np.float64(preprocessing.offset),
-                     box_scales=np.array(scale_factors, np.float64))
+            np.savez(f, format=np.array(BUNDLE_FORMAT), key=np.array(key), labels=np.array(labels),
+                     size=np.array(preprocessing.size, np.int64), scale=np.float64(preprocessing.scale),
+                     offset=np.float64(preprocessing.offset), resize=np.array(preprocessing.resize),
+                     **postprocess_meta(postprocessor))
         os.replace(tmp, meta)
     except OSError:
         pass
@@ -137,7 +161,8 @@ class HostDevice:
 
 
 class OnnxDetector(DetectorCore):
-    """The exported SSDLite-MobileNetV2 on the CPU in ONNX Runtime; no torch in the process."""
+    """An exported detector (SSDLite-MobileNetV2's float graph, or a quantised SSD's integer graph)
+    on the CPU in ONNX Runtime; no torch in the process."""
 
     device = HostDevice()
     half = False
@@ -148,10 +173,10 @@ class OnnxDetector(DetectorCore):
         self.session = ort_session(onnx_path.read_bytes(), int(os.environ.get("OMP_NUM_THREADS") or 0))
         self.outputs = [o.name for o in self.session.get_outputs()]
         size = tuple(int(v) for v in meta["size"])
-        self.preprocessing = Preprocessing(size, float(meta["scale"]), float(meta["offset"]))
-        self.resize = TFBilinearResize(size)
-        super().__init__(tuple(str(v) for v in meta["labels"]), meta["anchors"],
-                         FasterRcnnBoxCoder(tuple(float(v) for v in meta["box_scales"])), size, name,
+        self.preprocessing = Preprocessing(size, float(meta["scale"]), float(meta["offset"]),
+                                           str(meta.get("resize", "tf_bilinear")))
+        self.resize = self.preprocessing.resizer()
+        super().__init__(tuple(str(v) for v in meta["labels"]), postprocessor_from_meta(meta), size, name,
                          "onnxruntime", score_threshold, iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:

@@ -68,3 +68,16 @@ def to_detections(box_encodings: np.ndarray, class_logits: np.ndarray, anchors: 
         out.append(Detections(xyxy.astype(np.float32).reshape(-1, 4), sc.astype(np.float32), ids,
                               tuple(labels[i] for i in ids), image_hw=(h, w)))
     return out
+
+
+@dataclass(frozen=True)
+class GraphPostprocess:
+    """The TF OD API graphs' postprocessing for a model: its anchors (A, 4) normalised
+    ``[ymin, xmin, ymax, xmax]`` and box coder; called like ``to_detections`` without them."""
+
+    anchors: np.ndarray
+    box_coder: FasterRcnnBoxCoder
+
+    def __call__(self, box_encodings: np.ndarray, class_logits: np.ndarray, config: PostprocessConfig,
+                 image_hws: list[tuple[int, int]], labels: tuple[str, ...]) -> list[Detections]:
+        return to_detections(box_encodings, class_logits, self.anchors, self.box_coder, config, image_hws, labels)

@@ -19,18 +19,47 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How a model wants its input: RGB, ``size`` (h, w), then ``x * scale + offset``."""
+    """How a model wants its input: RGB, resized to ``size`` (h, w) by ``resize``, then
+    ``x * scale + offset``. ``resize``: "tf_bilinear" (TF1's legacy resize, the TF OD API graphs)
+    or "cv2_linear" (OpenCV's INTER_LINEAR on uint8, as the TFLite references are fed)."""
 
     size: tuple[int, int] = (300, 300)
     scale: float = 2.0 / 255.0
     offset: float = -1.0
+    resize: str = "tf_bilinear"
 
     def to_dict(self) -> dict:
-        return {"size": list(self.size), "scale": self.scale, "offset": self.offset}
+        return {"size": list(self.size), "scale": self.scale, "offset": self.offset, "resize": self.resize}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocessing":
-        return cls(tuple(int(v) for v in d["size"]), float(d["scale"]), float(d["offset"]))
+        return cls(tuple(int(v) for v in d["size"]), float(d["scale"]), float(d["offset"]),
+                   str(d.get("resize", "tf_bilinear")))
+
+    def resizer(self):
+        """The resize with a ``numpy(img, scale, offset)`` method for this preprocessing."""
+        if self.resize == "cv2_linear":
+            return CvLinearResize(self.size)
+        if self.resize != "tf_bilinear":
+            raise ValueError(f"expected resize 'tf_bilinear' or 'cv2_linear', got {self.resize!r}")
+        return TFBilinearResize(self.size)
+
+
+class CvLinearResize:
+    """OpenCV INTER_LINEAR resize of uint8 images (the TFLite detectors' reference input)."""
+
+    def __init__(self, out_hw: tuple[int, int]):
+        self.out_hw = tuple(out_hw)
+
+    def numpy(self, img: np.ndarray, scale: float, offset: float) -> np.ndarray:
+        """img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset``."""
+        oh, ow = self.out_hw
+        small = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_LINEAR)  # uint8, as the reference
+        x = small.astype(np.float32)
+        if scale != 1.0:
+            x *= np.float32(scale)
+        x += np.float32(offset)
+        return np.ascontiguousarray(x[:, :, ::-1].transpose(2, 0, 1))
 
 
 def _lerp_table(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .capture import CapturePolicy, CaptureThread
+from .hub import DEFAULT_MODEL
 from .draw import annotate
 from .pipeline import Engine, Models, frames_from
 from .results import Result
@@ -34,7 +35,7 @@ class RunConfig:
     device: str = "auto"
     half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
     backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
-    model: str = "ssdlite-mobilenetv2-person"
+    model: str = DEFAULT_MODEL
     classifier: str | None = None
     classify: str = "off"
     conf: float = 0.3

@@ -84,7 +84,8 @@ def test_unwritable_output_folder(tmp_path):
 def test_unknown_model_and_class(tmp_path):
     assert_one_clear_line(lookout("--source", str(DEMO_CLIP), "--headless", "--model", "nope"), 2,
                           "ssdlite-mobilenetv2-person")
-    assert_one_clear_line(lookout("--source", str(DEMO_CLIP), "--headless", "--classes", "car"), 2, "car")
+    assert_one_clear_line(lookout("--source", str(DEMO_CLIP), "--headless", "--model", "ssdlite-mobilenetv2-person",
+                                  "--classes", "car"), 2, "car")
 
 
 def test_silent_stream_times_out_with_clear_error(tmp_path):

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
 def cuda_detector(request):
     from detector import Detector
     mode, precision = request.param.split(":")
-    det = Detector.load(device="cuda", half=precision == "fp16", mode=mode)
+    det = Detector.load("ssdlite-mobilenetv2-person", device="cuda", half=precision == "fp16", mode=mode)
     assert det.device.type == "cuda" and det.half == (precision == "fp16")
     assert det.mode == ("jit" if mode == "auto" else mode)  # auto = the fastest on CUDA (bench)
     return det
@@ -34,7 +34,7 @@ def cuda_detector(request):
 @pytest.fixture(scope="module", params=["eager", "jit"])
 def fp32_detector(request):
     from detector import Detector
-    return Detector.load(device="cuda", half=False, mode=request.param)
+    return Detector.load("ssdlite-mobilenetv2-person", device="cuda", half=False, mode=request.param)
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_FILES, ids=lambda p: p.stem)

@@ -69,7 +69,7 @@ def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
 def test_every_runtime_mode_keeps_parity(mode):
     """Each speed mode gives TF's raw outputs (1e-3) and the same detections on real frames."""
     from detector import Detector
-    det = Detector.load(device="cpu", mode=mode)
+    det = Detector.load("ssdlite-mobilenetv2-person", device="cpu", mode=mode)
     assert det.mode == mode
     for name in ("vtest.avi_00100", "grace_hopper", "kite_and_cold"):
         ref = np.load(FIXTURES / "tf_person" / f"{name}.npz")

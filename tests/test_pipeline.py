@@ -95,7 +95,7 @@ def test_live_policy_drops_stale_frames_and_keeps_age_low(tmp_path, person_detec
 
 def test_class_filter_and_threshold_change_while_running(tmp_path, person_detector):
     from detector import Detector
-    det = Detector.load(device="cpu")
+    det = Detector.load("ssdlite-mobilenetv2-person", device="cpu")
     models = Models(det)
     with pytest.raises(ValueError, match="expected some of person"):
         models.set_classes(["car"])

@@ -27,7 +27,7 @@ def window(qtbot, tmp_path):
     from ui.worker import EngineWorker
     before = {t.ident for t in threading.enumerate()}
     config = RunConfig(source=str(DEMO_CLIP), loop=True)
-    models = Models(Detector.load(device="cpu"))
+    models = Models(Detector.load("ssdlite-mobilenetv2-person", device="cpu"))
     worker = EngineWorker(models, config.source, viewer_policy(config))
     win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
     qtbot.addWidget(win)
@@ -58,7 +58,7 @@ def _pixels(win) -> np.ndarray:
 
 def test_boxes_drawn_where_the_detector_put_them(window, qtbot):
     result = _next_result(qtbot, window)
-    ref = Detector.load(device="cpu").detect(result.frame.image)
+    ref = Detector.load("ssdlite-mobilenetv2-person", device="cpu").detect(result.frame.image)
     np.testing.assert_allclose(result.detections.xyxy, ref.xyxy, atol=0.01)
     assert len(ref) >= 1
     window.view.repaint()
@@ -180,10 +180,44 @@ def test_record_toggle_writes_the_shown_frames(window, qtbot, tmp_path):
 def test_switching_the_detector_at_run_time(window, qtbot):
     """Load a model off the GUI thread and swap it in between frames; the source keeps playing."""
     before = window.models.detector
-    window._load_in_background("person", lambda: Detector.load(device="cpu", mode="eager"),
+    window._load_in_background("person", lambda: Detector.load("ssdlite-mobilenetv2-person", device="cpu", mode="eager"),
                                window.models.swap_detector)
     qtbot.waitUntil(lambda: window.models.detector is not before, timeout=30000)
     assert window.models.detector.mode == "eager"
     assert window.models.detector.score_threshold == before.score_threshold
     result = _next_result(qtbot, window)
     assert result is not None and window.classes.count() == 1
+
+
+def test_coco_class_filter_search_all_none(qtbot, tmp_path):
+    """The default COCO model in the window: 80 named classes listed (no unused ids), the search box
+    narrows the list, None hides every box, one class shows only that class, All shows everything."""
+    from PyQt6.QtCore import Qt
+
+    from ui.app import viewer_policy
+    from ui.main_window import MainWindow
+    from ui.worker import EngineWorker
+    config = RunConfig(source=str(DEMO_CLIP), loop=True)
+    models = Models(Detector.load("ssd-mobilenetv2-coco", device="cpu"))
+    worker = EngineWorker(models, config.source, viewer_policy(config))
+    win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
+    qtbot.addWidget(win)
+    worker.start()
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: win.shown_seq >= 2, timeout=20000)
+        assert win.classes.count() == 80 and win.model_box.currentText() == "ssd-mobilenetv2-coco"
+        win.class_search.setText("ca")  # a substring, any case
+        shown = [win.classes.item(i).text() for i in range(win.classes.count()) if not win.classes.item(i).isHidden()]
+        assert shown == ["car", "cat", "suitcase", "carrot", "cake"]
+        win.class_none.click()
+        assert len(_next_result(qtbot, win).detections) == 0
+        car = win.classes.findItems("car", Qt.MatchFlag.MatchExactly)[0]
+        car.setCheckState(Qt.CheckState.Checked)
+        labels = set(_next_result(qtbot, win).detections.labels)
+        assert labels == {"car"}
+        win.class_all.click()
+        labels = set(_next_result(qtbot, win).detections.labels)
+        assert {"car", "person"} <= labels
+    finally:
+        win.close()

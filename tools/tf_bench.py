@@ -2,6 +2,7 @@
 
 usage: tf_bench.py detector GRAPH.pb FRAMES.npy THREADS WARMUP   # TF frozen graph, full path
        tf_bench.py tflite MODEL.tflite FRAMES.npy THREADS WARMUP # TFLite interpreter, 224x224 inputs
+       tf_bench.py tflite_detector SSD.tflite FRAMES.npy THREADS WARMUP  # TFLite SSD, full path
 Runs in a Python that has tensorflow-cpu / ai-edge-litert (a throwaway venv, never Lookout's). Prints one
 JSON line: {"ms": [per-call milliseconds], "rss_mb": peak RSS, "version": ...}. Inputs are BGR uint8
 frames; each call gets one RGB frame, as Lookout's full path does.
@@ -31,6 +32,25 @@ if kind == "detector":
     def call(f):
         sess.run(outs, {"image_tensor:0": np.ascontiguousarray(f[None, :, :, ::-1])})
     version = tf.__version__
+elif kind == "tflite_detector":
+    import cv2
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+        import ai_edge_litert as lib
+        version = getattr(lib, "__version__", "ai-edge-litert")
+    except ImportError:
+        import tensorflow as tf
+        Interpreter, version = tf.lite.Interpreter, tf.__version__
+    it = Interpreter(model_path=model_path, num_threads=threads)  # XNNPACK by default
+    it.allocate_tensors()
+    inp, outs = it.get_input_details()[0], it.get_output_details()
+    h, w = (int(v) for v in inp["shape"][1:3])
+
+    def call(f):  # the full path: BGR frame in, the post-processed detections out
+        rgb = cv2.cvtColor(f, cv2.COLOR_BGR2RGB)
+        it.set_tensor(inp["index"], cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)[None])
+        it.invoke()
+        [it.get_tensor(o["index"]) for o in outs]
 else:
     try:
         from ai_edge_litert.interpreter import Interpreter

@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QInputDialog, QLabel,
-                             QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QSlider,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog,
+                             QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                             QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from detector.draw import annotate
+from detector.hub import KNOWN_MODELS
 from detector.pipeline import Models
 
 from .video_view import VideoView
@@ -112,15 +113,29 @@ class MainWindow(QMainWindow):
         self.iou.valueChanged.connect(self.on_iou)
         form.addRow("NMS IoU", self.iou)
         form.addRow("", self.iou_label)
+        # 90 COCO classes: a search box narrows the list, All / None set every class at once.
+        self.class_search = QLineEdit()
+        self.class_search.setPlaceholderText("search classes…")
+        self.class_search.setClearButtonEnabled(True)
+        self.class_search.textChanged.connect(self.on_class_search)
+        form.addRow("Classes", self.class_search)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.class_all, self.class_none = QPushButton("All"), QPushButton("None")
+        self.class_all.clicked.connect(lambda: self.set_all_classes(True))
+        self.class_none.clicked.connect(lambda: self.set_all_classes(False))
+        row.addWidget(self.class_all)
+        row.addWidget(self.class_none)
+        form.addRow("", buttons)
         self.classes = QListWidget()
-        self.classes.setMaximumHeight(140)
+        self.classes.setMaximumHeight(180)
         self._fill_classes()
         self.classes.itemChanged.connect(self.on_classes)
-        form.addRow("Classes", self.classes)
+        form.addRow("", self.classes)
         self.model_box = QComboBox()
-        self.model_box.addItems(["ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco", "Open…"])
-        self.model_box.setCurrentText(det.name if det.name in ("ssdlite-mobilenetv2-person",
-                                                               "ssdlite-mobilenetv2-coco") else "Open…")
+        self.model_box.addItems([*KNOWN_MODELS, "Open…"])
+        self.model_box.setCurrentText(det.name if det.name in KNOWN_MODELS else "Open…")
         self.model_box.activated.connect(self.on_model)
         form.addRow("Detector", self.model_box)
         self.classify_box = QComboBox()
@@ -141,13 +156,29 @@ class MainWindow(QMainWindow):
         self.classes.clear()
         keep = self.models.snapshot().classes
         for i, name in enumerate(self.models.detector.labels):
-            if i == 0:
+            if i == 0 or name.startswith("class_"):  # background, and ids COCO never used
                 continue
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if keep is None or i in keep else Qt.CheckState.Unchecked)
             self.classes.addItem(item)
         self.classes.blockSignals(False)
+        self.on_class_search(self.class_search.text())
+
+    def on_class_search(self, text: str) -> None:
+        text = text.strip().lower()
+        for i in range(self.classes.count()):
+            item = self.classes.item(i)
+            item.setHidden(bool(text) and text not in item.text().lower())
+
+    def set_all_classes(self, checked: bool) -> None:
+        """Check or uncheck every class (the search does not narrow this), then filter once."""
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        self.classes.blockSignals(True)
+        for i in range(self.classes.count()):
+            self.classes.item(i).setCheckState(state)
+        self.classes.blockSignals(False)
+        self.on_classes()
 
     def _actions(self) -> None:
         menu_file = self.menuBar().addMenu("&File")
@@ -224,7 +255,7 @@ class MainWindow(QMainWindow):
     def on_classes(self, _item=None) -> None:
         names = [self.classes.item(i).text() for i in range(self.classes.count())
                  if self.classes.item(i).checkState() == Qt.CheckState.Checked]
-        self.models.set_classes(None if len(names) == self.classes.count() else names)
+        self.models.set_classes(None if len(names) == self.classes.count() else names)  # all: no filter
 
     def _load_in_background(self, what: str, load, apply) -> None:
         """Load a model off the GUI thread, then swap it in between frames; failures to the status bar."""
@@ -245,7 +276,7 @@ class MainWindow(QMainWindow):
         from detector import Detector
         name = self.model_box.currentText()
         if name == "Open…":
-            name, _ = QFileDialog.getOpenFileName(self, "Detector weights", "", "Models (*.pt *.pb *.tar.gz)")
+            name, _ = QFileDialog.getOpenFileName(self, "Detector weights", "", "Models (*.tflite *.pt *.pb *.tar.gz)")
             if not name:
                 return
         device = self.device_box.currentText()

@@ -2,10 +2,15 @@
 
 usage:
   python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.pt            # SSDLite-MobileNetV2 detector
+  python -m detector.convert SSD.tflite OUT.pt                        # quantised SSD detector (with its
+                                                                      #   TFLite_Detection_PostProcess op)
   python -m detector.convert MODEL.tflite OUT.pt --labels LABELS.txt  # quantised MobileNet classifier
   python -m detector.convert CHECKPOINT.pt --onnx-bundle              # ONNX Runtime bundle beside it
 
-The embedded default detector is made with:
+The embedded detectors are made with:
+  python -m detector.convert ../shared/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \\
+      assets/ssd_mobilenetv2_coco.pt
+  python -m detector.convert assets/ssd_mobilenetv2_coco.pt --onnx-bundle
   python -m detector.convert ../shared/models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb \\
       assets/ssdlite_mobilenetv2_person.pt
   python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle
@@ -28,9 +33,20 @@ def main(argv: list[str]) -> int:
         ap.error("give OUT, or --onnx-bundle with a .pt checkpoint")
     try:
         if args.onnx_bundle:
-            from ..detector import write_onnx_bundle
-            onnx_path, meta_path = write_onnx_bundle(args.source)
+            from ..detector import quantized_source, write_onnx_bundle
+            from ..quant_detector import write_quant_bundle
+            write = write_quant_bundle if quantized_source(args.source) else write_onnx_bundle
+            onnx_path, meta_path = write(args.source)
             print(f"wrote {onnx_path} and {meta_path}")
+            return 0
+        if args.source.endswith(".tflite") and _has_postprocess_op(Path(args.source)):
+            from ..labels import COCO90
+            from ..quant_detector import read_tflite_ssd, save_checkpoint
+            conv = read_tflite_ssd(args.source)
+            if conv.num_classes != len(COCO90):
+                raise ValueError(f"expected the 90 COCO classes (+ background), got {conv.num_classes - 1}")
+            save_checkpoint(conv, COCO90, args.out)
+            print(f"wrote {args.out}: quantised SSD-MobileNetV2, {conv.num_classes} classes, {len(conv.anchors)} anchors")
             return 0
         if args.source.endswith(".tflite"):
             from ..classifier import Classifier, find_labels, read_labels
@@ -49,6 +65,11 @@ def main(argv: list[str]) -> int:
     n = sum(t.numel() for t in weights.state_dict.values())
     print(f"wrote {args.out}: {n} values, {weights.num_classes} classes ({', '.join(weights.labels[:4])}...)")
     return 0
+
+
+def _has_postprocess_op(path: Path) -> bool:
+    from .tflite_ssd import POSTPROCESS_OP
+    return POSTPROCESS_OP.encode() in path.read_bytes()
 
 
 if __name__ == "__main__":
