@@ -100,3 +100,20 @@ def test_cuda_batch_matches_single_images(cuda_detector):
         tol = 0.05 if cuda_detector.half else 1e-3
         np.testing.assert_allclose(b.xyxy, one.xyxy, atol=tol * 10)
         np.testing.assert_allclose(b.scores, one.scores, atol=tol)
+
+
+def test_coco_model_on_cuda_counts_differing_integers():
+    """The quantised COCO model's torch path on the GPU (fp32, no TF32) against the interpreter's
+    fixtures: prints how many raw integers differ, and requires the detections to match."""
+    from detector import Detector
+    from test_coco_model import COCO, NAMES, _input, _raw
+    det = Detector.load("ssd-mobilenetv2-coco", device="cuda", score_threshold=0.0)
+    assert det.device.type == "cuda" and det.mode == "eager"
+    differing, total = 0, 0
+    for name in NAMES:
+        ref = np.load(COCO / f"{name}.npz")
+        box_q, logits_q = _raw(det, _input(name))
+        differing += int((box_q != ref["Squeeze__q"][0]).sum()) + int((logits_q != ref["concat__q"][0]).sum())
+        total += box_q.size + logits_q.size
+    print(f"COCO on CUDA: {differing} of {total} raw integers differ from the interpreter's")
+    assert differing == 0
