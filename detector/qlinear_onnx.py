@@ -108,17 +108,19 @@ def _emit(g: _Graph, mod: nn.Module, args: tuple, names: dict) -> str:
                       kernel_shape=[k, k], strides=[s, s], pads=[t, left, b, r], group=conv.groups)
     if isinstance(mod, QAdd):
         (a, zp_a), (b_, zp_b) = (names[id(t_)] for t_ in args)
-        bias = 2 ** 40  # keeps the sum positive, so integer division is floor division
-
-        def term(src: str, zp: float, mult: float) -> str:
-            v = g.node("Sub", [g.node("Cast", [src], to=TensorProto.INT64), g.const(zp, np.int64)])
-            return g.node("Mul", [v, g.const(mult, np.int64)])
-        acc = g.node("Add", [term(a, zp_a, mod.a_mult), term(b_, zp_b, mod.b_mult)])
-        acc = g.node("Add", [acc, g.const(2 ** (mod.shift - 1) + bias, np.int64)])
-        q = g.node("Sub", [g.node("Div", [acc, g.const(2 ** mod.shift, np.int64)]),
-                           g.const(bias // 2 ** mod.shift, np.int64)])
-        q = g.node("Clip", [q, g.const(mod.lo, np.int64), g.const(mod.hi, np.int64)])
-        return g.node("Cast", [g.node("Add", [q, g.const(zp_out, np.int64)])], to=TensorProto.UINT8)
+        # XNNPACK's fixed-point add in int32: |a * A + b * B| < 255 * 2**22 (multipliers < 2**21),
+        # so with the zero points, the rounding term and a 2**30 bias (which makes integer division
+        # floor division) the sum stays below 2**31. Zero points fold into the constants:
+        # 10 int32 ops instead of 13 int64 ones (3.6 -> ms a frame, see the commit).
+        bias = 2 ** 30
+        const = -zp_a * mod.a_mult - zp_b * mod.b_mult + 2 ** (mod.shift - 1) + bias
+        term = lambda src, mult: g.node("Mul", [g.node("Cast", [src], to=TensorProto.INT32),  # noqa: E731
+                                                g.const(mult, np.int32)])
+        acc = g.node("Add", [g.node("Add", [term(a, mod.a_mult), term(b_, mod.b_mult)]), g.const(const, np.int32)])
+        q = g.node("Sub", [g.node("Div", [acc, g.const(2 ** mod.shift, np.int32)]),
+                           g.const(bias // 2 ** mod.shift - zp_out, np.int32)])
+        q = g.node("Clip", [q, g.const(mod.lo + zp_out, np.int32), g.const(mod.hi + zp_out, np.int32)])
+        return g.node("Cast", [q], to=TensorProto.UINT8)
     # QAvgPool
     (src, zp_x), = (names[id(a)] for a in args)
     n = args[0].shape[-1] * args[0].shape[-2]

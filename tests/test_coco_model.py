@@ -84,6 +84,17 @@ def test_detect_returns_the_interpreters_detections_in_pixels(coco):
         assert np.abs(dets.xyxy - want).max() <= 1e-4 * max(h, w)
         assert (dets.class_ids == ref["classes"][keep] + 1).all()
         assert (dets.scores == ref["scores"][keep]).all()
+    # At a user threshold: the op's detections above it, exactly (weak candidates are dropped before
+    # NMS there, which must not change what is above it).
+    for name in NAMES:
+        ref = np.load(COCO / f"{name}.npz")
+        coco.score_threshold = 0.3
+        try:
+            dets = coco.detect(_input(name))
+        finally:
+            coco.score_threshold = 0.0
+        keep = ref["scores"] > 0.3
+        assert (dets.scores == ref["scores"][keep]).all() and (dets.class_ids == ref["classes"][keep] + 1).all(), name
     people = coco.detect(_input("vtest.avi_100"))
     labels = [l for l, s in zip(people.labels, people.scores) if s > 0.4]
     assert labels.count("person") == 7 and labels.count("car") == 2, labels  # as in the interpreter's fixture
