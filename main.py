@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--conf", type=float, default=0.3, help="score threshold (default 0.3)")
     ap.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
+    track = ap.add_argument_group("tracking and counting")
+    track.add_argument("--track", action="store_true", help="track objects across frames: stable IDs in the "
+                       "JSONL (track_id), the video and the window (on by itself with --line / --zone)")
+    track.add_argument("--line", action="append", default=[], metavar="NAME=x1,y1,x2,y2",
+                       help="count tracks crossing this line, per class and direction (pixels, or fractions of "
+                            "the frame when all four are in 0..1); repeatable")
+    track.add_argument("--zone", action="append", default=[], metavar="NAME=x1,y1,x2,y2,x3,y3,...",
+                       help="count tracks inside this polygon: now, most at once, entered; repeatable")
+    track.add_argument("--counters", metavar="FILE", help="lines and zones from a JSON file (the window saves one)")
+    track.add_argument("--tracker-match", type=float, default=0.8, metavar="M",
+                       help="association cost limit, 1 - IoU (default 0.8; lower = stricter)")
+    track.add_argument("--tracker-buffer", type=int, default=30, metavar="FRAMES",
+                       help="frames a lost track is kept to pick it up again (default 30)")
     ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
     ap.add_argument("--reconnect", type=int, default=5, metavar="N",
@@ -70,6 +83,7 @@ def _config(args):
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     _check_classes(args.model, classes)
+    counters = _counters(args)
     is_file = not (args.source.strip().isdigit() or "://" in args.source)
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
@@ -80,7 +94,20 @@ def _config(args):
         detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
-        open_timeout_s=max(args.open_timeout, 0.5))
+        open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
+        tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer)
+
+
+def _counters(args) -> list:
+    from detector.counting import check_names, load_counters, parse_counter
+    if not 0 < args.tracker_match <= 1:
+        raise ValueError(f"expected --tracker-match in (0, 1], got {args.tracker_match}")
+    if args.tracker_buffer < 1:
+        raise ValueError(f"expected --tracker-buffer >= 1 frame, got {args.tracker_buffer}")
+    counters = load_counters(args.counters) if args.counters else []
+    counters += [parse_counter("line", s) for s in args.line] + [parse_counter("zone", s) for s in args.zone]
+    check_names(counters)
+    return counters
 
 
 def _check_classes(model: str, classes: tuple[str, ...]) -> None:
@@ -126,6 +153,15 @@ def _print_summary(report) -> None:
           f"{fr['bad_frames']} bad | {fps['inferred']:.1f} fps | detect p50 {det.get('p50_ms', 0):.1f} ms "
           f"p95 {det.get('p95_ms', 0):.1f} ms | age p50 {age.get('p50_ms', 0):.1f} ms | {report.stopped_by}",
           file=sys.stderr)
+    counts = s.get("counts")
+    for name, c in (counts or {}).get("lines", {}).items():
+        per = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
+        print(f"lookout: line {name}: in {sum(c['in'].values())} ({per(c['in'])}), "
+              f"out {sum(c['out'].values())} ({per(c['out'])})", file=sys.stderr)
+    for name, c in (counts or {}).get("zones", {}).items():
+        print(f"lookout: zone {name}: entered {sum(c['entered'].values())} {dict(sorted(c['entered'].items()))}, "
+              f"most at once {dict(sorted(c['max'].items()))}, inside at the end {dict(sorted(c['inside'].items()))}",
+              file=sys.stderr)
 
 
 def run_headless(args) -> int:

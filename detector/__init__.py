@@ -5,13 +5,16 @@ import torch: the command line's ONNX Runtime path starts without it.
 """
 from .detections import Classification, Detections
 
-__all__ = ["Classification", "Classifier", "Detections", "Detector"]
+__all__ = ["Classification", "Classifier", "Detections", "Detector", "Tracker"]
 
 
 def __getattr__(name: str):
     if name == "Detector":
         from .detector import Detector
         return Detector
+    if name == "Tracker":
+        from .tracker import Tracker
+        return Tracker
     if name == "Classifier":
         from .classifier import Classifier
         return Classifier

@@ -38,7 +38,8 @@ class Models:
     """The models and the settings that may change while running, behind one lock."""
 
     def __init__(self, detector, classifier=None, classify: str = "off", classes: Iterable[str] | None = None,
-                 top_k: int = 5):
+                 top_k: int = 5, analytics=None):
+        """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None."""
         if classify not in CLASSIFY_MODES:
             raise ValueError(f"expected --classify one of {', '.join(CLASSIFY_MODES)}, got {classify!r}")
         self._lock = threading.Lock()
@@ -46,6 +47,7 @@ class Models:
         self._class_names = None
         self._classes = None
         self.set_classes(classes)
+        self.analytics = analytics
 
     def snapshot(self) -> ModelSnapshot:
         with self._lock:
@@ -146,10 +148,15 @@ class Engine:
                 per_box = m.classifier.classify_boxes(frame.image, dets.xyxy, k=1)
                 dets = dets.with_classes(box_classes=tuple(Classification(tuple(p)) for p in per_box))
             lat["classify"] = (time.perf_counter() - t1) * 1000
+        analytics = None
+        if self.models.analytics is not None:
+            t2 = time.perf_counter()
+            dets, analytics = self.models.analytics.update(dets, frame.captured_at)
+            lat["track"] = (time.perf_counter() - t2) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
-        for stage in ("preprocess", "detect", "classify"):
+        for stage in ("preprocess", "detect", "classify", "track"):
             if stage in lat:
                 self.stats.add_latency(stage, lat[stage])
         self.stats.add_latency("age", lat["capture_to_result"])
         self.stats.count("inferred")
-        return Result(frame, dets, lat)
+        return Result(frame, dets, lat, analytics)

@@ -3,22 +3,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .counting import FrameAnalytics
 from .detections import Detections
 from .frames import Frame
 
 
 @dataclass(frozen=True)
 class Result:
-    """A frame, its detections, and per-stage latencies in ms (detect, classify, capture_to_result...)."""
+    """A frame, its detections, per-stage latencies in ms (detect, classify, track, capture_to_result...)
+    and, when tracking is on, what tracking and counting add (events, counts, trails)."""
 
     frame: Frame
     detections: Detections
     latency_ms: dict = field(default_factory=dict)
+    analytics: FrameAnalytics | None = None
 
     def to_json(self) -> dict:
         d = {"frame": self.frame.index, "pts_ms": round(self.frame.pts_ms, 3),
              "detections": self.detections.to_json()}
         if self.detections.frame_class is not None:
             d["classification"] = self.detections.frame_class.to_json()
+        if self.analytics is not None:
+            d["events"] = list(self.analytics.events)
+            d["counts"] = self.analytics.counts
         d["latency_ms"] = {k: round(v, 2) for k, v in self.latency_ms.items()}
         return d

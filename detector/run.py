@@ -53,6 +53,10 @@ class RunConfig:
     queue_size: int = 8
     reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
     open_timeout_s: float = 10.0
+    track: bool = False             # tracking (on by itself when counters are given)
+    counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
+    tracker_match: float = 0.8
+    tracker_buffer: int = 30
 
 
 @dataclass
@@ -110,7 +114,8 @@ class OutputWorker(threading.Thread):
                 continue
             try:
                 t0 = time.perf_counter()
-                annotated = annotate(result.frame.image, result.detections) if self.needs_annotated else None
+                annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics)
+                             if self.needs_annotated else None)
                 t1 = time.perf_counter()
                 for sink in self.sinks:
                     sink.write(result, annotated)
@@ -151,7 +156,18 @@ def load_models(config: RunConfig, warn=print) -> Models:
     classifier = None
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or "mobilenet-v2", det.device, warn)
-    return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None)
+    return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
+                  analytics=make_analytics(config))
+
+
+def make_analytics(config: RunConfig):
+    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
+    if not (config.track or config.counters):
+        return None
+    from .counting import Analytics
+    from .tracker import Tracker
+    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer),
+                     list(config.counters))
 
 
 def load_classifier_or_warn(name: str, device, warn):
@@ -189,6 +205,8 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     report = RunReport({}, 0, 0)
     try:
         source = capture.wait_open()
+        if models.analytics is not None and all(source.size):
+            models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
         sinks = build_sinks(config, source.fps, policy.live)
         worker = OutputWorker(sinks, stats, config.queue_size)
         worker.start()
@@ -219,6 +237,8 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         report.warnings.append(f"the last {missing} frame(s) of {config.source} could not be read "
                                f"(file cut short?); everything before them was processed")
     report.stats["stopped_by"] = report.stopped_by
+    if models.analytics is not None:
+        report.stats["counts"] = models.analytics.totals()
     if config.stats_json:
         _write_json(config.stats_json, report.stats)
     return report
