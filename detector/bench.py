@@ -15,6 +15,8 @@ Each section runs in its own subprocess (so peak RSS is per section) with the sa
               live mode (demo clip played with --live): frame age at result vs detector latency
   window      the real window (offscreen), demo clip, live policy: display vs inference fps,
               frame age at display vs detector latency
+  tracking    what tracking + a line + a zone add per frame at about 20 objects (the COCO model's
+              vtest.avi detections at threshold 0), side by side with the detector alone
   soak        a file played --live --loop for N frames: RSS, threads and open files each 500 frames
 Median and p90 over every timed call, after warm-up. ``--readme`` rewrites README's table.
 Not a test: numbers for people to read. Needs ../shared (media, models).
@@ -267,6 +269,32 @@ def section_window(args) -> list[dict]:
              "detect_p50_ms": round(det50, 1), "age_p50_over_detect": round(age[0] / det50, 2) if det50 else None}]
 
 
+def section_tracking(args) -> list[dict]:
+    from detector import Detector
+    from detector.counting import Analytics, Line, Zone
+    from detector.tracker import Tracker
+    det = Detector.load("ssd-mobilenetv2-coco", device="cpu", score_threshold=0.0)  # 20 boxes a frame
+    frames = load_frames(VTEST, args.frames)
+    dets = [det.detect(f) for f in frames]
+    detect_ms = time_calls(det.detect, frames, args.warmup)
+    rows = [row(f"detector alone (COCO, {np.mean([len(d) for d in dets]):.1f} boxes a frame)", detect_ms)]
+    for name, make in (("tracker", lambda: Tracker()),
+                       ("tracker + 1 line + 1 zone (Analytics)", lambda: Analytics(
+                           Tracker(), [Line("l", (0.3, 0.2), (0.3, 0.8)), Zone("z", ((0.1, 0.1), (0.9, 0.1), (0.5, 0.9)))]))):
+        runs = []
+        for _ in range(5):  # the tracker's cost depends on its state: time whole passes over the clip
+            t = make()
+            step = t.update if isinstance(t, Tracker) else (lambda d, t=t: t.update(d, time.monotonic()))
+            ms = []
+            for d in dets:
+                t0 = time.perf_counter()
+                step(d)
+                ms.append((time.perf_counter() - t0) * 1000)
+            runs += ms[args.warmup:]
+        rows.append(row(name, runs, over_detector=round(float(np.median(runs)) / float(np.median(detect_ms)), 3)))
+    return rows
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -307,7 +335,7 @@ def section_soak(args) -> list[dict]:
 SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "coco": section_coco,
             "coco_tflite": section_coco_tflite, "classifier": section_classifier,
             "classifier_tflite": section_classifier_tflite, "pipeline": section_pipeline,
-            "window": section_window, "soak": section_soak}
+            "window": section_window, "tracking": section_tracking, "soak": section_soak}
 
 
 # ---- driver -------------------------------------------------------------------------------------
@@ -345,6 +373,10 @@ def format_tables(results: dict[str, list[dict]], header: str) -> str:
             out.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} |" + "".join(f" {x} |" for x in ratios)
                        + f" {r.get('rss_mb', 0):.0f} |" + (f" {r.get('gpu_mem_mb', 0):.0f} |" if gpu else ""))
         out.append("")
+    for section in ("tracking",):
+        for r in results.get(section, []):
+            out.append(f"- **{section}** {r['name']}: median {r['median_ms']:.2f} ms, p90 {r['p90_ms']:.2f} ms"
+                       + (f" ({r['over_detector']:.3f}x the detector)" if "over_detector" in r else ""))
     for section in ("pipeline", "window", "soak"):
         for r in results.get(section, []):
             items = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("name", "samples"))

@@ -221,3 +221,43 @@ def test_coco_class_filter_search_all_none(qtbot, tmp_path):
         assert {"car", "person"} <= labels
     finally:
         win.close()
+
+
+def test_draw_a_line_and_a_zone_with_the_mouse_then_save_and_load(window, qtbot, tmp_path):
+    """Tracking on from the panel; a line dragged and a zone clicked on the video become counters
+    (in frame pixels), results carry track IDs and counts, the counters file round-trips."""
+    from PyQt6.QtCore import QPoint, Qt
+
+    from detector.counting import Line, Zone, load_counters, save_counters
+    window.track_box.setChecked(True)
+    assert window.models.analytics is not None
+    view = window.view
+    r = view.frame_rect()
+    at = lambda fx, fy: QPoint(int(r.x() + fx * r.width()), int(r.y() + fy * r.height()))  # noqa: E731
+    window.draw_line_btn.click()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at(0.5, 0.2))
+    qtbot.mouseMove(view, at(0.5, 0.8))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at(0.5, 0.8))
+    window.draw_zone_btn.click()
+    for fx, fy in ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9)):
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=at(fx, fy))
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=at(0.1, 0.9))
+    counters = window.models.analytics.counters
+    assert [c.name for c in counters] == ["line1", "zone1"]
+    line, zone = counters
+    assert isinstance(line, Line) and abs(line.p1[0] - 384) < 4 and abs(line.p2[1] - 0.8 * 576) < 4
+    assert isinstance(zone, Zone) and len(zone.points) == 4
+    assert [window.counter_list.item(i).text() for i in range(window.counter_list.count())] == \
+        ["line1 (line)", "zone1 (zone)"]
+    result = _next_result(qtbot, window)
+    result = _next_result(qtbot, window)
+    assert result.analytics is not None and [l.name for l in result.analytics.lines] == ["line1"]
+    assert result.detections.track_ids is not None and (result.detections.track_ids > 0).any()
+    assert "line1: in" in window.count_label.text() and "zone1:" in window.count_label.text()
+    path = tmp_path / "c.json"
+    save_counters(path, window.models.analytics.counters)
+    window.counter_list.setCurrentRow(0)
+    window.delete_counter()
+    assert [c.name for c in window.models.analytics.counters] == ["zone1"]
+    window.load_counters(str(path))
+    assert window.models.analytics.counters == load_counters(path)

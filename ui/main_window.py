@@ -8,13 +8,14 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog,
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog,
                              QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                              QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
@@ -26,6 +27,7 @@ from .video_view import VideoView
 from .worker import EngineWorker
 
 SHORTCUTS = [("Space", "pause / resume"), ("Right", "step one frame while paused"), ("S", "snapshot"),
+             ("T", "track IDs and trails on / off"), ("Esc", "cancel drawing a line or zone"),
              ("R", "record on / off"), ("F", "fullscreen"), ("I", "stats overlay on / off"),
              ("Ctrl+O", "open a video or image file"), ("Ctrl+K", "open a webcam"), ("Ctrl+U", "open a stream URL"),
              ("F1", "this help"), ("Ctrl+Q", "quit")]
@@ -78,6 +80,8 @@ class MainWindow(QMainWindow):
         self.panel = TopKPanel()
         self._dock("Classifier", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Controls", self._controls(), Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Tracking and counting", self._counting(), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.view.on_counter = self.add_counter
         self._actions()
         self.shown_seq = 0
         self._shown_detector = self.models.detector
@@ -151,6 +155,116 @@ class MainWindow(QMainWindow):
         form.addRow("Device", self.device_box)
         return w
 
+    def _counting(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        self.track_box = QCheckBox("Track objects (IDs, trails)")
+        self.track_box.setChecked(self.models.analytics is not None)
+        self.track_box.toggled.connect(self.on_track)
+        lay.addWidget(self.track_box)
+        row = QHBoxLayout()
+        self.draw_line_btn, self.draw_zone_btn = QPushButton("Draw line"), QPushButton("Draw zone")
+        self.draw_line_btn.clicked.connect(lambda: self.view.start_drawing("line"))
+        self.draw_zone_btn.clicked.connect(lambda: self.view.start_drawing("zone"))
+        row.addWidget(self.draw_line_btn)
+        row.addWidget(self.draw_zone_btn)
+        lay.addLayout(row)
+        self.counter_list = QListWidget()
+        self.counter_list.setMaximumHeight(90)
+        self.counter_list.itemDoubleClicked.connect(self.rename_counter)
+        lay.addWidget(self.counter_list)
+        row = QHBoxLayout()
+        for text, slot in (("Delete", self.delete_counter), ("Reset counts", self.reset_counts),
+                           ("Save…", self.save_counters), ("Load…", self.load_counters)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        lay.addLayout(row)
+        self.count_label = QLabel("")
+        self.count_label.setWordWrap(True)
+        lay.addWidget(self.count_label)
+        self._fill_counters()
+        return w
+
+    # ---- tracking and counting (all on the GUI thread: quick, no I/O but the user's own file) -----
+    def _analytics(self):
+        """The stream's analytics, created on first use (tracking on)."""
+        if self.models.analytics is None:
+            from detector.run import make_analytics
+            self.models.analytics = make_analytics(replace(self.config, track=True))
+            self.track_box.setChecked(True)
+        return self.models.analytics
+
+    def on_track(self, on: bool) -> None:
+        if on:
+            self._analytics()
+        else:
+            self.models.analytics = None
+            self._fill_counters()
+
+    def _set_counters(self, counters) -> None:
+        try:
+            self._analytics().set_counters(counters)
+        except ValueError as e:
+            self.statusBar().showMessage(str(e), 8000)
+        self._fill_counters()
+
+    def add_counter(self, counter) -> None:
+        from detector.counting import Line, Zone
+        existing = self._analytics().counters
+        kind = "line" if isinstance(counter, Line) else "zone"
+        n = 1 + sum(1 for c in existing if isinstance(c, Line) == (kind == "line"))
+        names = {c.name for c in existing}
+        while f"{kind}{n}" in names:
+            n += 1
+        named = Line(f"{kind}{n}", counter.p1, counter.p2) if kind == "line" else Zone(f"{kind}{n}", counter.points)
+        self._set_counters(existing + [named])
+
+    def rename_counter(self, item) -> None:
+        from dataclasses import replace as dc_replace
+        old = item.text().split(" ", 1)[0]
+        name, ok = QInputDialog.getText(self, "Rename", "Name:", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self._set_counters([dc_replace(c, name=name.strip()) if c.name == old else c
+                                for c in self._analytics().counters])
+
+    def delete_counter(self) -> None:
+        item = self.counter_list.currentItem()
+        if item is not None and self.models.analytics is not None:
+            old = item.text().split(" ", 1)[0]
+            self._set_counters([c for c in self.models.analytics.counters if c.name != old])
+
+    def reset_counts(self) -> None:
+        if self.models.analytics is not None:
+            self.models.analytics.reset_counts()
+
+    def save_counters(self) -> None:
+        from detector.counting import save_counters
+        if self.models.analytics is None or not self.models.analytics.counters:
+            self.statusBar().showMessage("no lines or zones to save", 5000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save lines and zones", "counters.json", "JSON (*.json)")
+        if path:
+            save_counters(path, self.models.analytics.counters)
+            self.statusBar().showMessage(f"saved {path} (load it with --counters {path})", 8000)
+
+    def load_counters(self, path: str | None = None) -> None:
+        from detector.counting import load_counters
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Load lines and zones", "", "JSON (*.json)")
+        if path:
+            try:
+                self._set_counters(load_counters(path))
+            except ValueError as e:
+                self.statusBar().showMessage(str(e), 8000)
+
+    def _fill_counters(self) -> None:
+        from detector.counting import Line
+        self.counter_list.clear()
+        a = self.models.analytics
+        for c in (a.counters if a is not None else []):
+            self.counter_list.addItem(f"{c.name} ({'line' if isinstance(c, Line) else 'zone'})")
+
     def _fill_classes(self) -> None:
         self.classes.blockSignals(True)
         self.classes.clear()
@@ -187,6 +301,7 @@ class MainWindow(QMainWindow):
         self.act_pause = self._act(menu_view, "Pause", "Space", self.toggle_pause, checkable=True)
         self._act(menu_view, "Step", "Right", self.step)
         self._act(menu_view, "Stats overlay", "I", self.toggle_stats, checkable=True, checked=True)
+        self._act(menu_view, "Track IDs and trails", "T", self.toggle_tracks, checkable=True, checked=True)
         self._act(menu_view, "Fullscreen", "F", self.toggle_fullscreen)
         self._act(menu_file, "Open file…", "Ctrl+O", self.open_file)
         self._act(menu_file, "Open webcam…", "Ctrl+K", self.open_camera)
@@ -224,6 +339,9 @@ class MainWindow(QMainWindow):
         self.view.stats_lines = self.stats_lines()
         self.view.set_result(result)
         self.panel.show_result(result)
+        if result.analytics is not None:
+            from detector.draw import count_lines
+            self.count_label.setText("\n".join(count_lines(result.analytics)))
 
     def display_fps(self) -> float:
         t = self.display_times
@@ -310,6 +428,10 @@ class MainWindow(QMainWindow):
             self.worker.pause(True)
         self.worker.step()
 
+    def toggle_tracks(self) -> None:
+        self.view.show_tracks = not self.view.show_tracks
+        self.view.update()
+
     def toggle_stats(self) -> None:
         self.view.show_stats = not self.view.show_stats
         self.view.update()
@@ -322,7 +444,7 @@ class MainWindow(QMainWindow):
         if result is None:
             return None
         path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}.png"
-        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections)):
+        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections, analytics=result.analytics)):
             self.statusBar().showMessage(f"snapshot saved to {path}", 8000)
             return path
         self.statusBar().showMessage(f"cannot save snapshot to {path}", 8000)

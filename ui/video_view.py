@@ -7,11 +7,12 @@ the widget, never into the frame.
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from detector.draw import box_caption, class_color
+from detector.counting import Line, Zone
+from detector.draw import box_caption, class_color, count_lines
 from detector.results import Result
 
 
@@ -32,6 +33,14 @@ class VideoView(QWidget):
         self._qimage: QImage | None = None
         self.stats_lines: list[str] = []
         self.show_stats = True
+        self.show_tracks = True  # track IDs in the captions and ~1 s trails
+        # Drawing a counter with the mouse: "line" (press, drag, release) or "zone" (click the
+        # corners, double-click to close). ``on_counter(Line | Zone)`` gets it in frame pixels.
+        self.draw_mode: str | None = None
+        self.on_counter = None
+        self._draft: list[tuple[float, float]] = []
+        self._cursor: tuple[float, float] | None = None
+        self.setMouseTracking(True)
 
     def set_result(self, result: Result) -> None:
         img = result.frame.image
@@ -49,6 +58,64 @@ class VideoView(QWidget):
         s = min(self.width() / w, self.height() / h)
         return QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s)
 
+    def to_frame(self, x: float, y: float) -> tuple[float, float]:
+        """Widget coordinates -> frame pixels (clamped to the frame)."""
+        r = self.frame_rect()
+        if r.width() <= 0:
+            return 0.0, 0.0
+        s = r.width() / self._image.shape[1]
+        h, w = self._image.shape[:2]
+        return min(max((x - r.x()) / s, 0.0), w), min(max((y - r.y()) / s, 0.0), h)
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        r = self.frame_rect()
+        s = r.width() / self._image.shape[1]
+        return QPointF(r.x() + x * s, r.y() + y * s)
+
+    def start_drawing(self, mode: str | None) -> None:
+        self.draw_mode, self._draft, self._cursor = mode, [], None
+        self.setCursor(Qt.CursorShape.CrossCursor if mode else Qt.CursorShape.ArrowCursor)
+        self.update()
+
+    def _finish(self, counter) -> None:
+        self.start_drawing(None)
+        if self.on_counter is not None:
+            self.on_counter(counter)
+
+    def mousePressEvent(self, event) -> None:
+        if self.draw_mode is None or self._image is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        pt = self.to_frame(event.position().x(), event.position().y())
+        if self.draw_mode == "line":
+            self._draft = [pt]
+        elif not self._draft or self._draft[-1] != pt:
+            self._draft.append(pt)
+        self.update()
+
+    def mouseMoveEvent(self, event) -> None:
+        if self.draw_mode is not None and self._image is not None:
+            self._cursor = self.to_frame(event.position().x(), event.position().y())
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self.draw_mode == "line" and self._draft and event.button() == Qt.MouseButton.LeftButton:
+            end = self.to_frame(event.position().x(), event.position().y())
+            if np.hypot(end[0] - self._draft[0][0], end[1] - self._draft[0][1]) >= 4:  # a click is not a line
+                self._finish(Line("", self._draft[0], end))
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.draw_mode == "zone" and self._image is not None:
+            pt = self.to_frame(event.position().x(), event.position().y())
+            if not self._draft or self._draft[-1] != pt:  # the press before it usually added it already
+                self._draft.append(pt)
+            if len(self._draft) >= 3:
+                self._finish(Zone("", tuple(self._draft)))
+            return
+        super().mouseDoubleClickEvent(event)
+
     def widget_boxes(self) -> np.ndarray:
         """The current boxes in widget coordinates (N, 4) xyxy, as they are drawn."""
         if self.result is None:
@@ -64,13 +131,16 @@ class VideoView(QWidget):
         if self._qimage is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(self.frame_rect(), self._qimage)
+            self._paint_counters(p)
             self._paint_boxes(p)
+            self._paint_draft(p)
         if self.show_stats and self.stats_lines:
             self._paint_stats(p)
         p.end()
 
     def _paint_boxes(self, p: QPainter) -> None:
         dets = self.result.detections
+        captions = dets if self.show_tracks else _untracked(dets)
         font = QFont()
         font.setPointSizeF(9)
         p.setFont(font)
@@ -81,13 +151,67 @@ class VideoView(QWidget):
             p.setPen(QPen(color, 2))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(QRectF(x1, y1, x2 - x1, y2 - y1))
-            text = box_caption(dets, i)
+            text = box_caption(captions, i)
             tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
             ty = y1 - th if y1 - th >= 0 else y1
             x1 = max(0.0, min(x1, self.frame_rect().right() - tw))  # keep the caption on the frame
             p.fillRect(QRectF(x1, ty, tw, th), color)
             p.setPen(QColor(255, 255, 255))
             p.drawText(QRectF(x1 + 3, ty, tw, th), Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _paint_counters(self, p: QPainter) -> None:
+        a = self.result.analytics
+        if a is None:
+            return
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for zone in a.zones:
+            p.setPen(QPen(QColor(0, 255, 255), 2))
+            p.drawPolygon(QPolygonF([self.to_widget(*pt) for pt in zone.points]))
+        for line in a.lines:
+            p.setPen(QPen(QColor(255, 255, 0), 3))
+            p1, p2 = self.to_widget(*line.p1), self.to_widget(*line.p2)
+            p.drawLine(p1, p2)
+            p.drawText(p1 + QPointF(4, -6), line.name)
+        if self.show_tracks:
+            dets = self.result.detections
+            colors = {int(t): class_color(c) for t, c in zip(dets.track_ids, dets.class_ids) if t >= 0} \
+                if dets.track_ids is not None else {}
+            for tid, pts in a.trails.items():
+                if len(pts) > 1 and tid in colors:
+                    b, g, r = colors[tid]
+                    p.setPen(QPen(QColor(r, g, b), 2))
+                    p.drawPolyline(QPolygonF([self.to_widget(float(x), float(y)) for x, y in pts]))
+        lines = count_lines(a)
+        if lines:
+            font = QFont()
+            font.setPointSizeF(10)
+            font.setBold(True)
+            p.setFont(font)
+            fm = p.fontMetrics()
+            r = self.frame_rect()
+            for k, text in enumerate(reversed(lines)):
+                y = r.bottom() - 8 - k * fm.height()
+                p.fillRect(QRectF(r.x() + 6, y - fm.ascent(), fm.horizontalAdvance(text) + 8, fm.height()),
+                           QColor(0, 0, 0, 160))
+                p.setPen(QColor(255, 255, 0))
+                p.drawText(QPointF(r.x() + 10, y), text)
+
+    def _paint_draft(self, p: QPainter) -> None:
+        if self.draw_mode is None:
+            return
+        pts = self._draft + ([self._cursor] if self._cursor else [])
+        p.setPen(QPen(QColor(255, 80, 255), 2, Qt.PenStyle.DashLine))
+        if len(pts) > 1:
+            p.drawPolyline(QPolygonF([self.to_widget(*pt) for pt in pts]))
+        hint = "drag to draw the line" if self.draw_mode == "line" else "click the corners, double-click to close"
+        p.setPen(QColor(255, 80, 255))
+        p.drawText(QPointF(self.frame_rect().x() + 10, self.frame_rect().y() + 20), hint + " (Esc cancels)")
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.draw_mode is not None:
+            self.start_drawing(None)
+            return
+        super().keyPressEvent(event)
 
     def _paint_stats(self, p: QPainter) -> None:
         font = QFont("monospace")
@@ -101,3 +225,7 @@ class VideoView(QWidget):
         p.setPen(QColor(230, 255, 230))
         for i, line in enumerate(self.stats_lines):
             p.drawText(16, 14 + fm.ascent() + i * fm.height(), line)
+
+
+def _untracked(dets):
+    return dets if dets.track_ids is None else dets.with_track_ids(np.full(len(dets), -1))

@@ -115,6 +115,9 @@ class EngineWorker(threading.Thread):
             return
         self.capture = cap
         self.source_desc = source.description
+        analytics = self.models.analytics
+        if analytics is not None:  # a new scene: tracks and counts start again
+            analytics.reset()
         self.stats.info.update({"source": source.description, "policy": "live" if policy.live else "lossless"})
         self.messages.put(f"playing {source.description}")
 
