@@ -75,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config(args):
     from detector.run import RunConfig
-    for name, lo, hi in (("conf", 0.0, 1.0), ("iou", 0.0, 1.0)):
-        v = getattr(args, name)
-        if not lo <= v <= hi:
-            raise ValueError(f"expected --{name} between {lo} and {hi}, got {v}")
+    if not 0.0 <= args.conf <= 1.0:
+        raise ValueError(f"expected --conf between 0 and 1, got {args.conf}")
+    if not 0.0 < args.iou <= 1.0:  # IoU 0 would suppress every overlapping box, even a touching one
+        raise ValueError(f"expected --iou above 0 and at most 1, got {args.iou}")
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())

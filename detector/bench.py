@@ -126,9 +126,9 @@ def section_detector(args) -> list[dict]:
         ms = time_calls(det.detect, frames, args.warmup)
         name = f"Lookout {mode}" + (f" {precision} on {_device_name(args.device)}" if precision else "")
         if mode == "onnxruntime":
-            name += " (ONNX Runtime, Lookout's exported model, via torch Detector)"
+            name += " (ONNX Runtime, Lookout's exported model, behind the torch model)"
         if mode == "bundle":
-            name = "Lookout onnxruntime, torch-free OnnxDetector (the lookout command's default)"
+            name = "Lookout Detector.load default: ONNX Runtime without torch (what the lookout command runs)"
         rows.append(row(name, ms, load_s=round(load_s, 2), ref="onnxruntime" if mode == "onnxruntime" else None,
                         **_gpu_row_extra(args.device)))
     return rows
@@ -145,7 +145,7 @@ def _reference(args, kind: str, model: Path, frames: list[np.ndarray], label: st
         print(f"bench: {label} failed: {p.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return []
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    return [row(f"{label} {r['version']} (reference)", r["ms"], rss_mb=r["rss_mb"], ref=ref)]
+    return [row(f"{label} {r['version']} (reference; {r.get('config', '?')})", r["ms"], rss_mb=r["rss_mb"], ref=ref)]
 
 
 def section_detector_tf(args) -> list[dict]:
@@ -165,8 +165,8 @@ def section_coco(args) -> list[dict]:
             det = Detector.load("ssd-mobilenetv2-coco", device=args.device, mode=mode)
         load_s = time.perf_counter() - t
         ms = time_calls(det.detect, frames, args.warmup)
-        name = {"bundle": "Lookout onnxruntime, torch-free OnnxDetector (the lookout command's default)",
-                "onnxruntime": "Lookout onnxruntime via Detector.load (integer-exact)",
+        name = {"bundle": "Lookout Detector.load default: ONNX Runtime without torch (integer-exact)",
+                "onnxruntime": "Lookout onnxruntime behind the torch model (integer-exact)",
                 "eager": f"Lookout eager (integer-exact) on {_device_name(args.device)}"}[mode]
         rows.append(row(name, ms, load_s=round(load_s, 2), **_gpu_row_extra(args.device)))
     return rows

@@ -30,6 +30,14 @@ class FrameBuffer:
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
+        self._reported = 0
+
+    def new_drops(self) -> int:
+        """Frames dropped since the last call: what a consumer adds to its own running count (which
+        spans sources, while this buffer's count starts at 0 with its capture)."""
+        with self._cond:
+            n, self._reported = self.dropped - self._reported, self.dropped
+            return n
 
     def put(self, frame: Frame, stop: threading.Event) -> bool:
         """Add a frame; False if stopped while waiting for room."""

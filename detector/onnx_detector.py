@@ -196,10 +196,24 @@ def _may_have_cuda() -> bool:
     return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
 
 
+def available_devices() -> list[str]:
+    """"cpu", plus "cuda" where a GPU can be used, without importing torch when it is not loaded yet
+    (the window lists devices on its GUI thread; importing torch there froze it ~2.5 s)."""
+    import sys
+    if "torch" in sys.modules:
+        return ["cpu", "cuda"] if sys.modules["torch"].cuda.is_available() else ["cpu"]
+    return ["cpu", "cuda"] if _may_have_cuda() else ["cpu"]
+
+
 def load_cached(name_or_path, device: str = "auto", mode: str = "auto", half: bool = False,
                 score_threshold: float = 0.3, iou_threshold: float = 0.6) -> OnnxDetector | None:
     """The detector ``Detector.load`` would give, from the cached bundle without torch; None when
     that choice needs torch (a GPU may be used, another mode, no bundle yet, a frozen graph)."""
+    # A bad threshold is the caller's error, said here: not a reason to fall back to the torch path.
+    if not 0.0 <= float(score_threshold) <= 1.0:
+        raise ValueError(f"expected a score threshold in [0, 1], got {score_threshold}")
+    if not 0.0 < float(iou_threshold) <= 1.0:
+        raise ValueError(f"expected an NMS IoU threshold in (0, 1], got {iou_threshold}")
     if half or mode not in ("auto", "onnxruntime") or str(device) not in ("auto", "cpu"):
         return None
     if str(device) == "auto" and _may_have_cuda():

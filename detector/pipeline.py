@@ -113,7 +113,7 @@ def frames_from(capture: CaptureThread, stop: threading.Event, stats: Stats) -> 
         except EndOfStream:
             break
         finally:
-            dropped = capture.buffer.dropped - stats.get("dropped")
+            dropped = capture.buffer.new_drops()
             if dropped > 0:
                 stats.count("dropped", dropped)
         if frame is not None:

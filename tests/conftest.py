@@ -86,7 +86,7 @@ def every_tenth_vtest_frame_vs_tf(detector) -> dict:
 @pytest.fixture(scope="session")
 def person_detector():
     from detector import Detector
-    return Detector.load("ssdlite-mobilenetv2-person", device="cpu")
+    return Detector.load("ssdlite-mobilenetv2-person", device="cpu", mode="onnxruntime")  # the torch Detector
 
 
 _FAULT_ROWS: list[tuple[str, int, str]] = []

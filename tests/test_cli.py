@@ -157,3 +157,18 @@ def test_damaged_clip_runs_to_the_end_exit_0(tmp_path):
     assert s["stopped_by"] == "end"
     assert len(jsonl.read_text().splitlines()) + s["frames"]["bad_frames"] == total
     assert (s["frames"]["bad_frames"] > 0) == ("warning" in p.stderr)
+
+
+def test_iou_zero_is_refused_at_once_without_torch(tmp_path):
+    """--iou 0 used to pass the command line's check, fail in the detector core, be swallowed by the
+    torch-free loader and surface only after torch had loaded (seconds): now one line, fast."""
+    code = ("import sys, time, main; t = time.time(); rc = main.main(sys.argv[1:]); "
+            "print(rc, 'torch' in sys.modules, round(time.time() - t, 2))")
+    p = subprocess.run([sys.executable, "-c", code, "--source", str(DEMO_CLIP), "--iou", "0", "--detections",
+                        str(tmp_path / "d.jsonl")], capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=60)
+    rc, torch_loaded, seconds = p.stdout.split()
+    assert (rc, torch_loaded) == ("2", "False") and float(seconds) < 1.0, p.stdout
+    assert "--iou" in p.stderr and "Traceback" not in p.stderr
+    from detector.onnx_detector import load_cached
+    with pytest.raises(ValueError, match="IoU threshold"):
+        load_cached("ssd-mobilenetv2-coco", "cpu", iou_threshold=0.0)

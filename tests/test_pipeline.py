@@ -144,3 +144,27 @@ def test_fractional_frame_rate_is_kept(tmp_path, person_detector):
     assert n == 10
     assert fps == pytest.approx(cv2.VideoCapture(str(src)).get(cv2.CAP_PROP_FPS), abs=2e-3)
     assert abs(fps - 24.0) > 0.01
+
+
+def test_drops_after_a_source_switch_are_counted_from_the_first():
+    """The running count spans sources while each capture's buffer counts from 0: drops of a new
+    source used to go uncounted until they exceeded the old source's total."""
+    import threading
+
+    from types import SimpleNamespace
+
+    from detector.capture import FrameBuffer
+    from detector.frames import Frame
+    from detector.pipeline import frames_from
+    from detector.stats import Stats
+    stats = Stats()
+    stats.count("dropped", 50)  # the previous source's
+    buf = FrameBuffer(1, overwrite=True)
+    stop = threading.Event()
+    image = read_frame(DEMO_CLIP, 0)
+    for i in range(4):  # a latest-frame slot: 3 of these 4 are replaced unseen
+        buf.put(Frame(image, i, float(i), time.monotonic(), "demo"), stop)
+    buf.close()
+    got = list(frames_from(SimpleNamespace(buffer=buf, error=None), stop, stats))
+    assert [f.index for f in got] == [3]
+    assert stats.get("dropped") == 53

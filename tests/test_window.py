@@ -261,3 +261,37 @@ def test_draw_a_line_and_a_zone_with_the_mouse_then_save_and_load(window, qtbot,
     assert [c.name for c in window.models.analytics.counters] == ["zone1"]
     window.load_counters(str(path))
     assert window.models.analytics.counters == load_counters(path)
+
+
+def test_window_opens_without_importing_torch():
+    """The default model starts torch-free, and the window must not import torch on its GUI thread
+    (listing devices did: ~2.5 s of frozen window)."""
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'; "
+            "from PyQt6.QtWidgets import QApplication; app = QApplication([]); "
+            "from detector.run import RunConfig, load_models; from ui.app import viewer_policy; "
+            "from ui.main_window import MainWindow; from ui.worker import EngineWorker; "
+            "c = RunConfig(source=sys.argv[1], loop=True); m = load_models(c); "
+            "w = MainWindow(EngineWorker(m, c.source, viewer_policy(c)), m, c); "
+            "print(type(m.detector).__name__, 'torch' in sys.modules, w.device_box.count() >= 1)")
+    p = subprocess.run([sys.executable, "-c", code, str(DEMO_CLIP)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["OnnxDetector", "False", "True"], p.stdout + p.stderr
+
+
+def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qtbot):
+    """Two detector choices in a row: the first load is slow, the second fast. The window must end on
+    the second (loads used to be free threads: the last to finish won)."""
+    first_done = threading.Event()
+    chosen = []
+
+    def slow():
+        time.sleep(1.0)
+        first_done.set()
+        return "first"
+
+    window._load_in_background("first", slow, chosen.append)
+    window._load_in_background("second", lambda: "second", chosen.append)
+    qtbot.waitUntil(lambda: chosen == ["second"] or len(chosen) > 1, timeout=5000)
+    qtbot.wait(1500)
+    assert chosen == ["second"]

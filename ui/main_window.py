@@ -6,8 +6,8 @@ requests go to the worker as method calls. Errors that come and go land in the s
 from __future__ import annotations
 
 import collections
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -85,6 +85,8 @@ class MainWindow(QMainWindow):
         self._actions()
         self.shown_seq = 0
         self._shown_detector = self.models.detector
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookout-loader")
+        self._load_seq: dict[str, int] = {}
         self.display_times: collections.deque = collections.deque(maxlen=64)
         self.display_age: collections.deque = collections.deque(maxlen=500)
         self.timer = QTimer(self)
@@ -148,8 +150,8 @@ class MainWindow(QMainWindow):
         self.classify_box.activated.connect(self.on_classify)
         form.addRow("Classify", self.classify_box)
         self.device_box = QComboBox()
-        import torch
-        self.device_box.addItems(["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+        from detector.onnx_detector import available_devices
+        self.device_box.addItems(available_devices())
         self.device_box.setCurrentText(str(det.device.type))
         self.device_box.activated.connect(self.on_device)
         form.addRow("Device", self.device_box)
@@ -375,30 +377,43 @@ class MainWindow(QMainWindow):
                  if self.classes.item(i).checkState() == Qt.CheckState.Checked]
         self.models.set_classes(None if len(names) == self.classes.count() else names)  # all: no filter
 
-    def _load_in_background(self, what: str, load, apply) -> None:
-        """Load a model off the GUI thread, then swap it in between frames; failures to the status bar."""
+    def _load_in_background(self, what: str, load, apply, kind: str = "detector") -> None:
+        """Load a model off the GUI thread, then swap it in between frames; failures to the status bar.
+
+        Loads run one after another on one loader thread, in the order asked, and a load that a
+        newer request of the same ``kind`` has overtaken is dropped: the last choice wins (with a
+        thread per load, the last load to *finish* won)."""
         self.statusBar().showMessage(f"loading {what}…")
+        self._load_seq[kind] = seq = self._load_seq.get(kind, 0) + 1
 
         def job():
+            if seq != self._load_seq[kind]:
+                return  # a newer choice is queued: skip the work
             try:
                 obj = load()
             except Exception as e:  # shown, never fatal
                 self.worker.messages.put(f"cannot load {what}: {e}")
                 return
+            if seq != self._load_seq[kind]:
+                return
             apply(obj)
             self.worker.messages.put(f"now using {what}")
 
-        threading.Thread(target=job, name="lookout-loader", daemon=True).start()
+        self._loader.submit(job)
 
     def on_model(self, _index=None) -> None:
-        from detector import Detector
         name = self.model_box.currentText()
         if name == "Open…":
             name, _ = QFileDialog.getOpenFileName(self, "Detector weights", "", "Models (*.tflite *.pt *.pb *.tar.gz)")
             if not name:
                 return
         device = self.device_box.currentText()
-        self._load_in_background(name, lambda: Detector.load(name, device=device), self.models.swap_detector)
+        self._load_in_background(name, lambda: self._load_detector(name, device), self.models.swap_detector)
+
+    def _load_detector(self, name: str, device: str):
+        """The command line's loader with its backend options (--backend, --half): torch-free when it can."""
+        from detector import Detector
+        return Detector.load(name, device=device, mode=self.config.backend, half=self.config.half)
 
     def on_classify(self, _index=None) -> None:
         mode = self.classify_box.currentText()
@@ -410,13 +425,12 @@ class MainWindow(QMainWindow):
         name = self.config.classifier or "mobilenet-v2"
         device = snap.detector.device
         self._load_in_background(name, lambda: _require(load_classifier_or_warn(name, device, self.worker.messages.put)),
-                                 lambda clf: self.models.set_classify(mode, clf))
+                                 lambda clf: self.models.set_classify(mode, clf), kind="classifier")
 
     def on_device(self, _index=None) -> None:
-        from detector import Detector
         device = self.device_box.currentText()
         name = self.model_box.currentText() if self.model_box.currentText() != "Open…" else self.config.model
-        self._load_in_background(f"{name} on {device}", lambda: Detector.load(name, device=device),
+        self._load_in_background(f"{name} on {device}", lambda: self._load_detector(name, device),
                                  self.models.swap_detector)
 
     def toggle_pause(self) -> None:
@@ -485,6 +499,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self._loader.shutdown(wait=False, cancel_futures=True)
         self.worker.stop(timeout=2.0)
         super().closeEvent(event)
 

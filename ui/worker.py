@@ -135,7 +135,7 @@ class EngineWorker(threading.Thread):
             self.messages.put(f"source lost: {err}" if err else f"end of {self.source_desc}")
             self._close_capture()
             return None
-        dropped = cap.buffer.dropped - self.stats.get("dropped")
+        dropped = cap.buffer.new_drops()
         if dropped > 0:
             self.stats.count("dropped", dropped)
         return frame
