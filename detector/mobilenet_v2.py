@@ -36,6 +36,16 @@ def inverted_residual_blocks(in_ch: int = 32, width: float = 1.0) -> nn.ModuleLi
     return blocks
 
 
+def body_conv_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, ConvBNAct) of a MobileNetV2 body (``stem``, ``blocks``, ``head_conv``) in graph order."""
+    out = [("stem", net.stem)]
+    for i, b in enumerate(net.blocks):
+        if b.expand is not None:
+            out.append((f"blocks.{i}.expand", b.expand))
+        out += [(f"blocks.{i}.depthwise", b.depthwise), (f"blocks.{i}.project", b.project)]
+    return out + [("head_conv", net.head_conv)]
+
+
 class MobileNetV2(nn.Module):
     """MobileNetV2 classifier with TF 'SAME' padding, for TF/TFLite-trained weights.
 
@@ -61,12 +71,7 @@ class MobileNetV2(nn.Module):
 
     def conv_layers(self) -> list[tuple[str, nn.Module]]:
         """Conv layers in the order TF/TFLite graphs run them, with their module names."""
-        out = [("stem", self.stem)]
-        for i, b in enumerate(self.blocks):
-            if b.expand is not None:
-                out.append((f"blocks.{i}.expand", b.expand))
-            out += [(f"blocks.{i}.depthwise", b.depthwise), (f"blocks.{i}.project", b.project)]
-        return out + [("head_conv", self.head_conv), ("head.logits", self.head.logits)]
+        return body_conv_layers(self) + [("head.logits", self.head.logits)]
 
 
 class ExtraLayer(nn.Sequential):
@@ -121,12 +126,5 @@ class SSDLiteMobileNetV2Backbone(nn.Module):
 
     def conv_layers(self) -> list[tuple[str, nn.Module]]:
         """Conv layers (ConvBNAct) in the order TF/TFLite graphs run them, with their module names."""
-        out = [("stem", self.stem)]
-        for i, b in enumerate(self.blocks):
-            if b.expand is not None:
-                out.append((f"blocks.{i}.expand", b.expand))
-            out += [(f"blocks.{i}.depthwise", b.depthwise), (f"blocks.{i}.project", b.project)]
-        out.append(("head_conv", self.head_conv))
-        for i, extra in enumerate(self.extras):
-            out += [(f"extras.{i}.{j}", m) for j, m in enumerate(extra)]
-        return out
+        return body_conv_layers(self) + [(f"extras.{i}.{j}", m) for i, extra in enumerate(self.extras)
+                                         for j, m in enumerate(extra)]

@@ -20,20 +20,26 @@ from detector.pipeline import Models  # noqa: E402
 from detector.run import RunConfig  # noqa: E402
 
 
-@pytest.fixture()
-def window(qtbot, tmp_path):
+def _open_window(qtbot, tmp_path, model: str):
+    """The real window on the demo clip with ``model``, shown and past its first results."""
     from ui.app import viewer_policy
     from ui.main_window import MainWindow
     from ui.worker import EngineWorker
-    before = {t.ident for t in threading.enumerate()}
     config = RunConfig(source=str(DEMO_CLIP), loop=True)
-    models = Models(Detector.load("ssdlite-mobilenetv2-person", device="cpu"))
+    models = Models(Detector.load(model, device="cpu"))
     worker = EngineWorker(models, config.source, viewer_policy(config))
     win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
     qtbot.addWidget(win)
     worker.start()
     win.show()
     qtbot.waitUntil(lambda: win.shown_seq >= 2, timeout=20000)
+    return win
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    before = {t.ident for t in threading.enumerate()}
+    win = _open_window(qtbot, tmp_path, "ssdlite-mobilenetv2-person")
     yield win
     win.close()
     deadline = time.monotonic() + 2.0
@@ -193,19 +199,8 @@ def test_coco_class_filter_search_all_none(qtbot, tmp_path):
     """The default COCO model in the window: 80 named classes listed (no unused ids), the search box
     narrows the list, None hides every box, one class shows only that class, All shows everything."""
     from PyQt6.QtCore import Qt
-
-    from ui.app import viewer_policy
-    from ui.main_window import MainWindow
-    from ui.worker import EngineWorker
-    config = RunConfig(source=str(DEMO_CLIP), loop=True)
-    models = Models(Detector.load("ssd-mobilenetv2-coco", device="cpu"))
-    worker = EngineWorker(models, config.source, viewer_policy(config))
-    win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
-    qtbot.addWidget(win)
-    worker.start()
-    win.show()
+    win = _open_window(qtbot, tmp_path, "ssd-mobilenetv2-coco")
     try:
-        qtbot.waitUntil(lambda: win.shown_seq >= 2, timeout=20000)
         assert win.classes.count() == 80 and win.model_box.currentText() == "ssd-mobilenetv2-coco"
         win.class_search.setText("ca")  # a substring, any case
         shown = [win.classes.item(i).text() for i in range(win.classes.count()) if not win.classes.item(i).isHidden()]

@@ -179,3 +179,23 @@ def load_quantized_conv(op: Op, name: str, conv, state: dict, qparams: dict) -> 
     state[f"{name}.conv.bias"] = torch.from_numpy(bias)
     state[f"{name}.scale"] = torch.from_numpy(scale.astype(np.float32)).view(1, -1, 1, 1)
     qparams[name] = {"zp": zo, "qmin": lo, "qmax": hi, "channels": int(len(scale))}
+
+
+def residual_add(op: Op, last_conv: str, blocks_prefix: str, block_in: dict, model: str) -> tuple[str, dict]:
+    """A residual block's ADD: (block name, its qparams {"a", "b", "zp", "qmin", "qmax"} with "a" the
+    block input's scale ratio). ``last_conv``: the conv module that ran just before it (the block's
+    projection); ``block_in``: block name -> the tensor its first conv read. ValueError naming the op
+    if it is not where a residual block ends."""
+    block = last_conv.rsplit(".", 1)[0]
+    if not block.startswith(blocks_prefix) or not last_conv.endswith("project"):
+        raise ValueError(f"not a {model}: {op.where()} adds where no residual block ends")
+    a, b = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
+    if a is None or b is None:
+        raise ValueError(f"not a {model}: {op.where()} does not add two tensors")
+    x_in = block_in.get(block)  # TF puts the block input first or second: match it by name
+    if x_in is not None and b.name == x_in.name:
+        a, b = b, a
+    sa, _, _, _ = qinfo(a, "add input")
+    sb, _, _, _ = qinfo(b, "add input")
+    so, zo, lo, hi = qinfo(op.outputs[0], "add output")
+    return block, {"a": sa / so, "b": sb / so, "zp": zo, "qmin": lo, "qmax": hi}

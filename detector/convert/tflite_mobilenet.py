@@ -17,7 +17,7 @@ import torch
 
 from ..mobilenet_v1 import MobileNetV1
 from ..mobilenet_v2 import MobileNetV2
-from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite
+from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "MEAN", "RESHAPE", "SOFTMAX",
              "QUANTIZE", "DEQUANTIZE", "SQUEEZE"}
@@ -87,20 +87,8 @@ def convert_tflite(data: bytes) -> ConvertedClassifier:
             load_quantized_conv(op, name, module if name == "head.logits" else module[0], state, qparams)
             last = name
         elif op.kind == "ADD":
-            block = last.rsplit(".", 1)[0]
-            if not block.startswith("blocks.") or not last.endswith("project"):
-                raise ValueError(f"not a {arch}: {op.where()} adds where no residual block ends")
-            a, b = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
-            if a is None or b is None:
-                raise ValueError(f"not a {arch}: {op.where()} does not add two tensors")
-            # TF puts the block input first or second; match by name to the block's input.
-            x_in = block_in.get(block)
-            if x_in is not None and b.name == x_in.name:
-                a, b = b, a
-            sa, _, _, _ = qinfo(a, "add input")
-            sb, _, _, _ = qinfo(b, "add input")
-            so, zo, lo, hi = qinfo(op.outputs[0], "add output")
-            qparams[block] = {"a": sa / so, "b": sb / so, "zp": zo, "qmin": lo, "qmax": hi}
+            block, q = residual_add(op, last, "blocks.", block_in, arch)
+            qparams[block] = q
         elif op.kind in ("AVERAGE_POOL_2D", "MEAN"):
             si, _, _, _ = qinfo(op.inputs[0], "pool input")
             so, zo, lo, hi = qinfo(op.outputs[0], "pool output")

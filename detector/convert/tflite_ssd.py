@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite
+from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESHAPE", "CONCATENATION", "LOGISTIC", "CUSTOM",
@@ -130,19 +130,8 @@ def convert_tflite_ssd(data: bytes) -> ConvertedSSD:
                 _check_predictor_input(op, name, produced)
             last = name
         elif op.kind == "ADD":
-            block = last.rsplit(".", 1)[0]
-            if not block.startswith("backbone.blocks.") or not last.endswith("project"):
-                raise _not_ssd(f"{op.where()} adds where no residual block ends")
-            a, b = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
-            if a is None or b is None:
-                raise _not_ssd(f"{op.where()} does not add two tensors")
-            x_in = block_in.get(block)
-            if x_in is not None and b.name == x_in.name:  # the block input first, as the classifiers'
-                a, b = b, a
-            sa, _, _, _ = qinfo(a, "add input")
-            sb, _, _, _ = qinfo(b, "add input")
-            so, zo, lo, hi = qinfo(op.outputs[0], "add output")
-            qparams[block] = {"a": sa / so, "b": sb / so, "zp": zo, "qmin": lo, "qmax": hi}
+            block, q = residual_add(op, last, "backbone.blocks.", block_in, "quantised SSD-MobileNetV2 detector")
+            qparams[block] = q
         elif op.kind in ("RESHAPE", "SQUEEZE"):
             reshaped[op.outputs[0].name] = reshaped.get(op.inputs[0].name, op.inputs[0].name)
         elif op.kind == "CONCATENATION":
