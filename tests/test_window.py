@@ -153,8 +153,9 @@ def check_screenshot(shot, info):
     from detector.draw import class_color
     assert shot is not None and shot.shape[0] > 400 and shot.shape[1] > 800
     assert len(info["boxes"]) >= 3
-    color = np.array(class_color(1))  # BGR, as OpenCV reads the PNG
-    for x1, y1, x2, y2 in info["boxes"]:
+    class_ids = info.get("class_ids", [1] * len(info["boxes"]))
+    for (x1, y1, x2, y2), class_id in zip(info["boxes"], class_ids):
+        color = np.array(class_color(class_id))  # BGR, as OpenCV reads the PNG
         ys = int((y1 + y2) / 2)
         strip = shot[ys, max(0, int(x1) - 2): int(x1) + 3].astype(int)
         assert (np.abs(strip - color).sum(axis=1) < 60).any()

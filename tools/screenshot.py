@@ -54,7 +54,10 @@ def main() -> int:
         from ui.worker import EngineWorker
         app = QApplication([])
         os.chdir(ROOT)
-        config = RunConfig(source="assets/demo_vtest.mp4", loop=True)
+        from detector.counting import Line
+        # The default COCO model, tracking on and one counting line across the path
+        config = RunConfig(source="assets/demo_vtest.mp4", loop=True, track=True,
+                           counters=(Line("path", (0.3, 0.2), (0.3, 0.8)),))
         models = load_models(config)
         worker = EngineWorker(models, config.source, viewer_policy(config))
         win = MainWindow(worker, models, config)
@@ -74,7 +77,8 @@ def main() -> int:
         boxes = (win.view.widget_boxes() + [origin.x() + offset.x(), origin.y() + offset.y()] * 2).tolist()
         info = {"platform": app.platformName(), "display": os.environ["DISPLAY"], "boxes": boxes,
                 "stats": win.view.stats_lines, "stats_origin": [origin.x() + offset.x(), origin.y() + offset.y()],
-                "labels": list(win.view.result.detections.labels)}
+                "labels": list(win.view.result.detections.labels),
+                "class_ids": [int(c) for c in win.view.result.detections.class_ids]}
         Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=1))
         win.close()
         app.processEvents()
