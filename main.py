@@ -25,8 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--source", default="0",
                     help="webcam index, video file, image, folder or glob of images, or stream URL (default: 0)")
     ap.add_argument("--headless", action="store_true", help="no window, no Qt: process and write outputs only")
-    ap.add_argument("--output", metavar="VIDEO", help="write the annotated video (.mp4, .avi, .mkv, .mov)")
-    ap.add_argument("--detections", metavar="JSONL", help="write one JSON line of detections per processed frame")
+    ap.add_argument("--version", action="store_true", help="print the version and the runtimes found, and exit")
+    ap.add_argument("--output", metavar="VIDEO", help="write the annotated video (.mp4, .mkv, .mov: H.264; .avi: MJPEG)")
+    ap.add_argument("--codec", choices=("h264", "hevc", "mpeg4", "mjpeg"), default=None,
+                    help="video codec for --output (default h264; mjpeg for .avi)")
+    quality = ap.add_mutually_exclusive_group()
+    quality.add_argument("--crf", type=int, default=None, metavar="Q",
+                         help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")
+    quality.add_argument("--bitrate", default=None, metavar="RATE", help="target bitrate instead, e.g. 4M or 800k")
+    ap.add_argument("--detections", metavar="FILE",
+                    help="write the detections: JSON lines (one per processed frame), or CSV (one row per "
+                         "detection) when FILE ends in .csv")
     ap.add_argument("--dump-dir", metavar="DIR", help="write each annotated frame as an image into DIR")
     ap.add_argument("--dump-raw", action="store_true", help="with --dump-dir: also write the raw frames")
     ap.add_argument("--dump-ext", default="jpg", choices=("jpg", "png"), help="frame dump format")
@@ -69,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--reconnect", type=int, default=5, metavar="N",
                     help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
     ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
+    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
+                    help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
+    cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
+    cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
+    cam.add_argument("--height", type=int, default=0, help="capture height in pixels")
+    cam.add_argument("--fps", type=float, default=0.0, help="capture frame rate")
+    cam.add_argument("--fourcc", default="", metavar="CODE", help="pixel format, e.g. MJPG or YUYV")
+    cam.add_argument("--list-cameras", action="store_true", help="list the cameras present and exit")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
     return ap
 
@@ -81,6 +98,8 @@ def _config(args):
         raise ValueError(f"expected --iou above 0 and at most 1, got {args.iou}")
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
+    _check_output(args)
+    camera = _camera_mode(args)
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     _check_classes(args.model, classes)
     counters = _counters(args)
@@ -90,12 +109,62 @@ def _config(args):
         play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
         model=args.model,
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
-        classes=classes, output=args.output,
+        classes=classes, output=args.output, codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate),
+        rtsp_transport=args.rtsp_transport, camera=camera,
         detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
         tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer)
+
+
+def _check_output(args) -> None:
+    from pathlib import Path
+    from detector.sinks import VIDEO_SUFFIXES
+    from detector.video_out import pick_encoder
+    if args.output and Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"cannot write video {args.output!r}: expected a name ending in {', '.join(VIDEO_SUFFIXES)}")
+    if args.output:
+        pick_encoder(Path(args.output), args.codec)  # a codec the container can't hold fails here, not after loading
+    if args.crf is not None and not 0 <= args.crf <= 51:
+        raise ValueError(f"expected --crf between 0 and 51, got {args.crf}")
+
+
+def _bitrate(text: str | None) -> int | None:
+    """'4M', '800k', '2500000' -> bits/s."""
+    if text is None:
+        return None
+    t = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        value = 0
+    if value < 1000:
+        raise ValueError(f"expected --bitrate like 4M, 800k or 2500000 (bits/s, at least 1k), got {text!r}")
+    return int(value)
+
+
+def _camera_mode(args):
+    from detector.camera import CameraMode, parse_fourcc
+    if args.width < 0 or args.height < 0 or args.fps < 0:
+        raise ValueError(f"expected --width, --height and --fps >= 0, got {args.width}, {args.height}, {args.fps}")
+    return CameraMode(args.width, args.height, args.fps, parse_fourcc(args.fourcc) if args.fourcc else "")
+
+
+def version_text() -> str:
+    """``lookout --version``: this package and the runtimes it would use, read without importing them."""
+    from importlib import metadata
+
+    def v(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    parts = [f"{name} {v(dist)}" for name, dist in (("onnxruntime", "onnxruntime"), ("torch", "torch"),
+                                                     ("PyAV", "av"), ("OpenCV", "opencv-python-headless"),
+                                                     ("PyQt6", "PyQt6"))]
+    return f"lookout {v('lookout')} (python {sys.version.split()[0]}; {'; '.join(parts)})"
 
 
 def _counters(args) -> list:
@@ -210,8 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     from detector.process import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     args = build_parser().parse_args(argv)
+    if args.version:
+        print(version_text())
+        return 0
     if args.list_models:
         return list_models()
+    if args.list_cameras:
+        from detector.camera import describe_cameras, list_cameras
+        print(describe_cameras(list_cameras()))
+        return 0
     headless = args.headless or bool(args.output or args.detections or args.dump_dir)
     try:
         return run_headless(args) if headless else run_window(args)

@@ -210,15 +210,17 @@ def section_pipeline(args) -> list[dict]:
     frames = load_frames(VTEST, args.frames)
     ms = time_calls(det.detect, frames, args.warmup)
     model_fps = 1000.0 / float(np.mean(ms))
-    with tempfile.TemporaryDirectory() as d:
-        t = time.perf_counter()
-        rep = run(RunConfig(source=str(VTEST), output=f"{d}/o.mp4", detections=f"{d}/o.jsonl", progress=False,
-                            max_frames=args.pipeline_frames), models=Models(det))
-        wall = time.perf_counter() - t
-    n = rep.stats["frames"]["written"]
-    rows = [{"name": f"model only (detect, {len(ms)} frames)", "fps": round(model_fps, 2)},
-            {"name": f"lossless vtest.avi -> mp4 + JSONL ({n} frames)", "fps": round(n / wall, 2),
-             "ratio_to_model": round(n / wall / model_fps, 3)}]
+    rows = [{"name": f"model only (detect, {len(ms)} frames)", "fps": round(model_fps, 2)}]
+    for codec, what in (("h264", "H.264"), ("mpeg4", "MPEG-4 Part 2")):
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter()
+            rep = run(RunConfig(source=str(VTEST), output=f"{d}/o.mp4", detections=f"{d}/o.jsonl", progress=False,
+                                max_frames=args.pipeline_frames, codec=codec), models=Models(det))
+            wall = time.perf_counter() - t
+            mb = os.path.getsize(f"{d}/o.mp4") / 2**20
+        n = rep.stats["frames"]["written"]
+        rows.append({"name": f"lossless vtest.avi -> mp4 ({what}) + JSONL ({n} frames)", "fps": round(n / wall, 2),
+                     "ratio_to_model": round(n / wall / model_fps, 3), "video_mb": round(mb, 2)})
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO), "--max-frames", "1",
@@ -295,6 +297,41 @@ def section_tracking(args) -> list[dict]:
     return rows
 
 
+def section_encode(args) -> list[dict]:
+    """Annotated vtest frames through each video writer: wall and CPU time a frame (x264 encodes on
+    its own threads, so CPU time is what it takes from the model on a small machine), and size."""
+    from detector.draw import annotate
+    from detector.hub import DEFAULT_MODEL
+    from detector.onnx_detector import load_cached
+    from detector.video_out import AvWriter, CvWriter
+    det = load_cached(DEFAULT_MODEL, "cpu", "auto", False, 0.3, 0.6)
+    frames = load_frames(VTEST, args.frames)
+    frames = [annotate(f, det.detect(f)) for f in frames]
+    size = (frames[0].shape[1], frames[0].shape[0])
+    writers = [("OpenCV mp4v (.mp4 before this change)", ".mp4", lambda p: CvWriter(p, size, 10.0, "mp4v")),
+               ("PyAV libx264 crf 23 veryfast (.mp4 default)", ".mp4", lambda p: AvWriter(p, size, 10.0, "libx264")),
+               ("PyAV libx265 crf 23 veryfast (--codec hevc)", ".mp4", lambda p: AvWriter(p, size, 10.0, "libx265")),
+               ("PyAV mpeg4 q 3 (--codec mpeg4)", ".mp4", lambda p: AvWriter(p, size, 10.0, "mpeg4")),
+               ("OpenCV MJPG (.avi default)", ".avi", lambda p: CvWriter(p, size, 10.0, "MJPG"))]
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name, suffix, make in writers:
+            path = Path(d) / f"v{len(rows)}{suffix}"
+            r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            w = make(path)
+            for i, f in enumerate(frames):
+                w.write(f, i / 10.0)
+            w.close()
+            wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            kb = path.stat().st_size / 1024
+            rows.append({"name": name, "wall_ms_per_frame": round(wall * 1000 / len(frames), 2),
+                         "cpu_ms_per_frame": round(cpu * 1000 / len(frames), 2),
+                         "kb_per_100_frames": round(kb * 100 / len(frames), 1),
+                         "kbit_per_s_at_10fps": round(kb * 8 * 10 / len(frames), 1)})
+    return rows
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -335,7 +372,8 @@ def section_soak(args) -> list[dict]:
 SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "coco": section_coco,
             "coco_tflite": section_coco_tflite, "classifier": section_classifier,
             "classifier_tflite": section_classifier_tflite, "pipeline": section_pipeline,
-            "window": section_window, "tracking": section_tracking, "soak": section_soak}
+            "window": section_window, "tracking": section_tracking, "encode": section_encode,
+            "soak": section_soak}
 
 
 # ---- driver -------------------------------------------------------------------------------------
@@ -377,7 +415,7 @@ def format_tables(results: dict[str, list[dict]], header: str) -> str:
         for r in results.get(section, []):
             out.append(f"- **{section}** {r['name']}: median {r['median_ms']:.2f} ms, p90 {r['p90_ms']:.2f} ms"
                        + (f" ({r['over_detector']:.3f}x the detector)" if "over_detector" in r else ""))
-    for section in ("pipeline", "window", "soak"):
+    for section in ("encode", "pipeline", "window", "soak"):
         for r in results.get(section, []):
             items = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("name", "samples"))
             out.append(f"- **{section}** {r['name']}: {items}")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from .frames import Frame
-from .sources import Source, SourceError, open_source
+from .sources import Source, SourceError, SourceOptions, mask_url, open_source
 from .stats import Stats
 
 
@@ -84,15 +84,22 @@ class CapturePolicy:
     queue_size: int = 8
     reconnect_attempts: int = 5
     reconnect_backoff_s: float = 0.5
-    open_timeout_s: float = 10.0
+    source: SourceOptions = SourceOptions()  # connect timeout, RTSP transport, camera mode
+
+    @property
+    def open_timeout_s(self) -> float:
+        return self.source.open_timeout_s
 
 
 class CaptureThread(threading.Thread):
     """Owns one source. ``start()``, then ``wait_open()`` for its description or its error."""
 
-    def __init__(self, spec: str, policy: CapturePolicy, stats: Stats):
+    def __init__(self, spec: str, policy: CapturePolicy, stats: Stats, log=None):
+        """``log``: gets one line per event a user should see (a lost stream, each reconnect try, the
+        camera mode granted); the CLI prints them, the window shows them in its status bar."""
         super().__init__(name="lookout-capture", daemon=True)
         self.spec, self.policy, self.stats = spec, policy, stats
+        self.log = log or (lambda msg: None)
         self.buffer = FrameBuffer(1 if policy.live else policy.queue_size, overwrite=policy.live)
         self.stop_event = threading.Event()
         self.opened = threading.Event()
@@ -118,7 +125,7 @@ class CaptureThread(threading.Thread):
     def wait_open(self, timeout: float = 60.0) -> Source:
         if not self.opened.wait(timeout):
             self.stop()
-            raise SourceError(f"opening {self.spec!r} took over {timeout:.0f} s; check the source")
+            raise SourceError(f"opening {mask_url(self.spec)!r} took over {timeout:.0f} s; check the source")
         if self.error is not None:
             raise self.error
         return self.source
@@ -131,20 +138,36 @@ class CaptureThread(threading.Thread):
 
     def _reconnect(self, source: Source) -> bool:
         delay = self.policy.reconnect_backoff_s
-        for _ in range(self.policy.reconnect_attempts):
+        tries = self.policy.reconnect_attempts
+        for i in range(tries):
             self.stats.count("reconnects")
+            self.log(f"lost {source.description}; reconnecting in {delay:g} s (try {i + 1} of {tries})")
             if self.stop_event.wait(delay):
                 return False
             if source.reopen():
+                self.log(f"reconnected to {source.description}")
+                self._report_mode(source)
                 return True
             delay = min(delay * 2, 8.0)
         return False
 
+    def _report_mode(self, source: Source) -> None:
+        granted = getattr(source, "granted", None)
+        if granted is None:
+            return
+        asked = self.policy.source.camera
+        self.stats.info["camera"] = {"asked": asked.to_json(), "granted": granted.to_json()}
+        if asked and granted.differs_from(asked):
+            self.log(f"{source.description}: asked for {asked.describe()}, the camera gave {granted.describe()}")
+        else:
+            self.log(f"{source.description}: {granted.describe()}")
+
     def run(self) -> None:
         source = None
         try:
-            source = open_source(self.spec, self.policy.open_timeout_s)
+            source = open_source(self.spec, self.policy.source)
             self.source = source
+            self._report_mode(source)
             self.opened.set()
             self._loop(source)
         except Exception as e:  # handed to the consumer (wait_open / error), never lost with the thread

@@ -19,8 +19,12 @@ def tune_process() -> None:
       by default every array over 128 KiB is a fresh mmap whose pages fault in one by one, which
       made the exact TF resize 7.2 ms instead of 1.5 ms (and taxes decode, drawing and encoding).
     - OpenCV's own thread pool off: it only contends with the model runtime's threads.
+    - OpenCV's and FFmpeg's log lines off (a refused stream printed three lines of their internals
+      before Lookout's one line saying what to do); OPENCV_FFMPEG_LOGLEVEL=24 brings FFmpeg's back.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read at the first capture
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(_M_MMAP_THRESHOLD, 64 << 20)

@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .camera import CameraMode
 from .capture import CapturePolicy, CaptureThread
 from .hub import DEFAULT_MODEL
 from .draw import annotate
 from .pipeline import Engine, Models, frames_from
 from .results import Result
-from .sinks import DumpSink, FileSink, JsonlSink, SinkError, VideoSink
-from .sources import SourceError
+from .sinks import DumpSink, FileSink, SinkError, VideoSink, detections_sink
+from .sources import SourceError, SourceOptions, mask_url
 from .stats import Stats
 
 
@@ -42,6 +43,9 @@ class RunConfig:
     iou: float = 0.6
     classes: tuple[str, ...] = ()
     output: str | None = None
+    codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
+    crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
+    bitrate: int | None = None      # bits/s instead of a quality target
     detections: str | None = None
     dump_dir: str | None = None
     dump_raw: bool = False
@@ -53,6 +57,8 @@ class RunConfig:
     queue_size: int = 8
     reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
     open_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+    camera: CameraMode = CameraMode()  # --width/--height/--fps/--fourcc for webcams
     track: bool = False             # tracking (on by itself when counters are given)
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
@@ -67,6 +73,11 @@ class RunReport:
     stopped_by: str = "end"        # end | max-frames | duration | signal | error
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+def source_options(config: RunConfig) -> SourceOptions:
+    return SourceOptions(open_timeout_s=config.open_timeout_s, rtsp_transport=config.rtsp_transport,
+                         camera=config.camera)
 
 
 def is_live_spec(spec: str) -> bool:
@@ -129,13 +140,14 @@ class OutputWorker(threading.Thread):
                 self.failed.set()
 
 
-def build_sinks(config: RunConfig, source_fps: float, live: bool) -> list[FileSink]:
+def build_sinks(config: RunConfig, source_fps: float, live: bool, warn=None) -> list[FileSink]:
     sinks: list[FileSink] = []
     try:
         if config.output:
-            sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0)))
+            sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
+                                   crf=config.crf, bitrate=config.bitrate, warn=warn))
         if config.detections:
-            sinks.append(JsonlSink(config.detections))
+            sinks.append(detections_sink(config.detections))
         if config.dump_dir:
             sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))
     except Exception:
@@ -194,11 +206,11 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     live = is_live_spec(config.source) if config.live is None else config.live
     policy = CapturePolicy(live=live or config.play_realtime, play_realtime=config.play_realtime,
                            loop=config.loop, queue_size=config.queue_size,
-                           reconnect_attempts=config.reconnect_attempts, open_timeout_s=config.open_timeout_s)
+                           reconnect_attempts=config.reconnect_attempts, source=source_options(config))
     models = models or load_models(config, warn)
-    stats.info.update({"source": config.source, "policy": "live" if policy.live else "lossless",
+    stats.info.update({"source": mask_url(config.source), "policy": "live" if policy.live else "lossless",
                        "model": models.detector.name, "device": str(models.detector.device)})
-    capture = CaptureThread(config.source, policy, stats)
+    capture = CaptureThread(config.source, policy, stats, log=lambda msg: warn(f"lookout: {msg}"))
     capture.start()
     worker = None
     sinks: list[FileSink] = []
@@ -207,7 +219,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         source = capture.wait_open()
         if models.analytics is not None and all(source.size):
             models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
-        sinks = build_sinks(config, source.fps, policy.live)
+        sinks = build_sinks(config, source.fps, policy.live, warn)
         worker = OutputWorker(sinks, stats, config.queue_size)
         worker.start()
         report.stopped_by = _drive(config, capture, Engine(models, stats), worker, stats, stop, source)
@@ -231,10 +243,10 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     report.frames_written = stats.get("written")
     report.bad_frames = stats.get("bad_frames")
     if report.bad_frames:
-        report.warnings.append(f"{report.bad_frames} frame(s) of {config.source} could not be decoded and were skipped")
+        report.warnings.append(f"{report.bad_frames} frame(s) of {mask_url(config.source)} could not be decoded and were skipped")
     missing = stats.get("missing_frames")
     if missing:
-        report.warnings.append(f"the last {missing} frame(s) of {config.source} could not be read "
+        report.warnings.append(f"the last {missing} frame(s) of {mask_url(config.source)} could not be read "
                                f"(file cut short?); everything before them was processed")
     report.stats["stopped_by"] = report.stopped_by
     if models.analytics is not None:

@@ -6,6 +6,8 @@ whole JSONL lines. Failures to write raise ``SinkError`` (a ValueError) saying w
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -14,8 +16,9 @@ import cv2
 import numpy as np
 
 from .results import Result
+from .video_out import count_frames, open_writer, pick_encoder
 
-FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
 
 class SinkError(ValueError):
@@ -53,32 +56,44 @@ class FileSink:
 
 
 class VideoSink(FileSink):
-    """Annotated video at the source's size and rate.
+    """Annotated video at the source's size, timed by the source's timestamps.
 
-    ``fps``: the source's rate; None for live sources, where the rate is measured from the capture
-    times of the first ``measure_frames`` results (those frames are held until then).
+    ``fps``: the source's nominal rate; None for live sources, where it is measured from the capture
+    times of the first ``measure_frames`` results (those frames are held until then). Live frames are
+    timed by when they were captured, file frames by their own timestamps, so a variable rate is kept
+    (with PyAV; OpenCV's fallback spaces frames evenly). ``codec``: h264, hevc, mpeg4 or mjpeg (None:
+    H.264 for .mp4/.mkv/.mov, MJPEG for .avi); ``warn`` gets one line when it falls back.
     """
 
     needs_annotated = True
 
-    def __init__(self, path: str | Path, fps: float | None, measure_frames: int = 16):
+    def __init__(self, path: str | Path, fps: float | None, measure_frames: int = 16, codec: str | None = None,
+                 crf: int | None = None, bitrate: int | None = None, warn=None):
         self.path = Path(path)
-        if self.path.suffix.lower() not in FOURCC:
-            raise SinkError(f"cannot write video {str(self.path)!r}: expected one of {', '.join(FOURCC)}")
+        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise SinkError(f"cannot write video {str(self.path)!r}: expected one of {', '.join(VIDEO_SUFFIXES)}")
         _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"video {self.path.name}")
+        self.choice = pick_encoder(self.path, codec)
+        if self.choice.fallback and warn is not None:
+            warn(f"lookout: warning: {self.choice.fallback}")
+        self.crf, self.bitrate = crf, bitrate
         self.tmp = _part_path(self.path)
         self.fps = fps if fps and fps > 0 else None
+        self.live = self.fps is None
         self.measure_frames = measure_frames
         self._held: list[tuple[float, np.ndarray]] = []
         self._writer = None
+        self._t0: float | None = None
+        self._last_t = -1.0
         self.frames = 0
 
     def _open(self, size: tuple[int, int]) -> None:
         self._frame_size = size
-        fourcc = cv2.VideoWriter_fourcc(*FOURCC[self.path.suffix.lower()])
-        self._writer = cv2.VideoWriter(str(self.tmp), fourcc, float(self.fps), size)
-        if not self._writer.isOpened():
-            raise SinkError(f"cannot open video writer for {str(self.path)!r}; check the folder and free space")
+        try:
+            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate)
+        except Exception as e:  # PyAV raises its own error types; OpenCV an OSError from CvWriter
+            raise SinkError(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
+                            f"folder and free space") from None
 
     def _measured_fps(self) -> float:
         times = [t for t, _ in self._held]
@@ -86,28 +101,47 @@ class VideoSink(FileSink):
             return (len(times) - 1) / (times[-1] - times[0])
         return 10.0
 
+    def _time_of(self, result: Result) -> float:
+        """Seconds since the first frame: capture time live, the source's timestamp for files (or the
+        nominal spacing where a source repeats or lacks timestamps)."""
+        t = result.frame.captured_at if self.live else result.frame.pts_ms / 1000.0
+        if self._t0 is None:
+            self._t0 = t
+        t -= self._t0
+        if t <= self._last_t:
+            t = self._last_t + 1.0 / (self.fps or 25.0)
+        self._last_t = t
+        return t
+
+    def _put(self, t: float, img: np.ndarray) -> None:
+        if (img.shape[1], img.shape[0]) != self._frame_size:
+            img = cv2.resize(img, self._frame_size)  # a source that changes size mid-stream
+        try:
+            self._writer.write(img, t)
+        except SinkError:
+            raise
+        except Exception as e:
+            raise SinkError(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
+                            f"--output") from None
+
     def _flush_held(self) -> None:
         if self.fps is None:
             self.fps = self._measured_fps()
-        size = (self._held[0][1].shape[1], self._held[0][1].shape[0])
-        self._open(size)
-        for _, img in self._held:
-            if (img.shape[1], img.shape[0]) != size:
-                img = cv2.resize(img, size)
-            self._writer.write(img)
+        self._open((self._held[0][1].shape[1], self._held[0][1].shape[0]))
+        for t, img in self._held:
+            self._put(t, img)
         self._held.clear()
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
         img = annotated if annotated is not None else result.frame.image
         self.frames += 1
+        t = self._time_of(result)
         if self._writer is None:
-            self._held.append((result.frame.captured_at, img))
-            if self.fps is not None or len(self._held) >= self.measure_frames:
+            self._held.append((t, img))
+            if not self.live or len(self._held) >= self.measure_frames:
                 self._flush_held()
             return
-        if (img.shape[1], img.shape[0]) != self._frame_size:
-            img = cv2.resize(img, self._frame_size)  # a source that changes size mid-stream
-        self._writer.write(img)
+        self._put(t, img)
 
     def close(self) -> None:
         """Finish the file and move it into place. A video that did not get every frame (disk full,
@@ -116,56 +150,57 @@ class VideoSink(FileSink):
             self._flush_held()
         if self._writer is None:
             return
-        self._writer.release()
-        self._writer = None
+        writer, self._writer = self._writer, None
         try:
-            written = _count_frames(self.tmp)
+            try:
+                writer.close()
+            except OSError:
+                raise
+            except Exception as e:  # PyAV's errors when the last packets or the index can't be written
+                raise OSError(getattr(e, "errno", 0) or 0, str(e)) from None
+            written = count_frames(self.tmp)
             if written != self.frames:
                 raise SinkError(f"video {str(self.path)!r} is incomplete ({written} of {self.frames} frames on disk; "
                                 f"disk full or folder removed?); nothing was kept under that name")
             os.replace(self.tmp, self.path)
         except OSError as e:
-            raise SinkError(f"cannot finish video {str(self.path)!r} ({e.strerror}); was its folder removed or "
-                            f"made read-only?") from None
+            raise SinkError(f"cannot finish video {str(self.path)!r} ({e.strerror or e}); was its folder removed "
+                            f"or made read-only, or the disk full?") from None
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
 
 
-def _count_frames(path: Path) -> int:
-    """Frames a player will find in a finished video file (0 if it cannot be opened)."""
-    if not path.exists():
-        return 0
-    cap = cv2.VideoCapture(str(path))
-    try:
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
-    finally:
-        cap.release()
-    return n
+class _LinesSink(FileSink):
+    """A text file written a frame's lines at a time and flushed; if a write fails part-way (disk full),
+    the file is cut back to its last whole frame. Subclasses say what a frame's lines are."""
 
-
-class JsonlSink(FileSink):
-    """One JSON line per processed frame (see ``Result.to_json``), flushed line by line.
-
-    If a write fails part-way (disk full), the file is cut back to its last whole line.
-    """
+    what = "detections"
+    header = b""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"detections {self.path.name}")
+        _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"{self.what} {self.path.name}")
         self.tmp = _part_path(self.path)
         self._f = open(self.tmp, "wb")
         self._good = 0
+        if self.header:
+            self._append(self.header)
+
+    def lines(self, result: Result) -> bytes:
+        raise NotImplementedError
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
-        line = (json.dumps(result.to_json()) + "\n").encode()
+        self._append(self.lines(result))
+
+    def _append(self, data: bytes) -> None:
         try:
-            self._f.write(line)
+            self._f.write(data)
             self._f.flush()
-            self._good += len(line)
+            self._good += len(data)
         except OSError as e:
             self._cut_back()
-            raise SinkError(f"cannot write detections to {str(self.path)!r} ({e.strerror}); "
+            raise SinkError(f"cannot write {self.what} to {str(self.path)!r} ({e.strerror}); "
                             f"free some space or pick another path") from None
 
     def _cut_back(self) -> None:
@@ -185,8 +220,42 @@ class JsonlSink(FileSink):
         try:
             os.replace(self.tmp, self.path)
         except OSError as e:
-            raise SinkError(f"cannot finish detections {str(self.path)!r} ({e.strerror}); was its folder "
+            raise SinkError(f"cannot finish {self.what} {str(self.path)!r} ({e.strerror}); was its folder "
                             f"removed or made read-only?") from None
+
+
+class JsonlSink(_LinesSink):
+    """One JSON line per processed frame (see ``Result.to_json``)."""
+
+    def lines(self, result: Result) -> bytes:
+        return (json.dumps(result.to_json()) + "\n").encode()
+
+
+CSV_COLUMNS = ("frame", "pts_ms", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id",
+               "class_label", "class_score")
+
+
+class CsvSink(_LinesSink):
+    """One row per detection, the JSONL's fields flattened (``CSV_COLUMNS``; box in source pixels,
+    ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1).
+    Frames without detections have no rows."""
+
+    header = (",".join(CSV_COLUMNS) + "\r\n").encode()
+
+    def lines(self, result: Result) -> bytes:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        f, d = result.frame, result.detections
+        for det in d.to_json():
+            top = (det.get("classification") or [{}])[0]
+            w.writerow([f.index, round(f.pts_ms, 3), *det["xyxy"], det["score"], det["class_id"], det["label"],
+                        det.get("track_id", ""), top.get("label", ""), top.get("score", "")])
+        return buf.getvalue().encode()
+
+
+def detections_sink(path: str | Path) -> _LinesSink:
+    """--detections: CSV when the name ends in .csv, else JSON lines."""
+    return CsvSink(path) if str(path).lower().endswith(".csv") else JsonlSink(path)
 
 
 class DumpSink(FileSink):

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
+
+from . import camera as _camera
+from .camera import CameraMode
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
@@ -22,6 +29,29 @@ MAX_BAD_RUN = 25
 
 class SourceError(ValueError):
     """A source cannot be opened or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to open a source. ``camera``: the mode asked of a webcam (see camera.py). ``rtsp_transport``:
+    tcp (default: UDP's packets are lost through NAT and firewalls) or udp."""
+
+    open_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+    camera: CameraMode = field(default_factory=CameraMode)
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):(?P<pw>[^@/\s]*)@")
+
+
+def mask_url(text: str) -> str:
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``, anywhere in ``text``: what every
+    log line, title, stats file and error message shows of a source."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+
+
+# OpenCV's FFmpeg backend reads its options from the environment at each open: one open at a time.
+_FFMPEG_ENV_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -80,9 +110,11 @@ def _as_bgr(img: np.ndarray) -> np.ndarray | None:
 class VideoSource(Source):
     """A video file, a camera or a stream URL through OpenCV (FFmpeg / V4L2)."""
 
-    def __init__(self, target, description: str, live: bool, open_timeout_s: float = 10.0):
-        self.target, self.description, self.live = target, description, live
-        self.open_timeout_s = open_timeout_s
+    def __init__(self, target, description: str, live: bool, options: SourceOptions = SourceOptions()):
+        self.target, self.description, self.live = target, mask_url(description), live
+        self.options = options
+        self.open_timeout_s = options.open_timeout_s
+        self.granted: CameraMode | None = None  # cameras: the mode the device reported after asking
         self.cap = self._open()
         if self.cap is None:
             raise SourceError(self._cannot_open())
@@ -96,6 +128,8 @@ class VideoSource(Source):
     def _cannot_open(self) -> str:
         if isinstance(self.target, int):
             return f"no camera at index {self.target}: expected a connected webcam; try --source 0, or a file"
+        if self.description.lower().startswith(("rtsp://", "rtsps://")):
+            return f"cannot open stream {self.description}: {rtsp_diagnose(self.target, self.open_timeout_s)}"
         if self.description.startswith(STREAM_SCHEMES):
             return (f"cannot connect to stream {self.description} within {self.open_timeout_s:.0f} s: "
                     f"check the URL and that the server is up")
@@ -104,13 +138,25 @@ class VideoSource(Source):
     def _open(self):
         ms = int(self.open_timeout_s * 1000)
         if isinstance(self.target, int):
-            cap = cv2.VideoCapture(self.target)
+            cap = _camera.open_camera(self.target)
         else:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+            with _FFMPEG_ENV_LOCK:
+                old = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+                if self.description.lower().startswith(("rtsp://", "rtsps://")):
+                    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.options.rtsp_transport}"
+                try:
+                    cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+                finally:
+                    if old is None:
+                        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+                    else:
+                        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = old
         if not cap.isOpened():
             cap.release()
             return None
+        if isinstance(self.target, int):
+            self.granted = _camera.negotiate(cap, self.options.camera)
         return cap
 
     def read(self) -> RawFrame | None:
@@ -156,6 +202,33 @@ class VideoSource(Source):
 
     def close(self) -> None:
         self.cap.release()
+
+
+def rtsp_diagnose(url: str, timeout_s: float) -> str:
+    """Why an RTSP URL did not open, asked of the server itself (FFmpeg through OpenCV only says it
+    failed): nothing listening, no answer, credentials refused, no such stream. Never echoes the password."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 554
+    bare = urlunsplit((parts.scheme, f"{host}:{port}", parts.path, parts.query, ""))
+    wait = min(timeout_s, 1.0)  # OpenCV has already waited out the user's --open-timeout
+    try:
+        with socket.create_connection((host, port), timeout=wait) as s:
+            s.settimeout(wait)
+            s.sendall(f"DESCRIBE {bare} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n".encode())
+            status = s.recv(256).split(b"\r\n", 1)[0].decode("latin-1")
+    except socket.timeout:
+        return f"{host}:{port} did not answer within {timeout_s:g} s; check the address and the camera"
+    except OSError as e:
+        return f"nothing answers at {host}:{port} ({e.strerror or e}); check the address and that the server is up"
+    code = status.split()[1] if len(status.split()) > 1 else ""
+    if code == "401":
+        if parts.username:
+            return "the server refused the user name or password (401); check them"
+        return "the server wants a user name and password (401); give them as rtsp://user:password@host/..."
+    if code == "404":
+        return f"the server has no stream at {parts.path or '/'} (404); check the path"
+    return (f"the server answered but the stream did not start within {timeout_s:.0f} s ({status or 'no status'}); "
+            f"try --rtsp-transport udp or check the codec")
 
 
 class ImageSource(Source):
@@ -207,13 +280,13 @@ def _image_list(spec: str) -> list[str] | None:
     return None
 
 
-def open_source(spec: str, open_timeout_s: float = 10.0) -> Source:
+def open_source(spec: str, options: SourceOptions = SourceOptions()) -> Source:
     """Open a source from its command-line spelling. Raises SourceError with the fix."""
     spec = str(spec).strip()
     if spec.isdigit():
-        return VideoSource(int(spec), f"camera {spec}", live=True)
+        return VideoSource(int(spec), f"camera {spec}", live=True, options=options)
     if spec.lower().startswith(STREAM_SCHEMES):
-        return VideoSource(spec, spec, live=True, open_timeout_s=open_timeout_s)
+        return VideoSource(spec, spec, live=True, options=options)
     images = _image_list(spec)
     if images is not None:
         if not images:

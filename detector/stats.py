@@ -60,7 +60,9 @@ class Stats:
         """A compact live line for the terminal."""
         det = self.percentiles("detect")
         age = self.percentiles("age")
-        return (f"cap {self.rate('captured'):5.1f} fps | infer {self.rate('inferred'):5.1f} fps | "
+        cam = self.info.get("camera", {}).get("granted")
+        mode = f"{cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() + " | " if cam else ""
+        return (f"{mode}cap {self.rate('captured'):5.1f} fps | infer {self.rate('inferred'):5.1f} fps | "
                 f"out {self.rate('written'):5.1f} fps | detect {det[0]:5.1f}/{det[1]:5.1f} ms | "
                 f"age {age[0]:5.1f}/{age[1]:5.1f} ms | dropped {self.get('dropped')} | bad {self.get('bad_frames')}")
 

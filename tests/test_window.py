@@ -291,3 +291,32 @@ def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qt
     qtbot.waitUntil(lambda: chosen == ["second"] or len(chosen) > 1, timeout=5000)
     qtbot.wait(1500)
     assert chosen == ["second"]
+
+
+def test_webcam_list_opens_the_chosen_camera_and_shows_reconnects_in_the_status_bar(window, qtbot, monkeypatch):
+    """Ctrl+K lists the cameras as --list-cameras does; the camera here is the stand-in of test_camera."""
+    import ui.main_window as mw
+    from detector import camera
+    from test_camera import Device, StandInCamera
+    dev = Device()
+    monkeypatch.setattr(camera, "open_camera", lambda index: StandInCamera(dev))
+    monkeypatch.setattr(mw, "list_cameras", lambda: [camera.CameraInfo(0, "/dev/video0", "Stand-in Cam"),
+                                                     camera.CameraInfo(2, "/dev/video2", "Other Cam")])
+    offered = []
+
+    def choose_first(parent, title, label, items, current, editable):
+        offered.extend(items)
+        return items[0], True
+    monkeypatch.setattr(mw.QInputDialog, "getItem", staticmethod(choose_first))
+    seen: list[str] = []
+    window.statusBar().messageChanged.connect(seen.append)
+    window.open_camera()
+    assert offered == ["0: Stand-in Cam  (/dev/video0)", "2: Other Cam  (/dev/video2)"]
+    qtbot.waitUntil(lambda: any("playing camera 0" in m for m in seen), timeout=10000)
+    qtbot.waitUntil(lambda: "camera 640x480 30 fps YUYV" in window.stats_lines()[-1], timeout=10000)
+    dev.disconnect_after = dev.delivered + 5  # the cable pulled
+    qtbot.waitUntil(lambda: any("lost camera 0; reconnecting in 0.5 s" in m for m in seen), timeout=10000)
+    dev.disconnect_after, dev.present = 0, True
+    qtbot.waitUntil(lambda: any("reconnected to camera 0" in m for m in seen), timeout=15000)
+    seq = window.shown_seq
+    qtbot.waitUntil(lambda: window.shown_seq > seq + 3, timeout=10000)  # frames again

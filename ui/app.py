@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from detector.capture import CapturePolicy
-from detector.run import RunConfig, is_live_spec, load_models
+from detector.run import RunConfig, is_live_spec, load_models, source_options
 
 from .worker import EngineWorker
 
@@ -12,9 +12,10 @@ from .worker import EngineWorker
 def viewer_policy(config: RunConfig) -> CapturePolicy:
     """The window always shows the newest frame; a file plays at its own rate unless --lossless."""
     live_source = is_live_spec(config.source)
+    common = dict(loop=config.loop, reconnect_attempts=config.reconnect_attempts, source=source_options(config))
     if config.live is False:
-        return CapturePolicy(live=False, loop=config.loop)
-    return CapturePolicy(live=True, play_realtime=not live_source, loop=config.loop)
+        return CapturePolicy(live=False, **common)
+    return CapturePolicy(live=True, play_realtime=not live_source, **common)
 
 
 def run_app(config: RunConfig, argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ requests go to the worker as method calls. Errors that come and go land in the s
 from __future__ import annotations
 
 import collections
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -19,6 +20,7 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFo
                              QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                              QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from detector.camera import describe_cameras, list_cameras
 from detector.draw import annotate
 from detector.hub import KNOWN_MODELS
 from detector.pipeline import Models
@@ -361,7 +363,14 @@ class MainWindow(QMainWindow):
                 f"detect p50 {d50:5.1f} ms  p95 {d95:5.1f} ms   classify p50 {c50:5.1f}  p95 {c95:5.1f} ms",
                 f"frame age at display {age:6.1f} ms   dropped {s.get('dropped')}   bad {s.get('bad_frames')}",
                 f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
-                + ("  | PAUSED" if self.worker.paused else "") + ("  | REC" if self.worker.recording else "")]
+                + ("  | PAUSED" if self.worker.paused else "") + ("  | REC" if self.worker.recording else "")
+                + self._camera_text(s)]
+
+    @staticmethod
+    def _camera_text(stats) -> str:
+        """What the camera granted (it may differ from --width/--height/--fps/--fourcc)."""
+        cam = stats.info.get("camera", {}).get("granted")
+        return f"  | camera {cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() if cam else ""
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
@@ -485,9 +494,22 @@ class MainWindow(QMainWindow):
             self.worker.set_source(path)
 
     def open_camera(self) -> None:
-        idx, ok = QInputDialog.getInt(self, "Open webcam", "Camera index:", 0, 0, 63)
-        if ok:
-            self.worker.set_source(str(idx))
+        """The cameras present, as ``lookout --list-cameras`` lists them. On Linux that is a read of
+        sysfs (instant); elsewhere listing means opening each device, too slow for the GUI thread, so
+        the user types an index instead."""
+        if not sys.platform.startswith("linux"):
+            idx, ok = QInputDialog.getInt(self, "Open webcam", "Camera index:", 0, 0, 63)
+            if ok:
+                self.worker.set_source(str(idx))
+            return
+        cameras = list_cameras()
+        if not cameras:
+            self.statusBar().showMessage(describe_cameras(cameras), 8000)
+            return
+        items = [f"{c.index}: {c.name}  ({c.path})" for c in cameras]
+        item, ok = QInputDialog.getItem(self, "Open webcam", "Camera:", items, 0, False)
+        if ok and item in items:
+            self.worker.set_source(str(cameras[items.index(item)].index))
 
     def open_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Open stream", "URL (rtsp://, http://):")

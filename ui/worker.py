@@ -7,6 +7,7 @@ between frames.
 """
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -21,7 +22,10 @@ from detector.stats import Stats
 
 class EngineWorker(threading.Thread):
     def __init__(self, models: Models, source: str | None, policy: CapturePolicy | None = None):
+        """``policy``: for this source, and (its reconnect tries and source options: RTSP transport,
+        camera mode) for the sources the user opens later."""
         super().__init__(name="lookout-engine", daemon=True)
+        self._base_policy = policy or CapturePolicy(live=True)
         self.models = models
         self.stats = Stats()
         self.engine = Engine(models, self.stats)
@@ -43,9 +47,8 @@ class EngineWorker(threading.Thread):
     # ---- requests from the GUI thread --------------------------------------------------------
     def set_source(self, spec: str, policy: CapturePolicy | None = None) -> None:
         """Switch to another source between frames (the old capture thread is stopped first)."""
-        if policy is None:
-            live = is_live_spec(spec)
-            policy = CapturePolicy(live=True, play_realtime=not live)  # a viewer plays files in real time
+        if policy is None:  # a viewer plays files in real time
+            policy = dataclasses.replace(self._base_policy, live=True, play_realtime=not is_live_spec(spec))
         with self._lock:
             self._pending_source = (spec, policy)
 
@@ -102,8 +105,9 @@ class EngineWorker(threading.Thread):
         if pending is None:
             return
         self._close_capture()
+        self.stats.info.pop("camera", None)  # the next source reports its own mode, if it is a camera
         spec, policy = pending
-        cap = CaptureThread(spec, policy, self.stats)
+        cap = CaptureThread(spec, policy, self.stats, log=self.messages.put)
         if self.paused:
             cap.hold.set()
         cap.start()

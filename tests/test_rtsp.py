@@ -1,0 +1,179 @@
+"""RTSP against a real server: GStreamer's gst-rtsp-server on the loopback address, serving the demo
+clip (as H.264) behind a user name and password. Frames and their age, the password masked everywhere,
+a server killed and restarted mid-run, a server never up, wrong credentials, UDP transport."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_CLIP, ROOT
+from test_cli import ENV, assert_one_clear_line, lookout
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-gi lives
+USER, PASSWORD = "viewer", "pa55:w0rd"
+
+
+def _gst_rtsp_available() -> bool:
+    probe = ("import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+             "assert all(Gst.ElementFactory.find(e) for e in ('qtdemux', 'h264parse', 'rtph264pay'))")
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _gst_rtsp_available(),
+                                reason="needs GStreamer's RTSP server for the system Python (Debian: python3-gi "
+                                       "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-{good,bad}; .ci/run "
+                                       "installs them)")
+
+
+@pytest.fixture(scope="module")
+def h264_clip(tmp_path_factory) -> Path:
+    """The demo clip five times over (30 s) as H.264 with a key frame a second, so a client that joins
+    or rejoins mid-stream starts decoding within a second."""
+    import av
+    import cv2
+    frames = []
+    cap = cv2.VideoCapture(str(DEMO_CLIP))
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    path = tmp_path_factory.mktemp("rtsp") / "demo_h264.mp4"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        s.options = {"preset": "ultrafast", "g": "10", "bf": "0"}
+        for _ in range(5):
+            for f in frames:
+                for p in s.encode(av.VideoFrame.from_ndarray(f, format="bgr24")):
+                    out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, clip: Path, port: int):
+        self.clip, self.port, self.proc = clip, port, None
+
+    def start(self) -> "Server":
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(ROOT / "tests" / "rtsp_server.py"), str(self.port), "demo",
+                                      str(self.clip), USER, PASSWORD], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", self.proc.stderr.read()
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def url(self, user=USER, password=PASSWORD) -> str:
+        cred = f"{user}:{password}@" if user else ""
+        return f"rtsp://{cred}127.0.0.1:{self.port}/demo"
+
+
+@pytest.fixture
+def server(h264_clip):
+    srv = Server(h264_clip, free_port()).start()
+    yield srv
+    srv.kill()
+
+
+def assert_no_password(*texts: str) -> None:
+    for t in texts:
+        assert PASSWORD not in t and "pa55" not in t
+
+
+def test_frames_arrive_with_their_age_and_the_password_never_shows(server, tmp_path):
+    jsonl, stats = tmp_path / "d.jsonl", tmp_path / "s.json"
+    p = lookout("--source", server.url(), "--detections", str(jsonl), "--stats-json", str(stats),
+                "--duration", "4", "--classes", "person")
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    s = json.loads(stats.read_text())
+    assert len(lines) >= 15 and s["policy"] == "live"
+    assert sum(len(f["detections"]) for f in lines) > len(lines)  # people in the clip, found over RTSP
+    assert 0 < s["latency"]["age"]["p50_ms"] < 1000
+    assert s["source"] == f"rtsp://{USER}:***@127.0.0.1:{server.port}/demo"
+    assert_no_password(p.stderr, p.stdout, jsonl.read_text(), stats.read_text())
+
+
+def test_server_killed_mid_run_reconnects_with_backoff_and_frames_come_again(server, tmp_path):
+    jsonl, stats = tmp_path / "d.jsonl", tmp_path / "s.json"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", server.url(), "--detections",
+                             str(jsonl), "--stats-json", str(stats), "--duration", "14", "--reconnect", "6"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    part = tmp_path / ".d.part.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not part.exists() or part.read_text().count("\n") < 10):
+        time.sleep(0.1)
+    server.kill()
+    before = part.read_text().count("\n")
+    time.sleep(3)
+    server.start()  # the same port: a camera that rebooted
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    total = len(jsonl.read_text().splitlines())
+    assert before >= 10 and total >= before + 15, (before, total, err)
+    tries = [line for line in err.splitlines() if "reconnecting in" in line]
+    assert tries and "try 1 of 6" in tries[0] and "reconnecting in 0.5 s" in tries[0], err
+    if len(tries) > 1:
+        assert "reconnecting in 1 s (try 2 of 6)" in tries[1]  # the backoff doubles
+    assert "reconnected to rtsp://viewer:***@" in err
+    assert json.loads(stats.read_text())["frames"]["reconnects"] >= 1
+    assert_no_password(err, stats.read_text())
+
+
+def test_server_never_up_exits_2_within_the_open_timeout(tmp_path):
+    port = free_port()
+    t = time.monotonic()
+    p = lookout("--source", f"rtsp://{USER}:{PASSWORD}@127.0.0.1:{port}/demo", "--detections",
+                str(tmp_path / "d.jsonl"), "--open-timeout", "3")
+    assert_one_clear_line(p, 2, "nothing answers", f"127.0.0.1:{port}")
+    assert time.monotonic() - t < 3 + 3  # the timeout plus start-up
+    assert_no_password(p.stderr)
+    assert not list(tmp_path.iterdir())
+
+
+def test_server_that_never_answers_times_out(tmp_path):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        t = time.monotonic()
+        p = lookout("--source", f"rtsp://127.0.0.1:{silent.getsockname()[1]}/demo", "--detections",
+                    str(tmp_path / "d.jsonl"), "--open-timeout", "2")
+    assert_one_clear_line(p, 2, "did not answer within 2 s")
+    assert time.monotonic() - t < 2 + 4
+
+
+@pytest.mark.parametrize("user,password,words", [(USER, "wrong", "refused the user name or password"),
+                                                 (None, None, "wants a user name and password")])
+def test_credentials_refused_in_one_line(server, tmp_path, user, password, words):
+    p = lookout("--source", server.url(user, password), "--detections", str(tmp_path / "d.jsonl"))
+    assert_one_clear_line(p, 2, words)
+    assert "wrong" not in p.stderr
+
+
+def test_udp_transport(server, tmp_path):
+    jsonl = tmp_path / "d.jsonl"
+    p = lookout("--source", server.url(), "--rtsp-transport", "udp", "--detections", str(jsonl), "--duration", "3")
+    assert p.returncode == 0, p.stderr
+    assert len(jsonl.read_text().splitlines()) >= 10
