@@ -3,6 +3,7 @@
     lookout                                          # the window, on webcam 0
     lookout --source clip.mp4 --output out.mp4 --detections out.jsonl
     lookout --source 0 --headless --dump-dir frames/ --max-frames 100
+    lookout batch recordings/ --out results/ --video      # many inputs: see batch_cli.py
 
 Exit codes: 0 done (warnings, like skipped damaged frames, are printed); 1 the run failed part-way
 (outputs written so far stay valid); 2 bad input or setup (nothing was processed); 130 stopped by
@@ -27,15 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--headless", action="store_true", help="no window, no Qt: process and write outputs only")
     ap.add_argument("--version", action="store_true", help="print the version and the runtimes found, and exit")
     ap.add_argument("--output", metavar="VIDEO", help="write the annotated video (.mp4, .mkv, .mov: H.264; .avi: MJPEG)")
-    ap.add_argument("--codec", choices=("h264", "hevc", "mpeg4", "mjpeg"), default=None,
-                    help="video codec for --output (default h264; mjpeg for .avi)")
-    quality = ap.add_mutually_exclusive_group()
-    quality.add_argument("--crf", type=int, default=None, metavar="Q",
-                         help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")
-    quality.add_argument("--bitrate", default=None, metavar="RATE", help="target bitrate instead, e.g. 4M or 800k")
+    add_video_options(ap)
     ap.add_argument("--detections", metavar="FILE",
                     help="write the detections: JSON lines (one per processed frame), or CSV (one row per "
                          "detection) when FILE ends in .csv")
+    ap.add_argument("--frame-timings", action="store_true",
+                    help="add each frame's stage latencies (latency_ms) to the JSONL; without it two runs "
+                         "on the same input write identical files")
     ap.add_argument("--dump-dir", metavar="DIR", help="write each annotated frame as an image into DIR")
     ap.add_argument("--dump-raw", action="store_true", help="with --dump-dir: also write the raw frames")
     ap.add_argument("--dump-ext", default="jpg", choices=("jpg", "png"), help="frame dump format")
@@ -45,6 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="live policy (latest frame wins); on a file, play it at its own frame rate")
     policy.add_argument("--lossless", action="store_true", help="every frame in order, even from a camera")
     ap.add_argument("--loop", action="store_true", help="restart a file source at its end")
+    add_model_options(ap)
+    ap.add_argument("--list-models", action="store_true", help="list the named detectors and exit")
+    ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
+    ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
+    ap.add_argument("--reconnect", type=int, default=5, metavar="N",
+                    help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
+    ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
+    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
+                    help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
+    cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
+    cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
+    cam.add_argument("--height", type=int, default=0, help="capture height in pixels")
+    cam.add_argument("--fps", type=float, default=0.0, help="capture frame rate")
+    cam.add_argument("--fourcc", default="", metavar="CODE", help="pixel format, e.g. MJPG or YUYV")
+    cam.add_argument("--list-cameras", action="store_true", help="list the cameras present and exit")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
+    return ap
+
+
+def add_video_options(ap) -> None:
+    ap.add_argument("--codec", choices=("h264", "hevc", "mpeg4", "mjpeg"), default=None,
+                    help="video codec (default h264; mjpeg for .avi)")
+    quality = ap.add_mutually_exclusive_group()
+    quality.add_argument("--crf", type=int, default=None, metavar="Q",
+                         help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")
+    quality.add_argument("--bitrate", default=None, metavar="RATE", help="target bitrate instead, e.g. 4M or 800k")
+
+
+def add_model_options(ap) -> None:
+    """Model, thresholds, classes, classifier, tracking and counting: shared with ``lookout batch``."""
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     ap.add_argument("--half", action="store_true", help="fp16 on CUDA (fp32 is the default: exact, and "
                     "faster at batch 1 on the GPUs measured)")
@@ -53,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
                          f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see --list-models")
-    ap.add_argument("--list-models", action="store_true", help="list the named detectors and exit")
     ap.add_argument("--classifier", default=None, help="classifier name or path (default mobilenet-v2)")
     ap.add_argument("--classify", default="off", choices=("off", "frame", "boxes"),
                     help="classify the whole frame or each detected box")
@@ -73,21 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="association cost limit, 1 - IoU (default 0.8; lower = stricter)")
     track.add_argument("--tracker-buffer", type=int, default=30, metavar="FRAMES",
                        help="frames a lost track is kept to pick it up again (default 30)")
-    ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
-    ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
-    ap.add_argument("--reconnect", type=int, default=5, metavar="N",
-                    help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
-    ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
-    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
-                    help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
-    cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
-    cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
-    cam.add_argument("--height", type=int, default=0, help="capture height in pixels")
-    cam.add_argument("--fps", type=float, default=0.0, help="capture frame rate")
-    cam.add_argument("--fourcc", default="", metavar="CODE", help="pixel format, e.g. MJPG or YUYV")
-    cam.add_argument("--list-cameras", action="store_true", help="list the cameras present and exit")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
-    return ap
 
 
 def _config(args):
@@ -111,7 +124,7 @@ def _config(args):
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
         classes=classes, output=args.output, codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate),
         rtsp_transport=args.rtsp_transport, camera=camera,
-        detections=args.detections, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
+        detections=args.detections, frame_timings=args.frame_timings, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
@@ -278,6 +291,10 @@ def run_window(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     from detector.process import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        from batch_cli import batch_main
+        return batch_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.version:
         print(version_text())

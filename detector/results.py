@@ -18,7 +18,9 @@ class Result:
     latency_ms: dict = field(default_factory=dict)
     analytics: FrameAnalytics | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self, timings: bool = False) -> dict:
+        """The frame's line in the detections file. Without ``timings`` it depends only on the input
+        and the settings: two runs write the same bytes (a rerun, a batch worker, another machine)."""
         d = {"frame": self.frame.index, "pts_ms": round(self.frame.pts_ms, 3),
              "detections": self.detections.to_json()}
         if self.detections.frame_class is not None:
@@ -26,5 +28,6 @@ class Result:
         if self.analytics is not None:
             d["events"] = list(self.analytics.events)
             d["counts"] = self.analytics.counts
-        d["latency_ms"] = {k: round(v, 2) for k, v in self.latency_ms.items()}
+        if timings:
+            d["latency_ms"] = {k: round(v, 2) for k, v in self.latency_ms.items()}
         return d

@@ -47,6 +47,7 @@ class RunConfig:
     crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
     bitrate: int | None = None      # bits/s instead of a quality target
     detections: str | None = None
+    frame_timings: bool = False     # per-frame latencies in the JSONL (which then differs run to run)
     dump_dir: str | None = None
     dump_raw: bool = False
     dump_ext: str = "jpg"
@@ -147,7 +148,7 @@ def build_sinks(config: RunConfig, source_fps: float, live: bool, warn=None) -> 
             sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
                                    crf=config.crf, bitrate=config.bitrate, warn=warn))
         if config.detections:
-            sinks.append(detections_sink(config.detections))
+            sinks.append(detections_sink(config.detections, config.frame_timings))
         if config.dump_dir:
             sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))
     except Exception:
@@ -169,6 +170,13 @@ def load_models(config: RunConfig, warn=print) -> Models:
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or "mobilenet-v2", det.device, warn)
     return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
+                  analytics=make_analytics(config))
+
+
+def fresh_models(models: Models, config: RunConfig) -> Models:
+    """The same loaded models for another source: its own tracker and counters, nothing carried over."""
+    m = models.snapshot()
+    return Models(m.detector, m.classifier, m.classify, list(config.classes) or None, m.top_k,
                   analytics=make_analytics(config))
 
 

@@ -225,10 +225,15 @@ class _LinesSink(FileSink):
 
 
 class JsonlSink(_LinesSink):
-    """One JSON line per processed frame (see ``Result.to_json``)."""
+    """One JSON line per processed frame (see ``Result.to_json``); ``timings`` adds each frame's
+    per-stage latencies, which differ from run to run."""
+
+    def __init__(self, path: str | Path, timings: bool = False):
+        super().__init__(path)
+        self.timings = timings
 
     def lines(self, result: Result) -> bytes:
-        return (json.dumps(result.to_json()) + "\n").encode()
+        return (json.dumps(result.to_json(self.timings)) + "\n").encode()
 
 
 CSV_COLUMNS = ("frame", "pts_ms", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id",
@@ -253,9 +258,9 @@ class CsvSink(_LinesSink):
         return buf.getvalue().encode()
 
 
-def detections_sink(path: str | Path) -> _LinesSink:
-    """--detections: CSV when the name ends in .csv, else JSON lines."""
-    return CsvSink(path) if str(path).lower().endswith(".csv") else JsonlSink(path)
+def detections_sink(path: str | Path, timings: bool = False) -> _LinesSink:
+    """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies)."""
+    return CsvSink(path) if str(path).lower().endswith(".csv") else JsonlSink(path, timings)
 
 
 class DumpSink(FileSink):

@@ -1,0 +1,92 @@
+"""``lookout batch INPUT... --out DIR``: many videos and image folders, on one machine or a Ray cluster.
+
+    lookout batch clips/ more.mp4 'cams/*.mkv' list.txt --out results/ --video
+    lookout batch clips/ --out results/ --ray off                 # this process, one input after another
+    lookout batch clips/ --out results/ --ray 10.0.0.1:6379       # join a cluster ('ray start --head')
+
+Per input: ``DIR/<name>.jsonl`` (or ``.csv``), ``DIR/<name>.mp4`` with ``--video``, each identical to
+what ``lookout --source INPUT --detections ...`` writes; ``DIR/summary.json`` and ``DIR/summary.csv``.
+Exit codes: 0 all done; 1 some input failed (see the summary); 2 bad options, nothing run; 130 Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+from main import _config, _install_signal_handlers, add_model_options, add_video_options, build_parser
+
+
+def build_batch_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="lookout batch",
+                                 description="Process many videos and image folders into one output folder.")
+    ap.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="video, image folder, folder of videos (searched recursively), glob, stream URL, or a "
+                         ".txt list of those (one a line)")
+    ap.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    ap.add_argument("--video", action="store_true", help="also write each input's annotated video, DIR/<name>.mp4")
+    ap.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="detections file format")
+    ap.add_argument("--ray", default=None, metavar="off|local|ADDRESS",
+                    help="off: this process, one input after another; local: a Ray instance on this machine "
+                         "(the default when Ray is installed); ADDRESS: join a running Ray cluster")
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="Ray workers, each holding the models (default: CPUs / threads per worker)")
+    ap.add_argument("--threads-per-worker", type=int, default=1, metavar="T",
+                    help="inference threads per Ray worker (default 1); N x T should fit the cores")
+    ap.add_argument("--force", action="store_true", help="redo inputs whose outputs are already complete")
+    ap.add_argument("--max-frames", type=int, default=0, help="per input: stop after N frames")
+    ap.add_argument("--duration", type=float, default=0.0, help="per input: stop after S seconds (streams)")
+    ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
+    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp", help="RTSP over TCP or UDP")
+    add_video_options(ap)
+    add_model_options(ap)
+    ap.add_argument("--no-progress", action="store_true", help="no progress output")
+    return ap
+
+
+def batch_main(argv: list[str]) -> int:
+    args = build_batch_parser().parse_args(argv)
+    try:
+        settings, inputs, ray = _prepare(args)
+    except ValueError as e:
+        print(f"lookout: error: {e}", file=sys.stderr)
+        return 2
+    from detector.batch.runner import run_batch
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    try:
+        return run_batch(settings, inputs, ray=ray, workers=args.workers, threads=args.threads_per_worker,
+                         force=args.force, stop=stop, progress=not args.no_progress)
+    except ValueError as e:  # a cluster that can't be reached, a pool that doesn't fit it
+        print(f"lookout: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _prepare(args):
+    """Every check that needs no model and no Ray: options, the output folder, the inputs."""
+    from detector.batch.inputs import expand
+    from detector.batch.job import BatchSettings
+    from detector.batch.ray_runner import INSTALL_HINT, ray_installed
+    ray = args.ray or ("local" if ray_installed() else "off")
+    if ray != "off" and not ray_installed():
+        raise ValueError(f"--ray {ray}: {INSTALL_HINT}")
+    if args.workers < 0 or args.threads_per_worker < 1:
+        raise ValueError(f"expected --workers >= 0 and --threads-per-worker >= 1, got {args.workers} and "
+                         f"{args.threads_per_worker}")
+    single = vars(build_parser().parse_args([]))  # the single-source defaults, then these options
+    single.update({k: v for k, v in vars(args).items() if k in single})
+    single.update(source="input", output="out.mp4" if args.video else None, lossless=False, live=False)
+    config = _config(argparse.Namespace(**single))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the output folder {args.out!r} ({e.strerror}); pick another --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"the output folder {args.out!r} is not writable; pick another --out")
+    inputs = expand(args.inputs)
+    if not any(i.problem is None for i in inputs):
+        raise ValueError(f"no inputs to process: {'; '.join(f'{i.source}: {i.problem}' for i in inputs)}")
+    return BatchSettings(config, str(out.resolve()), video=args.video, fmt=args.format), inputs, ray
