@@ -36,6 +36,19 @@ def read_frame(path: Path, index: int) -> np.ndarray:
         cap.release()
 
 
+def read_all_frames(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return frames
+            frames.append(frame)
+    finally:
+        cap.release()
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in a (N, 4) with every box in b (M, 4), both xyxy."""
     if len(a) == 0 or len(b) == 0:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import main
-from conftest import DEMO_CLIP
+from conftest import DEMO_CLIP, read_all_frames
 from detector import camera
 
 # (fourcc, width, height) -> the best rate the stand-in offers: MJPG does 720p30, YUYV only 720p10.
@@ -29,14 +29,7 @@ class Device:
         self.gaps_s = gaps_s                      # time between frames, cycled (a variable rate)
         self.delivered = 0
         self.opens = 0
-        frames = []
-        cap = cv2.VideoCapture(str(DEMO_CLIP))
-        while True:
-            ok, f = cap.read()
-            if not ok:
-                break
-            frames.append(f)
-        self.frames = frames
+        self.frames = read_all_frames(DEMO_CLIP)
 
 
 class StandInCamera:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_CLIP, ROOT
+from conftest import DEMO_CLIP, ROOT, read_all_frames
 from test_cli import ENV, assert_one_clear_line, lookout
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-gi lives
@@ -40,14 +40,7 @@ def h264_clip(tmp_path_factory) -> Path:
     """The demo clip five times over (30 s) as H.264 with a key frame a second, so a client that joins
     or rejoins mid-stream starts decoding within a second."""
     import av
-    import cv2
-    frames = []
-    cap = cv2.VideoCapture(str(DEMO_CLIP))
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
+    frames = read_all_frames(DEMO_CLIP)
     path = tmp_path_factory.mktemp("rtsp") / "demo_h264.mp4"
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=10)
