@@ -115,8 +115,10 @@ def test_server_killed_mid_run_reconnects_with_backoff_and_frames_come_again(ser
                              str(jsonl), "--stats-json", str(stats), "--duration", "14", "--reconnect", "6"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     part = tmp_path / ".d.part.jsonl"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not part.exists() or part.read_text().count("\n") < 10):
+        if proc.poll() is not None:  # ended before the kill: say why instead of a missing-file error
+            raise AssertionError(f"lookout ended early ({proc.returncode}): {proc.communicate()[1]}")
         time.sleep(0.1)
     server.kill()
     before = part.read_text().count("\n")
