@@ -296,11 +296,16 @@ def _drive(config, capture, engine, worker, stats, stop, source) -> str:
             print(file=sys.stderr)
 
 
-def _write_json(path: str, data: dict) -> None:
+def replace_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole: into ``.<name>.part`` beside it, then renamed over it."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.part")
+    tmp.write_text(text)
+    os.replace(tmp, p)
+
+
+def _write_json(path: str, data: dict) -> None:
     try:
-        tmp.write_text(json.dumps(data, indent=2))
-        os.replace(tmp, p)
+        replace_text(path, json.dumps(data, indent=2))
     except OSError as e:
         raise SinkError(f"cannot write stats to {path!r} ({e.strerror}); pick another --stats-json path") from None

@@ -29,8 +29,7 @@ def actors(clips, out: Path) -> float:
     from detector.batch.inputs import expand
     from detector.batch.ray_runner import run_on_ray
     t0 = time.monotonic()
-    run_on_ray(settings_for(out), expand(list(map(str, clips))), lambda r: None, threading.Event(), "local", 2, 1,
-               print)
+    run_on_ray(settings_for(out), expand(list(map(str, clips))), lambda r: None, threading.Event(), "local", 2, 1)
     return time.monotonic() - t0
 
 

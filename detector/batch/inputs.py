@@ -42,9 +42,10 @@ class BatchInput:
         p = Path(self.source)
         files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
         try:
-            return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+            stats = [(f.name, f.stat()) for f in files]
         except OSError:
             return None
+        return [[name, st.st_size, st.st_mtime_ns] for name, st in stats]
 
 
 def expand(args: list[str]) -> list[BatchInput]:

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..run import RunConfig, fresh_models, run
+from ..run import RunConfig, fresh_models, replace_text, run
 from ..sources import mask_url
 from .inputs import BatchInput
 
@@ -141,9 +141,15 @@ def process_input(models, settings: BatchSettings, inp: BatchInput, node: str = 
 def write_record(settings: BatchSettings, inp: BatchInput, rec: dict) -> None:
     path = record_path(settings, inp.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}")
-    tmp.write_text(json.dumps({**rec, "key": settings.key(), "fingerprint": inp.fingerprint()}, indent=1))
-    os.replace(tmp, path)
+    replace_text(path, json.dumps({**rec, "key": settings.key(), "fingerprint": inp.fingerprint()}, indent=1))
+
+
+def attempt_run_id(stage: Path) -> str | None:
+    """The run that made an attempt folder; None when it can't be told (cut short while starting)."""
+    try:
+        return json.loads((stage / "attempt.json").read_text()).get("run_id")
+    except (OSError, ValueError):
+        return None
 
 
 def _earlier_attempts(work: Path, name: str, run_id: str) -> list[Path]:
@@ -153,11 +159,7 @@ def _earlier_attempts(work: Path, name: str, run_id: str) -> list[Path]:
     for d in work.glob(f"{name}.*"):
         if not d.is_dir() or d.name.rsplit(".", 1)[0] != name:
             continue
-        try:
-            same_run = json.loads((d / "attempt.json").read_text()).get("run_id") == run_id
-        except (OSError, ValueError):
-            same_run = False
-        if same_run:
+        if attempt_run_id(d) == run_id:
             mine.append(d)
         else:
             shutil.rmtree(d, ignore_errors=True)

@@ -46,7 +46,7 @@ class BatchWorker:
         return process_input(self.models, self.settings, inp, node=self.node)
 
 
-def connect(address: str, log: Callable[[str], None]) -> dict:
+def connect(address: str) -> dict:
     """Start a local Ray instance sized to this machine (``local``) or join a cluster; its resources."""
     if address != "local":
         _probe(address)
@@ -78,15 +78,13 @@ def _probe(address: str, timeout: float = 5.0) -> None:
 
 
 def run_on_ray(settings: BatchSettings, inputs: list[BatchInput], on_record: Callable[[dict], None],
-               stop: threading.Event, address: str, workers: int, threads: int,
-               log: Callable[[str], None]) -> dict:
+               stop: threading.Event, address: str, workers: int, threads: int) -> dict:
     """Process ``inputs``, calling ``on_record`` as each finishes; returns facts about the run
     (start-up seconds, workers, nodes). Inputs not finished when ``stop`` is set are recorded
     'interrupted' and leave nothing behind."""
     import ray
-    from ray.exceptions import RayActorError, RayError
     t0 = time.monotonic()
-    res = connect(address, log)
+    res = connect(address)
     try:
         workers = workers or max(1, int(res["cpus"] // threads))
         if workers * threads > res["cpus"]:
@@ -100,14 +98,15 @@ def run_on_ray(settings: BatchSettings, inputs: list[BatchInput], on_record: Cal
         placed = ray.get([a.ready.remote() for a in pool])
         facts = {"startup_s": round(time.monotonic() - t0, 2), "workers": workers, "threads_per_worker": threads,
                  "gpus_per_worker": gpus, "nodes": sorted({p["node"] for p in placed})}
-        _dispatch(pool, inputs, on_record, stop, RayActorError, RayError)
+        _dispatch(pool, inputs, on_record, stop)
         return facts
     finally:
         ray.shutdown()  # kills the actors; a stage folder they leave is removed by the caller
 
 
-def _dispatch(pool, inputs, on_record, stop, RayActorError, RayError) -> None:
+def _dispatch(pool, inputs, on_record, stop) -> None:
     import ray
+    from ray.exceptions import RayActorError, RayError
     queue = list(inputs)
     idle = list(pool)
     pending: dict = {}

@@ -5,7 +5,6 @@ Exit codes: 0 every input done (or done before); 1 some input failed (the summar
 """
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import threading
@@ -15,7 +14,7 @@ from typing import Callable
 
 from ..sources import mask_url
 from .inputs import BatchInput
-from .job import BatchSettings, as_dict, base_record, finished_record, process_input
+from .job import BatchSettings, as_dict, attempt_run_id, base_record, finished_record, process_input
 from .summary import write_summary
 
 
@@ -48,13 +47,11 @@ def run_batch(settings: BatchSettings, inputs: list[BatchInput], ray: str = "off
 
     facts: dict = {"mode": "off" if ray == "off" else ("local" if ray == "local" else "cluster")}
     try:
-        if not todo:
-            pass
-        elif ray == "off":
+        if todo and ray == "off":
             facts.update(_run_in_process(settings, todo, on_record, stop))
-        else:
+        elif todo:
             from .ray_runner import run_on_ray
-            facts.update(run_on_ray(settings, todo, on_record, stop, ray, workers, threads, log))
+            facts.update(run_on_ray(settings, todo, on_record, stop, ray, workers, threads))
     finally:
         bar.close()
         _remove_own_attempts(settings)
@@ -92,11 +89,7 @@ def _remove_own_attempts(settings: BatchSettings) -> None:
     """Stage folders of this run's attempts that were cut short (Ctrl-C, workers killed by shutdown)."""
     work = settings.state / "work"
     for d in work.glob("*") if work.is_dir() else []:
-        try:
-            mine = json.loads((d / "attempt.json").read_text()).get("run_id") == settings.run_id
-        except (OSError, ValueError):
-            mine = False
-        if mine:
+        if attempt_run_id(d) == settings.run_id:
             shutil.rmtree(d, ignore_errors=True)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
+
+from ..run import replace_text
 
 CSV_COLUMNS = ("name", "source", "status", "frames", "fps", "seconds", "detections", "warnings", "error",
                "node", "attempts")
@@ -25,7 +26,7 @@ def write_summary(out_dir: str | Path, records: list[dict], run: dict) -> None:
     out = Path(out_dir)
     public = [{k: v for k, v in r.items() if k not in ("key", "fingerprint")} for r in records]
     doc = {"run": run, "totals": totals(records), "inputs": public}
-    _replace(out / "summary.json", json.dumps(doc, indent=2) + "\n")
+    replace_text(out / "summary.json", json.dumps(doc, indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
@@ -33,10 +34,4 @@ def write_summary(out_dir: str | Path, records: list[dict], run: dict) -> None:
         w.writerow([r["name"], r["source"], r["status"], r["frames"], r["fps"], r["seconds"],
                     ";".join(f"{k}:{v}" for k, v in r["detections"].items()), " | ".join(r["warnings"]),
                     r["error"] or "", r["node"], r["attempts"]])
-    _replace(out / "summary.csv", buf.getvalue())
-
-
-def _replace(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    replace_text(out / "summary.csv", buf.getvalue())
