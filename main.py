@@ -18,7 +18,7 @@ import sys
 import threading
 
 
-from detector.hub import DEFAULT_MODEL, KNOWN_MODELS  # stdlib only: no torch, no ONNX Runtime
+from detector.models.registry import CLASSIFIERS, DEFAULT_CLASSIFIER, DEFAULT_MODEL, KNOWN_MODELS  # stdlib only: no torch, no ONNX Runtime
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +82,7 @@ def add_model_options(ap) -> None:
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
                          f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see --list-models")
-    ap.add_argument("--classifier", default=None, help="classifier name or path (default mobilenet-v2)")
+    ap.add_argument("--classifier", default=None, help=f"classifier name ({', '.join(CLASSIFIERS)}; default {DEFAULT_CLASSIFIER}) or path to a .tflite / .pt")
     ap.add_argument("--classify", default="off", choices=("off", "frame", "boxes"),
                     help="classify the whole frame or each detected box")
     ap.add_argument("--conf", type=float, default=0.3, help="score threshold (default 0.3)")
@@ -104,7 +104,7 @@ def add_model_options(ap) -> None:
 
 
 def _config(args):
-    from detector.run import RunConfig
+    from detector.engine.run import RunConfig
     if not 0.0 <= args.conf <= 1.0:
         raise ValueError(f"expected --conf between 0 and 1, got {args.conf}")
     if not 0.0 < args.iou <= 1.0:  # IoU 0 would suppress every overlapping box, even a touching one
@@ -116,7 +116,8 @@ def _config(args):
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     _check_classes(args.model, classes)
     counters = _counters(args)
-    is_file = not (args.source.strip().isdigit() or "://" in args.source)
+    from detector.io.sources import is_live_spec
+    is_file = not is_live_spec(args.source)
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
         play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
@@ -133,8 +134,8 @@ def _config(args):
 
 def _check_output(args) -> None:
     from pathlib import Path
-    from detector.sinks import VIDEO_SUFFIXES
-    from detector.video_out import pick_encoder
+    from detector.io.sinks import VIDEO_SUFFIXES
+    from detector.io.video_out import pick_encoder
     if args.output and Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"cannot write video {args.output!r}: expected a name ending in {', '.join(VIDEO_SUFFIXES)}")
     if args.output:
@@ -159,7 +160,7 @@ def _bitrate(text: str | None) -> int | None:
 
 
 def _camera_mode(args):
-    from detector.camera import CameraMode, parse_fourcc
+    from detector.io.camera import CameraMode, parse_fourcc
     if args.width < 0 or args.height < 0 or args.fps < 0:
         raise ValueError(f"expected --width, --height and --fps >= 0, got {args.width}, {args.height}, {args.fps}")
     return CameraMode(args.width, args.height, args.fps, parse_fourcc(args.fourcc) if args.fourcc else "")
@@ -181,7 +182,7 @@ def version_text() -> str:
 
 
 def _counters(args) -> list:
-    from detector.counting import check_names, load_counters, parse_counter
+    from detector.analytics.counting import check_names, load_counters, parse_counter
     if not 0 < args.tracker_match <= 1:
         raise ValueError(f"expected --tracker-match in (0, 1], got {args.tracker_match}")
     if args.tracker_buffer < 1:
@@ -194,8 +195,8 @@ def _counters(args) -> list:
 
 def _check_classes(model: str, classes: tuple[str, ...]) -> None:
     """Unknown --classes names fail before any model loads, for the named models (whose labels are known)."""
-    from detector.hub import MODELS
-    from detector.labels import labels_of
+    from detector.models.registry import MODELS
+    from detector.models.labels import labels_of
     if not classes or model not in MODELS:
         return
     known = [n for n in labels_of(MODELS[model].label_set)[1:] if not n.startswith("class_")]
@@ -206,7 +207,7 @@ def _check_classes(model: str, classes: tuple[str, ...]) -> None:
 
 
 def list_models() -> int:
-    from detector.hub import model_table
+    from detector.models.registry import model_table
     rows = model_table()
     for r in rows:
         print(f"{r['name']}\n  {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
@@ -247,7 +248,7 @@ def _print_summary(report) -> None:
 
 
 def run_headless(args) -> int:
-    from detector.run import load_models, run
+    from detector.engine.run import load_models, run
     config = _config(args)
     stop = threading.Event()
     _install_signal_handlers(stop)  # a Ctrl-C while models load ends the run before it starts
@@ -289,7 +290,7 @@ def run_window(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from detector.process import tune_process
+    from detector.runtime.cpu_tuning import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["batch"]:
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_models:
         return list_models()
     if args.list_cameras:
-        from detector.camera import describe_cameras, list_cameras
+        from detector.io.camera import describe_cameras, list_cameras
         print(describe_cameras(list_cameras()))
         return 0
     headless = args.headless or bool(args.output or args.detections or args.dump_dir)

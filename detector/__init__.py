@@ -1,21 +1,21 @@
 """Lookout's engine: models, pipeline and sinks. Never imports Qt.
 
-``Detector`` and ``Classifier`` load on first use (PEP 562), so ``import detector.run`` does not
+``Detector`` and ``Classifier`` load on first use (PEP 562), so ``import detector.engine.run`` does not
 import torch: the command line's ONNX Runtime path starts without it.
 """
-from .detections import Classification, Detections
+from detector.types.detections import Classification, Detections
 
 __all__ = ["Classification", "Classifier", "Detections", "Detector", "Tracker"]
 
 
 def __getattr__(name: str):
     if name == "Detector":
-        from .detector import Detector
+        from detector.runtime.torch_detector import Detector
         return Detector
     if name == "Tracker":
-        from .tracker import Tracker
+        from detector.analytics.tracker import Tracker
         return Tracker
     if name == "Classifier":
-        from .classifier import Classifier
+        from detector.runtime.classifier import Classifier
         return Classifier
     raise AttributeError(f"module 'detector' has no attribute {name!r}")

@@ -82,6 +82,7 @@ def check_mixed_run(out, single, p) -> dict:
     return s
 
 
+@pytest.mark.slow
 def test_ray_off_matches_single_cli_reports_bad_inputs_and_skips_on_rerun(inputs, single, tmp_path):
     out = tmp_path / "out"
     args = ("batch", str(inputs), str(inputs / "missing.mp4"), "--out", str(out), "--ray", "off", "--max-frames", MAX)
@@ -99,6 +100,7 @@ def test_ray_off_matches_single_cli_reports_bad_inputs_and_skips_on_rerun(inputs
     assert (out / "demo.jsonl").stat().st_mtime_ns != stamp
 
 
+@pytest.mark.slow
 def test_all_good_exits_0_and_writes_video(tmp_path):
     out = tmp_path / "out"
     p = lookout("batch", str(DEMO_CLIP), "--out", str(out), "--ray", "off", "--video", "--format", "csv")
@@ -114,6 +116,7 @@ def test_all_good_exits_0_and_writes_video(tmp_path):
     assert rows[0].startswith("frame,pts_ms,x1") and sum(",person," in r for r in rows) >= 4 * 60
 
 
+@pytest.mark.slow
 def test_ray_local_two_workers_same_bytes(inputs, single, tmp_path):
     pytest.importorskip("ray", reason="Ray is a test dependency: pip install -e '.[test]'")
     out = tmp_path / "out"
@@ -140,6 +143,7 @@ def _kill_first_attempt_at(out, prefix: str, proc) -> dict:
     raise AssertionError("no attempt started")
 
 
+@pytest.mark.slow
 def test_two_nodes_and_a_killed_worker(tmp_path):
     pytest.importorskip("ray", reason="Ray is a test dependency: pip install -e '.[test]'")
     from ray.cluster_utils import Cluster
@@ -176,6 +180,7 @@ def test_two_nodes_and_a_killed_worker(tmp_path):
     assert_no_partial_files(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["off", "local"])
 def test_ctrl_c_keeps_finished_inputs_leaves_nothing_partial(tmp_path, mode):
     if mode == "local":

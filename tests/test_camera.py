@@ -1,4 +1,4 @@
-"""Webcams without a webcam: everything around the one device call (``detector.camera.open_camera``),
+"""Webcams without a webcam: everything around the one device call (``detector.io.camera.open_camera``),
 driven through a stand-in that behaves like a UVC camera under V4L2: frames at its own pace, modes it
 grants and modes it silently replaces, a cable pulled and plugged back. Real frames (the demo clip),
 the real ``lookout`` entry point and window."""
@@ -14,8 +14,7 @@ import pytest
 
 import main
 from conftest import DEMO_CLIP, read_all_frames
-from detector import camera
-
+from detector.io import camera
 # (fourcc, width, height) -> the best rate the stand-in offers: MJPG does 720p30, YUYV only 720p10.
 MODES = {("YUYV", 640, 480): 30.0, ("YUYV", 1280, 720): 10.0, ("MJPG", 640, 480): 30.0, ("MJPG", 1280, 720): 30.0}
 
@@ -136,6 +135,7 @@ def test_a_refused_mode_says_what_the_camera_gave(device, tmp_path, capsys):
     assert len(frames) == 10
 
 
+@pytest.mark.slow
 def test_unplugged_and_plugged_back_reconnects(device, tmp_path, capsys):
     device.disconnect_after = 15
 
@@ -164,6 +164,7 @@ def test_camera_gone_for_good_ends_with_one_error(device, tmp_path, capsys):
     assert len(frames) == 10  # every frame before the loss written
 
 
+@pytest.mark.slow
 def test_variable_rate_is_kept_in_the_video(device, tmp_path, capsys):
     """A camera delivering at an uneven pace (50 ms, 50 ms, 150 ms, ...): the video's timestamps
     follow it instead of spacing frames evenly at a nominal rate."""

@@ -28,6 +28,7 @@ def load(name, labels_path):
     return Classifier.load(str(shared_path(f"models/{name}.tflite")), device="cpu", labels=labels_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_parity_with_tflite_interpreter(name, labels_path):
     clf = load(name, labels_path)
@@ -82,6 +83,18 @@ def test_boxes_from_the_detector_in_one_forward_pass(person_detector, labels_pat
     assert [l for l, _ in alone] == [l for l, _ in per_box[0]]
 
 
+def test_boxes_come_back_with_the_labels_of_what_they_hold(labels_path):
+    """classify_boxes on real regions of a real photo: the whole of Grace Hopper is a military
+    uniform, the lower middle (her tie and jacket) a Windsor tie; integer-exact, so the same
+    labels the TFLite interpreter gives on these crops, on every machine."""
+    clf = Classifier.load(str(shared_path("models/mobilenet_v2_1.0_224_quant.tflite")), labels=labels_path)
+    img = cv2.imread(str(shared_path("media/grace_hopper.bmp")))
+    h, w = img.shape[:2]
+    whole, tie = clf.classify_boxes(img, np.float32([[0, 0, w, h], [w * 0.25, h * 0.6, w * 0.75, h]]), k=3)
+    assert whole[0][0] == "military uniform" and whole[0][1] > 0.8
+    assert tie[0][0] == "Windsor tie" and {"suit, suit of clothes", "bow tie, bow-tie, bowtie"} & {l for l, _ in tie}
+
+
 def test_converted_checkpoint_round_trip(tmp_path, labels_path):
     from detector.convert.tflite_mobilenet import convert_tflite
     src = shared_path("models/mobilenet_v1_0.25_128_quant.tflite")
@@ -113,11 +126,12 @@ def test_bad_classifier_inputs(tmp_path, labels_path):
     assert clf.classify_boxes(frame, np.zeros((0, 4), np.float32)) == []
 
 
+@pytest.mark.slow
 def test_unknown_classifier_and_offline_torchvision(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="mobilenet-v2"):
         Classifier.load("resnet-9000")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    from detector import classifier as cmod
+    from detector.runtime import classifier as cmod
     monkeypatch.setattr(cmod, "download", _refuse)
     with pytest.raises(ValueError) as e:
         Classifier.load("mobilenet-v2")
@@ -125,10 +139,11 @@ def test_unknown_classifier_and_offline_torchvision(tmp_path, monkeypatch):
 
 
 def _refuse(url, dest, sha, timeout=30.0):
-    from detector.hub import WeightsUnavailable
+    from detector.util.download import WeightsUnavailable
     raise WeightsUnavailable(f"cannot download {url} (network unreachable)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_onnxruntime_mode_is_bit_identical_to_eager(name, labels_path):
     """The fast runtime (ORT's integer QLinearConv kernels) keeps the integer-exact arithmetic: the

@@ -81,6 +81,7 @@ def test_unwritable_output_folder(tmp_path):
     assert_one_clear_line(p, 2, "does not exist")
 
 
+@pytest.mark.slow
 def test_unknown_model_and_class(tmp_path):
     assert_one_clear_line(lookout("--source", str(DEMO_CLIP), "--headless", "--model", "nope"), 2,
                           "ssdlite-mobilenetv2-person")
@@ -88,6 +89,7 @@ def test_unknown_model_and_class(tmp_path):
                                   "--classes", "car"), 2, "car")
 
 
+@pytest.mark.slow
 def test_silent_stream_times_out_with_clear_error(tmp_path):
     """A loopback server that accepts the connection and never answers."""
     srv = socket.socket()
@@ -145,6 +147,7 @@ def test_sigint_leaves_playable_video_and_complete_jsonl(tmp_path):
     assert json.loads(stats.read_text())["stopped_by"] == "signal"
 
 
+@pytest.mark.slow
 def test_damaged_clip_runs_to_the_end_exit_0(tmp_path):
     """Every frame that decodes is processed; undecodable ones are counted, not fatal."""
     src = shared_path("media/Megamind_bugy.avi")
@@ -169,6 +172,6 @@ def test_iou_zero_is_refused_at_once_without_torch(tmp_path):
     rc, torch_loaded, seconds = p.stdout.split()
     assert (rc, torch_loaded) == ("2", "False") and float(seconds) < 1.0, p.stdout
     assert "--iou" in p.stderr and "Traceback" not in p.stderr
-    from detector.onnx_detector import load_cached
+    from detector.runtime.onnx_detector import load_cached
     with pytest.raises(ValueError, match="IoU threshold"):
         load_cached("ssd-mobilenetv2-coco", "cpu", iou_threshold=0.0)

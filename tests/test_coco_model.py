@@ -34,7 +34,7 @@ def coco(request):
     """The embedded model in each CPU runtime: ORT behind the torch loader, the torch model, and the
     torch-free bundle the ``lookout`` command starts with."""
     if request.param == "torch-free":
-        from detector.onnx_detector import OnnxDetector, load_cached
+        from detector.runtime.onnx_detector import OnnxDetector, load_cached
         det = load_cached("ssd-mobilenetv2-coco", "cpu", score_threshold=0.0)
         assert isinstance(det, OnnxDetector)
         return det
@@ -53,6 +53,7 @@ def test_fixtures_cover_every_photo_and_every_50th_frame():
     assert len(NAMES) == 7 + 16, NAMES
 
 
+@pytest.mark.slow
 def test_raw_outputs_and_detections_equal_the_interpreter(coco):
     """Every fixture: 0 differing integers in the raw outputs; the op's detections identical."""
     differing = 0
@@ -69,6 +70,7 @@ def test_raw_outputs_and_detections_equal_the_interpreter(coco):
     assert differing == 0
 
 
+@pytest.mark.slow
 def test_detect_returns_the_interpreters_detections_in_pixels(coco):
     """The public path (BGR frame in, Detections out) at threshold 0: the op's boxes in pixels, class
     ids in TF's 90-id numbering (person = 1), labels from COCO's names."""
@@ -108,8 +110,10 @@ def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
     import torch
 
     from detector.convert.__main__ import main as convert
-    from detector.hub import COCO_QUANT_ASSET, sha256_of
-    from detector.onnx_detector import beside_paths, file_key, read_meta
+    from detector.models.registry import MODELS
+    from detector.util.files import sha256_file as sha256_of
+    COCO_QUANT_ASSET = MODELS["ssd-mobilenetv2-coco"].asset
+    from detector.runtime.onnx_detector import beside_paths, file_key, read_meta
     src = shared_path(TFLITE)
     assert sha256_of(src) == "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd"
     out = tmp_path / "coco.pt"
@@ -126,7 +130,7 @@ def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
 
 
 def test_default_model_starts_without_torch_and_finds_people_and_cars():
-    code = ("import sys, numpy as np, cv2; from detector.onnx_detector import load_cached; "
+    code = ("import sys, numpy as np, cv2; from detector.runtime.onnx_detector import load_cached; "
             "d = load_cached('ssd-mobilenetv2-coco', 'cpu'); cap = cv2.VideoCapture(sys.argv[1]); "
             "ok, f = cap.read(); r = d.detect(f); "
             "print(type(d).__name__, 'torch' in sys.modules, sorted(set(r.labels)))")
@@ -143,6 +147,7 @@ def lookout(*args, timeout=120):
                           timeout=timeout, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_readme_demo_finds_people_and_cars_in_every_frame(tmp_path):
     """The README's main job: the default model on the demo clip, every frame written."""
     video, jsonl = tmp_path / "demo.mp4", tmp_path / "demo.jsonl"
@@ -196,6 +201,7 @@ def _bad_files(tmp_path: Path) -> dict[str, Path]:
             "no postprocess op": renamed}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["truncated", "classifier", "no postprocess op"])
 def test_bad_tflite_files_fail_in_one_line_and_write_nothing(tmp_path, kind):
     bad = _bad_files(tmp_path)[kind]

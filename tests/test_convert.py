@@ -13,9 +13,20 @@ import torch
 
 from conftest import DEMO_CLIP, read_frame, shared_path
 from detector import Detector
-from detector.detector import PERSON_ASSET, coco_weights, load_weights
-from detector.detector_model import DetectorWeights
-from detector.hub import WeightsUnavailable
+import dataclasses
+
+from detector.models.registry import MODELS
+from detector.runtime.torch_detector import downloaded_weights, load_weights
+
+PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
+
+
+def coco_weights(url: str, sha256: str):
+    """The registry's COCO SSDLite entry with the download pointed at a local server."""
+    info = dataclasses.replace(MODELS["ssdlite-mobilenetv2-coco"], url=url, sha256=sha256, mirror_env="")
+    return downloaded_weights(info)
+from detector.models.ssdlite import DetectorWeights
+from detector.util.download import WeightsUnavailable
 
 GRAPH = "models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
 

@@ -7,7 +7,7 @@ import torch
 
 from conftest import DEMO_CLIP, FIXTURES, iou_matrix, read_frame, tf_boxes_to_xyxy
 from detector import Detector
-from detector.detector_model import DetectorWeights
+from detector.models.ssdlite import DetectorWeights
 
 
 def test_demo_clip_people_where_tensorflow_put_them(person_detector):
@@ -80,7 +80,8 @@ def test_cuda_without_gpu_is_a_clear_error():
 
 def test_corrupt_and_mismatched_weights_are_refused(tmp_path):
     good = (tmp_path / "good.pt")
-    from detector.detector import PERSON_ASSET
+    from detector.models.registry import MODELS
+    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
     data = PERSON_ASSET.read_bytes()
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(data[: len(data) // 3])
@@ -117,7 +118,7 @@ def test_own_nms_keeps_what_torchvision_keeps_on_real_candidates(person_detector
     from torchvision.ops import batched_nms as tv_batched_nms
 
     from conftest import read_frame, shared_path
-    from detector.nms import batched_nms
+    from detector.ops.nms import batched_nms
     total = 0
     for index in (0, 250, 550):
         enc, logits = person_detector.raw([read_frame(shared_path("media/vtest.avi"), index)])

@@ -57,6 +57,7 @@ def test_detections_match_tensorflow(person_detector, fixture):
         assert abs(dets.scores[i] - tf_scores[j]) <= 0.01
 
 
+@pytest.mark.slow
 def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
     """>= 98% of TF's people found (IoU >= 0.9), <= 2% extra, over 80 frames of vtest.avi."""
     r = every_tenth_vtest_frame_vs_tf(person_detector)
@@ -65,6 +66,7 @@ def test_every_tenth_vtest_frame_finds_what_tensorflow_finds(person_detector):
     assert r["extra"] / r["ours"] <= 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["eager", "fused", "jit", "onnxruntime"])
 def test_every_runtime_mode_keeps_parity(mode):
     """Each speed mode gives TF's raw outputs (1e-3) and the same detections on real frames."""

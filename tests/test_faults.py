@@ -104,6 +104,7 @@ def make_avi(src, dst, frames: int) -> None:
 
 
 # ---- sources ----------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
 @pytest.mark.parametrize("container", ["mp4", "avi"])
 def test_truncated_video(tmp_path, fault_table, fraction, container):
@@ -238,6 +239,7 @@ def _mjpeg_then_close(frames: int):
     return handler
 
 
+@pytest.mark.slow
 def test_stream_that_sends_nothing(tmp_path, fault_table):
     def silent(conn, stop):
         stop.wait(30)
@@ -254,6 +256,7 @@ def test_stream_that_sends_nothing(tmp_path, fault_table):
         srv.close()
 
 
+@pytest.mark.slow
 def test_stream_that_sends_a_few_frames_then_closes(tmp_path, fault_table):
     srv = _Server(_mjpeg_then_close(12), once=True)
     try:
@@ -294,6 +297,7 @@ def test_source_file_removed_while_read(tmp_path, fault_table):
     assert len(jsonl_lines(jsonl)) == 60  # the open file stays readable on POSIX: every frame
 
 
+@pytest.mark.slow
 def test_source_file_shrinks_while_read(tmp_path, fault_table):
     src = tmp_path / "clip.avi"
     make_avi(shared_path("media/vtest.avi"), src, 300)
@@ -310,6 +314,7 @@ def test_source_file_shrinks_while_read(tmp_path, fault_table):
     assert n < 300 and video_frames(out) == n
 
 
+@pytest.mark.slow
 def test_output_folder_removed_mid_run(tmp_path, fault_table):
     outdir = tmp_path / "out"
     outdir.mkdir()
@@ -324,6 +329,7 @@ def test_output_folder_removed_mid_run(tmp_path, fault_table):
     assert not outdir.exists()
 
 
+@pytest.mark.slow
 def test_dump_folder_removed_mid_run(tmp_path, fault_table):
     dump = tmp_path / "frames"
     proc = spawn("--source", DEMO_CLIP, "--live", "--headless", "--dump-dir", dump)
@@ -370,6 +376,7 @@ def test_disk_full(tmp_path, fault_table):
     assert [l["frame"] for l in lines] == list(range(len(lines)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM])
 def test_signals_at_random_points(tmp_path, fault_table, sig):
     out, jsonl, stats = tmp_path / "o.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
@@ -390,10 +397,12 @@ def test_signals_at_random_points(tmp_path, fault_table, sig):
 
 # ---- models -----------------------------------------------------------------------------------
 def _person_ckpt():
-    from detector.detector import PERSON_ASSET
+    from detector.models.registry import MODELS
+    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
     return PERSON_ASSET
 
 
+@pytest.mark.slow
 def test_truncated_weights(tmp_path, fault_table):
     data = _person_ckpt().read_bytes()
     bad = tmp_path / "cut.pt"
@@ -403,8 +412,9 @@ def test_truncated_weights(tmp_path, fault_table):
     check(p, 2, "cannot read detector weights")
 
 
+@pytest.mark.slow
 def test_weights_with_a_wrong_shape(tmp_path, fault_table):
-    from detector.detector_model import DetectorWeights
+    from detector.models.ssdlite import DetectorWeights
     w = DetectorWeights.load(_person_ckpt())
     sd = dict(w.state_dict)
     sd["backbone.stem.0.weight"] = torch.zeros(16, 3, 3, 3)
@@ -422,6 +432,7 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.slow
 def test_pickle_payload_is_refused(tmp_path, fault_table):
     marker = tmp_path / "code_ran"
     torch.save({"format": "lookout-detector/1", "payload": _Payload(marker)}, tmp_path / "evil.pt")
@@ -431,6 +442,7 @@ def test_pickle_payload_is_refused(tmp_path, fault_table):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_pb_of_the_wrong_kind(tmp_path, fault_table):
     # a GraphDef with one Const node: node { name: "x" op: "Const" }
     node = b"\x0a\x01x\x12\x05Const"
@@ -440,6 +452,7 @@ def test_pb_of_the_wrong_kind(tmp_path, fault_table):
     check(p, 2, "BoxPredictor_0/ClassPredictor/weights")
 
 
+@pytest.mark.slow
 def test_tflite_of_the_wrong_kind_turns_the_classifier_off(tmp_path, fault_table):
     from conftest import FIXTURES
     jsonl = tmp_path / "d.jsonl"
@@ -458,6 +471,7 @@ def _serve(folder):
     return srv
 
 
+@pytest.mark.slow
 def test_download_with_a_bad_hash(tmp_path, fault_table):
     www = tmp_path / "www"
     www.mkdir()
@@ -479,6 +493,7 @@ def test_download_with_a_bad_hash(tmp_path, fault_table):
     assert not cache.exists() or not any(p.suffix in (".gz", ".pt") for p in cache.rglob("*"))
 
 
+@pytest.mark.slow
 def test_cache_folder_not_writable(tmp_path, fault_table):
     blocker = tmp_path / "file_not_folder"
     blocker.write_text("x")

@@ -130,6 +130,7 @@ def graph_head():
     return shared_path("models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb").read_bytes()
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_graphs_only_raise_value_errors(graph_head, data):

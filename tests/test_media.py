@@ -28,6 +28,7 @@ def ffprobe(path: Path, entries: str = "stream=codec_name,pix_fmt,width,height,r
     return json.loads(p.stdout)
 
 
+@pytest.mark.slow
 def test_mp4_is_h264_yuv420p_at_the_source_size_and_rate_with_every_frame(tmp_path):
     out, jsonl = tmp_path / "out.mp4", tmp_path / "d.jsonl"
     p = lookout("--source", str(DEMO_CLIP), "--output", str(out), "--detections", str(jsonl))
@@ -44,6 +45,7 @@ def test_mp4_is_h264_yuv420p_at_the_source_size_and_rate_with_every_frame(tmp_pa
 @pytest.mark.parametrize("suffix,codec,expected", [(".mkv", None, "h264"), (".mov", None, "h264"),
                                                    (".mp4", "hevc", "hevc"), (".avi", None, "mjpeg"),
                                                    (".mkv", "mpeg4", "mpeg4")])
+@pytest.mark.slow
 def test_containers_and_codecs(tmp_path, suffix, codec, expected):
     out = tmp_path / f"out{suffix}"
     p = lookout("--source", str(DEMO_CLIP), "--output", str(out), *(["--codec", codec] if codec else []))
@@ -53,6 +55,7 @@ def test_containers_and_codecs(tmp_path, suffix, codec, expected):
     assert int(s["nb_read_packets"]) == DEMO_FRAMES and (s["width"], s["height"]) == DEMO_SIZE
 
 
+@pytest.mark.slow
 def test_crf_and_bitrate_change_the_size(tmp_path):
     sizes = {}
     for name, opts in {"default": [], "crf35": ["--crf", "35"], "crf18": ["--crf", "18"],
@@ -82,7 +85,7 @@ def test_bad_video_options_exit_2_before_loading(tmp_path, args, words):
 def test_without_h264_falls_back_with_one_warning(tmp_path, monkeypatch, capsys):
     """A PyAV/FFmpeg build without libx264: OpenCV's MPEG-4 writer, and one line saying so."""
     import main
-    from detector import video_out
+    from detector.io import video_out
     monkeypatch.setattr(video_out, "_pyav_encoders", lambda: {"mpeg4", "mjpeg"})
     out, jsonl = tmp_path / "out.mp4", tmp_path / "d.jsonl"
     assert main.main(["--source", str(DEMO_CLIP), "--output", str(out), "--detections", str(jsonl),
@@ -122,6 +125,7 @@ def chromium_plays(folder: Path, name: str) -> dict:
     return json.loads(text) if text != "pending" else {"pending": True}
 
 
+@pytest.mark.slow
 def test_headless_chromium_plays_the_h264_output_and_refuses_mpeg4(tmp_path):
     h264, mpeg4 = tmp_path / "h264.mp4", tmp_path / "mpeg4.mp4"
     assert lookout("--source", str(DEMO_CLIP), "--output", str(h264)).returncode == 0
@@ -133,6 +137,7 @@ def test_headless_chromium_plays_the_h264_output_and_refuses_mpeg4(tmp_path):
     assert chromium_plays(tmp_path, mpeg4.name) == {"error": 4}
 
 
+@pytest.mark.slow
 def test_csv_has_a_row_per_detection_with_the_jsonl_fields(tmp_path):
     jsonl, table = tmp_path / "d.jsonl", tmp_path / "d.csv"
     for path in (jsonl, table):

@@ -8,12 +8,14 @@ import sys
 
 import numpy as np
 
+import pytest
+
 from conftest import ASSETS, FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
 
 CHILD = """
 import json, sys
 import cv2
-from detector.run import RunConfig, load_models
+from detector.engine.run import RunConfig, load_models
 models = load_models(RunConfig(device="cpu", model=sys.argv[2]))
 d = models.detector.detect(cv2.imread(sys.argv[1]))
 print(json.dumps({"type": type(models.detector).__name__, "torch": "torch" in sys.modules,
@@ -36,11 +38,13 @@ def _child(cache, model="ssdlite-mobilenetv2-person") -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path, monkeypatch):
     """The embedded model's bundle (assets/) belongs to its checkpoint, runs with no torch in the
     process even on a first start (empty cache), and detects exactly what a fresh export does."""
-    from detector.hub import PERSON_ASSET
-    from detector.onnx_detector import beside_paths, file_key, find_bundle, read_meta
+    from detector.models.registry import MODELS
+    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
+    from detector.runtime.onnx_detector import beside_paths, file_key, find_bundle, read_meta
     onnx_path, meta_path = beside_paths(PERSON_ASSET)
     assert read_meta(meta_path, file_key(PERSON_ASSET)) is not None, \
         "assets/ bundle is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
@@ -73,13 +77,14 @@ def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path
     assert (iou.max(axis=1) >= 0.98).all()
 
 
+@pytest.mark.slow
 def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_path, monkeypatch):
     """A checkpoint without a shipped bundle: the first load exports into the cache, the next start
     runs without torch and detects the same; a damaged cache entry sends it back to torch."""
     (tmp_path / "cache").mkdir()
     monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path / "cache"))
     from detector import Detector
-    from detector.onnx_detector import load_cached
+    from detector.runtime.onnx_detector import load_cached
     ckpt = tmp_path / "person.pt"
     shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", ckpt)
     assert load_cached(ckpt, "cpu") is None  # nothing cached yet

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import DEMO_CLIP, read_frame, shared_path
-from detector.pipeline import Models
-from detector.run import RunConfig, run
+from detector.engine.pipeline import Models
+from detector.engine.run import RunConfig, run
 
 
 def count_video_frames(path) -> tuple[int, float]:
@@ -60,6 +60,7 @@ def test_lossless_demo_clip_every_frame_and_same_boxes(tmp_path, person_detector
     assert sum(len(l["detections"]) for l in lines) > 4 * 60  # people in every frame
 
 
+@pytest.mark.slow
 def test_lossless_vtest_every_frame(tmp_path, person_detector):
     src = shared_path("media/vtest.avi")
     lines = _lossless_check(src, tmp_path, person_detector, 795, [0, 400, 794])
@@ -80,6 +81,7 @@ class SlowDetector:
         return self.det.detect_batch(images, timings)
 
 
+@pytest.mark.slow
 def test_live_policy_drops_stale_frames_and_keeps_age_low(tmp_path, person_detector):
     jsonl = tmp_path / "live.jsonl"
     report = run(RunConfig(source=str(DEMO_CLIP), live=True, play_realtime=True, detections=str(jsonl),
@@ -155,10 +157,10 @@ def test_drops_after_a_source_switch_are_counted_from_the_first():
 
     from types import SimpleNamespace
 
-    from detector.capture import FrameBuffer
-    from detector.frames import Frame
-    from detector.pipeline import frames_from
-    from detector.stats import Stats
+    from detector.engine.capture import FrameBuffer
+    from detector.types.frames import Frame
+    from detector.engine.pipeline import frames_from
+    from detector.engine.stats import Stats
     stats = Stats()
     stats.count("dropped", 50)  # the previous source's
     buf = FrameBuffer(1, overwrite=True)
@@ -170,3 +172,49 @@ def test_drops_after_a_source_switch_are_counted_from_the_first():
     got = list(frames_from(SimpleNamespace(buffer=buf, error=None), stop, stats))
     assert [f.index for f in got] == [3]
     assert stats.get("dropped") == 53
+
+
+@pytest.mark.slow
+def test_stopping_a_recording_returns_at_once_and_the_file_is_finished_after(tmp_path, person_detector, monkeypatch):
+    """The window's Stop Recording used to wait for the encoder to drain and the file to close on the
+    GUI thread (up to 30 s). Now the session hands the finishing to a thread of its own: the call
+    returns at once, a message says when the file is saved, and the video holds every frame sent."""
+    import cv2
+
+    from detector.engine.session import LiveSession
+    from detector.io.sinks import VideoSink
+    slow_close = VideoSink.close
+
+    def close_slowly(self):
+        time.sleep(1.5)  # a slow disk
+        slow_close(self)
+
+    monkeypatch.setattr(VideoSink, "close", close_slowly)
+    session = LiveSession(Models(person_detector), str(DEMO_CLIP))
+    session.start()
+    try:
+        deadline = time.monotonic() + 20
+        while session.latest()[1] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        path = tmp_path / "rec.mp4"
+        session.start_recording(str(path))
+        start_seq = session.latest()[1]
+        while session.latest()[1] < start_seq + 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        assert session.stop_recording() == str(path)
+        assert time.monotonic() - t0 < 0.3 and not session.recording
+        messages = []
+        while not any("saved" in m for m in messages) and time.monotonic() < deadline + 10:
+            try:
+                messages.append(session.messages.get(timeout=0.1))
+            except Exception:
+                pass
+        assert f"recording saved to {path}" in messages
+    finally:
+        session.stop()
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n >= 10

@@ -95,6 +95,7 @@ def assert_no_password(*texts: str) -> None:
         assert PASSWORD not in t and "pa55" not in t
 
 
+@pytest.mark.slow
 def test_frames_arrive_with_their_age_and_the_password_never_shows(server, tmp_path):
     jsonl, stats = tmp_path / "d.jsonl", tmp_path / "s.json"
     p = lookout("--source", server.url(), "--detections", str(jsonl), "--stats-json", str(stats),
@@ -109,6 +110,7 @@ def test_frames_arrive_with_their_age_and_the_password_never_shows(server, tmp_p
     assert_no_password(p.stderr, p.stdout, jsonl.read_text(), stats.read_text())
 
 
+@pytest.mark.slow
 def test_server_killed_mid_run_reconnects_with_backoff_and_frames_come_again(server, tmp_path):
     jsonl, stats = tmp_path / "d.jsonl", tmp_path / "s.json"
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", server.url(), "--detections",
@@ -148,6 +150,7 @@ def test_server_never_up_exits_2_within_the_open_timeout(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_server_that_never_answers_times_out(tmp_path):
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
@@ -167,6 +170,7 @@ def test_credentials_refused_in_one_line(server, tmp_path, user, password, words
     assert "wrong" not in p.stderr
 
 
+@pytest.mark.slow
 def test_udp_transport(server, tmp_path):
     jsonl = tmp_path / "d.jsonl"
     p = lookout("--source", server.url(), "--rtsp-transport", "udp", "--detections", str(jsonl), "--duration", "3")

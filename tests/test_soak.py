@@ -1,19 +1,22 @@
 """A shorter soak than the benchmark's: >= 1,000 frames live, then threads and open files are back
-to where they started (the 10,000-frame run with RSS is `python -m detector.bench --sections soak`)."""
+to where they started (the 10,000-frame run with RSS is `python tools/bench.py --sections soak`)."""
 from __future__ import annotations
 
 import os
 import threading
 
+import pytest
+
 from conftest import DEMO_CLIP
-from detector.pipeline import Models
-from detector.run import RunConfig, run
+from detector.engine.pipeline import Models
+from detector.engine.run import RunConfig, run
 
 
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 def test_thousand_frame_live_loop_leaves_no_threads_or_descriptors(person_detector, tmp_path):
     threads, fds = threading.active_count(), _fds()
     stop = threading.Event()

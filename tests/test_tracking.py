@@ -75,6 +75,7 @@ def lookout(*args, timeout=300):
                           timeout=timeout, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_line_count_on_vtest_is_close_to_the_count_by_eye(tmp_path):
     """A vertical line at x = 0.3 of vtest.avi across the whole path (y 0.2-0.8). Counted by eye from
     frame sheets (every 4th frame, 2026-12-01): 17 crossings, 10 "in" (walking left) and 7 "out".
@@ -96,6 +97,7 @@ def test_line_count_on_vtest_is_close_to_the_count_by_eye(tmp_path):
     assert "lookout: line left: in" in p.stderr
 
 
+@pytest.mark.slow
 def test_zone_counts_and_track_ids_in_every_output(tmp_path):
     """A zone over the whole demo frame: every tracked person enters it; the JSONL carries track_id,
     events and counts, the video is written with the overlay, the summary line has the totals."""
@@ -138,7 +140,7 @@ def test_bad_counters_fail_in_one_line_naming_the_option(tmp_path, args, words):
 
 
 def test_counters_file_round_trip(tmp_path):
-    from detector.counting import Line, Zone, load_counters, save_counters
+    from detector.analytics.counting import Line, Zone, load_counters, save_counters
     path = tmp_path / "c.json"
     counters = [Line("door", (0.1, 0.5), (0.9, 0.5)), Zone("lot", ((0, 0), (100, 0), (100, 80)))]
     save_counters(path, counters)

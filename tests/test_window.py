@@ -16,21 +16,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from conftest import DEMO_CLIP, ROOT  # noqa: E402
 from detector import Detector  # noqa: E402
-from detector.pipeline import Models  # noqa: E402
-from detector.run import RunConfig  # noqa: E402
+from detector.engine.pipeline import Models  # noqa: E402
+from detector.engine.run import RunConfig  # noqa: E402
 
 
 def _open_window(qtbot, tmp_path, model: str):
     """The real window on the demo clip with ``model``, shown and past its first results."""
-    from ui.app import viewer_policy
-    from ui.main_window import MainWindow
-    from ui.worker import EngineWorker
+    from ui.app import build_window
     config = RunConfig(source=str(DEMO_CLIP), loop=True)
     models = Models(Detector.load(model, device="cpu"))
-    worker = EngineWorker(models, config.source, viewer_policy(config))
-    win = MainWindow(worker, models, config, snapshot_dir=str(tmp_path))
+    win, session = build_window(config, models, snapshot_dir=str(tmp_path))
     qtbot.addWidget(win)
-    worker.start()
+    session.start()
     win.show()
     qtbot.waitUntil(lambda: win.shown_seq >= 2, timeout=20000)
     return win
@@ -70,7 +67,7 @@ def test_boxes_drawn_where_the_detector_put_them(window, qtbot):
     window.view.repaint()
     px = _pixels(window)
     boxes = window.view.widget_boxes()
-    from detector.draw import class_color
+    from detector.ops.draw import class_color
     b, g, r = class_color(1)
     hits = 0
     for x1, y1, x2, y2 in boxes:
@@ -93,6 +90,7 @@ def test_confidence_slider_changes_what_is_drawn(window, qtbot):
     assert len(window.view.widget_boxes()) == len(high.detections)
 
 
+@pytest.mark.slow
 def test_class_filter_pause_and_step(window, qtbot):
     from PyQt6.QtCore import Qt
     window.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
@@ -100,19 +98,19 @@ def test_class_filter_pause_and_step(window, qtbot):
     window.classes.item(0).setCheckState(Qt.CheckState.Checked)
     assert len(_next_result(qtbot, window).detections) > 0
     window.act_pause.trigger()
-    assert window.worker.paused
+    assert window.session.paused
     qtbot.wait(600)
-    seq = window.worker.latest()[1]
-    idx = window.worker.latest()[0].frame.index
+    seq = window.session.latest()[1]
+    idx = window.session.latest()[0].frame.index
     qtbot.wait(1200)
-    assert window.worker.latest()[1] == seq  # nothing new while paused
+    assert window.session.latest()[1] == seq  # nothing new while paused
     window.step()
-    qtbot.waitUntil(lambda: window.worker.latest()[1] == seq + 1, timeout=10000)
-    assert window.worker.latest()[0].frame.index > idx
+    qtbot.waitUntil(lambda: window.session.latest()[1] == seq + 1, timeout=10000)
+    assert window.session.latest()[0].frame.index > idx
     qtbot.wait(800)
-    assert window.worker.latest()[1] == seq + 1  # exactly one frame per step
+    assert window.session.latest()[1] == seq + 1  # exactly one frame per step
     window.act_pause.trigger()
-    assert not window.worker.paused
+    assert not window.session.paused
     _next_result(qtbot, window)
 
 
@@ -127,6 +125,7 @@ def test_snapshot_saves_the_annotated_frame(window, qtbot, tmp_path):
     assert np.abs(window.view.result.frame.image.astype(int) - raw.astype(int)).max() == 0
 
 
+@pytest.mark.slow
 def test_screenshot_of_the_real_window_under_xvfb(tmp_path):
     if not shutil.which("Xvfb"):
         pytest.skip("needs Xvfb (apt-get install xvfb; .ci/run installs it)")
@@ -150,7 +149,7 @@ def test_committed_screenshot_shows_boxes_and_stats():
 
 
 def check_screenshot(shot, info):
-    from detector.draw import class_color
+    from detector.ops.draw import class_color
     assert shot is not None and shot.shape[0] > 400 and shot.shape[1] > 800
     assert len(info["boxes"]) >= 3
     class_ids = info.get("class_ids", [1] * len(info["boxes"]))
@@ -169,11 +168,12 @@ def check_screenshot(shot, info):
 def test_record_toggle_writes_the_shown_frames(window, qtbot, tmp_path):
     import cv2
     window.toggle_record()
-    assert window.worker.recording
+    assert window.session.recording
     seq = window.shown_seq
     qtbot.waitUntil(lambda: window.shown_seq >= seq + 20, timeout=30000)
     window.toggle_record()
-    assert not window.worker.recording
+    assert not window.session.recording
+    qtbot.waitUntil(lambda: bool(list(tmp_path.glob("lookout_*.mp4"))), timeout=30000)  # finished off the GUI thread
     videos = list(tmp_path.glob("lookout_*.mp4"))
     assert len(videos) == 1
     cap = cv2.VideoCapture(str(videos[0]))
@@ -187,7 +187,7 @@ def test_record_toggle_writes_the_shown_frames(window, qtbot, tmp_path):
 def test_switching_the_detector_at_run_time(window, qtbot):
     """Load a model off the GUI thread and swap it in between frames; the source keeps playing."""
     before = window.models.detector
-    window._load_in_background("person", lambda: Detector.load("ssdlite-mobilenetv2-person", device="cpu", mode="eager"),
+    window.session.load("person", lambda: Detector.load("ssdlite-mobilenetv2-person", device="cpu", mode="eager"),
                                window.models.swap_detector)
     qtbot.waitUntil(lambda: window.models.detector is not before, timeout=30000)
     assert window.models.detector.mode == "eager"
@@ -224,7 +224,7 @@ def test_draw_a_line_and_a_zone_with_the_mouse_then_save_and_load(window, qtbot,
     (in frame pixels), results carry track IDs and counts, the counters file round-trips."""
     from PyQt6.QtCore import QPoint, Qt
 
-    from detector.counting import Line, Zone, load_counters, save_counters
+    from detector.analytics.counting import Line, Zone, load_counters, save_counters
     window.track_box.setChecked(True)
     assert window.models.analytics is not None
     view = window.view
@@ -264,10 +264,8 @@ def test_window_opens_without_importing_torch():
     (listing devices did: ~2.5 s of frozen window)."""
     code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'; "
             "from PyQt6.QtWidgets import QApplication; app = QApplication([]); "
-            "from detector.run import RunConfig, load_models; from ui.app import viewer_policy; "
-            "from ui.main_window import MainWindow; from ui.worker import EngineWorker; "
-            "c = RunConfig(source=sys.argv[1], loop=True); m = load_models(c); "
-            "w = MainWindow(EngineWorker(m, c.source, viewer_policy(c)), m, c); "
+            "from detector.engine.run import RunConfig; from ui.app import build_window; "
+            "c = RunConfig(source=sys.argv[1], loop=True); w, s = build_window(c); m = w.models; "
             "print(type(m.detector).__name__, 'torch' in sys.modules, w.device_box.count() >= 1)")
     p = subprocess.run([sys.executable, "-c", code, str(DEMO_CLIP)], capture_output=True, text=True, cwd=ROOT,
                        timeout=60)
@@ -275,6 +273,7 @@ def test_window_opens_without_importing_torch():
     assert p.stdout.split() == ["OnnxDetector", "False", "True"], p.stdout + p.stderr
 
 
+@pytest.mark.slow
 def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qtbot):
     """Two detector choices in a row: the first load is slow, the second fast. The window must end on
     the second (loads used to be free threads: the last to finish won)."""
@@ -286,8 +285,8 @@ def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qt
         first_done.set()
         return "first"
 
-    window._load_in_background("first", slow, chosen.append)
-    window._load_in_background("second", lambda: "second", chosen.append)
+    window.session.load("first", slow, chosen.append)
+    window.session.load("second", lambda: "second", chosen.append)
     qtbot.waitUntil(lambda: chosen == ["second"] or len(chosen) > 1, timeout=5000)
     qtbot.wait(1500)
     assert chosen == ["second"]
@@ -296,7 +295,7 @@ def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qt
 def test_webcam_list_opens_the_chosen_camera_and_shows_reconnects_in_the_status_bar(window, qtbot, monkeypatch):
     """Ctrl+K lists the cameras as --list-cameras does; the camera here is the stand-in of test_camera."""
     import ui.main_window as mw
-    from detector import camera
+    from detector.io import camera
     from test_camera import Device, StandInCamera
     dev = Device()
     monkeypatch.setattr(camera, "open_camera", lambda index: StandInCamera(dev))

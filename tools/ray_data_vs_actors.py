@@ -21,7 +21,7 @@ from tools.batch_throughput import make_clips  # noqa: E402
 
 def settings_for(out: Path):
     from detector.batch.job import BatchSettings
-    from detector.run import RunConfig
+    from detector.engine.run import RunConfig
     return BatchSettings(RunConfig(), str(out))
 
 

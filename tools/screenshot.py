@@ -48,21 +48,17 @@ def main() -> int:
     try:
         from PyQt6.QtWidgets import QApplication
 
-        from detector.run import RunConfig, load_models
-        from ui.app import viewer_policy
-        from ui.main_window import MainWindow
-        from ui.worker import EngineWorker
+        from detector.engine.run import RunConfig
+        from ui.app import build_window
         app = QApplication([])
         os.chdir(ROOT)
-        from detector.counting import Line
+        from detector.analytics.counting import Line
         # The default COCO model, tracking on and one counting line across the path
         config = RunConfig(source="assets/demo_vtest.mp4", loop=True, track=True,
                            counters=(Line("path", (0.3, 0.2), (0.3, 0.8)),))
-        models = load_models(config)
-        worker = EngineWorker(models, config.source, viewer_policy(config))
-        win = MainWindow(worker, models, config)
+        win, session = build_window(config)
         win.move(0, 0)
-        worker.start()
+        session.start()
         win.show()
         end = time.monotonic() + args.seconds
         while time.monotonic() < end or win.shown_seq < 3:

@@ -1,4 +1,4 @@
-"""Time the reference runtimes on given inputs; run by ``python -m detector.bench --tf-python``.
+"""Time the reference runtimes on given inputs; run by ``python tools/bench.py --tf-python``.
 
 usage: tf_bench.py detector GRAPH.pb FRAMES.npy THREADS WARMUP   # TF frozen graph, full path
        tf_bench.py tflite MODEL.tflite FRAMES.npy THREADS WARMUP # TFLite interpreter, 224x224 inputs

@@ -1,35 +1,41 @@
-"""Start the window: load the models, start the engine thread, run the Qt event loop."""
+"""Start the window: load the models, start the engine's live session, run the Qt event loop."""
 from __future__ import annotations
 
 import sys
 
-from detector.capture import CapturePolicy
-from detector.run import RunConfig, is_live_spec, load_models, source_options
-
-from .worker import EngineWorker
+from detector.engine.capture import CapturePolicy
+from detector.engine.pipeline import Models
+from detector.engine.run import RunConfig, load_models, source_options
+from detector.engine.session import LiveSession
+from detector.io.sources import is_live_spec
 
 
 def viewer_policy(config: RunConfig) -> CapturePolicy:
     """The window always shows the newest frame; a file plays at its own rate unless --lossless."""
-    live_source = is_live_spec(config.source)
     common = dict(loop=config.loop, reconnect_attempts=config.reconnect_attempts, source=source_options(config))
     if config.live is False:
         return CapturePolicy(live=False, **common)
-    return CapturePolicy(live=True, play_realtime=not live_source, **common)
+    return CapturePolicy(live=True, play_realtime=not is_live_spec(config.source), **common)
+
+
+def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: str | None = None):
+    """The window and its live session on ``config.source``, not started: (window, session). Needs a
+    QApplication. The one way the app, the benchmark, the screenshot tool and the tests make it."""
+    from .main_window import MainWindow
+    models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr))
+    session = LiveSession(models, config.source, viewer_policy(config))
+    kwargs = {"snapshot_dir": snapshot_dir} if snapshot_dir else {}
+    return MainWindow(session, models, config, **kwargs), session
 
 
 def run_app(config: RunConfig, argv: list[str] | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
-
-    from .main_window import MainWindow
-    models = load_models(config, warn=lambda m: print(m, file=sys.stderr))
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Lookout")
-    worker = EngineWorker(models, config.source, viewer_policy(config))
-    window = MainWindow(worker, models, config)
-    worker.start()
+    window, session = build_window(config)
+    session.start()
     window.show()
     try:
         return app.exec()
     finally:
-        worker.stop(timeout=2.0)
+        session.stop(timeout=2.0)

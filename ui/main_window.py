@@ -8,7 +8,6 @@ from __future__ import annotations
 import collections
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFo
                              QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
                              QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
 
-from detector.camera import describe_cameras, list_cameras
-from detector.draw import annotate
-from detector.hub import KNOWN_MODELS
-from detector.pipeline import Models
+from detector.io.camera import describe_cameras, list_cameras
+from detector.ops.draw import annotate
+from detector.models.registry import DEFAULT_CLASSIFIER, KNOWN_MODELS
+from detector.engine.pipeline import Models
+from detector.engine.session import LiveSession
 
 from .video_view import VideoView
-from .worker import EngineWorker
 
 SHORTCUTS = [("Space", "pause / resume"), ("Right", "step one frame while paused"), ("S", "snapshot"),
              ("T", "track IDs and trails on / off"), ("Esc", "cancel drawing a line or zone"),
@@ -71,9 +70,9 @@ class TopKPanel(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, worker: EngineWorker, models: Models, config, snapshot_dir: str = "."):
+    def __init__(self, session: LiveSession, models: Models, config, snapshot_dir: str = "."):
         super().__init__()
-        self.worker, self.models, self.config = worker, models, config
+        self.session, self.models, self.config = session, models, config
         self.snapshot_dir = Path(snapshot_dir)
         self.setWindowTitle("Lookout")
         self.resize(1180, 680)
@@ -87,8 +86,6 @@ class MainWindow(QMainWindow):
         self._actions()
         self.shown_seq = 0
         self._shown_detector = self.models.detector
-        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookout-loader")
-        self._load_seq: dict[str, int] = {}
         self.display_times: collections.deque = collections.deque(maxlen=64)
         self.display_age: collections.deque = collections.deque(maxlen=500)
         self.timer = QTimer(self)
@@ -152,7 +149,7 @@ class MainWindow(QMainWindow):
         self.classify_box.activated.connect(self.on_classify)
         form.addRow("Classify", self.classify_box)
         self.device_box = QComboBox()
-        from detector.onnx_detector import available_devices
+        from detector.runtime.backend import available_devices
         self.device_box.addItems(available_devices())
         self.device_box.setCurrentText(str(det.device.type))
         self.device_box.activated.connect(self.on_device)
@@ -194,7 +191,7 @@ class MainWindow(QMainWindow):
     def _analytics(self):
         """The stream's analytics, created on first use (tracking on)."""
         if self.models.analytics is None:
-            from detector.run import make_analytics
+            from detector.engine.run import make_analytics
             self.models.analytics = make_analytics(replace(self.config, track=True))
             self.track_box.setChecked(True)
         return self.models.analytics
@@ -214,7 +211,7 @@ class MainWindow(QMainWindow):
         self._fill_counters()
 
     def add_counter(self, counter) -> None:
-        from detector.counting import Line, Zone
+        from detector.analytics.counting import Line, Zone
         existing = self._analytics().counters
         kind = "line" if isinstance(counter, Line) else "zone"
         n = 1 + sum(1 for c in existing if isinstance(c, Line) == (kind == "line"))
@@ -243,7 +240,7 @@ class MainWindow(QMainWindow):
             self.models.analytics.reset_counts()
 
     def save_counters(self) -> None:
-        from detector.counting import save_counters
+        from detector.analytics.counting import save_counters
         if self.models.analytics is None or not self.models.analytics.counters:
             self.statusBar().showMessage("no lines or zones to save", 5000)
             return
@@ -253,7 +250,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"saved {path} (load it with --counters {path})", 8000)
 
     def load_counters(self, path: str | None = None) -> None:
-        from detector.counting import load_counters
+        from detector.analytics.counting import load_counters
         if not path:
             path, _ = QFileDialog.getOpenFileName(self, "Load lines and zones", "", "JSON (*.json)")
         if path:
@@ -263,7 +260,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(str(e), 8000)
 
     def _fill_counters(self) -> None:
-        from detector.counting import Line
+        from detector.analytics.counting import Line
         self.counter_list.clear()
         a = self.models.analytics
         for c in (a.counters if a is not None else []):
@@ -328,12 +325,12 @@ class MainWindow(QMainWindow):
 
     # ---- the timer: pull, paint, stats ---------------------------------------------------------
     def pull(self) -> None:
-        while not self.worker.messages.empty():
-            self.statusBar().showMessage(self.worker.messages.get_nowait(), 8000)
+        while not self.session.messages.empty():
+            self.statusBar().showMessage(self.session.messages.get_nowait(), 8000)
         if self.models.detector is not self._shown_detector:  # swapped in by a loader: new label list
             self._shown_detector = self.models.detector
             self._fill_classes()
-        result, seq = self.worker.latest()
+        result, seq = self.session.latest()
         if result is None or seq == self.shown_seq:
             return
         self.shown_seq = seq
@@ -344,7 +341,7 @@ class MainWindow(QMainWindow):
         self.view.set_result(result)
         self.panel.show_result(result)
         if result.analytics is not None:
-            from detector.draw import count_lines
+            from detector.ops.draw import count_lines
             self.count_label.setText("\n".join(count_lines(result.analytics)))
 
     def display_fps(self) -> float:
@@ -352,7 +349,7 @@ class MainWindow(QMainWindow):
         return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
 
     def stats_lines(self) -> list[str]:
-        s = self.worker.stats
+        s = self.session.stats
         d50, d95 = s.percentiles("detect")
         c50, c95 = s.percentiles("classify")
         age = np.percentile(self.display_age, 50) if self.display_age else 0.0
@@ -363,7 +360,7 @@ class MainWindow(QMainWindow):
                 f"detect p50 {d50:5.1f} ms  p95 {d95:5.1f} ms   classify p50 {c50:5.1f}  p95 {c95:5.1f} ms",
                 f"frame age at display {age:6.1f} ms   dropped {s.get('dropped')}   bad {s.get('bad_frames')}",
                 f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
-                + ("  | PAUSED" if self.worker.paused else "") + ("  | REC" if self.worker.recording else "")
+                + ("  | PAUSED" if self.session.paused else "") + ("  | REC" if self.session.recording else "")
                 + self._camera_text(s)]
 
     @staticmethod
@@ -386,30 +383,6 @@ class MainWindow(QMainWindow):
                  if self.classes.item(i).checkState() == Qt.CheckState.Checked]
         self.models.set_classes(None if len(names) == self.classes.count() else names)  # all: no filter
 
-    def _load_in_background(self, what: str, load, apply, kind: str = "detector") -> None:
-        """Load a model off the GUI thread, then swap it in between frames; failures to the status bar.
-
-        Loads run one after another on one loader thread, in the order asked, and a load that a
-        newer request of the same ``kind`` has overtaken is dropped: the last choice wins (with a
-        thread per load, the last load to *finish* won)."""
-        self.statusBar().showMessage(f"loading {what}…")
-        self._load_seq[kind] = seq = self._load_seq.get(kind, 0) + 1
-
-        def job():
-            if seq != self._load_seq[kind]:
-                return  # a newer choice is queued: skip the work
-            try:
-                obj = load()
-            except Exception as e:  # shown, never fatal
-                self.worker.messages.put(f"cannot load {what}: {e}")
-                return
-            if seq != self._load_seq[kind]:
-                return
-            apply(obj)
-            self.worker.messages.put(f"now using {what}")
-
-        self._loader.submit(job)
-
     def on_model(self, _index=None) -> None:
         name = self.model_box.currentText()
         if name == "Open…":
@@ -417,12 +390,12 @@ class MainWindow(QMainWindow):
             if not name:
                 return
         device = self.device_box.currentText()
-        self._load_in_background(name, lambda: self._load_detector(name, device), self.models.swap_detector)
+        self.session.load(name, lambda: self._load_detector(name, device), self.models.swap_detector)
 
     def _load_detector(self, name: str, device: str):
         """The command line's loader with its backend options (--backend, --half): torch-free when it can."""
-        from detector import Detector
-        return Detector.load(name, device=device, mode=self.config.backend, half=self.config.half)
+        from detector.engine.run import load_detector_for
+        return load_detector_for(name, device, self.config)
 
     def on_classify(self, _index=None) -> None:
         mode = self.classify_box.currentText()
@@ -430,26 +403,26 @@ class MainWindow(QMainWindow):
         if mode == "off" or snap.classifier is not None:
             self.models.set_classify(mode)
             return
-        from detector.run import load_classifier_or_warn
-        name = self.config.classifier or "mobilenet-v2"
+        from detector.engine.run import load_classifier_or_warn
+        name = self.config.classifier or DEFAULT_CLASSIFIER
         device = snap.detector.device
-        self._load_in_background(name, lambda: _require(load_classifier_or_warn(name, device, self.worker.messages.put)),
+        self.session.load(name, lambda: _require(load_classifier_or_warn(name, device, self.session.messages.put)),
                                  lambda clf: self.models.set_classify(mode, clf), kind="classifier")
 
     def on_device(self, _index=None) -> None:
         device = self.device_box.currentText()
         name = self.model_box.currentText() if self.model_box.currentText() != "Open…" else self.config.model
-        self._load_in_background(f"{name} on {device}", lambda: self._load_detector(name, device),
+        self.session.load(f"{name} on {device}", lambda: self._load_detector(name, device),
                                  self.models.swap_detector)
 
     def toggle_pause(self) -> None:
-        self.worker.pause(self.act_pause.isChecked())
+        self.session.pause(self.act_pause.isChecked())
 
     def step(self) -> None:
-        if not self.worker.paused:
+        if not self.session.paused:
             self.act_pause.setChecked(True)
-            self.worker.pause(True)
-        self.worker.step()
+            self.session.pause(True)
+        self.session.step()
 
     def toggle_tracks(self) -> None:
         self.view.show_tracks = not self.view.show_tracks
@@ -474,14 +447,14 @@ class MainWindow(QMainWindow):
         return None
 
     def toggle_record(self) -> None:
-        if self.worker.recording:
-            path = self.worker.stop_recording()
-            self.statusBar().showMessage(f"recording saved to {path}", 8000)
+        if self.session.recording:
+            path = self.session.stop_recording()  # finished off this thread; a message says when saved
+            self.statusBar().showMessage(f"finishing recording {path}…", 8000)
             self.act_record.setChecked(False)
             return
         path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
         try:
-            self.worker.start_recording(str(path))
+            self.session.start_recording(str(path))
             self.statusBar().showMessage(f"recording to {path}", 8000)
         except ValueError as e:
             self.act_record.setChecked(False)
@@ -491,7 +464,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "",
                                               "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.bmp);;All (*)")
         if path:
-            self.worker.set_source(path)
+            self.session.set_source(path)
 
     def open_camera(self) -> None:
         """The cameras present, as ``lookout --list-cameras`` lists them. On Linux that is a read of
@@ -500,7 +473,7 @@ class MainWindow(QMainWindow):
         if not sys.platform.startswith("linux"):
             idx, ok = QInputDialog.getInt(self, "Open webcam", "Camera index:", 0, 0, 63)
             if ok:
-                self.worker.set_source(str(idx))
+                self.session.set_source(str(idx))
             return
         cameras = list_cameras()
         if not cameras:
@@ -509,20 +482,19 @@ class MainWindow(QMainWindow):
         items = [f"{c.index}: {c.name}  ({c.path})" for c in cameras]
         item, ok = QInputDialog.getItem(self, "Open webcam", "Camera:", items, 0, False)
         if ok and item in items:
-            self.worker.set_source(str(cameras[items.index(item)].index))
+            self.session.set_source(str(cameras[items.index(item)].index))
 
     def open_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Open stream", "URL (rtsp://, http://):")
         if ok and url.strip():
-            self.worker.set_source(url.strip())
+            self.session.set_source(url.strip())
 
     def show_help(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join(f"{k:8}  {v}" for k, v in SHORTCUTS))
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
-        self._loader.shutdown(wait=False, cancel_futures=True)
-        self.worker.stop(timeout=2.0)
+        self.session.stop(timeout=2.0)
         super().closeEvent(event)
 
 

@@ -11,9 +11,9 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from detector.counting import Line, Zone
-from detector.draw import box_caption, class_color, count_lines
-from detector.results import Result
+from detector.analytics.counting import Line, Zone
+from detector.ops.draw import box_caption, class_color, count_lines
+from detector.types.results import Result
 
 
 def qimage_of(image: np.ndarray) -> QImage:

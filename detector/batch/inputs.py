@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sources import IMAGE_EXTS, STREAM_SCHEMES
+from detector.io.sources import IMAGE_EXTS, STREAM_SCHEMES
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
               ".wmv", ".flv", ".3gp", ".ogv"}

@@ -24,9 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..run import RunConfig, fresh_models, replace_text, run
-from ..sources import mask_url
-from .inputs import BatchInput
+from detector.engine.run import RunConfig, fresh_models, run
+from detector.util.files import replace_text
+from detector.io.sources import mask_url
+from detector.batch.inputs import BatchInput
 
 STATE_DIR = ".lookout-batch"
 

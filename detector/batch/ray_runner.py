@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Callable
 
-from .inputs import BatchInput
-from .job import BatchSettings, base_record, process_input
+from detector.batch.inputs import BatchInput
+from detector.batch.job import BatchSettings, base_record, process_input
 
 RETRIES = 2
 INSTALL_HINT = "Ray is not installed: pip install -e '.[cluster]' (or pip install 'ray>=2.9'), or run with --ray off"
@@ -31,8 +31,8 @@ class BatchWorker:
 
     def __init__(self, settings: BatchSettings, threads: int):
         os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime's and torch's pools: T threads
-        from ..process import tune_process
-        from ..run import load_models
+        from detector.runtime.cpu_tuning import tune_process
+        from detector.engine.run import load_models
         import ray
         tune_process()
         self.settings = settings

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..sources import mask_url
-from .inputs import BatchInput
-from .job import BatchSettings, as_dict, attempt_run_id, base_record, finished_record, process_input
-from .summary import write_summary
+from detector.io.sources import mask_url
+from detector.batch.inputs import BatchInput
+from detector.batch.job import BatchSettings, as_dict, attempt_run_id, base_record, finished_record, process_input
+from detector.batch.summary import write_summary
 
 
 def run_batch(settings: BatchSettings, inputs: list[BatchInput], ray: str = "off", workers: int = 0,
@@ -50,7 +50,7 @@ def run_batch(settings: BatchSettings, inputs: list[BatchInput], ray: str = "off
         if todo and ray == "off":
             facts.update(_run_in_process(settings, todo, on_record, stop))
         elif todo:
-            from .ray_runner import run_on_ray
+            from detector.batch.ray_runner import run_on_ray
             facts.update(run_on_ray(settings, todo, on_record, stop, ray, workers, threads))
     finally:
         bar.close()
@@ -74,7 +74,7 @@ def run_batch(settings: BatchSettings, inputs: list[BatchInput], ray: str = "off
 
 
 def _run_in_process(settings: BatchSettings, todo: list[BatchInput], on_record, stop) -> dict:
-    from ..run import load_models
+    from detector.engine.run import load_models
     t0 = time.monotonic()
     models = load_models(settings.config, warn=lambda m: None)
     facts = {"startup_s": round(time.monotonic() - t0, 2), "workers": 1}

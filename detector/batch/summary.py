@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from ..run import replace_text
+from detector.util.files import replace_text
 
 CSV_COLUMNS = ("name", "source", "status", "frames", "fps", "seconds", "detections", "warnings", "error",
                "node", "attempts")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..detector_model import build_ssdlite
-from .graphdef import read_graphdef
+from detector.models.ssdlite import build_ssdlite
+from detector.convert.graphdef import read_graphdef
 
 FE = "FeatureExtractor/MobilenetV2"
 # SSDLite extra layers: (layer index in TF's name, 1x1 depth, output depth)

@@ -1,10 +1,10 @@
 """Convert quantised TFLite MobileNet classifiers (V1 and V2; uint8 and int8) to Lookout's PyTorch models.
 
 The flatbuffer is read by ``tflite_file`` (the small ``tflite`` package), never TensorFlow.
-Weights are dequantised (per-tensor or per-channel scales), biases (int32) scaled by their own
-scales; BatchNorm is already folded into them, so each BN becomes the identity plus the bias.
-Each activation's quantisation (scale, zero point) is kept so the float model can round its
-activations where the interpreter does, which keeps probabilities within a few thousandths.
+Weights stay integers (``q - zero_point``, per-tensor or per-channel), biases int32 (BatchNorm is
+already folded into them); each layer keeps its quantisation (scale, zero point, clamp range) so
+``models.quant_sim`` requantises exactly where the interpreter does: the outputs match it integer
+for integer.
 
 A file that is not a MobileNet fails with a ValueError naming the first op or tensor that doesn't fit.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..mobilenet_v1 import MobileNetV1
-from ..mobilenet_v2 import MobileNetV2
-from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
+from detector.models.mobilenet_v1 import MobileNetV1
+from detector.models.mobilenet_v2 import MobileNetV2
+from detector.convert.tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "MEAN", "RESHAPE", "SOFTMAX",
              "QUANTIZE", "DEQUANTIZE", "SQUEEZE"}
@@ -41,8 +41,8 @@ class ConvertedClassifier:
     input_zero_point: float
 
     def build(self) -> torch.nn.Module:
-        from ..checkpoint import load_strict
-        from ..quant_sim import build_quantized
+        from detector.models.checkpoint import load_strict
+        from detector.models.quant_sim import build_quantized
         return load_strict(build_quantized(self.arch, self.width, self.num_classes, self.qparams), self.state_dict,
                            f"classifier weights do not fit {self.arch} width {self.width}")
 

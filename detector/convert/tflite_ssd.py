@@ -1,6 +1,6 @@
 """Convert a quantised TFLite SSD-MobileNetV2 detector (TF OD API export with the
 ``TFLite_Detection_PostProcess`` op, e.g. Coral's ``ssd_mobilenet_v2_coco_quant_postprocess``) to
-Lookout's integer-exact model (``detector.quant_ssd``).
+Lookout's integer-exact model (``detector.models.quant_ssd``).
 
 What is read: every conv's integer weights and requantisation (as for the classifiers), the
 residual adds, the scale and zero point of each predictor output and of the two concatenations,
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
+from detector.convert.tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESHAPE", "CONCATENATION", "LOGISTIC", "CUSTOM",
@@ -44,8 +44,8 @@ class ConvertedSSD:
     postprocess: dict = field(default_factory=dict)
 
     def build(self) -> torch.nn.Module:
-        from ..checkpoint import load_strict
-        from ..quant_ssd import build_quantized_ssd
+        from detector.models.checkpoint import load_strict
+        from detector.models.quant_ssd import build_quantized_ssd
         return load_strict(build_quantized_ssd(self.num_classes, self.qparams), self.state_dict,
                            f"detector weights do not fit SSD-MobileNetV2 with {self.num_classes} classes")
 
@@ -103,7 +103,7 @@ def convert_tflite_ssd(data: bytes) -> ConvertedSSD:
         raise _not_ssd(f"expected a square uint8 RGB input, got {inp.dtype} {inp.shape}")
     _, in_zp, _, _ = qinfo(inp, "input")
 
-    from ..quant_ssd import build_float_ssd
+    from detector.models.quant_ssd import build_float_ssd
     num_classes = settings["num_classes"] + 1
     model = build_float_ssd(num_classes)
     backbone = model.backbone.conv_layers()

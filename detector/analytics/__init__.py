@@ -1,0 +1,1 @@
+"""Tracking (ByteTrack-style) and counting (lines, zones)."""

@@ -1,0 +1,224 @@
+"""File export and headless runs: capture thread -> Engine (this thread) -> output thread -> sinks.
+
+Decoding (capture thread), inference (the calling thread) and drawing + encoding (output thread)
+overlap; bounded queues between them keep memory flat however long the source is.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from detector.engine.capture import CapturePolicy
+from detector.engine.output import OutputWorker, build_sinks
+from detector.engine.pipeline import Models
+from detector.engine.session import Session
+from detector.io.camera import CameraMode
+from detector.io.sinks import FileSink, SinkError
+from detector.io.sources import SourceError, SourceOptions, is_live_spec, mask_url
+from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
+from detector.util.files import replace_text
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, from the command line or the window."""
+
+    source: str = "0"
+    live: bool | None = None        # None: live for cameras/streams, lossless for files and images
+    play_realtime: bool = False     # --live on a file: pace it at its own frame rate
+    loop: bool = False
+    device: str = "auto"
+    half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
+    backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
+    model: str = DEFAULT_MODEL
+    classifier: str | None = None
+    classify: str = "off"
+    conf: float = 0.3
+    iou: float = 0.6
+    classes: tuple[str, ...] = ()
+    output: str | None = None
+    codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
+    crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
+    bitrate: int | None = None      # bits/s instead of a quality target
+    detections: str | None = None
+    frame_timings: bool = False     # per-frame latencies in the JSONL (which then differs run to run)
+    dump_dir: str | None = None
+    dump_raw: bool = False
+    dump_ext: str = "jpg"
+    stats_json: str | None = None
+    max_frames: int = 0
+    duration: float = 0.0
+    progress: bool = True
+    queue_size: int = 8
+    reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
+    open_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+    camera: CameraMode = CameraMode()  # --width/--height/--fps/--fourcc for webcams
+    track: bool = False             # tracking (on by itself when counters are given)
+    counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
+    tracker_match: float = 0.8
+    tracker_buffer: int = 30
+
+
+@dataclass
+class RunReport:
+    stats: dict
+    bad_frames: int
+    stopped_by: str = "end"        # end | max-frames | duration | signal | error
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def source_options(config: RunConfig) -> SourceOptions:
+    return SourceOptions(open_timeout_s=config.open_timeout_s, rtsp_transport=config.rtsp_transport,
+                         camera=config.camera)
+
+
+def load_models(config: RunConfig, warn=print) -> Models:
+    det = load_detector_for(config.model, config.device, config)
+    classifier = None
+    if config.classify != "off":
+        classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn)
+    return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
+                  analytics=make_analytics(config))
+
+
+def load_detector_for(model: str, device: str, config: RunConfig):
+    """``model`` on ``device`` with the run's backend options (--backend, --half, --conf, --iou): the
+    command line's first load and the window's swaps alike."""
+    from detector.runtime.loader import load_detector
+    return load_detector(model, device, config.conf, config.iou, config.half, config.backend)
+
+
+def fresh_models(models: Models, config: RunConfig) -> Models:
+    """The same loaded models for another source: its own tracker and counters, nothing carried over."""
+    m = models.snapshot()
+    return Models(m.detector, m.classifier, m.classify, list(config.classes) or None, m.top_k,
+                  analytics=make_analytics(config))
+
+
+def make_analytics(config: RunConfig):
+    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
+    if not (config.track or config.counters):
+        return None
+    from detector.analytics.counting import Analytics
+    from detector.analytics.tracker import Tracker
+    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer),
+                     list(config.counters))
+
+
+def load_classifier_or_warn(name: str, device, warn):
+    """The classifier, or None with one line saying why it is off and how to turn it on."""
+    try:
+        from detector.runtime.classifier import Classifier
+    except ImportError:
+        warn("lookout: classifier unavailable in this build; detecting only")
+        return None
+    try:
+        return Classifier.load(name, device=str(device))
+    except ValueError as e:
+        warn(f"lookout: classifier off: {e}")
+        return None
+
+
+def run(config: RunConfig, stop: threading.Event | None = None, models: Models | None = None,
+        warn=lambda msg: print(msg, file=sys.stderr)) -> RunReport:
+    """Process ``config.source`` into the configured sinks. Raises ValueError for errors found before
+    the first frame (bad source, unwritable output, unknown model); failures mid-run end the run
+    cleanly and are returned in the report."""
+    stop = stop or threading.Event()
+    live = is_live_spec(config.source) if config.live is None else config.live
+    policy = CapturePolicy(live=live or config.play_realtime, play_realtime=config.play_realtime,
+                           loop=config.loop, queue_size=config.queue_size,
+                           reconnect_attempts=config.reconnect_attempts, source=source_options(config))
+    models = models or load_models(config, warn)
+    session = Session(models, log=lambda msg: warn(f"lookout: {msg}"))
+    stats = session.stats
+    worker = None
+    sinks: list[FileSink] = []
+    report = RunReport({}, 0)
+    try:
+        source = session.open(config.source, policy)
+        stats.info.update({"source": mask_url(config.source), "model": models.detector.name,
+                           "device": str(models.detector.device)})
+        if models.analytics is not None and all(source.size):
+            models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
+        sinks = build_sinks(config, source.fps, policy.live, warn)
+        worker = OutputWorker(sinks, stats, config.queue_size)
+        worker.start()
+        report.stopped_by = _drive(config, session, worker, stop)
+    except (SourceError, SinkError) as e:
+        if worker is None:  # nothing written yet: a plain user error
+            raise
+        report.stopped_by, report.error = "error", str(e)
+    finally:
+        session.close_source()
+        if worker is not None:
+            worker.finish()
+            if worker.error is not None and report.error is None:
+                report.stopped_by, report.error = "error", str(worker.error)
+        for s in sinks:
+            try:
+                s.close()
+            except SinkError as e:
+                if report.error is None:
+                    report.stopped_by, report.error = "error", str(e)
+    report.stats = stats.summary()
+    report.bad_frames = stats.get("bad_frames")
+    if report.bad_frames:
+        report.warnings.append(f"{report.bad_frames} frame(s) of {mask_url(config.source)} could not be decoded and were skipped")
+    missing = stats.get("missing_frames")
+    if missing:
+        report.warnings.append(f"the last {missing} frame(s) of {mask_url(config.source)} could not be read "
+                               f"(file cut short?); everything before them was processed")
+    report.stats["stopped_by"] = report.stopped_by
+    if models.analytics is not None:
+        report.stats["counts"] = models.analytics.totals()
+    if config.stats_json:
+        _write_json(config.stats_json, report.stats)
+    return report
+
+
+def _drive(config: RunConfig, session: Session, worker: OutputWorker, stop: threading.Event) -> str:
+    """Feed every result to the output thread until the source ends or a limit or ``stop`` says so;
+    a progress bar (files) or a one-line status (live) on a terminal. Returns why it stopped."""
+    live, stats = session.capture.policy.live, session.stats
+    bar = None
+    if config.progress and not live and sys.stderr.isatty():
+        from tqdm import tqdm
+        total = config.max_frames or session.source.total or None
+        bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+    last_line = time.monotonic()
+    t_start = time.monotonic()
+    n = 0
+    try:
+        for result in session.results(stop):
+            worker.put(result)
+            n += 1
+            if bar is not None:
+                bar.update(1)
+            elif live and sys.stderr.isatty() and time.monotonic() - last_line > 1.0:
+                print("\r" + stats.line(), end="", file=sys.stderr, flush=True)
+                last_line = time.monotonic()
+            if worker.failed.is_set():
+                return "error"
+            if config.max_frames and n >= config.max_frames:
+                return "max-frames"
+            if config.duration and time.monotonic() - t_start >= config.duration:
+                return "duration"
+        return "signal" if stop.is_set() else "end"
+    finally:
+        if bar is not None:
+            bar.close()
+        elif live and sys.stderr.isatty():
+            print(file=sys.stderr)
+
+
+def _write_json(path: str, data: dict) -> None:
+    try:
+        replace_text(path, json.dumps(data, indent=2))
+    except OSError as e:
+        raise SinkError(f"cannot write stats to {path!r} ({e.strerror}); pick another --stats-json path") from None

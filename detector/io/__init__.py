@@ -1,0 +1,1 @@
+"""Sources (files, cameras, streams), camera modes, sinks and video writers."""

@@ -1,0 +1,313 @@
+"""Frame sources: webcam index, video file, image file, folder or glob of images, stream URL.
+
+A source is opened by ``open_source(spec)``; it yields ``RawFrame``s from ``read()`` and is owned by
+exactly one capture thread, which calls ``close()`` in ``finally``. Errors a user can fix raise
+``SourceError`` (a ValueError) with what was expected and what came.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from detector.io import camera as _camera
+from detector.io.camera import CameraMode
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+# Consecutive failed reads before a file is taken as ended (a damaged stretch is skipped past).
+MAX_BAD_RUN = 25
+
+
+class SourceError(ValueError):
+    """A source cannot be opened or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to open a source. ``camera``: the mode asked of a webcam (see camera.py). ``rtsp_transport``:
+    tcp (default: UDP's packets are lost through NAT and firewalls) or udp."""
+
+    open_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+    camera: CameraMode = field(default_factory=CameraMode)
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):(?P<pw>[^@/\s]*)@")
+
+
+def mask_url(text: str) -> str:
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``, anywhere in ``text``: what every
+    log line, title, stats file and error message shows of a source."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+
+
+# OpenCV's FFmpeg backend reads its options from the environment at each open: one open at a time.
+_FFMPEG_ENV_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A frame as the source gave it: ``image`` HxWx3 uint8 BGR, ``pts_ms`` the source's timestamp,
+    ``index`` its position in the source (skipped bad frames leave gaps)."""
+
+    image: np.ndarray
+    pts_ms: float
+    index: int
+
+
+class Source:
+    """Base: ``read()`` -> RawFrame or None at the end; ``close()`` releases the device."""
+
+    live = False        # a camera or stream: frames come at their own pace
+    fps: float = 0.0    # 0 when unknown
+    total: int = 0      # frame count when known, else 0
+    size: tuple[int, int] = (0, 0)  # (w, h) when known
+    description = ""
+    missing = 0         # frames the header promised that could not be read at all (a cut-off file)
+    bad = 0             # frames or images that failed to decode and were skipped, so far
+
+    def read(self) -> RawFrame | None:
+        raise NotImplementedError
+
+    def reopen(self) -> bool:
+        """Live sources try to reconnect after a failure; files do not."""
+        return False
+
+    def rewind(self) -> bool:
+        """Start again from the first frame (for --loop); False when the source can't."""
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _as_bgr(img: np.ndarray) -> np.ndarray | None:
+    """Bring any decoded image (gray, BGRA, 16-bit) to HxWx3 uint8 BGR; None when it is unusable."""
+    if img is None or img.size == 0:
+        return None
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        return None
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    return img
+
+
+class VideoSource(Source):
+    """A video file, a camera or a stream URL through OpenCV (FFmpeg / V4L2)."""
+
+    def __init__(self, target, description: str, live: bool, options: SourceOptions = SourceOptions()):
+        self.target, self.description, self.live = target, mask_url(description), live
+        self.options = options
+        self.open_timeout_s = options.open_timeout_s
+        self.granted: CameraMode | None = None  # cameras: the mode the device reported after asking
+        self.cap = self._open()
+        if self.cap is None:
+            raise SourceError(self._cannot_open())
+        self.fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not (0.5 < self.fps < 1000):
+            self.fps = 0.0
+        self.total = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if not live else 0
+        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._index = 0
+
+    def _cannot_open(self) -> str:
+        if isinstance(self.target, int):
+            return f"no camera at index {self.target}: expected a connected webcam; try --source 0, or a file"
+        if self.description.lower().startswith(("rtsp://", "rtsps://")):
+            return f"cannot open stream {self.description}: {rtsp_diagnose(self.target, self.open_timeout_s)}"
+        if self.description.startswith(STREAM_SCHEMES):
+            return (f"cannot connect to stream {self.description} within {self.open_timeout_s:.0f} s: "
+                    f"check the URL and that the server is up")
+        return f"cannot decode {self.description}: expected a video file OpenCV/FFmpeg can read"
+
+    def _open(self):
+        ms = int(self.open_timeout_s * 1000)
+        if isinstance(self.target, int):
+            cap = _camera.open_camera(self.target)
+        else:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+            with _FFMPEG_ENV_LOCK:
+                old = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+                if self.description.lower().startswith(("rtsp://", "rtsps://")):
+                    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.options.rtsp_transport}"
+                try:
+                    cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+                finally:
+                    if old is None:
+                        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
+                    else:
+                        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = old
+        if not cap.isOpened():
+            cap.release()
+            return None
+        if isinstance(self.target, int):
+            self.granted = _camera.negotiate(cap, self.options.camera)
+        return cap
+
+    def read(self) -> RawFrame | None:
+        run = 0  # consecutive failures
+        while True:
+            ok, img = self.cap.read()
+            img = _as_bgr(img) if ok else None
+            if img is not None:
+                pts = float(self.cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
+                if pts <= 0 and self._index and self.fps:  # some containers report no timestamps
+                    pts = self._index * 1000.0 / self.fps
+                self._index += 1
+                return RawFrame(img, pts, self._index - 1)
+            if self.live:
+                return None  # the capture thread decides whether to reconnect
+            # A file: past the end, or a damaged frame to skip?
+            pos = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES) or 0)
+            if not self.total or pos >= self.total:
+                return None
+            if run >= MAX_BAD_RUN:  # nothing decodes any more: truncated or shrunk under us
+                self.bad -= run
+                self.missing = max(self.total - (self._index - run), 0)
+                return None
+            run += 1
+            self.bad += 1
+            self._index += 1
+
+    def reopen(self) -> bool:
+        if not self.live:
+            return False
+        self.cap.release()
+        cap = self._open()
+        if cap is None:
+            return False
+        self.cap = cap
+        return True
+
+    def rewind(self) -> bool:
+        if self.live:
+            return False
+        self._index = 0
+        return bool(self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0))
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+def rtsp_diagnose(url: str, timeout_s: float) -> str:
+    """Why an RTSP URL did not open, asked of the server itself (FFmpeg through OpenCV only says it
+    failed): nothing listening, no answer, credentials refused, no such stream. Never echoes the password."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 554
+    bare = urlunsplit((parts.scheme, f"{host}:{port}", parts.path, parts.query, ""))
+    wait = min(timeout_s, 1.0)  # OpenCV has already waited out the user's --open-timeout
+    try:
+        with socket.create_connection((host, port), timeout=wait) as s:
+            s.settimeout(wait)
+            s.sendall(f"DESCRIBE {bare} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n".encode())
+            status = s.recv(256).split(b"\r\n", 1)[0].decode("latin-1")
+    except socket.timeout:
+        return f"{host}:{port} did not answer within {timeout_s:g} s; check the address and the camera"
+    except OSError as e:
+        return f"nothing answers at {host}:{port} ({e.strerror or e}); check the address and that the server is up"
+    code = status.split()[1] if len(status.split()) > 1 else ""
+    if code == "401":
+        if parts.username:
+            return "the server refused the user name or password (401); check them"
+        return "the server wants a user name and password (401); give them as rtsp://user:password@host/..."
+    if code == "404":
+        return f"the server has no stream at {parts.path or '/'} (404); check the path"
+    return (f"the server answered but the stream did not start within {timeout_s:.0f} s ({status or 'no status'}); "
+            f"try --rtsp-transport udp or check the codec")
+
+
+class ImageSource(Source):
+    """One image file, or a sorted list of them. Unreadable files are counted as bad frames."""
+
+    def __init__(self, paths: list[str], description: str, fps: float = 0.0):
+        self.paths, self.description, self.fps = paths, description, fps
+        self.total = len(paths)
+        self._i = 0
+
+    def read(self) -> RawFrame | None:
+        while self._i < len(self.paths):
+            path = self.paths[self._i]
+            self._i += 1
+            img = _decode_image(path)
+            if img is None:
+                self.bad += 1
+                continue
+            if self.size == (0, 0):
+                self.size = (img.shape[1], img.shape[0])
+            return RawFrame(img, (self._i - 1) * (1000.0 / self.fps if self.fps else 0.0), self._i - 1)
+        return None
+
+    def rewind(self) -> bool:
+        self._i = 0
+        return True
+
+
+def _decode_image(path: str) -> np.ndarray | None:
+    """Decode an image file to BGR uint8; None for unreadable, empty or cut-off files."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    if not data.size:
+        return None
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        tail = data[-64:].tobytes().rstrip(b"\0")
+        if not tail.endswith(b"\xff\xd9"):
+            return None  # no end-of-image marker: cut off; libjpeg would fill the rest with grey
+    return _as_bgr(cv2.imdecode(data, cv2.IMREAD_UNCHANGED))
+
+
+def _image_list(spec: str) -> list[str] | None:
+    if any(c in spec for c in "*?["):
+        return sorted(p for p in glob.glob(spec) if os.path.isfile(p))
+    if os.path.isdir(spec):
+        return sorted(str(p) for p in Path(spec).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    return None
+
+
+def open_source(spec: str, options: SourceOptions = SourceOptions()) -> Source:
+    """Open a source from its command-line spelling. Raises SourceError with the fix."""
+    spec = str(spec).strip()
+    if spec.isdigit():
+        return VideoSource(int(spec), f"camera {spec}", live=True, options=options)
+    if spec.lower().startswith(STREAM_SCHEMES):
+        return VideoSource(spec, spec, live=True, options=options)
+    images = _image_list(spec)
+    if images is not None:
+        if not images:
+            raise SourceError(f"no images in {spec!r}: expected a folder or glob holding "
+                              f"{', '.join(sorted(IMAGE_EXTS))} files")
+        return ImageSource(images, spec)
+    if not os.path.exists(spec):
+        raise SourceError(f"no such file: {spec!r}; expected a video, image, folder, glob, camera index or URL")
+    if os.path.getsize(spec) == 0:
+        raise SourceError(f"{spec!r} is empty (0 bytes): expected a video or image file")
+    if Path(spec).suffix.lower() in IMAGE_EXTS:
+        if _decode_image(spec) is None:
+            raise SourceError(f"cannot decode image {spec!r}: expected a readable {Path(spec).suffix} file")
+        return ImageSource([spec], spec)
+    source = VideoSource(spec, spec, live=False)
+    if source.total <= 0 or source.size[0] <= 0:
+        source.close()
+        raise SourceError(f"{spec!r} holds no video frames: expected a video file OpenCV/FFmpeg can read")
+    return source
+
+
+def is_live_spec(spec: str) -> bool:
+    """Cameras (an index) and stream URLs are live; files and image folders are not."""
+    return spec.strip().isdigit() or spec.strip().lower().startswith(STREAM_SCHEMES)

@@ -1,0 +1,1 @@
+"""Immutable values every layer passes on: Detections, Frame, Result."""

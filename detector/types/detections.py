@@ -1,0 +1,80 @@
+"""The one result type that flows from the models to every sink."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Top-k classifier output, best first: (label, probability) pairs."""
+
+    top: tuple[tuple[str, float], ...]
+
+    def to_json(self) -> list[dict]:
+        return [{"label": label, "score": round(float(p), 4)} for label, p in self.top]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detections on one image, best score first.
+
+    xyxy: (N, 4) float32 ``[x1, y1, x2, y2]`` in pixels of the source image (x right, y down;
+    x2/y2 are the far edges, so a box covering the whole W x H image is ``[0, 0, W, H]``).
+    scores: (N,) float32 in 0..1. class_ids: (N,) int64, the model's own ids (person = 1).
+    labels: N names. box_classes: optional per-box classifier results (N entries) and
+    frame_class: optional whole-frame classifier result. track_ids: optional (N,) int64 from a
+    ``Tracker`` (-1 for a box not part of a confirmed track).
+    """
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    labels: tuple[str, ...]
+    box_classes: tuple[Classification, ...] | None = None
+    frame_class: Classification | None = None
+    image_hw: tuple[int, int] = (0, 0)
+    track_ids: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = len(self.scores)
+        if self.xyxy.shape != (n, 4) or len(self.class_ids) != n or len(self.labels) != n:
+            raise ValueError(f"expected xyxy (N, 4), scores, class_ids and labels of one length N, got "
+                             f"{self.xyxy.shape}, {self.scores.shape}, {self.class_ids.shape}, {len(self.labels)}")
+        if self.track_ids is not None and len(self.track_ids) != n:
+            raise ValueError(f"expected {n} track ids, one per box, got {len(self.track_ids)}")
+        for a in (self.xyxy, self.scores, self.class_ids, self.track_ids):
+            if a is not None:
+                a.setflags(write=False)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def filter(self, mask: np.ndarray) -> "Detections":
+        """A new Detections with the rows where ``mask`` (N,) bool is true."""
+        idx = np.flatnonzero(mask)
+        return Detections(self.xyxy[idx], self.scores[idx], self.class_ids[idx],
+                          tuple(self.labels[i] for i in idx),
+                          tuple(self.box_classes[i] for i in idx) if self.box_classes is not None else None,
+                          self.frame_class, self.image_hw,
+                          self.track_ids[idx] if self.track_ids is not None else None)
+
+    def with_classes(self, box_classes=None, frame_class=None) -> "Detections":
+        return replace(self, box_classes=box_classes if box_classes is not None else self.box_classes,
+                       frame_class=frame_class if frame_class is not None else self.frame_class)
+
+    def with_track_ids(self, track_ids: np.ndarray) -> "Detections":
+        return replace(self, track_ids=np.asarray(track_ids, dtype=np.int64).reshape(-1))
+
+    def to_json(self) -> list[dict]:
+        out = []
+        for i in range(len(self)):
+            d = {"xyxy": [round(float(v), 2) for v in self.xyxy[i]], "score": round(float(self.scores[i]), 4),
+                 "class_id": int(self.class_ids[i]), "label": self.labels[i]}
+            if self.track_ids is not None:
+                d["track_id"] = int(self.track_ids[i])
+            if self.box_classes is not None:
+                d["classification"] = self.box_classes[i].to_json()
+            out.append(d)
+        return out

@@ -1,0 +1,1 @@
+"""Helpers every layer uses: whole-file writes, file hashes."""

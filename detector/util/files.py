@@ -1,0 +1,51 @@
+"""Files written whole or not at all, and file hashes.
+
+A reader (another process, a crash, a full disk) never sees a half-written file under a final name:
+everything is written under a temporary name in the same folder, flushed to disk, then renamed
+into place (an atomic replace on POSIX and Windows).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def part_path(dest: str | Path) -> Path:
+    """The temporary name ``dest`` is written under: ``.STEM.part.EXT`` beside it (hidden, same folder;
+    the extension stays last because encoders pick the container from it)."""
+    dest = Path(dest)
+    return dest.with_name(f".{dest.stem}.part{dest.suffix}")
+
+
+def commit(tmp: str | Path, dest: str | Path) -> None:
+    """Flush ``tmp`` to disk and rename it to ``dest``, replacing any file there."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+
+
+def replace_bytes(dest: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``dest`` whole (see the module docstring). OSError if it cannot; no temporary
+    file is left behind either way."""
+    tmp = part_path(dest)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        commit(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def replace_text(dest: str | Path, text: str) -> None:
+    replace_bytes(dest, text.encode())
+
+
+def sha256_file(path: str | Path, prefix: bytes = b"") -> str:
+    """Hex sha256 of ``prefix`` followed by the file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256(prefix)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
