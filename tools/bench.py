@@ -245,6 +245,31 @@ def section_stages(args) -> list[dict]:
     return rows
 
 
+def section_batching(args) -> list[dict]:
+    """Per-frame cost of ``detect_batch`` at batch 1, 2, 4 and 8 on the path ``Detector.load``
+    returns (CPU), the same frames, batch sizes interleaved round by round so drift hits all alike."""
+    from detector.runtime.loader import load_detector
+    frames = load_frames(VTEST, max(args.frames, 8))
+    n = len(frames) // 8 * 8
+    rows = []
+    for name in ("ssdlite-mobilenetv2-person", "ssd-mobilenetv2-coco"):
+        det = load_detector(name, "cpu")
+        det.detect_batch(frames[:8])
+        per_frame: dict[int, list[float]] = {b: [] for b in (1, 2, 4, 8)}
+        for start in range(0, n, 8):
+            chunk = frames[start:start + 8]
+            for b in per_frame:
+                t = time.perf_counter()
+                for i in range(0, 8, b):
+                    det.detect_batch(chunk[i:i + b])
+                per_frame[b].append((time.perf_counter() - t) * 1000 / 8)
+        base = float(np.median(per_frame[1]))
+        rows.append({"name": f"{name} ({type(det).__name__}) ms a frame by batch size",
+                     **{f"batch_{b}": round(float(np.median(v)), 2) for b, v in per_frame.items()},
+                     **{f"batch_{b}_vs_1": round(float(np.median(v)) / base, 3) for b, v in per_frame.items() if b > 1}})
+    return rows
+
+
 def section_classifier_tflite(args) -> list[dict]:
     return _reference(args, "tflite", V2_TFLITE, _classifier_inputs(args.frames), "TFLite interpreter", "tflite")
 
@@ -416,7 +441,7 @@ SECTIONS = {"detector": section_detector, "detector_tf": section_detector_tf, "c
             "coco_tflite": section_coco_tflite, "classifier": section_classifier,
             "classifier_tflite": section_classifier_tflite, "pipeline": section_pipeline,
             "window": section_window, "tracking": section_tracking, "encode": section_encode,
-            "stages": section_stages,
+            "stages": section_stages, "batching": section_batching,
             "soak": section_soak}
 
 
@@ -459,7 +484,7 @@ def format_tables(results: dict[str, list[dict]], header: str) -> str:
         for r in results.get(section, []):
             out.append(f"- **{section}** {r['name']}: median {r['median_ms']:.2f} ms, p90 {r['p90_ms']:.2f} ms"
                        + (f" ({r['over_detector']:.3f}x the detector)" if "over_detector" in r else ""))
-    for section in ("stages", "encode", "pipeline", "window", "soak"):
+    for section in ("stages", "batching", "encode", "pipeline", "window", "soak"):
         for r in results.get(section, []):
             items = ", ".join(f"{k} {v}" for k, v in r.items() if k not in ("name", "samples"))
             out.append(f"- **{section}** {r['name']}: {items}")
