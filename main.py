@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--list-models", action="store_true", help="list the named detectors and exit")
     ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
+    ap.add_argument("--batch", type=int, default=0, metavar="N",
+                    help="frames per detector call in lossless runs (default 4: ~10%% faster a frame on CPU than 1; "
+                         "live sources always use 1)")
     ap.add_argument("--reconnect", type=int, default=5, metavar="N",
                     help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
     ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
@@ -109,6 +112,8 @@ def _config(args):
         raise ValueError(f"expected --conf between 0 and 1, got {args.conf}")
     if not 0.0 < args.iou <= 1.0:  # IoU 0 would suppress every overlapping box, even a touching one
         raise ValueError(f"expected --iou above 0 and at most 1, got {args.iou}")
+    if not 0 <= args.batch <= 64:
+        raise ValueError(f"expected --batch from 1 to 64 (0: automatic), got {args.batch}")
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
     _check_output(args)
@@ -126,7 +131,7 @@ def _config(args):
         classes=classes, output=args.output, codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate),
         rtsp_transport=args.rtsp_transport, camera=camera,
         detections=args.detections, frame_timings=args.frame_timings, dump_dir=args.dump_dir, dump_raw=args.dump_raw, dump_ext=args.dump_ext,
-        stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration,
+        stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration, batch=args.batch,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
         tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer)

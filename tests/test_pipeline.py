@@ -119,7 +119,8 @@ def test_class_filter_and_threshold_change_while_running(tmp_path, person_detect
         return original(images, timings)
 
     det.detect_batch = detect_then_raise_threshold
-    run(RunConfig(source=str(DEMO_CLIP), detections=str(jsonl), progress=False), stop=stop, models=models)
+    # batch=1: settings change between detector calls, so one frame a call makes the switch frame-exact
+    run(RunConfig(source=str(DEMO_CLIP), detections=str(jsonl), progress=False, batch=1), stop=stop, models=models)
     lines = read_jsonl(jsonl)
     early = [d["score"] for l in lines[:19] for d in l["detections"]]
     late = [d["score"] for l in lines[20:] for d in l["detections"]]

@@ -76,7 +76,12 @@ def fidelity(ref: OnnxDetector, test: OnnxDetector, frames: list[np.ndarray]) ->
 
 
 def quantise(fp32: Path, out: Path, det: OnnxDetector, calib: list[np.ndarray], variant: str) -> None:
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
+    """``variant``: FORMAT-GRANULARITY[-METHOD][-fpheads][-full][-u8]: qdq|qop, pc (per channel) | pt (per
+    tensor), minmax (default) | entropy | percentile, fpheads keeps the 12 predictor convs in float,
+    full: 8-bit weights (no reduce_range), u8: uint8 weights (u8 x u8 kernels, no saturation)."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
     pre = det.preprocessing
 
@@ -89,11 +94,20 @@ def quantise(fp32: Path, out: Path, det: OnnxDetector, calib: list[np.ndarray], 
 
     prepped = out.with_suffix(".pre.onnx")
     quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
-    fmt, _, pc = variant.partition("-")
+    parts = variant.split("-")
+    method = {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}.get(
+        next((p for p in parts[2:] if p in ("entropy", "percentile")), "minmax"), CalibrationMethod.MinMax)
+    exclude = []
+    if "fpheads" in parts:
+        exclude = [n.name for n in onnx.load(str(prepped)).graph.node
+                   if n.op_type == "Conv" and n.name.startswith("/head/") and n.name.endswith(".1/Conv")]
     quantize_static(str(prepped), str(out), Reader(),
-                    quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
-                    per_channel=pc == "pc", activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    reduce_range=True)  # AVX2 without VNNI: 7-bit weights avoid vpmaddubsw saturation
+                    quant_format=QuantFormat.QDQ if parts[0] == "qdq" else QuantFormat.QOperator,
+                    per_channel=parts[1] == "pc", activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QUInt8 if "u8" in parts else QuantType.QInt8,
+                    # AVX2 without VNNI: 7-bit s8 weights avoid vpmaddubsw saturation ("full": 8 bits)
+                    reduce_range="full" not in parts,
+                    calibrate_method=method, nodes_to_exclude=exclude)
 
 
 def time_interleaved(dets: dict[str, OnnxDetector], frames: list[np.ndarray], warmup: int = 10) -> dict:

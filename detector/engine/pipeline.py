@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from detector.engine.capture import CaptureThread, EndOfStream
-from detector.types.detections import Classification, Detections
+from detector.types.detections import Classification
 from detector.types.frames import Frame
 from detector.types.results import Result
 from detector.engine.stats import Stats
@@ -135,35 +135,59 @@ class Engine:
     def __init__(self, models: Models, stats: Stats):
         self.models, self.stats = models, stats
 
-    def process(self, frames: Iterable[Frame]) -> Iterator[Result]:
+    def process(self, frames: Iterable[Frame], batch: int = 1) -> Iterator[Result]:
+        """Results in frame order. ``batch`` > 1 runs the detector on that many frames at once (the
+        last batch may be shorter): for lossless files, where every frame is waited for anyway; a
+        live source would wait for frames it should not, so it keeps 1."""
+        if batch <= 1:
+            for frame in frames:
+                yield self.infer(frame)
+            return
+        pending: list[Frame] = []
         for frame in frames:
-            yield self.infer(frame)
+            pending.append(frame)
+            if len(pending) == batch:
+                yield from self.infer_batch(pending)
+                pending = []
+        if pending:
+            yield from self.infer_batch(pending)
 
     def infer(self, frame: Frame) -> Result:
+        return self.infer_batch([frame])[0]
+
+    def infer_batch(self, frames: list[Frame]) -> list[Result]:
+        """One detector call for all ``frames`` (one settings snapshot for them all), then the class
+        filter, the classifier and tracking frame by frame, in order. A frame's "detect" latency is
+        its share of the batch's time."""
         m = self.models.snapshot()
-        lat: dict[str, float] = {}
+        lat_batch: dict[str, float] = {}
         t0 = time.perf_counter()
-        dets: Detections = m.detector.detect_batch([frame.image], timings=lat)[0]
-        lat["detect"] = (time.perf_counter() - t0) * 1000
-        if m.classes is not None:
-            dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
-        if m.classifier is not None and m.classify != "off":
-            t1 = time.perf_counter()
-            if m.classify == "frame":
-                dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
-            elif len(dets):
-                per_box = m.classifier.classify_boxes(frame.image, dets.xyxy, k=1)
-                dets = dets.with_classes(box_classes=tuple(Classification(tuple(p)) for p in per_box))
-            lat["classify"] = (time.perf_counter() - t1) * 1000
-        analytics = None
-        if self.models.analytics is not None:
-            t2 = time.perf_counter()
-            dets, analytics = self.models.analytics.update(dets, frame.captured_at)
-            lat["track"] = (time.perf_counter() - t2) * 1000
-        lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
-        for stage in ("preprocess", "detect", "classify", "track"):
-            if stage in lat:
-                self.stats.add_latency(stage, lat[stage])
-        self.stats.add_latency("age", lat["capture_to_result"])
-        self.stats.count("inferred")
-        return Result(frame, dets, lat, analytics)
+        all_dets = m.detector.detect_batch([f.image for f in frames], timings=lat_batch)
+        share = (time.perf_counter() - t0) * 1000 / len(frames)
+        results = []
+        for frame, dets in zip(frames, all_dets):
+            lat = {k: v / len(frames) for k, v in lat_batch.items()}
+            lat["detect"] = share
+            if m.classes is not None:
+                dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
+            if m.classifier is not None and m.classify != "off":
+                t1 = time.perf_counter()
+                if m.classify == "frame":
+                    dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
+                elif len(dets):
+                    per_box = m.classifier.classify_boxes(frame.image, dets.xyxy, k=1)
+                    dets = dets.with_classes(box_classes=tuple(Classification(tuple(p)) for p in per_box))
+                lat["classify"] = (time.perf_counter() - t1) * 1000
+            analytics = None
+            if self.models.analytics is not None:
+                t2 = time.perf_counter()
+                dets, analytics = self.models.analytics.update(dets, frame.captured_at)
+                lat["track"] = (time.perf_counter() - t2) * 1000
+            lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
+            for stage in ("preprocess", "detect", "classify", "track"):
+                if stage in lat:
+                    self.stats.add_latency(stage, lat[stage])
+            self.stats.add_latency("age", lat["capture_to_result"])
+            self.stats.count("inferred")
+            results.append(Result(frame, dets, lat, analytics))
+        return results

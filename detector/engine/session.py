@@ -17,6 +17,7 @@ or I/O, and a slow GUI skips results instead of slowing the engine.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import queue
 import threading
 import time
@@ -67,8 +68,11 @@ class Session:
         """The current source's frames until it ends or ``stop`` is set; its error, if it failed."""
         return frames_from(self.capture, stop, self.stats)
 
-    def results(self, stop: threading.Event) -> Iterator[Result]:
-        return self.engine.process(self.frames(stop))
+    def results(self, stop: threading.Event, batch: int = 1, limit: int = 0) -> Iterator[Result]:
+        """Results of the current source's frames, ``batch`` frames a detector call, at most ``limit``
+        frames (0: all), so a batch never runs the model on frames past the limit."""
+        frames = self.frames(stop)
+        return self.engine.process(itertools.islice(frames, limit) if limit else frames, batch)
 
     def close_source(self) -> None:
         if self.capture is not None:
