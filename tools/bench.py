@@ -223,7 +223,7 @@ def section_stages(args) -> list[dict]:
                 stages["network"].append((t1 - t0 - pre) * 1000)
                 stages["post"].append((t2 - t1) * 1000)
                 stages["total"].append((t2 - t0) * 1000)
-        rows.append({"name": f"{name} ({type(det).__name__}) stages", "median_ms": float(np.median(stages["total"])),
+        rows.append({"name": f"{name} ({type(det).__name__}) stages",
                      **{f"{k}_ms": round(float(np.median(v)), 2) for k, v in stages.items()}})
     clf = Classifier.load(str(V2_TFLITE), labels=LABELS)
     crops = _classifier_inputs(args.frames)
@@ -240,7 +240,7 @@ def section_stages(args) -> list[dict]:
         if i >= args.warmup:
             for k, v in (("pre", t1 - t0), ("network", t2 - t1), ("post", t3 - t2), ("total", t3 - t0)):
                 stages[k].append(v * 1000)
-    rows.append({"name": f"classifier {V2_TFLITE.name} ({clf.mode}) stages", "median_ms": float(np.median(stages["total"])),
+    rows.append({"name": f"classifier {V2_TFLITE.name} ({clf.mode}) stages",
                  **{f"{k}_ms": round(float(np.median(v)), 2) for k, v in stages.items()}})
     return rows
 
@@ -498,7 +498,7 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--tf-python", help="a Python with tensorflow-cpu (and ai-edge-litert) for the references")
-    ap.add_argument("--sections", default="detector,coco,classifier,pipeline,window")
+    ap.add_argument("--sections", default="detector,coco,classifier,stages,batching,pipeline,window")
     ap.add_argument("--pipeline-frames", type=int, default=0, help="0: all of vtest.avi")
     ap.add_argument("--window-seconds", type=float, default=20.0)
     ap.add_argument("--soak", type=int, default=10000)
