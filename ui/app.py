@@ -18,14 +18,13 @@ def viewer_policy(config: RunConfig) -> CapturePolicy:
     return CapturePolicy(live=True, play_realtime=not is_live_spec(config.source), **common)
 
 
-def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: str | None = None):
+def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: str = "."):
     """The window and its live session on ``config.source``, not started: (window, session). Needs a
     QApplication. The one way the app, the benchmark, the screenshot tool and the tests make it."""
     from .main_window import MainWindow
     models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr))
     session = LiveSession(models, config.source, viewer_policy(config))
-    kwargs = {"snapshot_dir": snapshot_dir} if snapshot_dir else {}
-    return MainWindow(session, models, config, **kwargs), session
+    return MainWindow(session, models, config, snapshot_dir=snapshot_dir), session
 
 
 def run_app(config: RunConfig, argv: list[str] | None = None) -> int:

@@ -163,11 +163,11 @@ class Engine:
         lat_batch: dict[str, float] = {}
         t0 = time.perf_counter()
         all_dets = m.detector.detect_batch([f.image for f in frames], timings=lat_batch)
-        share = (time.perf_counter() - t0) * 1000 / len(frames)
+        share = {k: v / len(frames) for k, v in lat_batch.items()}
+        share["detect"] = (time.perf_counter() - t0) * 1000 / len(frames)
         results = []
         for frame, dets in zip(frames, all_dets):
-            lat = {k: v / len(frames) for k, v in lat_batch.items()}
-            lat["detect"] = share
+            lat = dict(share)
             if m.classes is not None:
                 dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
             if m.classifier is not None and m.classify != "off":

@@ -44,15 +44,15 @@ class Session:
         self.log = log or (lambda msg: None)
         self.capture: CaptureThread | None = None
         self.source: Source | None = None
-        self._hold = False  # new captures start held (a paused window)
 
-    def open(self, spec: str, policy: CapturePolicy, timeout: float = 60.0) -> Source:
-        """Stop the current source, start a capture thread on ``spec`` and wait until it is open.
-        SourceError (a ValueError naming the problem) when it cannot be; nothing is left running."""
+    def open(self, spec: str, policy: CapturePolicy, timeout: float = 60.0, hold: bool = False) -> Source:
+        """Stop the current source, start a capture thread on ``spec`` and wait until it is open;
+        ``hold``: start it held (a paused window). SourceError (a ValueError naming the problem) when
+        it cannot be; nothing is left running."""
         self.close_source()
         self.stats.info.pop("camera", None)  # the next source reports its own mode, if it is a camera
         cap = CaptureThread(spec, policy, self.stats, log=self.log)
-        if self._hold:
+        if hold:
             cap.hold.set()
         cap.start()
         try:
@@ -122,7 +122,7 @@ class LiveSession(Session, threading.Thread):
             return self._latest, self._seq
 
     def pause(self, paused: bool) -> None:
-        self.paused = self._hold = paused
+        self.paused = paused
         cap = self.capture
         if cap is not None:
             (cap.hold.set if paused else cap.hold.clear)()
@@ -215,7 +215,7 @@ class LiveSession(Session, threading.Thread):
             return
         spec, policy = pending
         try:
-            source = self.open(spec, policy, timeout=policy.open_timeout_s + 5)
+            source = self.open(spec, policy, timeout=policy.open_timeout_s + 5, hold=self.paused)
         except ValueError as e:
             self.messages.put(str(e))
             return

@@ -27,7 +27,7 @@ from detector.util.download import cache_dir
 from detector.ops.postprocess import GraphPostprocess
 from detector.ops.preprocess import Preprocessing
 from detector.ops.tflite_postprocess import TFLiteSSDPostprocess
-from detector.util.files import replace_bytes, sha256_file
+from detector.util.files import keep_cache_file, sha256_file
 from detector.runtime.backend import device_name, ort_installed, ort_session, select_mode
 
 BUNDLE_FORMAT = "lookout-onnx-bundle/2"  # /2: TF SAME pads folded into the convs
@@ -97,17 +97,12 @@ def save_bundle_meta(key: str, labels: tuple[str, ...], preprocessing: Preproces
                      meta: Path | None = None) -> None:
     """Write the metadata beside KEY.onnx in the cache (or at ``meta``), atomically; a read-only
     cache only costs torch's import later."""
-    meta = meta or bundle_paths(key)[1]
-    try:
-        meta.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(buf, format=np.array(BUNDLE_FORMAT), key=np.array(key), labels=np.array(labels),
-                 size=np.array(preprocessing.size, np.int64), scale=np.float64(preprocessing.scale),
-                 offset=np.float64(preprocessing.offset), resize=np.array(preprocessing.resize),
-                 **postprocess_meta(postprocessor))
-        replace_bytes(meta, buf.getvalue())
-    except OSError:
-        pass
+    buf = io.BytesIO()
+    np.savez(buf, format=np.array(BUNDLE_FORMAT), key=np.array(key), labels=np.array(labels),
+             size=np.array(preprocessing.size, np.int64), scale=np.float64(preprocessing.scale),
+             offset=np.float64(preprocessing.offset), resize=np.array(preprocessing.resize),
+             **postprocess_meta(postprocessor))
+    keep_cache_file(meta or bundle_paths(key)[1], buf.getvalue())
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from detector.convert.tflite_ssd import ConvertedSSD
 from detector.runtime.core import DetectorCore
 from detector.ops.preprocess import Preprocessing
 from detector.ops.tflite_postprocess import TFLiteSSDPostprocess
-from detector.util.files import replace_bytes
+from detector.util.files import keep_cache_file, replace_bytes
 from detector.runtime.backend import select_mode
 
 FORMAT = "lookout-quant-ssd/1"
@@ -109,7 +109,7 @@ class QuantizedDetector(DetectorCore):
         if data is None:
             data = export_qlinear_ssd(self.model.cpu(), self.converted.input_size, self.converted.input_zero_point)
             if cache is not None:
-                _write_quietly(cache, data)
+                keep_cache_file(cache, data)
         session = ort_session(data, torch.get_num_threads())
         names = [o.name for o in session.get_outputs()]
         return lambda x: tuple(session.run(names, {"images": x}))
@@ -151,15 +151,6 @@ class QuantizedDetector(DetectorCore):
         if det.mode == "onnxruntime" and not found:
             save_bundle_meta(key, det.labels, det.preprocessing, det.postprocessor)
         return det
-
-
-def _write_quietly(path: Path, data: bytes) -> None:
-    """Keep a derived file for later starts; a read-only cache only costs the export next time."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        replace_bytes(path, data)
-    except OSError:
-        pass
 
 
 def write_quant_bundle(ckpt: str | Path) -> tuple[Path, Path]:

@@ -18,7 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
-from detector.util.files import replace_bytes
+
+from detector.util.files import keep_cache_file
+
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """A copy of ``model`` with every BatchNorm that follows a conv in a Sequential (our ConvBNAct,
@@ -118,11 +120,7 @@ class OnnxRuntimeModel:
         if data is None:
             data = export_onnx(model, example)
             if cache is not None:
-                try:
-                    cache.parent.mkdir(parents=True, exist_ok=True)
-                    replace_bytes(cache, data)
-                except OSError:
-                    pass  # a read-only cache only costs the export next time
+                keep_cache_file(cache, data)
         self.session = ort_session(data, threads or torch.get_num_threads())
         self.outputs = [o.name for o in self.session.get_outputs()]
 

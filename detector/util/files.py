@@ -38,6 +38,17 @@ def replace_bytes(dest: str | Path, data: bytes) -> None:
             tmp.unlink()
 
 
+def keep_cache_file(dest: str | Path, data: bytes) -> bool:
+    """Write a derived file (an exported graph, its metadata) whole, making its folder. A read-only
+    or full cache is not an error, only a cost later (the export is redone): False then."""
+    try:
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        replace_bytes(dest, data)
+        return True
+    except OSError:
+        return False
+
+
 def replace_text(dest: str | Path, text: str) -> None:
     replace_bytes(dest, text.encode())
 
