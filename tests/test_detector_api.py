@@ -41,6 +41,32 @@ def test_batch_equals_single_and_thresholds_apply(person_detector):
     assert len(det.detect(frames[0])) == len(batch[0])
 
 
+@pytest.mark.parametrize("name", ["ssdlite-mobilenetv2-person", "ssd-mobilenetv2-coco"])
+def test_what_detector_load_returns_gives_the_same_boxes_batched_and_from_two_threads(name):
+    """The torch-free path reuses per-thread input buffers: a batch of different frames, and two
+    threads detecting at once, must still give each frame its own boxes."""
+    import threading
+    det = Detector.load(name, device="cpu")
+    frames = [read_frame(DEMO_CLIP, i) for i in (0, 15, 30, 45)]
+    single = [det.detect(f) for f in frames]
+    assert all(len(s) > 0 for s in single) and not np.array_equal(single[0].xyxy, single[2].xyxy)
+    for s, b in zip(single, det.detect_batch(frames)):
+        np.testing.assert_allclose(s.xyxy, b.xyxy, atol=1e-3)
+        assert s.labels == b.labels
+    results: dict = {}
+
+    def work(k: int) -> None:
+        results[k] = [det.detect(frames[(k + j) % 4]) for j in range(8)]
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for k in (0, 1):
+        for j, d in enumerate(results[k]):
+            np.testing.assert_allclose(d.xyxy, single[(k + j) % 4].xyxy, atol=1e-3)
+
+
 def test_gray_bgra_and_odd_sizes_are_accepted(person_detector):
     frame = read_frame(DEMO_CLIP, 0)
     base = person_detector.detect(frame)

@@ -7,6 +7,7 @@ does that resize itself (gather two rows, two columns, lerp) on the model's devi
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,21 +46,58 @@ class Preprocessing:
         return TFBilinearResize(self.size)
 
 
-class CvLinearResize:
-    """OpenCV INTER_LINEAR resize of uint8 images (the TFLite detectors' reference input)."""
+class _Scratch(threading.local):
+    """Arrays a thread reuses call after call. A fresh frame-sized array costs more in page faults
+    than the arithmetic done in it (glibc maps each block over 128 KiB anew and the kernel zeroes
+    every page): the person model's exact resize took 2.7 ms with fresh arrays, 0.9 ms with these."""
+
+    def __init__(self):
+        self.arrays: dict = {}
+
+    def get(self, key, shape: tuple, dtype=np.float32) -> np.ndarray:
+        a = self.arrays.get(key)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.arrays[key] = np.empty(shape, dtype)
+        return a
+
+
+class _Resize:
+    out_hw: tuple[int, int]
 
     def __init__(self, out_hw: tuple[int, int]):
         self.out_hw = tuple(out_hw)
+        self._scratch = _Scratch()
 
-    def numpy(self, img: np.ndarray, scale: float, offset: float) -> np.ndarray:
-        """img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset``."""
+    def numpy(self, img: np.ndarray, scale: float, offset: float, out: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def batch(self, images: list[np.ndarray], scale: float, offset: float) -> np.ndarray:
+        """BGR uint8 images -> (N, 3, out_h, out_w) float32 RGB in this thread's own buffer: valid
+        until the thread's next call (a runtime that reads it at once, as ONNX Runtime does)."""
+        x = self._scratch.get(("batch", len(images)), (len(images), 3) + self.out_hw)
+        for i, img in enumerate(images):
+            self.numpy(img, scale, offset, out=x[i])
+        return x
+
+
+class CvLinearResize(_Resize):
+    """OpenCV INTER_LINEAR resize of uint8 images (the TFLite detectors' reference input)."""
+
+    def numpy(self, img: np.ndarray, scale: float, offset: float, out: np.ndarray | None = None) -> np.ndarray:
+        """img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset`` (into ``out``
+        when given)."""
         oh, ow = self.out_hw
-        small = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_LINEAR)  # uint8, as the reference
-        x = small.astype(np.float32)
+        small = cv2.resize(img, (ow, oh), dst=self._scratch.get("u8", (oh, ow, 3), np.uint8),
+                           interpolation=cv2.INTER_LINEAR)  # uint8, as the reference
+        x = self._scratch.get("f32", (oh, ow, 3))
+        np.copyto(x, small, casting="unsafe")
         if scale != 1.0:
             x *= np.float32(scale)
         x += np.float32(offset)
-        return np.ascontiguousarray(x[:, :, ::-1].transpose(2, 0, 1))
+        if out is None:
+            out = np.empty((3, oh, ow), np.float32)
+        np.copyto(out, x[:, :, ::-1].transpose(2, 0, 1))
+        return out
 
 
 def _lerp_table(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,11 +109,11 @@ def _lerp_table(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np
     return lo, hi, (src - lo.astype(np.float32)).astype(np.float32)
 
 
-class TFBilinearResize:
+class TFBilinearResize(_Resize):
     """Legacy TF bilinear resize of HxWx3 uint8 images to a fixed size, tables cached per input size."""
 
     def __init__(self, out_hw: tuple[int, int]):
-        self.out_hw = out_hw
+        super().__init__(out_hw)
         self._tables: dict[tuple, tuple] = {}
 
     def _table(self, in_hw: tuple[int, int], device: torch.device):
@@ -87,9 +125,10 @@ class TFBilinearResize:
             self._tables[key] = tuple(torch.from_numpy(a).to(device) for a in (ylo, yhi, dy, xlo, xhi, dx))
         return self._tables[key]
 
-    def numpy(self, img: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    def numpy(self, img: np.ndarray, scale: float, offset: float, out: np.ndarray | None = None) -> np.ndarray:
         """CPU path without torch ops (so no OpenMP pool spins up beside another runtime's threads):
-        img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset``.
+        img (H, W, 3) uint8 BGR -> (3, out_h, out_w) float32 RGB, ``x * scale + offset`` (into ``out``
+        when given).
 
         The four neighbours of every output pixel are gathered with OpenCV's nearest-neighbour remap
         (an exact copy, SIMD-fast), then lerped in float32 in the same order as ``__call__`` and TF.
@@ -107,18 +146,24 @@ class TFBilinearResize:
         mx_lo, mx_hi, my_lo, my_hi, dx, dy = self._tables[key]
         img = np.ascontiguousarray(img)
         oh, ow = self.out_hw
+        u8 = self._scratch.get("u8", (oh, ow, 3), np.uint8)
 
-        def corner(mx, my):  # (oh, ow * 3) float32
-            return cv2.remap(img, mx, my, cv2.INTER_NEAREST).reshape(oh, ow * 3).astype(np.float32)
+        def corner(k, mx, my):  # (oh, ow * 3) float32
+            cv2.remap(img, mx, my, cv2.INTER_NEAREST, dst=u8)
+            f = self._scratch.get(k, (oh, ow * 3))
+            np.copyto(f, u8.reshape(oh, ow * 3), casting="unsafe")
+            return f
         # In place, in the order TF computes: top = a + (b - a) * dx, ..., out = top + (bottom - top) * dy
-        top, b = corner(mx_lo, my_lo), corner(mx_hi, my_lo)
+        top, b = corner("a", mx_lo, my_lo), corner("b", mx_hi, my_lo)
         b -= top; b *= dx; top += b
-        bottom, d = corner(mx_lo, my_hi), corner(mx_hi, my_hi)
+        bottom, d = corner("c", mx_lo, my_hi), corner("d", mx_hi, my_hi)
         d -= bottom; d *= dx; bottom += d
         bottom -= top; bottom *= dy; top += bottom
         top *= np.float32(scale); top += np.float32(offset)
-        out = top.reshape(oh, ow, 3)
-        return np.ascontiguousarray(out[:, :, ::-1].transpose(2, 0, 1))  # BGR -> RGB, HWC -> CHW
+        if out is None:
+            out = np.empty((3, oh, ow), np.float32)
+        np.copyto(out, top.reshape(oh, ow, 3)[:, :, ::-1].transpose(2, 0, 1))  # BGR -> RGB, HWC -> CHW
+        return out
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """img (H, W, C) uint8 on any device -> (C, out_h, out_w) float32, values still 0..255."""

@@ -137,8 +137,7 @@ class OnnxDetector(DetectorCore):
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()
         pre = self.preprocessing
-        planes = [self.resize.numpy(img, pre.scale, pre.offset) for img in images]
-        x = planes[0][None] if len(planes) == 1 else np.stack(planes)  # batch 1: no copy
+        x = self.resize.batch(images, pre.scale, pre.offset)
         if timings is not None:
             timings["preprocess"] = (time.perf_counter() - t0) * 1000
         with self._lock:
