@@ -128,7 +128,13 @@ class AvWriter:
 
     def write(self, bgr: np.ndarray, pts_s: float) -> None:
         w, h = self.stream.width, self.stream.height
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[:h, :w]), format="bgr24")
+        if self.stream.pix_fmt == "yuv420p":
+            # OpenCV's BT.601 conversion instead of FFmpeg's default swscale one: 0.23 vs 0.65 ms a
+            # 768x576 frame, and closer to the frame (PSNR after a round trip 45.1 vs 41.1 dB on vtest)
+            yuv = cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420)
+            frame = self._av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        else:
+            frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[:h, :w]), format="bgr24")
         if self._constant_rate:
             pts = int(round(self._n * self._tick / self._rate))
         else:
