@@ -1,6 +1,6 @@
 """Benchmark: Lookout side by side with the reference runtimes, in one run, on the same frames.
 
-usage: python tools/bench.py [--frames 100] [--threads 2] [--tf-python /tmp/ref/bin/python]
+usage: python tools/bench.py [--frames 100] [--threads 2] [--tf-python /tmp/ref/bin/python] [--repeat 3]
                                 [--sections detector,classifier,pipeline,window] [--soak 10000] [--readme]
 
 Each section runs in its own subprocess (so peak RSS is per section) with the same thread count.
@@ -468,21 +468,52 @@ def run_section(name: str, args, mode: str | None = None) -> list[dict]:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+RATIO_SECTIONS = ("detector", "coco", "classifier")
+
+
+def merge_runs(runs: list[list[dict]]) -> list[dict]:
+    """Rows of repeated runs of one section, matched by name: the median of their medians and p90s,
+    the largest RSS, and each run's median kept (``runs_ms``) for per-run ratios."""
+    merged = []
+    for r in runs[0]:
+        same = [x for rows in runs for x in rows if x["name"] == r["name"]]
+        if len(same) != len(runs):
+            continue  # a row missing from a run (a failed reference): left out rather than half-measured
+        m = dict(r)
+        m["runs_ms"] = [x["median_ms"] for x in same]
+        m["median_ms"] = float(np.median(m["runs_ms"]))
+        m["p90_ms"] = float(np.median([x["p90_ms"] for x in same]))
+        m["rss_mb"] = max(x.get("rss_mb", 0) for x in same)
+        merged.append(m)
+    return merged
+
+
+def _ratio(row: dict, ref: dict) -> str:
+    """Ratio of medians, and with several runs the range of the per-run ratios (each run side by side)."""
+    text = f"{row['median_ms'] / ref['median_ms']:.2f}x"
+    if row is ref:
+        return text
+    runs = [a / b for a, b in zip(row.get("runs_ms", []), ref.get("runs_ms", []))]
+    if len(runs) > 1:
+        text += f" ({min(runs):.2f}-{max(runs):.2f})"
+    return text
+
+
 def format_tables(results: dict[str, list[dict]], header: str) -> str:
     out = [header, ""]
     for section, refs in (("detector", ("tf", "onnxruntime")), ("coco", ("tflite",)), ("classifier", ("tflite",))):
         rows = results.get(section, [])
         if not rows:
             continue
-        ref_ms = {r["ref"]: r["median_ms"] for r in rows if r.get("ref")}
-        cols = [f"vs {k}" for k in refs if k in ref_ms]
+        ref_rows = {r["ref"]: r for r in rows if r.get("ref")}
+        cols = [f"vs {k}" for k in refs if k in ref_rows]
         gpu = any("gpu_mem_mb" in r for r in rows)
         cols_gpu = " peak GPU MB |" if gpu else ""
         out.append(f"| {section}: full path, batch 1 | median ms | p90 ms |" + "".join(f" {c} |" for c in cols)
                    + " peak RSS MB |" + cols_gpu)
         out.append("|---|---|---|" + "---|" * (len(cols) + 1 + gpu))
         for r in rows:
-            ratios = [f"{r['median_ms'] / ref_ms[k]:.2f}x" for k in refs if k in ref_ms]
+            ratios = [_ratio(r, ref_rows[k]) for k in refs if k in ref_rows]
             out.append(f"| {r['name']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} |" + "".join(f" {x} |" for x in ratios)
                        + f" {r.get('rss_mb', 0):.0f} |" + (f" {r.get('gpu_mem_mb', 0):.0f} |" if gpu else ""))
         out.append("")
@@ -505,6 +536,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--tf-python", help="a Python with tensorflow-cpu (and ai-edge-litert) for the references")
     ap.add_argument("--sections", default="detector,coco,classifier,stages,batching,pipeline,window")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of the detector/coco/classifier sections, references alternating (medians)")
     ap.add_argument("--pipeline-frames", type=int, default=0, help="0: all of vtest.avi")
     ap.add_argument("--window-seconds", type=float, default=20.0)
     ap.add_argument("--soak", type=int, default=10000)
@@ -525,17 +558,22 @@ def main(argv=None) -> int:
     results: dict[str, list[dict]] = {}
     for name in args.sections.split(","):
         name = name.strip()
-        if name == "detector":  # one process per runtime: no thread pool left spinning from the one before
-            rows = [r for mode in detector_modes(args.device) for r in run_section(name, args, mode)]
-        else:
-            rows = run_section(name, args)
-        if args.tf_python and args.device == "cpu" and name in ("detector", "coco", "classifier"):
-            rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
-        results[name] = rows
+        runs = []
+        # the reference and Lookout alternate, run after run, so the machine's drift hits both alike
+        for _ in range(args.repeat if name in RATIO_SECTIONS else 1):
+            if name == "detector":  # one process per runtime: no thread pool left spinning from the one before
+                rows = [r for mode in detector_modes(args.device) for r in run_section(name, args, mode)]
+            else:
+                rows = run_section(name, args)
+            if args.tf_python and args.device == "cpu" and name in RATIO_SECTIONS:
+                rows = run_section(name + ("_tf" if name == "detector" else "_tflite"), args) + rows
+            runs.append(rows)
+        results[name] = merge_runs(runs) if name in RATIO_SECTIONS else runs[0]
     gpu = f", GPU {_device_name(args.device)} (CUDA {torch.version.cuda})" if args.device != "cpu" else ""
     header = (f"Machine: {platform.machine()} {os.cpu_count()} CPUs ({_cpu_name()}){gpu}, {args.threads} threads for every "
               f"runtime; torch {torch.__version__}, opencv {cv2.__version__}, numpy {np.__version__}, "
               f"python {platform.python_version()}; {args.frames} frames of vtest.avi (768x576), warm-up {args.warmup}; "
+              f"ratio sections: median of {args.repeat} alternating runs (range of the per-run ratios); "
               f"{time.strftime('%Y-%m-%d')}")
     text = format_tables(results, header)
     print(text)
@@ -555,13 +593,20 @@ def _device_name(device: str) -> str:
 
 
 def _cpu_name() -> str:
+    """The CPU's model name and its widest SIMD / int8 dot-product features (they decide which
+    runtime wins: XNNPACK's int8 kernels pull ahead on VNNI)."""
+    name, flags = platform.processor() or "unknown CPU", set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "no VNNI" if simd else ""
+    return ", ".join(x for x in (name, simd, vnni) if x)
 
 
 if __name__ == "__main__":
