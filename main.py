@@ -82,6 +82,13 @@ def add_model_options(ap) -> None:
                     "faster at batch 1 on the GPUs measured)")
     ap.add_argument("--backend", default="auto", choices=("auto", "eager", "fused", "jit", "onnxruntime"),
                     help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
+    ap.add_argument("--int8", action="store_true",
+                    help="run a float SSDLite model (e.g. ssdlite-mobilenetv2-person) as int8 in ONNX Runtime: "
+                         "0.65x the time, 97.7%% of its boxes found (precision 97.4%%, scores within 0.03 on "
+                         "average; measured on vtest.avi); CPUs with VNNI only; quantised once, then cached")
+    ap.add_argument("--int8-calibration", default="", metavar="SOURCE",
+                    help="video, image or folder of your scenes to calibrate --int8 on (implies --int8; "
+                         "default: the demo clip)")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
                          f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see --list-models")
@@ -117,6 +124,7 @@ def _config(args):
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
     _check_output(args)
+    int8 = _check_int8(args)
     camera = _camera_mode(args)
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     _check_classes(args.model, classes)
@@ -126,7 +134,7 @@ def _config(args):
     return RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
         play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
-        model=args.model,
+        model=args.model, int8=int8, int8_calibration=args.int8_calibration,
         classifier=args.classifier, classify=args.classify, conf=args.conf, iou=args.iou,
         classes=classes, output=args.output, codec=args.codec, crf=args.crf, bitrate=_bitrate(args.bitrate),
         rtsp_transport=args.rtsp_transport, camera=camera,
@@ -147,6 +155,26 @@ def _check_output(args) -> None:
         pick_encoder(Path(args.output), args.codec)  # a codec the container can't hold fails here, not after loading
     if args.crf is not None and not 0 <= args.crf <= 51:
         raise ValueError(f"expected --crf between 0 and 51, got {args.crf}")
+
+
+def _check_int8(args) -> bool:
+    """--int8 (or --int8-calibration) where it can be had: said before anything heavy loads."""
+    if not (args.int8 or args.int8_calibration):
+        return False
+    if args.half or args.backend != "auto":
+        raise ValueError("--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend")
+    if args.int8_calibration:
+        from detector.io.sources import is_live_spec
+        from pathlib import Path
+        spec = args.int8_calibration
+        if is_live_spec(spec) or not (Path(spec).exists() or any(c in spec for c in "*?[")):
+            raise ValueError(f"--int8-calibration {spec!r}: expected a video file, image or folder of images "
+                             f"from the scenes you will run on")
+    from detector.runtime.int8_detector import int8_refusal
+    refusal = int8_refusal(args.model, args.device)
+    if refusal:
+        raise ValueError(refusal)
+    return True
 
 
 def _bitrate(text: str | None) -> int | None:

@@ -474,12 +474,18 @@ RATIO_SECTIONS = ("detector", "coco", "classifier")
 def merge_runs(runs: list[list[dict]]) -> list[dict]:
     """Rows of repeated runs of one section, matched by name: the median of their medians and p90s,
     the largest RSS, and each run's median kept (``runs_ms``) for per-run ratios."""
+    key = lambda r: r.get("ref") or r["name"]  # noqa: E731  (a reference's name says its config, which may vary)
     merged = []
     for r in runs[0]:
-        same = [x for rows in runs for x in rows if x["name"] == r["name"]]
+        same = [x for rows in runs for x in rows if key(x) == key(r)]
         if len(same) != len(runs):
             continue  # a row missing from a run (a failed reference): left out rather than half-measured
         m = dict(r)
+        names = list(dict.fromkeys(x["name"] for x in same))
+        if len(names) > 1 and all("(reference; " in n for n in names):
+            head = names[0].split("(reference; ")[0]
+            configs = " / ".join(n.split("(reference; ", 1)[1].rstrip(")") for n in names)
+            m["name"] = f"{head}(reference; the faster config of each run: {configs})"
         m["runs_ms"] = [x["median_ms"] for x in same]
         m["median_ms"] = float(np.median(m["runs_ms"]))
         m["p90_ms"] = float(np.median([x["p90_ms"] for x in same]))

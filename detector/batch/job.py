@@ -52,7 +52,9 @@ class BatchSettings:
                 "counters": [x.to_json() for x in c.counters], "tracker": [c.tracker_match, c.tracker_buffer],
                 "max_frames": c.max_frames, "duration": c.duration, "device": c.device, "backend": c.backend,
                 "half": c.half, "video": self.video, "codec": c.codec, "crf": c.crf, "bitrate": c.bitrate,
-                "format": self.fmt}
+                "format": self.fmt,
+                # only when on, so records written before --int8 existed still match a plain rerun
+                **({"int8": True, "int8_calibration": c.int8_calibration} if c.int8 else {})}
 
     def outputs(self, name: str) -> list[str]:
         return [f"{name}.{self.fmt}"] + ([f"{name}.mp4"] if self.video else [])

@@ -34,6 +34,8 @@ class RunConfig:
     half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
     backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
     model: str = DEFAULT_MODEL
+    int8: bool = False              # float SSDLite models as ONNX Runtime int8 (opt-in, VNNI CPUs)
+    int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
     classify: str = "off"
     conf: float = 0.3
@@ -97,8 +99,13 @@ def load_models(config: RunConfig, warn=print) -> Models:
 def load_detector_for(model: str, device: str, config: RunConfig):
     """``model`` on ``device`` with the run's backend options (--backend, --half, --conf, --iou): the
     command line's first load and the window's swaps alike."""
+    from detector.runtime.int8_detector import int8_refusal
     from detector.runtime.loader import load_detector
-    return load_detector(model, device, config.conf, config.iou, config.half, config.backend)
+    # --int8 concerns the float SSDLite models (the command line checked the first); a swap to an
+    # integer model in the window loads that one as it is
+    int8 = config.int8 and int8_refusal(model, device) is None
+    return load_detector(model, device, config.conf, config.iou, config.half, config.backend,
+                         (config.int8_calibration or True) if int8 else False)
 
 
 def fresh_models(models: Models, config: RunConfig) -> Models:

@@ -15,10 +15,21 @@ from detector.runtime.onnx_detector import load_cached
 
 
 def load_detector(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto", score_threshold: float = 0.3,
-                  iou_threshold: float = 0.6, half: bool = False, mode: str = "auto"):
+                  iou_threshold: float = 0.6, half: bool = False, mode: str = "auto",
+                  int8: bool | str | Path = False):
     """A detector by registry name or path as the fastest exact runtime for ``device`` / ``mode``
     (``backend.select_mode``); every kind answers ``detect`` / ``detect_batch`` the same way.
-    ValueError (one line) for a bad name, path, device, mode or threshold."""
+    ``int8``: True (calibrated on the demo clip) or a video / image / folder to calibrate on gives a
+    float SSDLite as ONNX Runtime int8 (``int8_detector``: opt-in, not exact, fidelity measured there).
+    ValueError (one line) for a bad name, path, device, mode or threshold, or int8 where it can't be."""
+    if int8 is not False and int8 is not None:
+        if half or mode != "auto":
+            raise ValueError("--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend")
+        from detector.runtime.int8_detector import int8_refusal, load_int8
+        refusal = int8_refusal(name_or_path, device)
+        if refusal:
+            raise ValueError(refusal)
+        return load_int8(name_or_path, None if int8 is True else int8, score_threshold, iou_threshold)
     fast = load_cached(name_or_path, device, mode, half, score_threshold, iou_threshold)
     if fast is not None:
         return fast

@@ -123,16 +123,17 @@ class OnnxDetector(DetectorCore):
     half = False
 
     def __init__(self, onnx_path: Path, meta: dict, name: str, score_threshold: float = 0.3,
-                 iou_threshold: float = 0.6):
+                 iou_threshold: float = 0.6, mode: str = "onnxruntime"):
         # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0)
         self.session = ort_session(onnx_path.read_bytes(), int(os.environ.get("OMP_NUM_THREADS") or 0))
+        self.graph_path, self.meta = onnx_path, meta
         self.outputs = [o.name for o in self.session.get_outputs()]
         size = tuple(int(v) for v in meta["size"])
         self.preprocessing = Preprocessing(size, float(meta["scale"]), float(meta["offset"]),
                                            str(meta.get("resize", "tf_bilinear")))
         self.resize = self.preprocessing.resizer()
         super().__init__(tuple(str(v) for v in meta["labels"]), postprocessor_from_meta(meta), size, name,
-                         "onnxruntime", score_threshold, iou_threshold)
+                         mode, score_threshold, iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
         t0 = time.perf_counter()

@@ -172,11 +172,11 @@ class Detector(DetectorCore):
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto",
              score_threshold: float = 0.3, iou_threshold: float = 0.6, half: bool = False,
-             mode: str = DEFAULT_MODE) -> "DetectorCore":
+             mode: str = DEFAULT_MODE, int8: bool | str | Path = False) -> "DetectorCore":
         """A detector by registry name (``models.registry``) or path, as the fastest exact runtime
-        (see ``runtime.loader.load_detector``, which this is)."""
+        (see ``runtime.loader.load_detector``, which this is; ``int8`` there)."""
         from detector.runtime.loader import load_detector
-        return load_detector(name_or_path, device, score_threshold, iou_threshold, half, mode)
+        return load_detector(name_or_path, device, score_threshold, iou_threshold, half, mode, int8)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB, ``x * scale + offset`` (the weights' preprocessing: [-1, 1]
