@@ -93,7 +93,7 @@ def detector_modes(device: str) -> list[str]:
     """Every mode to time on ``device``: CPU modes, or each CUDA mode in fp32 and fp16."""
     from detector.runtime.backend import DETECTOR_MODES as MODES
     if device == "cpu":
-        return list(MODES) + ["bundle"]
+        return list(MODES) + ["bundle", "int8"]
     return [f"{m}:{p}" for m in MODES if m != "onnxruntime" for p in ("fp32", "fp16")]
 
 
@@ -115,6 +115,9 @@ def section_detector(args) -> list[dict]:
                 det = load_cached("ssdlite-mobilenetv2-person", "cpu")
                 if det is None:
                     raise ValueError("no ONNX Runtime bundle for the embedded model (is onnxruntime installed?)")
+            elif mode == "int8":  # opt-in, not exact: refused (skipped here) on CPUs without VNNI
+                from detector.runtime.loader import load_detector
+                det = load_detector("ssdlite-mobilenetv2-person", "cpu", int8=True)
             else:  # the torch-side runtime in this mode (onnxruntime: the same session behind the torch model)
                 from detector.runtime.torch_detector import build_detector
                 det = build_detector("ssdlite-mobilenetv2-person", args.device, 0.3, 0.6, precision == "fp16", mode)
@@ -128,6 +131,8 @@ def section_detector(args) -> list[dict]:
             name += " (ONNX Runtime, Lookout's exported model, behind the torch model)"
         if mode == "bundle":
             name = "Lookout Detector.load default: ONNX Runtime without torch (what the lookout command runs)"
+        if mode == "int8":
+            name = "Lookout --int8 (opt-in, not exact: 97.7% of the float boxes; ONNX Runtime int8)"
         rows.append(row(name, ms, load_s=round(load_s, 2), ref="onnxruntime" if mode == "onnxruntime" else None,
                         **_gpu_row_extra(args.device)))
     return rows
