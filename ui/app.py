@@ -22,7 +22,7 @@ def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: 
     """The window and its live session on ``config.source``, not started: (window, session). Needs a
     QApplication. The one way the app, the benchmark, the screenshot tool and the tests make it."""
     from .main_window import MainWindow
-    models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr))
+    models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr), throughput=False)  # live
     session = LiveSession(models, config.source, viewer_policy(config))
     return MainWindow(session, models, config, snapshot_dir=snapshot_dir), session
 

@@ -87,8 +87,17 @@ def source_options(config: RunConfig) -> SourceOptions:
                          camera=config.camera)
 
 
-def load_models(config: RunConfig, warn=print) -> Models:
-    det = load_detector_for(config.model, config.device, config)
+def lossless_run(config: RunConfig) -> bool:
+    """Every frame in order (files and images unless --live), as ``run`` captures them."""
+    live = is_live_spec(config.source) if config.live is None else config.live
+    return not (live or config.play_realtime)
+
+
+def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -> Models:
+    """The run's models; ``throughput`` (default: the run is lossless) loads the detector for
+    throughput rather than latency per call (``load_detector``)."""
+    det = load_detector_for(config.model, config.device, config,
+                            lossless_run(config) if throughput is None else throughput)
     classifier = None
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn)
@@ -96,7 +105,7 @@ def load_models(config: RunConfig, warn=print) -> Models:
                   analytics=make_analytics(config))
 
 
-def load_detector_for(model: str, device: str, config: RunConfig):
+def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False):
     """``model`` on ``device`` with the run's backend options (--backend, --half, --conf, --iou): the
     command line's first load and the window's swaps alike."""
     from detector.runtime.int8_detector import int8_refusal
@@ -105,7 +114,7 @@ def load_detector_for(model: str, device: str, config: RunConfig):
     # integer model in the window loads that one as it is
     int8 = config.int8 and int8_refusal(model, device) is None
     return load_detector(model, device, config.conf, config.iou, config.half, config.backend,
-                         (config.int8_calibration or True) if int8 else False)
+                         (config.int8_calibration or True) if int8 else False, throughput)
 
 
 def fresh_models(models: Models, config: RunConfig) -> Models:
@@ -145,8 +154,8 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     the first frame (bad source, unwritable output, unknown model); failures mid-run end the run
     cleanly and are returned in the report."""
     stop = stop or threading.Event()
-    live = is_live_spec(config.source) if config.live is None else config.live
-    policy = CapturePolicy(live=live or config.play_realtime, play_realtime=config.play_realtime,
+    live = not lossless_run(config)
+    policy = CapturePolicy(live=live, play_realtime=config.play_realtime,
                            loop=config.loop, queue_size=config.queue_size,
                            reconnect_attempts=config.reconnect_attempts, source=source_options(config))
     models = models or load_models(config, warn)

@@ -93,15 +93,17 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
-def ort_session(model: bytes, threads: int = 0):
-    """An ONNX Runtime CPU session with every graph optimisation, workers that sleep when idle;
-    ``threads`` 0 = ORT's default (one per physical core, as torch picks). An integer graph runs
-    with int8 weights where this CPU makes that faster and exact (``int8_weights``)."""
+def ort_session(model: bytes, threads: int = 0, spin: bool = True):
+    """An ONNX Runtime CPU session with every graph optimisation; ``threads`` 0 = ORT's default (one
+    per physical core, as torch picks). ``spin``: workers spin between the ops of a call and stop
+    when it returns (lower latency a call); False: they always sleep when idle (lossless runs, whose
+    decoding and encoding threads need the cores). An integer graph runs with int8 weights where this
+    CPU makes that faster and exact (``int8_weights``)."""
     from detector.runtime.int8_weights import fastest_int8_graph
-    return plain_ort_session(fastest_int8_graph(model, threads), threads)
+    return plain_ort_session(fastest_int8_graph(model, threads), threads, spin)
 
 
-def plain_ort_session(model: bytes, threads: int = 0):
+def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):
     """``ort_session`` for exactly the graph given."""
     try:
         import onnxruntime as ort
@@ -114,8 +116,13 @@ def plain_ort_session(model: bytes, threads: int = 0):
     opts.intra_op_num_threads = 0 if threads == physical_cores() else threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Idle workers sleep instead of spinning: Lookout always runs capture and output threads beside
-    # the model, and spinning workers starve them. Measured on 2 cores: model alone 24.4 -> 25.6 ms a
-    # frame, lossless vtest.avi -> mp4 + JSONL 32-34 -> 39-41 fps.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Spinning workers starve the capture and output threads of a lossless run: on the 2-core AVX2
+    # machine always-spinning made lossless vtest.avi -> mp4 + JSONL 39-41 -> 32-34 fps; on the
+    # AVX512-VNNI one (3 alternating runs each, H.264 / MPEG-4 out) never spinning 104 / 132 fps,
+    # spinning only during a call 98 / 126, always 84 / 107. A single call is faster when workers spin
+    # between its ops: model alone, never vs during a call, person SSDLite 5.24 vs 4.39 ms, COCO SSD
+    # 5.2 vs 4.4, classifier 2.88 vs 2.32 (ORT's force_spinning_stop ends the spinning when Run returns).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    if spin:
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])

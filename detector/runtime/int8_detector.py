@@ -100,7 +100,7 @@ def quantize_graph(fp32: Path, out: Path, inputs: list[np.ndarray], *, qdq: bool
 
 
 def load_int8(name_or_path, calibration: str | Path | None = None, score_threshold: float = 0.3,
-              iou_threshold: float = 0.6):
+              iou_threshold: float = 0.6, throughput: bool = False):
     """The float SSDLite ``name_or_path`` as an int8 ``OnnxDetector`` (mode "onnxruntime-int8"),
     quantised on first use with frames from ``calibration`` (None: the demo clip) and kept in the
     cache under the float graph's bytes, the frames' bytes, ORT's version and the recipe.
@@ -133,6 +133,6 @@ def load_int8(name_or_path, calibration: str | Path | None = None, score_thresho
             keep_cache_file(path, out.read_bytes())
             if not path.is_file():  # a read-only cache: run from the temporary copy
                 return OnnxDetector(out, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold,
-                                    iou_threshold, mode="onnxruntime-int8")
+                                    iou_threshold, mode="onnxruntime-int8", throughput=throughput)
     return OnnxDetector(path, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold, iou_threshold,
-                        mode="onnxruntime-int8")
+                        mode="onnxruntime-int8", throughput=throughput)

@@ -16,11 +16,13 @@ from detector.runtime.onnx_detector import load_cached
 
 def load_detector(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto", score_threshold: float = 0.3,
                   iou_threshold: float = 0.6, half: bool = False, mode: str = "auto",
-                  int8: bool | str | Path = False):
+                  int8: bool | str | Path = False, throughput: bool = False):
     """A detector by registry name or path as the fastest exact runtime for ``device`` / ``mode``
     (``backend.select_mode``); every kind answers ``detect`` / ``detect_batch`` the same way.
     ``int8``: True (calibrated on the demo clip) or a video / image / folder to calibrate on gives a
     float SSDLite as ONNX Runtime int8 (``int8_detector``: opt-in, not exact, fidelity measured there).
+    ``throughput``: for lossless runs, where decoding and encoding threads share the cores (the CPU
+    runtime's workers never spin; ``backend.ort_session``).
     ValueError (one line) for a bad name, path, device, mode or threshold, or int8 where it can't be."""
     if int8 is not False and int8 is not None:
         if half or mode != "auto":
@@ -29,8 +31,8 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
         refusal = int8_refusal(name_or_path, device)
         if refusal:
             raise ValueError(refusal)
-        return load_int8(name_or_path, None if int8 is True else int8, score_threshold, iou_threshold)
-    fast = load_cached(name_or_path, device, mode, half, score_threshold, iou_threshold)
+        return load_int8(name_or_path, None if int8 is True else int8, score_threshold, iou_threshold, throughput)
+    fast = load_cached(name_or_path, device, mode, half, score_threshold, iou_threshold, throughput)
     if fast is not None:
         return fast
     from detector.runtime.torch_detector import build_detector

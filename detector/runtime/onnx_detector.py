@@ -123,9 +123,11 @@ class OnnxDetector(DetectorCore):
     half = False
 
     def __init__(self, onnx_path: Path, meta: dict, name: str, score_threshold: float = 0.3,
-                 iou_threshold: float = 0.6, mode: str = "onnxruntime"):
-        # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0)
-        self.session = ort_session(onnx_path.read_bytes(), int(os.environ.get("OMP_NUM_THREADS") or 0))
+                 iou_threshold: float = 0.6, mode: str = "onnxruntime", throughput: bool = False):
+        # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0);
+        # throughput: a lossless run's detector, whose workers must not spin (backend.ort_session)
+        self.session = ort_session(onnx_path.read_bytes(), int(os.environ.get("OMP_NUM_THREADS") or 0),
+                                   spin=not throughput)
         self.graph_path, self.meta = onnx_path, meta
         self.outputs = [o.name for o in self.session.get_outputs()]
         size = tuple(int(v) for v in meta["size"])
@@ -147,7 +149,8 @@ class OnnxDetector(DetectorCore):
 
 
 def load_cached(name_or_path, device: str = "auto", mode: str = "auto", half: bool = False,
-                score_threshold: float = 0.3, iou_threshold: float = 0.6) -> OnnxDetector | None:
+                score_threshold: float = 0.3, iou_threshold: float = 0.6,
+                throughput: bool = False) -> OnnxDetector | None:
     """The detector ``Detector.load`` would give, from the cached bundle without torch; None when
     that choice needs torch (a GPU may be used, another mode, no bundle yet, a frozen graph)."""
     # A bad threshold is the caller's error, said here: not a reason to fall back to the torch path.
@@ -168,6 +171,7 @@ def load_cached(name_or_path, device: str = "auto", mode: str = "auto", half: bo
     if found is None:
         return None
     try:
-        return OnnxDetector(found[0], found[1], display_name(name_or_path), score_threshold, iou_threshold)
+        return OnnxDetector(found[0], found[1], display_name(name_or_path), score_threshold, iou_threshold,
+                            throughput=throughput)
     except (OSError, ValueError, KeyError):
         return None  # an unreadable graph: the torch path rebuilds the cached one
