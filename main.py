@@ -84,7 +84,7 @@ def add_model_options(ap) -> None:
                     help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
     ap.add_argument("--int8", action="store_true",
                     help="run a float SSDLite model (e.g. ssdlite-mobilenetv2-person) as int8 in ONNX Runtime: "
-                         "0.65x the time, 97.7%% of its boxes found (precision 97.4%%, scores within 0.03 on "
+                         "about 0.65x the time, 97.7%% of its boxes found (precision 97.4%%, scores within 0.03 on "
                          "average; measured on vtest.avi); CPUs with VNNI only; quantised once, then cached")
     ap.add_argument("--int8-calibration", default="", metavar="SOURCE",
                     help="video, image or folder of your scenes to calibrate --int8 on (implies --int8; "
@@ -161,8 +161,6 @@ def _check_int8(args) -> bool:
     """--int8 (or --int8-calibration) where it can be had: said before anything heavy loads."""
     if not (args.int8 or args.int8_calibration):
         return False
-    if args.half or args.backend != "auto":
-        raise ValueError("--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend")
     if args.int8_calibration:
         from detector.io.sources import is_live_spec
         from pathlib import Path
@@ -171,7 +169,7 @@ def _check_int8(args) -> bool:
             raise ValueError(f"--int8-calibration {spec!r}: expected a video file, image or folder of images "
                              f"from the scenes you will run on")
     from detector.runtime.int8_detector import int8_refusal
-    refusal = int8_refusal(args.model, args.device)
+    refusal = int8_refusal(args.model, args.device, args.half, args.backend)
     if refusal:
         raise ValueError(refusal)
     return True

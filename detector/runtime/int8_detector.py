@@ -29,10 +29,12 @@ CALIBRATION_FRAMES = 60
 DEMO_CLIP = Path(__file__).resolve().parent.parent.parent / "assets" / "demo_vtest.mp4"
 
 
-def int8_refusal(name_or_path, device: str = "cpu") -> str | None:
+def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: str = "auto") -> str | None:
     """Why ``--int8`` can't be had for this model here (one line with what to do), or None. Cheap:
     the command line asks before anything heavy loads."""
     name = str(name_or_path)
+    if half or mode != "auto":
+        return "--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend"
     if str(device) not in ("auto", "cpu"):
         return "--int8 runs on the CPU (ONNX Runtime's int8 kernels): drop --device or use --device cpu"
     if name in MODELS and MODELS[name].family != "ssdlite-graph":
@@ -55,7 +57,8 @@ def calibration_frames(spec: str | Path | None, limit: int = CALIBRATION_FRAMES)
     from detector.io.sources import SourceError, open_source
     source = open_source(str(spec or DEMO_CLIP))
     try:
-        step = max(1, (source.total or limit) // limit)
+        # spread over at most the first 50 * limit frames: a long recording is not decoded whole
+        step = max(1, min(source.total or limit, 50 * limit) // limit)
         frames: list[np.ndarray] = []
         while len(frames) < limit:
             raw = source.read()

@@ -25,10 +25,8 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
     runtime's workers never spin; ``backend.ort_session``).
     ValueError (one line) for a bad name, path, device, mode or threshold, or int8 where it can't be."""
     if int8 is not False and int8 is not None:
-        if half or mode != "auto":
-            raise ValueError("--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend")
         from detector.runtime.int8_detector import int8_refusal, load_int8
-        refusal = int8_refusal(name_or_path, device)
+        refusal = int8_refusal(name_or_path, device, half, mode)
         if refusal:
             raise ValueError(refusal)
         return load_int8(name_or_path, None if int8 is True else int8, score_threshold, iou_threshold, throughput)
