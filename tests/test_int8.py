@@ -42,6 +42,8 @@ def test_int8_finds_the_float_models_people_on_frames_it_was_not_calibrated_on(t
     fp32 = Detector.load(PERSON, device="cpu")
     int8 = Detector.load(PERSON, device="cpu", int8=True)
     assert int8.mode == "onnxruntime-int8" and int8.labels == fp32.labels
+    # its agreement on the 60 calibration frames (in-sample) is kept and reported
+    assert int8.int8_agreement["frames"] == 60 and int8.int8_agreement["recall"] >= 0.9
     a = agreement([fp32.detect(f) for f in frames], [int8.detect(f) for f in frames])
     assert a["frames"] == 74 and a["reference_boxes"] > 300
     assert a["recall"] >= 0.95 and a["precision"] >= 0.95, a
@@ -71,6 +73,8 @@ def test_int8_command_line_writes_every_frame_with_people_calibrated_on_the_user
     p = lookout("--source", str(DEMO_CLIP), "--headless", "--model", PERSON, "--int8-calibration", str(shots),
                 "--detections", str(out), "--no-progress", env=env)
     assert p.returncode == 0, p.stderr
+    # ten images: said to be too few, with what the int8 model did on them
+    assert "on its 10 calibration frames the int8 model finds" in p.stderr and "too few" in p.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 60
     assert all(any(d["label"] == "person" for d in r["detections"]) for r in rows)

@@ -98,6 +98,9 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
     throughput rather than latency per call (``load_detector``)."""
     det = load_detector_for(config.model, config.device, config,
                             lossless_run(config) if throughput is None else throughput)
+    if getattr(det, "int8_agreement", None) is not None:
+        from detector.runtime.int8_detector import agreement_line
+        warn(agreement_line(det.int8_agreement))
     classifier = None
     if config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn)

@@ -129,13 +129,45 @@ def load_int8(name_or_path, calibration: str | Path | None = None, score_thresho
     for x in inputs:
         h.update(x.tobytes())
     path = cache_dir() / "onnx" / f"{h.hexdigest()[:16]}.int8.onnx"
-    if not path.is_file():
-        with tempfile.TemporaryDirectory() as d:
-            out = Path(d) / "int8.onnx"
-            quantize_graph(fp32.graph_path, out, inputs)
-            keep_cache_file(path, out.read_bytes())
-            if not path.is_file():  # a read-only cache: run from the temporary copy
-                return OnnxDetector(out, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold,
-                                    iou_threshold, mode="onnxruntime-int8", throughput=throughput)
-    return OnnxDetector(path, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold, iou_threshold,
-                        mode="onnxruntime-int8", throughput=throughput)
+    with tempfile.TemporaryDirectory() as d:
+        graph = path
+        if not path.is_file():
+            graph = Path(d) / "int8.onnx"
+            quantize_graph(fp32.graph_path, graph, inputs)
+            keep_cache_file(path, graph.read_bytes())  # a read-only cache: run from the temporary copy
+        det = OnnxDetector(graph, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold, iou_threshold,
+                           mode="onnxruntime-int8", throughput=throughput)  # reads the graph here
+    report = path.with_name(f"{path.stem}.agreement-{float(score_threshold):.2f}.json")
+    det.int8_agreement = _calibration_agreement(report, fp32, det, frames)
+    return det
+
+
+def _calibration_agreement(report: Path, fp32, int8, frames: list[np.ndarray]) -> dict:
+    """``ops.agreement`` of the int8 detector with the float one on the calibration frames (at the
+    detectors' score threshold), computed once and kept beside the graph. In-sample, so a floor for
+    trouble (too few or too alike frames), not a held-out measure: see the module docstring for that."""
+    import json
+    try:
+        return json.loads(report.read_text())
+    except (OSError, ValueError):
+        pass
+    from detector.ops.agreement import agreement
+    result = agreement([fp32.detect(f) for f in frames], [int8.detect(f) for f in frames])
+    keep_cache_file(report, json.dumps(result).encode())
+    return result
+
+
+def agreement_line(a: dict) -> str:
+    """The one line a run prints about its int8 model."""
+    if not a.get("reference_boxes"):
+        return (f"lookout: --int8: the float model found nothing on the {a.get('frames', 0)} calibration frames, "
+                f"so int8's fidelity on them is unknown; calibrate on frames of your scenes (--int8-calibration)")
+    n = a["frames"]
+    line = (f"lookout: --int8: on its {n} calibration frame{'s' if n != 1 else ''} the int8 model finds "
+            f"{a['recall']:.1%} of the float model's {a['reference_boxes']} boxes (precision {a['precision']:.1%}, "
+            f"scores within {a['mean_score_diff'] or 0:.3f} on average)")
+    if n < 20:
+        line += f"; {n} frame{'s are' if n != 1 else ' is'} too few to calibrate on: give a video or 20+ images of your scenes"
+    elif a["recall"] < 0.95:
+        line += "; below 95%: calibrate on more, or more varied, frames of your scenes, or run without --int8"
+    return line

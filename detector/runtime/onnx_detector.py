@@ -121,6 +121,7 @@ class OnnxDetector(DetectorCore):
 
     device = HostDevice()
     half = False
+    int8_agreement: dict | None = None  # --int8 only: its agreement with the float model (int8_detector)
 
     def __init__(self, onnx_path: Path, meta: dict, name: str, score_threshold: float = 0.3,
                  iou_threshold: float = 0.6, mode: str = "onnxruntime", throughput: bool = False):
