@@ -69,9 +69,23 @@ def test_crf_and_bitrate_change_the_size(tmp_path):
     assert bits_per_s < 400_000, sizes  # within 2x of the asked-for rate on a 6 s clip
 
 
+@pytest.mark.slow
+def test_a_faster_preset_writes_every_frame_as_h264_in_a_bigger_file(tmp_path):
+    sizes = {}
+    for name, opts in {"default": [], "ultrafast": ["--preset", "ultrafast"], "medium": ["--preset", "medium"]}.items():
+        out = tmp_path / f"{name}.mp4"
+        p = lookout("--source", str(DEMO_CLIP), "--output", str(out), *opts)
+        assert p.returncode == 0, p.stderr
+        s = ffprobe(out)["streams"][0]
+        assert (s["codec_name"], s["pix_fmt"], int(s["nb_read_packets"])) == ("h264", "yuv420p", DEMO_FRAMES)
+        sizes[name] = out.stat().st_size
+    assert sizes["ultrafast"] > 1.5 * sizes["default"], sizes  # (medium is no smaller than veryfast at CRF 23 here)
+
+
 @pytest.mark.parametrize("args,words", [(["--crf", "80"], ["--crf"]), (["--bitrate", "fast"], ["--bitrate"]),
                                         (["--codec", "h264", "--output", "x.avi"], ["AVI", ".mp4"]),
-                                        (["--output", "x.gif"], ["x.gif", ".mp4"])])
+                                        (["--output", "x.gif"], ["x.gif", ".mp4"]),
+                                        (["--codec", "mpeg4", "--preset", "fast"], ["--preset", "H.264"])])
 def test_bad_video_options_exit_2_before_loading(tmp_path, args, words):
     if "--output" not in args:
         args = [*args, "--output", str(tmp_path / "o.mp4")]

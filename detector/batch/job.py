@@ -54,7 +54,8 @@ class BatchSettings:
                 "half": c.half, "video": self.video, "codec": c.codec, "crf": c.crf, "bitrate": c.bitrate,
                 "format": self.fmt,
                 # only when on, so records written before --int8 existed still match a plain rerun
-                **({"int8": True, "int8_calibration": c.int8_calibration} if c.int8 else {})}
+                **({"int8": True, "int8_calibration": c.int8_calibration} if c.int8 else {}),
+                **({"preset": c.preset} if c.preset else {})}
 
     def outputs(self, name: str) -> list[str]:
         return [f"{name}.{self.fmt}"] + ([f"{name}.mp4"] if self.video else [])

@@ -72,7 +72,7 @@ def build_sinks(config, source_fps: float, live: bool, warn=None) -> list[FileSi
     try:
         if config.output:
             sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
-                                   crf=config.crf, bitrate=config.bitrate, warn=warn))
+                                   crf=config.crf, bitrate=config.bitrate, warn=warn, preset=config.preset))
         if config.detections:
             sinks.append(detections_sink(config.detections, config.frame_timings))
         if config.dump_dir:

@@ -44,6 +44,7 @@ class RunConfig:
     output: str | None = None
     codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
     crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
+    preset: str | None = None       # H.264/HEVC speed preset; None: veryfast
     bitrate: int | None = None      # bits/s instead of a quality target
     detections: str | None = None
     frame_timings: bool = False     # per-frame latencies in the JSONL (which then differs run to run)

@@ -64,7 +64,7 @@ class VideoSink(FileSink):
     needs_annotated = True
 
     def __init__(self, path: str | Path, fps: float | None, measure_frames: int = 16, codec: str | None = None,
-                 crf: int | None = None, bitrate: int | None = None, warn=None):
+                 crf: int | None = None, bitrate: int | None = None, warn=None, preset: str | None = None):
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise SinkError(f"cannot write video {str(self.path)!r}: expected one of {', '.join(VIDEO_SUFFIXES)}")
@@ -72,7 +72,7 @@ class VideoSink(FileSink):
         self.choice = pick_encoder(self.path, codec)
         if self.choice.fallback and warn is not None:
             warn(f"lookout: warning: {self.choice.fallback}")
-        self.crf, self.bitrate = crf, bitrate
+        self.crf, self.bitrate, self.preset = crf, bitrate, preset
         self.tmp = part_path(self.path)
         self.fps = fps if fps and fps > 0 else None
         self.live = self.fps is None
@@ -86,7 +86,7 @@ class VideoSink(FileSink):
     def _open(self, size: tuple[int, int]) -> None:
         self._frame_size = size
         try:
-            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate)
+            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate, self.preset)
         except Exception as e:  # PyAV raises its own error types; OpenCV an OSError from CvWriter
             raise SinkError(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
                             f"folder and free space") from None
