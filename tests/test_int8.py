@@ -70,8 +70,9 @@ def test_int8_command_line_writes_every_frame_with_people_calibrated_on_the_user
     for k, f in enumerate(read_all_frames(DEMO_CLIP)[::6]):
         cv2.imwrite(str(shots / f"{k:02d}.png"), f)
     out = tmp_path / "d.jsonl"
+    stats = tmp_path / "stats.json"
     p = lookout("--source", str(DEMO_CLIP), "--headless", "--model", PERSON, "--int8-calibration", str(shots),
-                "--detections", str(out), "--no-progress", env=env)
+                "--detections", str(out), "--stats-json", str(stats), "--no-progress", env=env)
     assert p.returncode == 0, p.stderr
     # ten images: said to be too few, with what the int8 model did on them
     assert "on its 10 calibration frames the int8 model finds" in p.stderr and "too few" in p.stderr
@@ -79,6 +80,8 @@ def test_int8_command_line_writes_every_frame_with_people_calibrated_on_the_user
     assert len(rows) == 60
     assert all(any(d["label"] == "person" for d in r["detections"]) for r in rows)
     assert len(list((tmp_path / "cache" / "onnx").glob("*.int8.onnx"))) == 1
+    detector = json.loads(stats.read_text())["detector"]
+    assert detector["runtime"] == "onnxruntime-int8" and detector["int8_agreement"]["frames"] == 10
 
 
 @pytest.mark.parametrize("args, words", [

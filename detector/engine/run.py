@@ -205,6 +205,11 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         report.warnings.append(f"the last {missing} frame(s) of {mask_url(config.source)} could not be read "
                                f"(file cut short?); everything before them was processed")
     report.stats["stopped_by"] = report.stopped_by
+    det = models.detector
+    report.stats["detector"] = {"name": getattr(det, "name", type(det).__name__), "runtime": getattr(det, "mode", ""),
+                                "device": str(getattr(det, "device", "")),
+                                **({"int8_agreement": det.int8_agreement}
+                                   if getattr(det, "int8_agreement", None) is not None else {})}
     if models.analytics is not None:
         report.stats["counts"] = models.analytics.totals()
     if config.stats_json:
