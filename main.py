@@ -152,12 +152,12 @@ def _config(args):
 def _check_output(args) -> None:
     from pathlib import Path
     from detector.io.sinks import VIDEO_SUFFIXES
-    from detector.io.video_out import pick_encoder
+    from detector.io.video_out import PRESET_ENCODERS, pick_encoder
     if args.output and Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"cannot write video {args.output!r}: expected a name ending in {', '.join(VIDEO_SUFFIXES)}")
     if args.output:
         choice = pick_encoder(Path(args.output), args.codec)  # a codec the container can't hold fails here
-        if args.preset and choice.encoder not in ("libx264", "libx265"):
+        if args.preset and choice.encoder not in PRESET_ENCODERS:
             raise ValueError(f"--preset applies to H.264 and HEVC; {args.output!r} gets {choice.codec}: "
                              f"drop --preset or use --codec h264")
     elif args.preset:

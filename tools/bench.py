@@ -609,17 +609,18 @@ def _device_name(device: str) -> str:
 def _cpu_name() -> str:
     """The CPU's model name and its widest SIMD / int8 dot-product features (they decide which
     runtime wins: XNNPACK's int8 kernels pull ahead on VNNI)."""
-    name, flags = platform.processor() or "unknown CPU", set()
+    from detector.runtime.backend import cpu_flags
+    from detector.runtime.int8_weights import has_vnni
+    name, flags = platform.processor() or "unknown CPU", cpu_flags()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
-    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "no VNNI" if simd else ""
+    vnni = "VNNI" if has_vnni() else "no VNNI" if simd else ""
     return ", ".join(x for x in (name, simd, vnni) if x)
 
 

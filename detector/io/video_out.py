@@ -27,6 +27,7 @@ DEFAULT_CRF = 23  # x264's own default: visually clean at a third of MPEG-4 Part
 # ultrafast gave a lossless vtest.avi -> H.264 run 112.9 vs 99.0 fps on 2 cores for 2.7x the file.
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEFAULT_PRESET = "veryfast"
+PRESET_ENCODERS = ("libx264", "libx265")  # the encoders --crf and --preset apply to
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class AvWriter:
             self._constant_rate = fmt == "avi"  # AVI has no timestamps, only a frame rate
             self._rate = rate
             opts: dict[str, str] = {}
-            if encoder in ("libx264", "libx265"):
+            if encoder in PRESET_ENCODERS:
                 opts["preset"] = preset or DEFAULT_PRESET
                 if bitrate:
                     self.stream.bit_rate = int(bitrate)

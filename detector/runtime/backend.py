@@ -8,6 +8,7 @@ anyway); the window lists devices on its GUI thread through ``available_devices`
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -75,6 +76,19 @@ def select_mode(device: str, mode: str = "auto", kind: str = "detector") -> str:
     if mode == "onnxruntime" and not cpu:
         raise ValueError(f"the onnxruntime backend runs on the CPU here, got device {device}")
     return mode
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (avx2, avx512f, avx512_vnni, ...); empty where
+    /proc/cpuinfo can't be read. Read once: every ORT session and the --int8 check ask."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
 
 
 def physical_cores() -> int:

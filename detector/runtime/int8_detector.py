@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.models.registry import MODELS, display_name
+from detector.models.registry import ASSETS, MODELS, display_name
 from detector.runtime.int8_weights import has_vnni
 from detector.util.download import cache_dir
 from detector.util.files import keep_cache_file
 
 RECIPE = "qoperator, per-channel int8 weights (8 bits), uint8 activations, min-max"
 CALIBRATION_FRAMES = 60
-DEMO_CLIP = Path(__file__).resolve().parent.parent.parent / "assets" / "demo_vtest.mp4"
+DEMO_CLIP = ASSETS / "demo_vtest.mp4"
 
 
 def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: str = "auto") -> str | None:
@@ -106,11 +106,9 @@ def load_int8(name_or_path, calibration: str | Path | None = None, score_thresho
               iou_threshold: float = 0.6, throughput: bool = False):
     """The float SSDLite ``name_or_path`` as an int8 ``OnnxDetector`` (mode "onnxruntime-int8"),
     quantised on first use with frames from ``calibration`` (None: the demo clip) and kept in the
-    cache under the float graph's bytes, the frames' bytes, ORT's version and the recipe.
-    ValueError (one line) where ``int8_refusal`` says no or the model is not a float SSDLite."""
-    refusal = int8_refusal(name_or_path)
-    if refusal:
-        raise ValueError(refusal)
+    cache under the float graph's bytes, the frames' bytes, ORT's version and the recipe. Reached
+    through ``loader.load_detector``, which asks ``int8_refusal`` first; ValueError (one line) when
+    the model turns out not to be a float SSDLite."""
     from detector.runtime.loader import load_detector
     from detector.runtime.onnx_detector import OnnxDetector
     fp32 = load_detector(name_or_path, "cpu", score_threshold, iou_threshold)

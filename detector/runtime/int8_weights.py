@@ -16,7 +16,6 @@ ORT version), so a later start pays nothing. Measured on the 2-core AVX512-VNNI 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 
@@ -26,18 +25,14 @@ from detector.util.files import keep_cache_file
 FORMAT = b"lookout-s8-weights/1"
 
 
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
+
+
 def has_vnni() -> bool:
     """The CPU has int8 dot products that accumulate in int32 (AVX512-VNNI or AVX-VNNI), per Linux's
     /proc/cpuinfo; False where that cannot be read."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return bool(flags & {"avx512_vnni", "avx_vnni"})
-    return False
+    from detector.runtime.backend import cpu_flags
+    return bool(cpu_flags() & VNNI_FLAGS)
 
 
 def signed(model: bytes) -> bytes | None:
