@@ -112,9 +112,11 @@ def ort_session(model: bytes, threads: int = 0, spin: bool = True):
     per physical core, as torch picks). ``spin``: workers spin between the ops of a call and stop
     when it returns (lower latency a call); False: they always sleep when idle (lossless runs, whose
     decoding and encoding threads need the cores). An integer graph runs with int8 weights where this
-    CPU makes that faster and exact (``int8_weights``)."""
+    CPU makes that faster and exact (``int8_weights``), and with ORT's fused adds and concatenations
+    where those give its integers here (``fused_ops``)."""
+    from detector.runtime.fused_ops import fused_graph
     from detector.runtime.int8_weights import fastest_int8_graph
-    return plain_ort_session(fastest_int8_graph(model, threads), threads, spin)
+    return plain_ort_session(fastest_int8_graph(fused_graph(model), threads), threads, spin)
 
 
 def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):

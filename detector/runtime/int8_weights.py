@@ -74,7 +74,7 @@ def signed(model: bytes) -> bytes | None:
     return m.SerializeToString()
 
 
-def _same_outputs(a, b, trials: int = 3) -> bool:
+def same_outputs(a, b, trials: int = 3) -> bool:
     """Two sessions of one graph give identical outputs on random inputs (uint8 values, as the
     graphs' float input holds ``uint8 - zero point``; zero points 0 and 128 both tried)."""
     inp = a.get_inputs()[0]
@@ -107,7 +107,7 @@ def fastest_int8_graph(model: bytes, threads: int) -> bytes:
     rewritten = signed(model)
     if rewritten is None:
         return model
-    if _same_outputs(plain_ort_session(model, threads), plain_ort_session(rewritten, threads)):
+    if same_outputs(plain_ort_session(model, threads), plain_ort_session(rewritten, threads)):
         keep_cache_file(accepted, rewritten)
         return rewritten
     keep_cache_file(refused, b"outputs differed from the uint8 graph's\n")

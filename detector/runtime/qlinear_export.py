@@ -9,6 +9,10 @@ ORT's product ``x_scale * w_scale / y_scale`` is exactly the model's float32 ``s
 shift by 128, which saturates at the same values). Residual adds keep XNNPACK's fixed-point
 arithmetic in int64; the pool and the logits' dequantisation are the model's own float32 math.
 
+The graph's metadata (``fused_ops.META_KEY``) describes each residual add and each SSD output
+concatenation with its integers, so that ``fused_ops`` can swap them for ONNX Runtime's
+``QLinearAdd`` / ``QLinearConcat`` on a machine where those give the same integers.
+
 The graph is read off one forward pass of the model (hooks record which layer fed which), so it
 follows MobileNetV1, V2 and the SSD alike. ``tests/test_classifier.py`` checks the classifiers'
 logits bit for bit, ``tests/test_coco_parity.py`` the SSD's raw outputs.
@@ -30,6 +34,7 @@ class _Graph:
         self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes, self.inits = [], []
         self.n = 0
+        self.fusable = {"adds": [], "concats": []}  # see fused_ops
 
     def const(self, value, dtype) -> str:
         self.n += 1
@@ -113,7 +118,11 @@ def _emit(g: _Graph, mod: nn.Module, args: tuple, names: dict) -> str:
         q = g.node("Sub", [g.node("Div", [acc, g.const(2 ** mod.shift, np.int32)]),
                            g.const(bias // 2 ** mod.shift - zp_out, np.int32)])
         q = g.node("Clip", [q, g.const(mod.lo + zp_out, np.int32), g.const(mod.hi + zp_out, np.int32)])
-        return g.node("Cast", [q], to=TensorProto.UINT8)
+        out = g.node("Cast", [q], to=TensorProto.UINT8)
+        g.fusable["adds"].append({"a": a, "b": b_, "out": out, "mult": [int(mod.a_mult), int(mod.b_mult)],
+                                  "shift": int(mod.shift), "zero_points": [int(zp_a), int(zp_b), int(zp_out)],
+                                  "range": [int(mod.lo + zp_out), int(mod.hi + zp_out)]})
+        return out
     # QAvgPool
     (src, zp_x), = (names[id(a)] for a in args)
     n = args[0].shape[-1] * args[0].shape[-2]
@@ -125,12 +134,15 @@ def _emit(g: _Graph, mod: nn.Module, args: tuple, names: dict) -> str:
 
 
 def _model_bytes(g: _Graph, name: str, size: int, outputs: list[tuple[str, object, list]]) -> bytes:
+    import json
     from onnx import helper, TensorProto
+    from detector.runtime.fused_ops import META_KEY
     graph = helper.make_graph(
         g.nodes, name, [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
         [helper.make_tensor_value_info(n, t, shape) for n, t, shape in outputs], g.inits)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx_model.ir_version = 8
+    helper.set_model_props(onnx_model, {META_KEY: json.dumps(g.fusable, sort_keys=True)})
     return onnx_model.SerializeToString()
 
 
@@ -163,14 +175,17 @@ def export_qlinear_ssd(model: nn.Module, size: int, input_zero_point: float) -> 
     produced = {id(mod): names[id(out)] for mod, _, out in events}
     outputs = []
     for kind, width, requants in (("box", 4, model.box_requant), ("cls", model.head.num_classes, model.cls_requant)):
-        parts = []
+        parts, described = [], []
         for pred, rq in zip(getattr(model.head, kind), requants):
             src, zp = produced[id(pred)]
             flat = g.node("Reshape", [g.node("Transpose", [src], perm=[0, 2, 3, 1]), g.const([0, -1, width], np.int64)])
+            described.append({"src": flat, "ratio": float(np.float32(rq.ratio)), "zero_point": int(zp),
+                              "out_zero_point": int(rq.zp)})
             v = g.node("Sub", [g.node("Cast", [flat], to=TensorProto.FLOAT), g.const(zp, np.float32)])
             q = g.node("Round", [g.node("Mul", [v, g.const(np.float32(rq.ratio), np.float32)])])
             parts.append(g.node("Clip", [g.node("Add", [q, g.const(rq.zp, np.float32)]),
                                          g.const(0.0, np.float32), g.const(255.0, np.float32)]))
         out = g.node("Concat", parts, axis=1)
+        g.fusable["concats"].append({"parts": described, "axis": 1, "out": out})
         outputs.append((out, TensorProto.FLOAT, ["batch", "anchors", width]))
     return _model_bytes(g, "lookout_quantized_ssd", size, outputs)
