@@ -105,3 +105,16 @@ def test_the_classifier_runs_fused_and_still_names_the_cat(tmp_path, monkeypatch
     assert len(kept) == 1 and _ops(kept[0].read_bytes())["QLinearAdd"] >= 1  # its 10 residual adds
     cat = clf.classify(cv2.imread(str(shared_path("media/cat.bmp"))), k=5)
     assert cat[0][0] in {"Egyptian cat", "tabby, tabby cat", "tiger cat"} and cat[0][1] > 0.35
+
+
+def test_an_ort_that_cannot_run_the_fused_ops_keeps_the_graph(tmp_path, monkeypatch):
+    import detector.runtime.fused_ops as fused_ops
+    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
+
+    def no_contrib_ops(*_args, **_kwargs):
+        raise RuntimeError("Could not find an implementation for QLinearAdd(1) node")
+    monkeypatch.setattr(fused_ops, "_run", no_contrib_ops)
+    data = COCO_GRAPH.read_bytes()
+    assert fused_graph(data) is data
+    (reason,) = (tmp_path / "onnx").glob("*.fused.none")
+    assert "QLinearAdd" in reason.read_text()
