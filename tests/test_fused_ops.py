@@ -85,7 +85,7 @@ def test_a_description_that_is_not_its_graph_is_caught_and_the_graph_kept(tmp_pa
     helper.set_model_props(m, {META_KEY: json.dumps(described)})
     data = m.SerializeToString()
     assert fused_graph(data) is data  # the fused graph's outputs differed, so none of it is used
-    assert list((tmp_path / "onnx").glob("*.fused.none"))
+    assert list((tmp_path / "onnx").glob("*.fused.refused"))
 
 
 def test_a_float_graph_is_left_as_it_is(tmp_path, monkeypatch):
@@ -116,5 +116,5 @@ def test_an_ort_that_cannot_run_the_fused_ops_keeps_the_graph(tmp_path, monkeypa
     monkeypatch.setattr(fused_ops, "_run", no_contrib_ops)
     data = COCO_GRAPH.read_bytes()
     assert fused_graph(data) is data
-    (reason,) = (tmp_path / "onnx").glob("*.fused.none")
+    (reason,) = (tmp_path / "onnx").glob("*.fused.refused")
     assert "QLinearAdd" in reason.read_text()

@@ -26,14 +26,12 @@ outputs identical.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from itertools import product
 
 import numpy as np
 
-from detector.util.download import cache_dir
-from detector.util.files import keep_cache_file
+from detector.runtime.rewrite_cache import RewriteVerdict, same_outputs
 
 META_KEY = "lookout.fusable_ops"
 FORMAT = b"lookout-fused-ops/1"
@@ -253,18 +251,12 @@ def fused_graph(model: bytes) -> bytes:
         return model
     import onnxruntime as ort
     from detector.runtime.backend import cpu_flags, plain_ort_session
-    from detector.runtime.int8_weights import same_outputs
-    key = hashlib.sha256(FORMAT + ort.__version__.encode() + " ".join(sorted(cpu_flags())).encode()
-                         + model).hexdigest()[:16]
-    folder = cache_dir() / "onnx"
-    kept, none = folder / f"{key}.fused.onnx", folder / f"{key}.fused.none"
-    if kept.is_file():
-        try:
-            return kept.read_bytes()
-        except OSError:
-            pass
+    verdict = RewriteVerdict("fused", FORMAT, ort.__version__.encode(), " ".join(sorted(cpu_flags())).encode(), model)
+    kept = verdict.kept_graph()
+    if kept is not None:
+        return kept
     described = fusable(model)
-    if described is None or none.is_file():
+    if described is None or verdict.was_refused():
         return model
     adds = described.get("adds", [])
     concats = described.get("concats", [])
@@ -274,10 +266,10 @@ def fused_graph(model: bytes) -> bytes:
         if accepted_adds or accepted_concats:
             rewritten = rewrite(model, accepted_adds, accepted_concats)
             if same_outputs(plain_ort_session(model, 1, spin=False), plain_ort_session(rewritten, 1, spin=False)):
-                keep_cache_file(kept, rewritten)
+                verdict.keep(rewritten)
                 return rewritten
         why = "no fused op gave this graph's integers here"
     except Exception as e:  # noqa: BLE001 an ORT without these contrib ops: the graph as written is exact
         why = f"ONNX Runtime could not run the fused ops: {type(e).__name__}: {e}"
-    keep_cache_file(none, why.encode() + b"\n")
+    verdict.refuse(why)
     return model

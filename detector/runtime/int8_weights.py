@@ -15,12 +15,9 @@ ORT version), so a later start pays nothing. Measured on the 2-core AVX512-VNNI 
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from detector.util.download import cache_dir
-from detector.util.files import keep_cache_file
+from detector.runtime.rewrite_cache import RewriteVerdict, same_outputs
 
 FORMAT = b"lookout-s8-weights/1"
 
@@ -74,19 +71,6 @@ def signed(model: bytes) -> bytes | None:
     return m.SerializeToString()
 
 
-def same_outputs(a, b, trials: int = 3) -> bool:
-    """Two sessions of one graph give identical outputs on random inputs (uint8 values, as the
-    graphs' float input holds ``uint8 - zero point``; zero points 0 and 128 both tried)."""
-    inp = a.get_inputs()[0]
-    shape = [1] + [int(d) if isinstance(d, int) else 1 for d in inp.shape[1:]]
-    rng = np.random.default_rng(0)
-    for t in range(trials):
-        x = (rng.integers(0, 256, shape) - (128 if t % 2 else 0)).astype(np.float32)
-        if not all(np.array_equal(p, q) for p, q in zip(a.run(None, {inp.name: x}), b.run(None, {inp.name: x}))):
-            return False
-    return True
-
-
 def fastest_int8_graph(model: bytes, threads: int) -> bytes:
     """The bytes of ``model`` to run in ONNX Runtime on this CPU: its int8-weight form when that is
     faster here and was checked bit-identical here, else ``model`` itself."""
@@ -94,21 +78,17 @@ def fastest_int8_graph(model: bytes, threads: int) -> bytes:
         return model
     from detector.runtime.backend import plain_ort_session
     import onnxruntime as ort
-    key = hashlib.sha256(FORMAT + ort.__version__.encode() + model).hexdigest()[:16]
-    folder = cache_dir() / "onnx"
-    accepted, refused = folder / f"{key}.s8.onnx", folder / f"{key}.s8.refused"
-    if accepted.is_file():
-        try:
-            return accepted.read_bytes()
-        except OSError:
-            pass
-    if refused.is_file():
+    verdict = RewriteVerdict("s8", FORMAT, ort.__version__.encode(), model)
+    kept = verdict.kept_graph()
+    if kept is not None:
+        return kept
+    if verdict.was_refused():
         return model
     rewritten = signed(model)
     if rewritten is None:
         return model
     if same_outputs(plain_ort_session(model, threads), plain_ort_session(rewritten, threads)):
-        keep_cache_file(accepted, rewritten)
+        verdict.keep(rewritten)
         return rewritten
-    keep_cache_file(refused, b"outputs differed from the uint8 graph's\n")
+    verdict.refuse("outputs differed from the uint8 graph's")
     return model
