@@ -48,7 +48,7 @@ def test_fused_coco_graph_gives_the_same_integers_on_real_frames(tmp_path, monke
     assert ops["QLinearAdd"] == sum(s is not None for s in scales) >= 1
     assert ops["Div"] == before["Div"] - ops["QLinearAdd"]
     assert ops["QLinearConcat"] == sum(exact_concats(fusable(data)["concats"]))
-    assert list((tmp_path / "onnx").glob("*.fused.onnx"))
+    assert list((tmp_path / "onnx").glob("*.fused.*.onnx"))
     frames = [read_frame(DEMO_CLIP, i) for i in (0, 20, 40)]
     for ours, theirs in zip(_raw(fused, frames), _raw(data, frames)):
         assert all(np.array_equal(x, y) for x, y in zip(ours, theirs))
@@ -101,7 +101,7 @@ def test_the_classifier_runs_fused_and_still_names_the_cat(tmp_path, monkeypatch
     monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
     clf = Classifier.load(str(shared_path("models/mobilenet_v2_1.0_224_quant.tflite")), device="cpu",
                           labels=shared_path("models/imagenet_labels.txt"))
-    kept = list((tmp_path / "onnx").glob("*.fused.onnx"))
+    kept = list((tmp_path / "onnx").glob("*.fused.*.onnx"))
     assert len(kept) == 1 and _ops(kept[0].read_bytes())["QLinearAdd"] >= 1  # its 10 residual adds
     cat = clf.classify(cv2.imread(str(shared_path("media/cat.bmp"))), k=5)
     assert cat[0][0] in {"Egyptian cat", "tabby, tabby cat", "tiger cat"} and cat[0][1] > 0.35
@@ -118,3 +118,17 @@ def test_an_ort_that_cannot_run_the_fused_ops_keeps_the_graph(tmp_path, monkeypa
     assert fused_graph(data) is data
     (reason,) = (tmp_path / "onnx").glob("*.fused.refused")
     assert "QLinearAdd" in reason.read_text()
+
+
+def test_a_damaged_kept_graph_is_checked_again_not_loaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
+    data = COCO_GRAPH.read_bytes()
+    fused = fused_graph(data)
+    (kept,) = (tmp_path / "onnx").glob("*.fused.*.onnx")
+    kept.write_bytes(fused[: len(fused) // 2])  # a copy cut short
+    again = fused_graph(data)
+    assert again == fused  # checked and rewritten again, not the half file
+    (kept,) = (tmp_path / "onnx").glob("*.fused.*.onnx")
+    assert kept.read_bytes() == fused
+    frames = [read_frame(DEMO_CLIP, 10)]
+    assert all(np.array_equal(x, y) for x, y in zip(_raw(again, frames)[0], _raw(data, frames)[0]))
