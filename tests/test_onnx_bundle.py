@@ -125,3 +125,21 @@ def test_lossless_runs_get_workers_that_never_spin_and_live_ones_spin_only_withi
                                        play_realtime=True, device="cpu", model=model))
         camera = load_models(RunConfig(source="0", device="cpu", model=model))
         assert spinning(played.detector) == spinning(camera.detector) == ("1", "1")
+
+
+def test_the_torch_side_runtimes_and_the_classifier_follow_the_same_rule():
+    """--backend onnxruntime (ONNX Runtime behind the torch model) and a classifier with --classify
+    are loaded the same way: workers that never spin in a lossless run, spinning within a call live."""
+    from detector.engine.run import RunConfig, load_models
+
+    def spinning(session) -> str:
+        return session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    demo, classifier = str(ROOT / "assets" / "demo_vtest.mp4"), str(shared_path("models/mobilenet_v2_1.0_224_quant.tflite"))
+    for model in ("ssd-mobilenetv2-coco", "ssdlite-mobilenetv2-person"):
+        for live, want in ((False, "0"), (True, "1")):
+            m = load_models(RunConfig(source=demo, live=live, play_realtime=live, device="cpu", model=model,
+                                      backend="onnxruntime", classify="boxes", classifier=classifier))
+            session = getattr(m.detector, "session", None) or m.detector.net.session
+            assert spinning(session) == want, (model, live)
+            clf = m.snapshot().classifier
+            assert clf.mode == "onnxruntime" and spinning(clf.session) == want, (model, live)

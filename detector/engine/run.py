@@ -104,7 +104,8 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
         warn(agreement_line(det.int8_agreement))
     classifier = None
     if config.classify != "off":
-        classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn)
+        classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn,
+                                             lossless_run(config) if throughput is None else throughput)
     return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
                   analytics=make_analytics(config))
 
@@ -138,7 +139,7 @@ def make_analytics(config: RunConfig):
                      list(config.counters))
 
 
-def load_classifier_or_warn(name: str, device, warn):
+def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
     """The classifier, or None with one line saying why it is off and how to turn it on."""
     try:
         from detector.runtime.classifier import Classifier
@@ -146,7 +147,7 @@ def load_classifier_or_warn(name: str, device, warn):
         warn("lookout: classifier unavailable in this build; detecting only")
         return None
     try:
-        return Classifier.load(name, device=str(device))
+        return Classifier.load(name, device=str(device), throughput=throughput)
     except ValueError as e:
         warn(f"lookout: classifier off: {e}")
         return None

@@ -57,8 +57,9 @@ class ClassifierPreprocessing:
 
 class Classifier:
     def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
-                 device: torch.device, name: str = "", mode: str = "eager"):
+                 device: torch.device, name: str = "", mode: str = "eager", throughput: bool = False):
         mode = select_mode(device.type, mode, "classifier")
+        self._spin = not throughput  # ONNX Runtime mode: see backend.ort_session
         self.model = model.eval().to(device)
         self.mode = mode
         self.labels = labels
@@ -84,18 +85,23 @@ class Classifier:
         from detector.models.quant_sim import QConv
         if not any(isinstance(m, QConv) for m in self.model.modules()):
             example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.device)
-            ort_model = OnnxRuntimeModel(fold_batchnorm(self.model), example)
+            ort_model = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin)
+            self.session = ort_model.session
             return lambda x: ort_model(x)[0]
         from detector.runtime.backend import ort_session
         from detector.runtime.qlinear_export import export_qlinear
-        session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]), torch.get_num_threads())
+        session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]), torch.get_num_threads(),
+                              self._spin)
         out = session.get_outputs()[0].name
+        self.session = session
         return lambda x: torch.from_numpy(session.run([out], {"images": x.detach().cpu().float().numpy()})[0])
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, name_or_path: str | Path = DEFAULT_CLASSIFIER, device: str = "cpu",
-             labels: str | Path | None = None, mode: str = "auto") -> "Classifier":
+             labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> "Classifier":
+        """By name (torchvision's ImageNet models), ``.tflite`` file or converted ``.pt`` checkpoint.
+        ``throughput``: for lossless runs (its ONNX Runtime workers never spin; ``backend.ort_session``)."""
         dev = torch.device(device_name(device))
         name = str(name_or_path)
         if name in CLASSIFIERS:
@@ -107,7 +113,7 @@ class Classifier:
         else:
             clf = None
         if clf is not None:
-            return cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode)
+            return cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode, throughput)
         raise ValueError(f"unknown classifier {name!r}: expected one of {', '.join(CLASSIFIERS)}, "
                          f"or a path to a .tflite file or a converted .pt checkpoint")
 

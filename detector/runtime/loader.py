@@ -34,4 +34,4 @@ def load_detector(name_or_path: str | Path = DEFAULT_MODEL, device: str = "auto"
     if fast is not None:
         return fast
     from detector.runtime.torch_detector import build_detector
-    return build_detector(name_or_path, device, score_threshold, iou_threshold, half, mode)
+    return build_detector(name_or_path, device, score_threshold, iou_threshold, half, mode, throughput)

@@ -83,8 +83,9 @@ class QuantizedDetector(DetectorCore):
 
     def __init__(self, conv: ConvertedSSD, labels: tuple[str, ...], device: torch.device, name: str = "",
                  score_threshold: float = 0.3, iou_threshold: float | None = None, mode: str = "auto",
-                 onnx_cache: Path | None = None):
+                 onnx_cache: Path | None = None, throughput: bool = False):
         mode = select_mode(device.type, mode, "quant-detector")
+        self._spin = not throughput  # ONNX Runtime mode: see backend.ort_session
         self.device = device
         self.half = False  # integer-exact: no fp16
         self.converted = conv
@@ -110,7 +111,7 @@ class QuantizedDetector(DetectorCore):
             data = export_qlinear_ssd(self.model.cpu(), self.converted.input_size, self.converted.input_zero_point)
             if cache is not None:
                 keep_cache_file(cache, data)
-        session = ort_session(data, torch.get_num_threads())
+        session = self.session = ort_session(data, torch.get_num_threads(), self._spin)
         names = [o.name for o in session.get_outputs()]
         return lambda x: tuple(session.run(names, {"images": x}))
 
@@ -132,7 +133,7 @@ class QuantizedDetector(DetectorCore):
 
     @classmethod
     def load(cls, path_or_asset: str | Path, device: torch.device, name: str, score_threshold: float = 0.3,
-             iou_threshold: float | None = None, mode: str = "auto") -> "QuantizedDetector":
+             iou_threshold: float | None = None, mode: str = "auto", throughput: bool = False) -> "QuantizedDetector":
         """From a ``.tflite`` file or a Lookout checkpoint; ONNX Runtime's graph from its bundle or cache."""
         from detector.runtime.onnx_detector import bundle_paths, file_key, find_bundle, save_bundle_meta
         path = Path(path_or_asset)
@@ -146,7 +147,8 @@ class QuantizedDetector(DetectorCore):
         key = file_key(path)
         found = find_bundle(path, key) if mode in ("auto", "onnxruntime") else None
         cache = found[0] if found else bundle_paths(key)[0]
-        det = cls(conv, labels, device, name, score_threshold, iou_threshold, mode, onnx_cache=cache)
+        det = cls(conv, labels, device, name, score_threshold, iou_threshold, mode, onnx_cache=cache,
+                  throughput=throughput)
         if det.mode == "onnxruntime" and not found:
             save_bundle_meta(key, det.labels, det.preprocessing, det.postprocessor)
         return det

@@ -133,8 +133,10 @@ class Detector(DetectorCore):
     def __init__(self, model: SSD, weights_labels: tuple[str, ...], device: torch.device,
                  input_size: tuple[int, int], name: str = "", score_threshold: float = 0.3,
                  iou_threshold: float = 0.6, half: bool = False, mode: str = "eager", cache_key: str = "",
-                 preprocessing: Preprocessing = Preprocessing(), bundle: tuple | None = None):
+                 preprocessing: Preprocessing = Preprocessing(), bundle: tuple | None = None,
+                 throughput: bool = False):
         mode = select_mode(device.type, mode, "detector")
+        self._spin = not throughput  # ONNX Runtime mode: see backend.ort_session
         self.model = model.to(device).eval()
         self.half = half and device.type == "cuda"
         if self.half:
@@ -161,10 +163,10 @@ class Detector(DetectorCore):
         if mode == "jit":
             return trace_frozen(fused, example)
         if not cache_key:
-            return OnnxRuntimeModel(fused, example)
+            return OnnxRuntimeModel(fused, example, spin=self._spin)
         if bundle is not None:  # a valid exported graph already exists: no export
-            return OnnxRuntimeModel(fused, example, cache=bundle[0])
-        net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0])
+            return OnnxRuntimeModel(fused, example, cache=bundle[0], spin=self._spin)
+        net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0], spin=self._spin)
         # What a later start needs to run this graph without torch (see onnx_detector).
         save_bundle_meta(cache_key, self.labels, self.preprocessing, self.postprocessor)
         return net
@@ -214,15 +216,16 @@ class Detector(DetectorCore):
 
 
 def build_detector(name_or_path, device: str, score_threshold: float, iou_threshold: float, half: bool,
-                   mode: str) -> DetectorCore:
+                   mode: str, throughput: bool = False) -> DetectorCore:
     """The torch-side loader (``runtime.loader.load_detector`` calls it when the torch-free path
     does not apply): quantised TFLite SSDs as ``QuantizedDetector`` (integer-exact; ``half`` does not
-    apply), the float SSDLite family as ``Detector`` in ``mode``."""
+    apply), the float SSDLite family as ``Detector`` in ``mode``; ``throughput`` as there."""
     dev = torch.device(device_name(device))
     quant = quantized_source(name_or_path)
     if quant is not None:
         from detector.runtime.quant_detector import QuantizedDetector
-        return QuantizedDetector.load(quant, dev, display_name(name_or_path), score_threshold, iou_threshold, mode)
+        return QuantizedDetector.load(quant, dev, display_name(name_or_path), score_threshold, iou_threshold, mode,
+                                      throughput)
     weights = load_weights(name_or_path)
     model = weights.build()
     ckpt = checkpoint_file(name_or_path)
@@ -230,7 +233,7 @@ def build_detector(name_or_path, device: str, score_threshold: float, iou_thresh
     bundle = find_bundle(ckpt, key) if ckpt and mode in ("auto", "onnxruntime") else None
     return Detector(model, weights.labels, dev, weights.preprocessing.size, display_name(name_or_path),
                     score_threshold, iou_threshold, half=half, mode=mode, cache_key=key,
-                    preprocessing=weights.preprocessing, bundle=bundle)
+                    preprocessing=weights.preprocessing, bundle=bundle, throughput=throughput)
 
 
 def write_onnx_bundle(ckpt: str | Path) -> tuple[Path, Path]:

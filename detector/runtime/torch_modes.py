@@ -111,8 +111,9 @@ class OnnxRuntimeModel:
     """Runs an exported model in ONNX Runtime; called like the torch model (CPU tensors in and out)."""
 
     def __init__(self, model: nn.Module, example: torch.Tensor, threads: int | None = None,
-                 cache: Path | None = None):
-        """``cache``: where to keep the exported graph, so later starts skip the export."""
+                 cache: Path | None = None, spin: bool = True):
+        """``cache``: where to keep the exported graph, so later starts skip the export; ``spin``:
+        ``backend.ort_session``'s (False for lossless runs)."""
         from detector.runtime.backend import ort_session
         if importlib.util.find_spec("onnxruntime") is None:
             raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
@@ -121,7 +122,7 @@ class OnnxRuntimeModel:
             data = export_onnx(model, example)
             if cache is not None:
                 keep_cache_file(cache, data)
-        self.session = ort_session(data, threads or torch.get_num_threads())
+        self.session = ort_session(data, threads or torch.get_num_threads(), spin)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x: torch.Tensor):
