@@ -83,3 +83,21 @@ def test_every_runtime_mode_keeps_parity(mode):
         dets = det.detect(image)
         assert len(dets) == int(keep.sum())
         np.testing.assert_allclose(np.sort(dets.scores), np.sort(ref["scores"][0][keep]), atol=0.01)
+
+
+@pytest.mark.parametrize("out_hw", [(300, 300), (301, 150), (63, 80), (1, 5)])
+def test_the_cpu_resize_in_two_halves_equals_the_torch_resize_bit_for_bit(out_hw):
+    """The torch-free path's TF resize (two threads above 64 rows, each computing its half as one
+    pass would) gives the torch resize's floats exactly, and leaves no thread behind."""
+    import threading
+    import torch
+    from detector.ops.preprocess import TFBilinearResize
+    frame = read_frame(shared_path("media/vtest.avi"), 40)
+    resize = TFBilinearResize(out_hw)
+    before = threading.active_count()
+    ours = resize.numpy(frame, 1 / 127.5, -1.0)
+    assert threading.active_count() == before
+    rgb = torch.from_numpy(np.ascontiguousarray(frame[:, :, ::-1]))
+    theirs = (resize(rgb) * np.float32(1 / 127.5) + np.float32(-1.0)).numpy()
+    assert ours.shape == (3,) + out_hw and np.array_equal(ours, theirs)
+    assert ours.min() >= -1.0 and ours.max() <= 1.0 and ours.std() > 0.1  # a real frame, scaled

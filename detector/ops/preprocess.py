@@ -154,6 +154,9 @@ class TFBilinearResize(_Resize):
         # scratch arrays: person SSDLite through Detector.load, 100 vtest.avi frames x 3 alternating
         # runs on the 2-core Xeon, preprocessing 2.7 ms a frame in one thread, 2.2-2.4 ms in two (a
         # helper kept for the process measured 2.0-2.2, but would outlive the window and sessions).
+        if oh < 64:  # too little work to be worth a thread
+            self._rows(img, tables, 0, oh, scale, offset, out, self._buffers("all", oh))
+            return out
         split, failed = oh // 2, []
         top, bottom = self._buffers("top", split), self._buffers("bottom", oh - split)
 
