@@ -160,3 +160,7 @@ def test_onnxruntime_mode_is_bit_identical_to_eager(name, labels_path):
         assert torch.equal(ref, fast.net(x))
         for i in range(len(images)):
             assert torch.equal(ref[i:i + 1], fast.net(x[i:i + 1]))
+    # what classify() runs: a NumPy input and ONNX Runtime without torch around it, the same numbers
+    eager = Classifier.load(str(shared_path(f"models/{name}.tflite")), labels=labels_path, mode="eager")
+    assert np.array_equal(fast._input(images), eager._batch(images).numpy())
+    assert np.array_equal(fast._logits(fast._input(images)), eager._logits(eager._input(images)))

@@ -235,12 +235,11 @@ def section_stages(args) -> list[dict]:
     stages = {"pre": [], "network": [], "post": [], "total": []}
     for i, c in enumerate(crops[:args.warmup] + crops):
         t0 = time.perf_counter()
-        x = clf._batch([as_bgr_uint8(c)])
+        x = clf._input([as_bgr_uint8(c)])
         t1 = time.perf_counter()
-        with torch.inference_mode():
-            logits = clf.net(x)
+        logits = clf._logits(x)
         t2 = time.perf_counter()
-        clf._top(torch.softmax(logits.float(), dim=1).numpy()[0], 5)
+        clf._top(clf.softmax(logits)[0], 5)
         t3 = time.perf_counter()
         if i >= args.warmup:
             for k, v in (("pre", t1 - t0), ("network", t2 - t1), ("post", t3 - t2), ("total", t3 - t0)):
