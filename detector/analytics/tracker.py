@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from detector.ops.iou import box_iou
 from detector.types.detections import Detections
 
 _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
@@ -72,18 +73,6 @@ def _xyxy(xyah: np.ndarray) -> np.ndarray:
     w = xyah[..., 2] * xyah[..., 3]
     cx, cy, h = xyah[..., 0], xyah[..., 1], xyah[..., 3]
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every xyxy box in a (N, 4) with every one in b (M, 4): (N, M)."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda z: np.clip(z[:, 2] - z[:, 0], 0, None) * np.clip(z[:, 3] - z[:, 1], 0, None)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:

@@ -97,15 +97,14 @@ def lossless_run(config: RunConfig) -> bool:
 def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -> Models:
     """The run's models; ``throughput`` (default: the run is lossless) loads the detector for
     throughput rather than latency per call (``load_detector``)."""
-    det = load_detector_for(config.model, config.device, config,
-                            lossless_run(config) if throughput is None else throughput)
+    throughput = lossless_run(config) if throughput is None else throughput
+    det = load_detector_for(config.model, config.device, config, throughput)
     if getattr(det, "int8_agreement", None) is not None:
         from detector.runtime.int8_detector import agreement_line
         warn(agreement_line(det.int8_agreement))
     classifier = None
     if config.classify != "off":
-        classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn,
-                                             lossless_run(config) if throughput is None else throughput)
+        classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn, throughput)
     return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
                   analytics=make_analytics(config))
 

@@ -6,16 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from detector.ops.iou import box_iou
 from detector.types.detections import Detections
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of xyxy boxes a (N, 4) and b (M, 4)."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-9)
 
 
 def agreement(reference: list[Detections], candidate: list[Detections], iou: float = 0.5) -> dict:
@@ -29,7 +21,7 @@ def agreement(reference: list[Detections], candidate: list[Detections], iou: flo
         n_ref, n_cand = n_ref + len(a), n_cand + len(b)
         if not len(a) or not len(b):
             continue
-        m = iou_matrix(a.xyxy, b.xyxy) * (a.class_ids[:, None] == b.class_ids[None, :])
+        m = box_iou(a.xyxy, b.xyxy) * (a.class_ids[:, None] == b.class_ids[None, :])
         free = np.ones(len(b), bool)
         for i in np.argsort(-a.scores, kind="stable"):
             j = int(np.argmax(np.where(free, m[i], -1.0)))

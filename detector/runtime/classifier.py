@@ -87,14 +87,12 @@ class Classifier:
         from detector.models.quant_sim import QConv
         if not any(isinstance(m, QConv) for m in self.model.modules()):
             example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.device)
-            ort_model = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin)
-            self.session = ort_model.session
-            self._ort_logits = lambda x: ort_model.session.run(ort_model.outputs[:1], {"images": x})[0]
-            return lambda x: ort_model(x)[0]
-        from detector.runtime.backend import ort_session
-        from detector.runtime.qlinear_export import export_qlinear
-        session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]), torch.get_num_threads(),
-                              self._spin)
+            session = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin).session
+        else:
+            from detector.runtime.backend import ort_session
+            from detector.runtime.qlinear_export import export_qlinear
+            session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]),
+                                  torch.get_num_threads(), self._spin)
         out = session.get_outputs()[0].name
         self.session = session
         self._ort_logits = lambda x: session.run([out], {"images": x})[0]
