@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from main import _config, _install_signal_handlers, add_model_options, add_video_options, build_parser
+from main import _config, _install_signal_handlers, add_model_options, add_source_limits, add_video_options, build_parser
 
 
 def build_batch_parser() -> argparse.ArgumentParser:
@@ -36,10 +36,13 @@ def build_batch_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads-per-worker", type=int, default=1, metavar="T",
                     help="inference threads per Ray worker (default 1); N x T should fit the cores")
     ap.add_argument("--force", action="store_true", help="redo inputs whose outputs are already complete")
+    ap.add_argument("-y", "--overwrite", action="store_true",
+                    help="replace files in --out that lookout batch did not write (an input is never written over)")
     ap.add_argument("--max-frames", type=int, default=0, help="per input: stop after N frames")
     ap.add_argument("--duration", type=float, default=0.0, help="per input: stop after S seconds (streams)")
     ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
     ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp", help="RTSP over TCP or UDP")
+    add_source_limits(ap)
     add_video_options(ap)
     add_model_options(ap)
     ap.add_argument("--no-progress", action="store_true", help="no progress output")
@@ -67,7 +70,7 @@ def batch_main(argv: list[str]) -> int:
 def _prepare(args):
     """Every check that needs no model and no Ray: options, the output folder, the inputs."""
     from detector.batch.inputs import expand
-    from detector.batch.job import BatchSettings
+    from detector.batch.job import BatchSettings, check_batch_writes, is_own_output, own_outputs
     from detector.batch.ray_runner import INSTALL_HINT, ray_installed
     ray = args.ray or ("local" if ray_installed() else "off")
     if ray != "off" and not ray_installed():
@@ -78,7 +81,7 @@ def _prepare(args):
     single = vars(build_parser().parse_args([]))  # the single-source defaults, then these options
     single.update({k: v for k, v in vars(args).items() if k in single})
     single.update(source="input", output="out.mp4" if args.video else None, lossless=False, live=False)
-    config = _config(argparse.Namespace(**single))
+    config = _config(argparse.Namespace(**single), guard=False)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,10 @@ def _prepare(args):
         raise ValueError(f"cannot create the output folder {args.out!r} ({e.strerror}); pick another --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ValueError(f"the output folder {args.out!r} is not writable; pick another --out")
-    inputs = expand(args.inputs)
+    settings = BatchSettings(config, str(out.resolve()), video=args.video, fmt=args.format)
+    own = own_outputs(settings)
+    inputs = [i for i in expand(args.inputs) if not is_own_output(i.source, own)]  # earlier results are no input
     if not any(i.problem is None for i in inputs):
         raise ValueError(f"no inputs to process: {'; '.join(f'{i.source}: {i.problem}' for i in inputs)}")
-    return BatchSettings(config, str(out.resolve()), video=args.video, fmt=args.format), inputs, ray
+    check_batch_writes(settings, inputs, own, args.overwrite)
+    return settings, inputs, ray

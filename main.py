@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--dump-raw", action="store_true", help="with --dump-dir: also write the raw frames")
     ap.add_argument("--dump-ext", default="jpg", choices=("jpg", "png"), help="frame dump format")
     ap.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
+    ap.add_argument("-y", "--overwrite", action="store_true",
+                    help="replace output files that already exist (an input is never written over)")
     policy = ap.add_mutually_exclusive_group()
     policy.add_argument("--live", action="store_true",
                         help="live policy (latest frame wins); on a file, play it at its own frame rate")
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
     ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp",
                     help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
+    add_source_limits(ap)
     cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
     cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
     cam.add_argument("--height", type=int, default=0, help="capture height in pixels")
@@ -64,6 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--list-cameras", action="store_true", help="list the cameras present and exit")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
     return ap
+
+
+def add_source_limits(ap) -> None:
+    from detector.io.sources import DEFAULT_MAX_PIXELS
+    ap.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+                    help=f"largest image or video frame decoded, e.g. 50M (default {DEFAULT_MAX_PIXELS / 1e6:g}M: 8K "
+                         f"video and 48 MP photos pass); bigger images are refused, or skipped in a folder, "
+                         f"before they are decoded")
+
+
+def _pixels(text: str) -> int:
+    t = text.strip().upper()
+    scale = 1_000_000 if t.endswith("M") else 1
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        value = 0.0
+    if not 1 <= value < 2**62:  # nan and inf fail this too
+        raise argparse.ArgumentTypeError(f"expected a pixel count like 50M or 33177600, got {text!r}")
+    return int(value)
 
 
 def add_video_options(ap) -> None:
@@ -117,7 +140,9 @@ def add_model_options(ap) -> None:
                        help="frames a lost track is kept to pick it up again (default 30)")
 
 
-def _config(args):
+def _config(args, guard: bool = True):
+    """The RunConfig for parsed options; ValueError (one line) for a bad one. ``guard``: also refuse
+    outputs over inputs or existing files (``lookout batch`` checks its own outputs instead)."""
     from detector.engine.run import RunConfig
     if not 0.0 <= args.conf <= 1.0:
         raise ValueError(f"expected --conf between 0 and 1, got {args.conf}")
@@ -128,6 +153,7 @@ def _config(args):
     if args.max_frames < 0 or args.duration < 0:
         raise ValueError(f"expected --max-frames and --duration >= 0, got {args.max_frames} and {args.duration}")
     _check_output(args)
+    _check_source_size(args)
     int8 = _check_int8(args)
     camera = _camera_mode(args)
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
@@ -135,7 +161,7 @@ def _config(args):
     counters = _counters(args)
     from detector.io.sources import is_live_spec
     is_file = not is_live_spec(args.source)
-    return RunConfig(
+    config = RunConfig(
         source=args.source, live=True if args.live else (False if args.lossless else None),
         play_realtime=args.live and is_file, loop=args.loop, device=args.device, half=args.half, backend=args.backend,
         model=args.model, int8=int8, int8_calibration=args.int8_calibration,
@@ -146,7 +172,12 @@ def _config(args):
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration, batch=args.batch,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
-        tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer)
+        tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer,
+        overwrite=args.overwrite, max_pixels=args.max_pixels, counters_file=args.counters)
+    if guard:
+        from detector.engine.run import check_run_writes
+        check_run_writes(config)  # before any model loads: nothing over an input, nothing replaced unasked
+    return config
 
 
 def _check_output(args) -> None:
@@ -164,6 +195,17 @@ def _check_output(args) -> None:
         raise ValueError("--preset applies to the annotated video: give --output NAME.mp4 (--video in lookout batch)")
     if args.crf is not None and not 0 <= args.crf <= 51:
         raise ValueError(f"expected --crf between 0 and 51, got {args.crf}")
+
+
+def _check_source_size(args) -> None:
+    """An image source over --max-pixels is refused from its header, before any model loads (a
+    folder's images are checked one by one as they come, and skipped)."""
+    from pathlib import Path
+    from detector.io.sources import IMAGE_EXTS, image_refusal
+    if Path(args.source).suffix.lower() in IMAGE_EXTS and Path(args.source).is_file():
+        refusal = image_refusal(args.source, args.max_pixels)
+        if refusal:
+            raise ValueError(f"image {args.source!r}: {refusal}")
 
 
 def _check_int8(args) -> bool:
@@ -194,8 +236,8 @@ def _bitrate(text: str | None) -> int | None:
         value = float(t[:-1] if scale > 1 else t) * scale
     except ValueError:
         value = 0
-    if value < 1000:
-        raise ValueError(f"expected --bitrate like 4M, 800k or 2500000 (bits/s, at least 1k), got {text!r}")
+    if not 1000 <= value < 2**40:  # nan and inf fail this too
+        raise ValueError(f"expected --bitrate like 4M, 800k or 2500000 (bits/s, 1k to 1T), got {text!r}")
     return int(value)
 
 

@@ -130,3 +130,11 @@ def pytest_sessionfinish(session, exitstatus):
         said = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", said)
         lines.append(f"| {fault} | {code} | {said.replace('|', '/')} |")
     (ROOT / "docs" / "faults.md").write_text("\n".join(lines) + "\n")
+
+
+def part_of(dest):
+    """The temporary file a sink is writing ``dest`` under (``.STEM.part-XXXXXXXX.EXT``), or a path that
+    does not exist while there is none."""
+    dest = Path(dest)
+    found = sorted(dest.parent.glob(f".{dest.stem}.part-*{dest.suffix}"))
+    return found[0] if found else dest.with_name(f".{dest.stem}.part-none{dest.suffix}")

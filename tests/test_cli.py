@@ -13,7 +13,7 @@ import time
 import cv2
 import pytest
 
-from conftest import DEMO_CLIP, ROOT, shared_path
+from conftest import DEMO_CLIP, ROOT, part_of, shared_path
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
 
@@ -127,9 +127,8 @@ def test_sigint_leaves_playable_video_and_complete_jsonl(tmp_path):
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO_CLIP), "--loop",
                              "--output", str(out), "--detections", str(jsonl), "--stats-json", str(stats)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    part = tmp_path / ".d.part.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not part.exists() or part.read_text().count("\n") < 15):
+    while time.monotonic() < deadline and (not part_of(jsonl).exists() or part_of(jsonl).read_text().count("\n") < 15):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     t = time.monotonic()

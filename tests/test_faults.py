@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DEMO_CLIP, ROOT, read_frame, shared_path
+from conftest import DEMO_CLIP, ROOT, part_of, read_frame, shared_path
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
 
@@ -274,9 +274,11 @@ def test_stream_that_sends_a_few_frames_then_closes(tmp_path, fault_table):
 
 
 # ---- mid-run ----------------------------------------------------------------------------------
-def _wait_lines(part, n, proc, limit=60):
+def _wait_lines(dest, n, proc, limit=60):
+    """Until the detections file being written as ``dest`` holds ``n`` lines."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
+        part = part_of(dest)
         if part.exists() and part.read_bytes().count(b"\n") >= n:
             return True
         time.sleep(0.05)
@@ -288,7 +290,7 @@ def test_source_file_removed_while_read(tmp_path, fault_table):
     shutil.copy(DEMO_CLIP, src)
     jsonl = tmp_path / "d.jsonl"
     proc = spawn("--source", src, "--detections", jsonl)
-    assert _wait_lines(tmp_path / ".d.part.jsonl", 3, proc)
+    assert _wait_lines(tmp_path / "d.jsonl", 3, proc)
     src.unlink()
     out, err = proc.communicate(timeout=120)
     proc.stderr = err
@@ -303,7 +305,7 @@ def test_source_file_shrinks_while_read(tmp_path, fault_table):
     make_avi(shared_path("media/vtest.avi"), src, 300)
     jsonl, out = tmp_path / "d.jsonl", tmp_path / "o.mp4"
     proc = spawn("--source", src, "--detections", jsonl, "--output", out)
-    assert _wait_lines(tmp_path / ".d.part.jsonl", 5, proc)
+    assert _wait_lines(tmp_path / "d.jsonl", 5, proc)
     with open(src, "r+b") as f:
         f.truncate(os.path.getsize(src) // 4)
     _, err = proc.communicate(timeout=180)
@@ -320,7 +322,7 @@ def test_output_folder_removed_mid_run(tmp_path, fault_table):
     outdir.mkdir()
     jsonl = outdir / "d.jsonl"
     proc = spawn("--source", DEMO_CLIP, "--live", "--output", outdir / "o.mp4", "--detections", jsonl)
-    assert _wait_lines(outdir / ".d.part.jsonl", 2, proc)
+    assert _wait_lines(outdir / "d.jsonl", 2, proc)
     shutil.rmtree(outdir)
     _, err = proc.communicate(timeout=60)
     proc.stderr = err
@@ -381,7 +383,7 @@ def test_disk_full(tmp_path, fault_table):
 def test_signals_at_random_points(tmp_path, fault_table, sig):
     out, jsonl, stats = tmp_path / "o.mp4", tmp_path / "d.jsonl", tmp_path / "s.json"
     proc = spawn("--source", DEMO_CLIP, "--loop", "--output", out, "--detections", jsonl, "--stats-json", stats)
-    assert _wait_lines(tmp_path / ".d.part.jsonl", 1, proc)
+    assert _wait_lines(tmp_path / "d.jsonl", 1, proc)
     time.sleep(random.uniform(0.0, 2.0))
     proc.send_signal(sig)
     t = time.monotonic()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_CLIP, ROOT, read_all_frames
+from conftest import DEMO_CLIP, ROOT, part_of, read_all_frames
 from test_cli import ENV, assert_one_clear_line, lookout
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # where Debian's python3-gi lives
@@ -116,9 +116,8 @@ def test_server_killed_mid_run_reconnects_with_backoff_and_frames_come_again(ser
     proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", server.url(), "--detections",
                              str(jsonl), "--stats-json", str(stats), "--duration", "14", "--reconnect", "6"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    part = tmp_path / ".d.part.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not part.exists() or part.read_text().count("\n") < 10):
+    while time.monotonic() < deadline and (not part_of(jsonl).exists() or part_of(jsonl).read_text().count("\n") < 10):
         if proc.poll() is not None:  # ended before the kill: say why instead of a missing-file error
             raise AssertionError(f"lookout ended early ({proc.returncode}): {proc.communicate()[1]}")
         time.sleep(0.1)

@@ -84,20 +84,42 @@ def check_names(counters: list[Line | Zone]) -> None:
 
 def load_counters(path: str | Path) -> list[Line | Zone]:
     """Lines and zones from a counters file (``{"lines": [{"name", "points"}], "zones": [...]}``),
-    as the window saves it."""
+    as the window saves it. ValueError (one line) for anything else: a name that is not text, a
+    point that is not two finite numbers, a line without exactly 2 points, a zone with fewer than 3."""
+    where = f"--counters {str(path)!r}"
+    shape = (f"{where}: expected JSON with \"lines\" and \"zones\", each a list of "
+             f"{{\"name\": ..., \"points\": [[x, y], ...]}}")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        lines = [Line(d["name"], tuple(d["points"][0]), tuple(d["points"][1])) for d in data.get("lines", [])]
-        zones = [Zone(d["name"], tuple(tuple(p) for p in d["points"])) for d in data.get("zones", [])]
     except OSError as e:
-        raise ValueError(f"--counters {str(path)!r}: cannot read it ({e.strerror})") from None
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
-        raise ValueError(f"--counters {str(path)!r}: expected JSON with \"lines\" and \"zones\", each a list of "
-                         f"{{\"name\": ..., \"points\": [[x, y], ...]}}") from None
-    for z in zones:
-        if len(z.points) < 3:
-            raise ValueError(f"--counters {str(path)!r}: zone {z.name} has {len(z.points)} points, expected 3 or more")
-    return lines + zones
+        raise ValueError(f"{where}: cannot read it ({e.strerror})") from None
+    except ValueError:  # not JSON, or not UTF-8
+        raise ValueError(shape) from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, []), list) for k in ("lines", "zones")):
+        raise ValueError(shape)
+    out: list[Line | Zone] = []
+    for kind in ("lines", "zones"):
+        for d in data.get(kind, []):
+            if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"].strip() \
+                    or not isinstance(d.get("points"), list):
+                raise ValueError(shape)
+            pts = tuple(_json_point(where, d["name"], p) for p in d["points"])
+            if kind == "lines":
+                if len(pts) != 2 or pts[0] == pts[1]:
+                    raise ValueError(f"{where}: line {d['name']} needs 2 different points, got {len(pts)}")
+                out.append(Line(d["name"], pts[0], pts[1]))
+            else:
+                if len(pts) < 3:
+                    raise ValueError(f"{where}: zone {d['name']} has {len(pts)} points, expected 3 or more")
+                out.append(Zone(d["name"], pts))
+    return out
+
+
+def _json_point(where: str, name: str, p) -> tuple[float, float]:
+    if not (isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         and np.isfinite(v) for v in p)):
+        raise ValueError(f"{where}: {name}: expected each point as [x, y] with two finite numbers, got {p!r:.40}")
+    return float(p[0]), float(p[1])
 
 
 def save_counters(path: str | Path, counters: list[Line | Zone]) -> None:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from detector.engine.run import RunConfig, fresh_models, run
 from detector.util.files import replace_text
-from detector.io.sources import mask_url
+from detector.util.write_guard import Named, WriteRefused, same_file
+from detector.io.sources import input_files, mask_url
 from detector.batch.inputs import BatchInput
 
 STATE_DIR = ".lookout-batch"
@@ -81,9 +82,70 @@ def finished_record(settings: BatchSettings, inp: BatchInput) -> dict | None:
         return None
     same = (rec.get("status") == "done" and rec.get("key") == settings.key() and rec.get("fingerprint") == fp
             and rec.get("source") == mask_url(inp.source))
-    if not same or not all((Path(settings.out_dir) / o).is_file() for o in settings.outputs(inp.name)):
-        return None
+    marks = rec.get("outputs") or {}
+    if not same or not all(file_mark(Path(settings.out_dir) / o) == marks.get(o) for o in settings.outputs(inp.name)):
+        return None  # an output missing, or replaced since it was written: redo it
     return rec
+
+
+def file_mark(path: Path) -> list | None:
+    """What tells a file batch wrote from one put there since: [size, mtime in ns]; None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def own_outputs(settings: BatchSettings) -> dict[str, list]:
+    """Resolved path -> mark of every output the records in ``settings.out_dir`` say batch wrote."""
+    own: dict[str, list] = {}
+    for path in sorted((settings.state / "records").glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        marks = rec.get("outputs")
+        if marks is None and rec.get("status") == "done":  # a record from before marks were kept
+            marks = {n: file_mark(Path(settings.out_dir) / n) for n in _legacy_outputs(rec, path.stem)}
+        for name, mark in (marks or {}).items():
+            if isinstance(mark, list) and "/" not in name:
+                own[os.path.realpath(Path(settings.out_dir) / name)] = mark
+    return own
+
+
+def _legacy_outputs(rec: dict, name: str) -> list[str]:
+    key = rec.get("key") or {}
+    return [f"{name}.{key.get('format', 'jsonl')}"] + ([f"{name}.mp4"] if key.get("video") else [])
+
+
+def is_own_output(path: str, own: dict[str, list]) -> bool:
+    """``path`` is a file batch wrote and nobody has changed since."""
+    real = os.path.realpath(path)
+    return real in own and file_mark(Path(real)) == own[real]
+
+
+def check_batch_writes(settings: BatchSettings, inputs: list[BatchInput], own: dict[str, list],
+                       overwrite: bool = False) -> None:
+    """WriteRefused (one line) when an input's output would land on any input, or on a file in
+    ``--out`` that batch did not write (unless ``overwrite``). Before anything loads."""
+    files = [Named("input", f) for i in inputs if i.problem is None for f in input_files(i.source)]
+    strangers = []
+    for inp in inputs:
+        if inp.problem is not None:
+            continue
+        for name in settings.outputs(inp.name):
+            target = str(Path(settings.out_dir) / name)
+            clash = next((f for f in files if same_file(target, f.path)), None)
+            if clash is not None:
+                raise WriteRefused(f"--out {settings.out_dir}: {inp.name}'s output {target} would be written over "
+                                   f"the input {clash.path}; Lookout never writes over an input: pick another --out")
+            if os.path.lexists(target) and not overwrite and not is_own_output(target, own):
+                strangers.append(target)
+    if strangers:
+        raise WriteRefused(f"--out holds {len(strangers)} file(s) lookout batch did not write ({strangers[0]}"
+                           f"{', ...' if len(strangers) > 1 else ''}); move them, pick another --out, or pass "
+                           f"--overwrite (-y) to replace them")
 
 
 def base_record(inp: BatchInput, status: str, error: str | None = None) -> dict:
@@ -134,6 +196,7 @@ def process_input(models, settings: BatchSettings, inp: BatchInput, node: str = 
             rec["counts"] = report.stats["counts"]
         for name in settings.outputs(inp.name):
             os.replace(stage / name, Path(settings.out_dir) / name)
+        rec["outputs"] = {name: file_mark(Path(settings.out_dir) / name) for name in settings.outputs(inp.name)}
         rec["status"] = "done"
         write_record(settings, inp, rec)
         return rec

@@ -21,16 +21,33 @@ class EndOfStream(Exception):
     """The buffer is closed and empty: the source ended or failed."""
 
 
-class FrameBuffer:
-    """Thread-safe hand-over. ``overwrite=True``: latest-frame slot; else a bounded FIFO that blocks."""
+# Bytes of frames a lossless queue holds at most, besides its frame count: 8 frames of 768x576 take
+# 10 MB, while 8 of 8K (7680x4320) would take 800 MB; the byte bound keeps big frames to a few.
+QUEUE_BYTES = 128 * 2**20
 
-    def __init__(self, capacity: int, overwrite: bool):
-        self.capacity, self.overwrite = capacity, overwrite
-        self._items: collections.deque[Frame] = collections.deque()
+
+def _frame_bytes(item) -> int:
+    image = getattr(item, "image", None)
+    if image is None:  # a Result: its frame's pixels are what it holds
+        image = getattr(getattr(item, "frame", None), "image", None)
+    return int(getattr(image, "nbytes", 0))
+
+
+class FrameBuffer:
+    """Thread-safe hand-over. ``overwrite=True``: latest-frame slot; else a FIFO that blocks when it
+    holds ``capacity`` items or ``max_bytes`` of pixels (one item always fits, however big)."""
+
+    def __init__(self, capacity: int, overwrite: bool, max_bytes: int = QUEUE_BYTES):
+        self.capacity, self.overwrite, self.max_bytes = capacity, overwrite, max_bytes
+        self._items: collections.deque = collections.deque()
+        self._bytes = 0
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
         self._reported = 0
+
+    def _full(self, incoming: int) -> bool:
+        return len(self._items) >= self.capacity or (bool(self._items) and self._bytes + incoming > self.max_bytes)
 
     def new_drops(self) -> int:
         """Frames dropped since the last call: what a consumer adds to its own running count (which
@@ -39,29 +56,32 @@ class FrameBuffer:
             n, self._reported = self.dropped - self._reported, self.dropped
             return n
 
-    def put(self, frame: Frame, stop: threading.Event) -> bool:
+    def put(self, frame, stop: threading.Event) -> bool:
         """Add a frame; False if stopped while waiting for room."""
+        size = _frame_bytes(frame)
         with self._cond:
             if self.overwrite:
-                while len(self._items) >= self.capacity:
-                    self._items.popleft()
+                while self._full(size):
+                    self._bytes -= _frame_bytes(self._items.popleft())
                     self.dropped += 1
             else:
-                while len(self._items) >= self.capacity:
+                while self._full(size):
                     if stop.is_set():
                         return False
                     self._cond.wait(0.1)
             self._items.append(frame)
+            self._bytes += size
             self._cond.notify_all()
             return True
 
-    def get(self, timeout: float = 0.5) -> Frame | None:
+    def get(self, timeout: float = 0.5):
         """The next frame; None on timeout; EndOfStream once closed and drained."""
         with self._cond:
             if not self._items and not self._closed:
                 self._cond.wait(timeout)
             if self._items:
                 frame = self._items.popleft()
+                self._bytes -= _frame_bytes(frame)
                 self._cond.notify_all()
                 return frame
             if self._closed:
@@ -180,6 +200,7 @@ class CaptureThread(threading.Thread):
 
     def _loop(self, source: Source) -> None:
         t0, pts_offset, last_pts, index_offset, last_index, bad_seen = None, 0.0, 0.0, 0, -1, 0
+        skipped_seen = 0
         while not self.stop_event.is_set():
             if self._wait_while_held(source):
                 t0 = None  # resume real-time playback from here, not from before the pause
@@ -188,6 +209,10 @@ class CaptureThread(threading.Thread):
             if source.bad > bad_seen:
                 self.stats.count("bad_frames", source.bad - bad_seen)
             bad_seen = source.bad
+            for reason in source.skipped[skipped_seen:]:  # images over the pixel limit, never decoded
+                self.stats.count("skipped_images")
+                self.log(f"warning: {reason}")
+            skipped_seen = len(source.skipped)
             if raw is None:
                 if source.live:
                     if self._reconnect(source):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 
 from detector.types.results import Result
+from detector.engine.capture import EndOfStream, FrameBuffer
 from detector.engine.stats import Stats
 from detector.io.sinks import DumpSink, FileSink, VideoSink, detections_sink
 from detector.ops.draw import annotate
@@ -18,21 +18,18 @@ class OutputWorker(threading.Thread):
     def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8):
         super().__init__(name="lookout-output", daemon=True)
         self.sinks, self.stats = sinks, stats
-        self.q: queue.Queue = queue.Queue(maxsize)
+        self.q = FrameBuffer(maxsize, overwrite=False)  # bounded in results and in bytes of pixels
         self.error: Exception | None = None
         self.failed = threading.Event()
         self.needs_annotated = any(s.needs_annotated for s in sinks)
 
     def put(self, result: Result) -> None:
-        while not self.failed.is_set():
-            try:
-                self.q.put(result, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        """Hand a result over, waiting for room; returns at once once writing has failed."""
+        self.q.put(result, self.failed)
 
     def finish(self, timeout: float = 30.0) -> None:
-        self.put(None)
+        """Write what is queued, then end the thread."""
+        self.q.close()
         self.join(timeout)
 
     def run(self) -> None:
@@ -45,10 +42,11 @@ class OutputWorker(threading.Thread):
         except (OSError, AttributeError):
             pass
         while True:
-            result = self.q.get()
-            if result is None:
+            try:
+                result = self.q.get(timeout=1.0)
+            except EndOfStream:
                 return
-            if self.failed.is_set():
+            if result is None or self.failed.is_set():
                 continue
             try:
                 t0 = time.perf_counter()

@@ -6,6 +6,7 @@ overlap; bounded queues between them keep memory flat however long the source is
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -17,9 +18,10 @@ from detector.engine.pipeline import Models
 from detector.engine.session import Session
 from detector.io.camera import CameraMode
 from detector.io.sinks import FileSink, SinkError
-from detector.io.sources import SourceError, SourceOptions, is_live_spec, mask_url
+from detector.io.sources import DEFAULT_MAX_PIXELS, SourceError, SourceOptions, input_files, is_live_spec, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
 from detector.util.files import replace_text
+from detector.util.write_guard import Named, check_dump_folder, check_writes
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class RunConfig:
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
     tracker_buffer: int = 30
+    overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
+    counters_file: str | None = None  # where the counters came from: an input, never written over
 
 
 # Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
@@ -85,7 +90,30 @@ class RunReport:
 
 def source_options(config: RunConfig) -> SourceOptions:
     return SourceOptions(open_timeout_s=config.open_timeout_s, rtsp_transport=config.rtsp_transport,
-                         camera=config.camera)
+                         camera=config.camera, max_pixels=config.max_pixels)
+
+
+def run_inputs(config: RunConfig) -> list[Named]:
+    """Every file the run reads: the source (each image of a folder or glob), the counters file, the
+    --int8 calibration frames, model and classifier files."""
+    found = [Named("--source", f) for f in input_files(config.source)]
+    found += [Named("--counters", config.counters_file)] if config.counters_file else []
+    found += [Named("--int8-calibration", f) for f in input_files(config.int8_calibration)] \
+        if config.int8_calibration else []
+    for flag, path in (("--model", config.model), ("--classifier", config.classifier)):
+        if path and os.path.exists(path):  # a file, not a registry name
+            found.append(Named(flag, path))
+    return found
+
+
+def check_run_writes(config: RunConfig) -> None:
+    """WriteRefused (a ValueError, one line) for an output over an input, two outputs on one file, or
+    an existing output without ``overwrite``: stdlib and file names only, so it runs before any load."""
+    inputs = run_inputs(config)
+    check_writes([Named("--output", config.output or ""), Named("--detections", config.detections or ""),
+                  Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
+    if config.dump_dir:
+        check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
 
 
 def lossless_run(config: RunConfig) -> bool:
@@ -158,6 +186,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     the first frame (bad source, unwritable output, unknown model); failures mid-run end the run
     cleanly and are returned in the report."""
     stop = stop or threading.Event()
+    check_run_writes(config)
     live = not lossless_run(config)
     policy = CapturePolicy(live=live, play_realtime=config.play_realtime,
                            loop=config.loop, queue_size=config.queue_size,

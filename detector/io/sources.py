@@ -25,6 +25,9 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm",
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 # Consecutive failed reads before a file is taken as ended (a damaged stretch is skipped past).
 MAX_BAD_RUN = 25
+# Largest frame decoded, in pixels (--max-pixels): 8K UHD (7680x4320, 33 MP) and 48 MP phone photos
+# (8000x6000) pass; a 30000x30000 PNG of under 1 MB, which would take 2.7 GB decoded, does not.
+DEFAULT_MAX_PIXELS = 50_000_000
 
 
 class SourceError(ValueError):
@@ -39,6 +42,7 @@ class SourceOptions:
     open_timeout_s: float = 10.0
     rtsp_transport: str = "tcp"
     camera: CameraMode = field(default_factory=CameraMode)
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):(?P<pw>[^@/\s]*)@")
@@ -74,6 +78,7 @@ class Source:
     description = ""
     missing = 0         # frames the header promised that could not be read at all (a cut-off file)
     bad = 0             # frames or images that failed to decode and were skipped, so far
+    skipped: tuple[str, ...] = ()  # why each image over the pixel limit was skipped undecoded, so far
 
     def read(self) -> RawFrame | None:
         raise NotImplementedError
@@ -124,6 +129,9 @@ class VideoSource(Source):
         self.total = max(int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0) if not live else 0
         self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self._index = 0
+        if self.size[0] * self.size[1] > options.max_pixels:
+            self.cap.release()
+            raise SourceError(f"{self.description}: {too_big(self.size, options.max_pixels)}")
 
     def _cannot_open(self) -> str:
         if isinstance(self.target, int):
@@ -164,6 +172,14 @@ class VideoSource(Source):
         while True:
             ok, img = self.cap.read()
             img = _as_bgr(img) if ok else None
+            if img is not None and img.shape[0] * img.shape[1] > self.options.max_pixels:
+                # a stream that switched to frames over the limit: not passed on, and not for long
+                run += 1
+                if run > MAX_BAD_RUN:
+                    raise SourceError(f"{self.description}: {too_big(img.shape[1::-1], self.options.max_pixels)}")
+                self.bad += 1
+                self._index += 1
+                continue
             if img is not None:
                 pts = float(self.cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0)
                 if pts <= 0 and self._index and self.fps:  # some containers report no timestamps
@@ -234,8 +250,10 @@ def rtsp_diagnose(url: str, timeout_s: float) -> str:
 class ImageSource(Source):
     """One image file, or a sorted list of them. Unreadable files are counted as bad frames."""
 
-    def __init__(self, paths: list[str], description: str, fps: float = 0.0):
+    def __init__(self, paths: list[str], description: str, fps: float = 0.0,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         self.paths, self.description, self.fps = paths, description, fps
+        self.max_pixels = max_pixels
         self.total = len(paths)
         self._i = 0
 
@@ -243,6 +261,10 @@ class ImageSource(Source):
         while self._i < len(self.paths):
             path = self.paths[self._i]
             self._i += 1
+            refusal = image_refusal(path, self.max_pixels)
+            if refusal:
+                self.skipped = (*self.skipped, f"skipped {path}: {refusal}")
+                continue
             img = _decode_image(path)
             if img is None:
                 self.bad += 1
@@ -255,6 +277,38 @@ class ImageSource(Source):
     def rewind(self) -> bool:
         self._i = 0
         return True
+
+
+def too_big(size: tuple[int, int], max_pixels: int) -> str:
+    w, h = size
+    return (f"{w}x{h} is {w * h / 1e6:.1f} MP, over the {max_pixels / 1e6:g} MP limit; resize it, or raise "
+            f"--max-pixels if this machine has the memory (about {w * h * 3 / 2**20:,.0f} MB a frame)")
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def image_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from the file's header alone (Pillow reads no pixel data in ``open``); None
+    when no known image header is there."""
+    from PIL import Image  # only image sources need it
+    with _PIL_LIMIT_LOCK:
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the limit here is ours, and needs the size
+        try:
+            with Image.open(path) as im:
+                return im.size
+        except Exception:  # Pillow raises many types for files it can't identify or parse
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def image_refusal(path: str, max_pixels: int) -> str | None:
+    """Why an image must not be decoded (over ``max_pixels`` by its header), or None."""
+    size = image_size(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        return too_big(size, max_pixels)
+    return None
 
 
 def _decode_image(path: str) -> np.ndarray | None:
@@ -292,20 +346,35 @@ def open_source(spec: str, options: SourceOptions = SourceOptions()) -> Source:
         if not images:
             raise SourceError(f"no images in {spec!r}: expected a folder or glob holding "
                               f"{', '.join(sorted(IMAGE_EXTS))} files")
-        return ImageSource(images, spec)
+        return ImageSource(images, spec, max_pixels=options.max_pixels)
     if not os.path.exists(spec):
         raise SourceError(f"no such file: {spec!r}; expected a video, image, folder, glob, camera index or URL")
     if os.path.getsize(spec) == 0:
         raise SourceError(f"{spec!r} is empty (0 bytes): expected a video or image file")
     if Path(spec).suffix.lower() in IMAGE_EXTS:
+        refusal = image_refusal(spec, options.max_pixels)
+        if refusal:
+            raise SourceError(f"image {spec!r}: {refusal}")
         if _decode_image(spec) is None:
             raise SourceError(f"cannot decode image {spec!r}: expected a readable {Path(spec).suffix} file")
-        return ImageSource([spec], spec)
-    source = VideoSource(spec, spec, live=False)
+        return ImageSource([spec], spec, max_pixels=options.max_pixels)
+    source = VideoSource(spec, spec, live=False, options=options)
     if source.total <= 0 or source.size[0] <= 0:
         source.close()
         raise SourceError(f"{spec!r} holds no video frames: expected a video file OpenCV/FFmpeg can read")
     return source
+
+
+def input_files(spec: str) -> list[str]:
+    """The files a source spec reads: itself, or each file of a folder or glob; none for cameras and
+    streams. Used to keep outputs off inputs (util.write_guard)."""
+    spec = str(spec).strip()
+    if not spec or is_live_spec(spec):
+        return []
+    images = _image_list(spec)
+    if images is not None:
+        return images
+    return [spec]
 
 
 def is_live_spec(spec: str) -> bool:

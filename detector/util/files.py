@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 
 def part_path(dest: str | Path) -> Path:
-    """The temporary name ``dest`` is written under: ``.STEM.part.EXT`` beside it (hidden, same folder;
-    the extension stays last because encoders pick the container from it)."""
+    """A fresh temporary name to write ``dest`` under: ``.STEM.part-XXXXXXXX.EXT`` beside it (hidden,
+    same folder, so the rename is atomic; the extension stays last because encoders pick the container
+    from it). Random, so it is never a file of the user's or another run's, and cleaning it up
+    deletes only what this write made."""
     dest = Path(dest)
-    return dest.with_name(f".{dest.stem}.part{dest.suffix}")
+    return dest.with_name(f".{dest.stem}.part-{secrets.token_hex(4)}{dest.suffix}")
 
 
 def commit(tmp: str | Path, dest: str | Path) -> None:
