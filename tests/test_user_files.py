@@ -72,7 +72,9 @@ def test_the_same_file_under_another_name_is_refused(clip, tmp_path, fault_table
         p = lookout("--source", src, "--output", out, "--overwrite", cwd=tmp_path)
         check(p, 2, "the input")
         assert sha(clip) == before, (src, out)
-    fault_table("--output a symlink / hard link / ./ spelling of the source", p)
+        if out in ("link.mp4", "hard.mp4"):
+            fault_table(f"--output {out}, a {'symbolic' if out == 'link.mp4' else 'hard'} link to the --source, "
+                        f"with --overwrite", p)
     assert os.path.islink(tmp_path / "link.mp4")
 
 
