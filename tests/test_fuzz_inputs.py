@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import DEMO_CLIP
 
-import main
+from detector.cli.run_cmd import build_parser, config_from
 from detector.engine.run import make_analytics
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -37,12 +37,12 @@ def counter_spec(draw):
 def config_or_refusal(argv: list[str]):
     """The command line's own parse-and-validate step: a RunConfig, or None after a one-line refusal."""
     try:
-        args = main.build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse's own refusal: usage + one error line, exit 2
         assert e.code == 2
         return None
     try:
-        return main._config(args, guard=False)
+        return config_from(args, guard=False)
     except ValueError as e:
         assert str(e) and "\n" not in str(e), repr(str(e))
         return None

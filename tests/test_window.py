@@ -22,7 +22,7 @@ from detector.engine.run import RunConfig  # noqa: E402
 
 def _open_window(qtbot, tmp_path, model: str):
     """The real window on the demo clip with ``model``, shown and past its first results."""
-    from ui.app import build_window
+    from lookout_ui.app import build_window
     config = RunConfig(source=str(DEMO_CLIP), loop=True)
     models = Models(Detector.load(model, device="cpu"))
     win, session = build_window(config, models, snapshot_dir=str(tmp_path))
@@ -264,7 +264,7 @@ def test_window_opens_without_importing_torch():
     (listing devices did: ~2.5 s of frozen window)."""
     code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'; "
             "from PyQt6.QtWidgets import QApplication; app = QApplication([]); "
-            "from detector.engine.run import RunConfig; from ui.app import build_window; "
+            "from detector.engine.run import RunConfig; from lookout_ui.app import build_window; "
             "c = RunConfig(source=sys.argv[1], loop=True); w, s = build_window(c); m = w.models; "
             "print(type(m.detector).__name__, 'torch' in sys.modules, w.device_box.count() >= 1)")
     p = subprocess.run([sys.executable, "-c", code, str(DEMO_CLIP)], capture_output=True, text=True, cwd=ROOT,
@@ -294,7 +294,7 @@ def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qt
 
 def test_webcam_list_opens_the_chosen_camera_and_shows_reconnects_in_the_status_bar(window, qtbot, monkeypatch):
     """Ctrl+K lists the cameras as --list-cameras does; the camera here is the stand-in of test_camera."""
-    import ui.main_window as mw
+    import lookout_ui.main_window as mw
     from detector.io import camera
     from test_camera import Device, StandInCamera
     dev = Device()

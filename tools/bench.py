@@ -328,7 +328,7 @@ def section_window(args) -> list[dict]:
     from PyQt6.QtWidgets import QApplication
 
     from detector.engine.run import RunConfig
-    from ui.app import build_window
+    from lookout_ui.app import build_window
     app = QApplication([])
     config = RunConfig(source=str(DEMO), loop=True)
     win, session = build_window(config)

@@ -49,7 +49,7 @@ def main() -> int:
         from PyQt6.QtWidgets import QApplication
 
         from detector.engine.run import RunConfig
-        from ui.app import build_window
+        from lookout_ui.app import build_window
         app = QApplication([])
         os.chdir(ROOT)
         from detector.analytics.counting import Line

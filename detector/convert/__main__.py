@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m detector.convert", description=__doc__,
+def main(argv: list[str], prog: str = "python -m detector.convert") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("source")
     ap.add_argument("out", nargs="?")

@@ -71,6 +71,28 @@ class RunConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
 
+    def __post_init__(self) -> None:
+        """Every range check of the options, once, for the command line, the window and the API alike:
+        ValueError, one line naming the option as the command line spells it."""
+        checks = [
+            (0.0 <= self.conf <= 1.0, f"expected --conf between 0 and 1, got {self.conf}"),
+            # IoU 0 would suppress every overlapping box, even a touching one
+            (0.0 < self.iou <= 1.0, f"expected --iou above 0 and at most 1, got {self.iou}"),
+            (0 <= self.batch <= 64, f"expected --batch from 1 to 64 (0: automatic), got {self.batch}"),
+            (self.max_frames >= 0 and self.duration >= 0,
+             f"expected --max-frames and --duration >= 0, got {self.max_frames} and {self.duration}"),
+            (self.crf is None or 0 <= self.crf <= 51, f"expected --crf between 0 and 51, got {self.crf}"),
+            (0 < self.tracker_match <= 1, f"expected --tracker-match in (0, 1], got {self.tracker_match}"),
+            (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
+            (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
+            (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
+            (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
+             f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
 
 # Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
 # the 2-core benchmark machine (tools/bench.py --sections batching, 4 runs, ms a frame vs batch 1):

@@ -14,7 +14,20 @@ from pathlib import Path
 
 from detector.util.download import cache_dir
 
-ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+def _assets() -> Path:
+    """The embedded models and the demo clip: the ``detector.assets`` package where Lookout is installed
+    (a wheel, or an editable install of the checkout), else the checkout's ``assets/`` folder."""
+    from importlib import resources
+    try:
+        root = resources.files("detector.assets")
+    except ModuleNotFoundError:  # a checkout that was never installed
+        return Path(__file__).resolve().parent.parent.parent / "assets"
+    return Path(str(root))
+
+
+ASSETS = _assets()
 
 
 @dataclass(frozen=True)

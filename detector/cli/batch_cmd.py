@@ -16,7 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from main import _config, _install_signal_handlers, add_model_options, add_source_limits, add_video_options, build_parser
+from detector.cli import options as opt
+from detector.cli.run_cmd import install_signal_handlers
 
 
 def build_batch_parser() -> argparse.ArgumentParser:
@@ -38,37 +39,36 @@ def build_batch_parser() -> argparse.ArgumentParser:
     ap.add_argument("--force", action="store_true", help="redo inputs whose outputs are already complete")
     ap.add_argument("-y", "--overwrite", action="store_true",
                     help="replace files in --out that lookout batch did not write (an input is never written over)")
-    ap.add_argument("--max-frames", type=int, default=0, help="per input: stop after N frames")
-    ap.add_argument("--duration", type=float, default=0.0, help="per input: stop after S seconds (streams)")
-    ap.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="stream connect/read timeout")
-    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default="tcp", help="RTSP over TCP or UDP")
-    add_source_limits(ap)
-    add_video_options(ap)
-    add_model_options(ap)
-    ap.add_argument("--no-progress", action="store_true", help="no progress output")
+    ap.add_argument("--max-frames", type=int, default=opt.D["max_frames"], help="per input: stop after N frames")
+    ap.add_argument("--duration", type=float, default=opt.D["duration"], help="per input: stop after S seconds (streams)")
+    opt.add_stream_options(ap)
+    opt.add_video_options(ap)
+    opt.add_model_options(ap)
+    ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
     return ap
 
 
 def batch_main(argv: list[str]) -> int:
     args = build_batch_parser().parse_args(argv)
     try:
-        settings, inputs, ray = _prepare(args)
+        settings, inputs, ray = prepare(args)
     except ValueError as e:
         print(f"lookout: error: {e}", file=sys.stderr)
         return 2
     from detector.batch.runner import run_batch
     stop = threading.Event()
-    _install_signal_handlers(stop)
+    install_signal_handlers(stop)
     try:
         return run_batch(settings, inputs, ray=ray, workers=args.workers, threads=args.threads_per_worker,
-                         force=args.force, stop=stop, progress=not args.no_progress)
+                         force=args.force, stop=stop, progress=args.progress)
     except ValueError as e:  # a cluster that can't be reached, a pool that doesn't fit it
         print(f"lookout: error: {e}", file=sys.stderr)
         return 2
 
 
-def _prepare(args):
-    """Every check that needs no model and no Ray: options, the output folder, the inputs."""
+def prepare(args):
+    """Every check that needs no model and no Ray: options, the output folder, the inputs, and that no
+    output lands on an input or on a file batch did not write."""
     from detector.batch.inputs import expand
     from detector.batch.job import BatchSettings, check_batch_writes, is_own_output, own_outputs
     from detector.batch.ray_runner import INSTALL_HINT, ray_installed
@@ -78,10 +78,8 @@ def _prepare(args):
     if args.workers < 0 or args.threads_per_worker < 1:
         raise ValueError(f"expected --workers >= 0 and --threads-per-worker >= 1, got {args.workers} and "
                          f"{args.threads_per_worker}")
-    single = vars(build_parser().parse_args([]))  # the single-source defaults, then these options
-    single.update({k: v for k, v in vars(args).items() if k in single})
-    single.update(source="input", output="out.mp4" if args.video else None, lossless=False, live=False)
-    config = _config(argparse.Namespace(**single), guard=False)
+    # each input's source and output paths are filled in per input (detector.batch.job)
+    config = opt.config_from(args, source="input", output="out.mp4" if args.video else None, progress=False)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,33 @@
+"""Lookout's command line: one parser per subcommand, sharing the option groups in ``options``.
+
+    lookout [--source S] [...]            one source: the window, or files (run_cmd)
+    lookout batch INPUT... --out DIR      many inputs (batch_cmd)
+    lookout models | cameras | convert    what Lookout names, what is attached, model conversion (info_cmd)
+
+The engine has no window: the entry point that has one (``lookout_ui.launch``, the installed
+``lookout`` script) passes ``open_window``, so imports still flow one way.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+
+def main(argv: list[str] | None = None, open_window: Callable | None = None) -> int:
+    """Run the command line; returns the exit code (0 done, 1 failed part-way, 2 bad input, 130 stopped)."""
+    from detector.runtime.cpu_tuning import tune_process
+    tune_process()  # before torch / ONNX Runtime load: see there
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from detector.cli import batch_cmd, info_cmd, run_cmd
+    commands = {"batch": batch_cmd.batch_main, "models": info_cmd.models_main, "cameras": info_cmd.cameras_main,
+                "convert": info_cmd.convert_main}
+    try:
+        if argv[:1] and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return run_cmd.run_main(argv, open_window)
+    except KeyboardInterrupt:
+        print("lookout: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as e:  # user errors: bad source, output, model, option
+        print(f"lookout: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,223 @@
+"""The command line's options, in groups shared by ``lookout`` and ``lookout batch``.
+
+Each option's ``dest`` is the ``RunConfig`` field it sets and its default is that field's default, so
+``config_from(args)`` copies them across by name and the defaults are written once (in RunConfig).
+Options that are spelled differently from the field they feed (``--line`` -> ``counters``,
+``--live`` -> ``live`` / ``play_realtime``) are converted in ``config_from``; every range check lives
+in ``RunConfig.__post_init__``. Stdlib and the registry only: parsing loads no model and no torch.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+
+from detector.engine.run import RunConfig
+from detector.models.registry import CLASSIFIERS, DEFAULT_CLASSIFIER, DEFAULT_MODEL, KNOWN_MODELS
+
+D = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING}
+
+
+def pixels(text: str) -> int:
+    """'50M' or '33177600' -> a pixel count (argparse type)."""
+    t = text.strip().upper()
+    scale = 1_000_000 if t.endswith("M") else 1
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        value = 0.0
+    if not 1 <= value < 2**62:  # nan and inf fail this too
+        raise argparse.ArgumentTypeError(f"expected a pixel count like 50M or 33177600, got {text!r}")
+    return int(value)
+
+
+def bitrate(text: str | None) -> int | None:
+    """'4M', '800k', '2500000' -> bits/s."""
+    if text is None:
+        return None
+    t = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        value = 0.0
+    if not 1000 <= value < 2**40 or math.isnan(value):
+        raise ValueError(f"expected --bitrate like 4M, 800k or 2500000 (bits/s, 1k to 1T), got {text!r}")
+    return int(value)
+
+
+def add_video_options(ap) -> None:
+    from detector.io.video_out import PRESETS
+    ap.add_argument("--codec", choices=("h264", "hevc", "mpeg4", "mjpeg"), default=D["codec"],
+                    help="video codec (default h264; mjpeg for .avi)")
+    ap.add_argument("--preset", choices=PRESETS, default=D["preset"],
+                    help="H.264/HEVC encoder speed preset (default veryfast; ultrafast: about 14%% more frames a "
+                         "second through a lossless run on 2 cores, for a file 2.4-2.7x as big)")
+    quality = ap.add_mutually_exclusive_group()
+    quality.add_argument("--crf", type=int, default=D["crf"], metavar="Q",
+                         help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")
+    quality.add_argument("--bitrate", default=None, metavar="RATE", help="target bitrate instead, e.g. 4M or 800k")
+
+
+def add_stream_options(ap) -> None:
+    """How sources are opened and how big a frame may be."""
+    ap.add_argument("--reconnect", dest="reconnect_attempts", type=int, default=D["reconnect_attempts"], metavar="N",
+                    help="a camera or stream that drops: reconnect tries (backoff from 0.5 s) before giving up")
+    ap.add_argument("--open-timeout", dest="open_timeout_s", type=float, default=D["open_timeout_s"], metavar="S",
+                    help="stream connect/read timeout")
+    ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default=D["rtsp_transport"],
+                    help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
+    ap.add_argument("--max-pixels", type=pixels, default=D["max_pixels"], metavar="N",
+                    help=f"largest image or video frame decoded, e.g. 50M (default {D['max_pixels'] / 1e6:g}M: 8K "
+                         f"video and 48 MP photos pass); bigger images are refused, or skipped in a folder, "
+                         f"before they are decoded")
+
+
+def add_model_options(ap) -> None:
+    """Model, thresholds, classes, classifier, tracking and counting."""
+    ap.add_argument("--device", default=D["device"], help="auto (CUDA when present), cpu or cuda")
+    ap.add_argument("--half", action="store_true", help="fp16 on CUDA (fp32 is the default: exact, and "
+                    "faster at batch 1 on the GPUs measured)")
+    ap.add_argument("--backend", default=D["backend"], choices=("auto", "eager", "fused", "jit", "onnxruntime"),
+                    help="detector runtime (auto: ONNX Runtime on CPU when installed, else TorchScript)")
+    ap.add_argument("--int8", action="store_true",
+                    help="run a float SSDLite model (e.g. ssdlite-mobilenetv2-person) as int8 in ONNX Runtime: "
+                         "about 0.65x the time, 97.7%% of its boxes found (precision 97.4%%, scores within 0.03 on "
+                         "average; measured on vtest.avi); CPUs with VNNI only; quantised once, then cached")
+    ap.add_argument("--int8-calibration", default=D["int8_calibration"], metavar="SOURCE",
+                    help="video, image or folder of your scenes to calibrate --int8 on (implies --int8; "
+                         "default: the demo clip)")
+    ap.add_argument("--model", default=DEFAULT_MODEL,
+                    help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
+                         f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see lookout models")
+    ap.add_argument("--classifier", default=D["classifier"],
+                    help=f"classifier name ({', '.join(CLASSIFIERS)}; default {DEFAULT_CLASSIFIER}) or path to a "
+                         f".tflite / .pt")
+    ap.add_argument("--classify", default=D["classify"], choices=("off", "frame", "boxes"),
+                    help="classify the whole frame or each detected box")
+    ap.add_argument("--conf", type=float, default=D["conf"], help=f"score threshold (default {D['conf']})")
+    ap.add_argument("--iou", type=float, default=D["iou"], help=f"NMS IoU threshold (default {D['iou']})")
+    ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
+    track = ap.add_argument_group("tracking and counting")
+    track.add_argument("--track", action="store_true", help="track objects across frames: stable IDs in the "
+                       "JSONL (track_id), the video and the window (on by itself with --line / --zone)")
+    track.add_argument("--line", action="append", default=[], metavar="NAME=x1,y1,x2,y2",
+                       help="count tracks crossing this line, per class and direction (pixels, or fractions of "
+                            "the frame when all four are in 0..1); repeatable")
+    track.add_argument("--zone", action="append", default=[], metavar="NAME=x1,y1,x2,y2,x3,y3,...",
+                       help="count tracks inside this polygon: now, most at once, entered; repeatable")
+    track.add_argument("--counters", dest="counters_file", metavar="FILE",
+                       help="lines and zones from a JSON file (the window saves one)")
+    track.add_argument("--tracker-match", type=float, default=D["tracker_match"], metavar="M",
+                       help="association cost limit, 1 - IoU (default 0.8; lower = stricter)")
+    track.add_argument("--tracker-buffer", type=int, default=D["tracker_buffer"], metavar="FRAMES",
+                       help="frames a lost track is kept to pick it up again (default 30)")
+
+
+def add_camera_options(ap) -> None:
+    cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
+    cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
+    cam.add_argument("--height", type=int, default=0, help="capture height in pixels")
+    cam.add_argument("--fps", type=float, default=0.0, help="capture frame rate")
+    cam.add_argument("--fourcc", default="", metavar="CODE", help="pixel format, e.g. MJPG or YUYV")
+
+
+def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
+    """The RunConfig for parsed options (``overrides`` win): fields copied by name, the spelled-
+    differently ones converted, then the checks that need the registry or a file. ValueError, one
+    line, for any bad option; nothing heavy is loaded."""
+    given = {**vars(args), **overrides}
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in given.items() if k in fields}
+    from detector.io.sources import is_live_spec
+    source = values.get("source", D["source"])
+    live_flag, lossless_flag = given.get("live_flag", False), given.get("lossless", False)
+    counters = _counters(given)
+    values.update(
+        live=True if live_flag else (False if lossless_flag else None),
+        play_realtime=bool(live_flag) and not is_live_spec(source),
+        int8=bool(given.get("int8") or given.get("int8_calibration")),
+        classes=tuple(c.strip() for c in given.get("classes", "").split(",") if c.strip()),
+        bitrate=bitrate(given.get("bitrate")),
+        camera=_camera_mode(given),
+        counters=tuple(counters), track=bool(given.get("track")) or bool(counters),
+        reconnect_attempts=max(int(values.get("reconnect_attempts", D["reconnect_attempts"])), 0),
+        open_timeout_s=max(float(values.get("open_timeout_s", D["open_timeout_s"])), 0.5),
+    )
+    config = RunConfig(**values)
+    _check_output(config)
+    _check_int8(config)
+    _check_classes(config.model, config.classes)
+    return config
+
+
+def _counters(given: dict) -> list:
+    from detector.analytics.counting import check_names, load_counters, parse_counter
+    counters = load_counters(given["counters_file"]) if given.get("counters_file") else []
+    counters += [parse_counter("line", s) for s in given.get("line", [])]
+    counters += [parse_counter("zone", s) for s in given.get("zone", [])]
+    check_names(counters)
+    return counters
+
+
+def _camera_mode(given: dict):
+    from detector.io.camera import CameraMode, parse_fourcc
+    w, h, fps = given.get("width", 0), given.get("height", 0), given.get("fps", 0.0)
+    if w < 0 or h < 0 or fps < 0:
+        raise ValueError(f"expected --width, --height and --fps >= 0, got {w}, {h}, {fps}")
+    fourcc = given.get("fourcc", "")
+    return CameraMode(w, h, fps, parse_fourcc(fourcc) if fourcc else "")
+
+
+def _check_output(config: RunConfig) -> None:
+    from detector.io.sinks import VIDEO_SUFFIXES
+    from detector.io.video_out import PRESET_ENCODERS, pick_encoder
+    if config.output and Path(config.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"cannot write video {config.output!r}: expected a name ending in {', '.join(VIDEO_SUFFIXES)}")
+    if config.output:
+        choice = pick_encoder(Path(config.output), config.codec)  # a codec the container can't hold fails here
+        if config.preset and choice.encoder not in PRESET_ENCODERS:
+            raise ValueError(f"--preset applies to H.264 and HEVC; {config.output!r} gets {choice.codec}: "
+                             f"drop --preset or use --codec h264")
+    elif config.preset:
+        raise ValueError("--preset applies to the annotated video: give --output NAME.mp4 (--video in lookout batch)")
+
+
+def check_source_size(config: RunConfig) -> None:
+    """An image source over --max-pixels is refused from its header, before any model loads (a
+    folder's images are checked one by one as they come, and skipped)."""
+    from detector.io.sources import IMAGE_EXTS, image_refusal
+    if Path(config.source).suffix.lower() in IMAGE_EXTS and Path(config.source).is_file():
+        refusal = image_refusal(config.source, config.max_pixels)
+        if refusal:
+            raise ValueError(f"image {config.source!r}: {refusal}")
+
+
+def _check_int8(config: RunConfig) -> None:
+    """--int8 (or --int8-calibration) where it can be had: said before anything heavy loads."""
+    if not config.int8:
+        return
+    if config.int8_calibration:
+        from detector.io.sources import is_live_spec
+        spec = config.int8_calibration
+        if is_live_spec(spec) or not (Path(spec).exists() or any(c in spec for c in "*?[")):
+            raise ValueError(f"--int8-calibration {spec!r}: expected a video file, image or folder of images "
+                             f"from the scenes you will run on")
+    from detector.runtime.int8_detector import int8_refusal
+    refusal = int8_refusal(config.model, config.device, config.half, config.backend)
+    if refusal:
+        raise ValueError(refusal)
+
+
+def _check_classes(model: str, classes: tuple[str, ...]) -> None:
+    """Unknown --classes names fail before any model loads, for the named models (whose labels are known)."""
+    from detector.models.registry import MODELS
+    from detector.models.labels import labels_of
+    if not classes or model not in MODELS:
+        return
+    known = [n for n in labels_of(MODELS[model].label_set)[1:] if not n.startswith("class_")]
+    unknown = [c for c in classes if c not in known]
+    if unknown:
+        raise ValueError(f"--classes: unknown class {', '.join(map(repr, unknown))} for {model}; "
+                         f"its classes are: {', '.join(known)}")

@@ -1,0 +1,25 @@
+"""The ``lookout`` script: the engine's command line (``detector.cli``) with this window for the runs
+that show one. Importing it loads no Qt; the window's modules load only when a window opens."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _open_window(config) -> int:
+    from .app import run_app
+    return run_app(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from detector.cli import main as cli_main
+    return cli_main(argv, open_window=_open_window)
+
+
+def cli() -> None:
+    """Run, then leave without the interpreter's slow teardown of torch and ONNX Runtime thread pools
+    (seconds here). Every output is closed and flushed by then."""
+    rc = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
