@@ -1,7 +1,7 @@
 """Benchmark: Lookout side by side with the reference runtimes, in one run, on the same frames.
 
 usage: python tools/bench.py [--frames 100] [--threads 2] [--tf-python /tmp/ref/bin/python] [--repeat 3]
-                                [--sections detector,classifier,pipeline,window] [--soak 10000] [--readme]
+                                [--sections detector,classifier,pipeline,window] [--soak 10000] [--write-docs]
 
 Each section runs in its own subprocess (so peak RSS is per section) with the same thread count.
   detector    full path (preprocess + network + decoding + NMS), batch 1, vtest.avi frames: every
@@ -18,7 +18,7 @@ Each section runs in its own subprocess (so peak RSS is per section) with the sa
   tracking    what tracking + a line + a zone add per frame at about 20 objects (the COCO model's
               vtest.avi detections at threshold 0), side by side with the detector alone
   soak        a file played --live --loop for N frames: RSS, threads and open files each 500 frames
-Median and p90 over every timed call, after warm-up. ``--readme`` rewrites README's table.
+Median and p90 over every timed call, after warm-up. ``--write-docs`` rewrites the tables in docs/speed.md.
 Not a test: numbers for people to read. Needs ../shared (media, models).
 """
 from __future__ import annotations
@@ -555,7 +555,7 @@ def main(argv=None) -> int:
     ap.add_argument("--window-seconds", type=float, default=20.0)
     ap.add_argument("--soak", type=int, default=10000)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (CUDA times eager/fused/jit in fp32 and fp16)")
-    ap.add_argument("--readme", action="store_true", help="write the tables into README.md (the GPU block for cuda)")
+    ap.add_argument("--write-docs", action="store_true", help="write the tables into docs/speed.md (the GPU block for cuda)")
     ap.add_argument("--section", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -590,8 +590,8 @@ def main(argv=None) -> int:
               f"{time.strftime('%Y-%m-%d')}")
     text = format_tables(results, header)
     print(text)
-    if args.readme:
-        readme = ROOT / "README.md"
+    if args.write_docs:
+        readme = ROOT / "docs" / "speed.md"
         s = readme.read_text()
         block = "bench" if args.device == "cpu" else "bench-gpu"
         a, b = f"<!-- {block}:start -->", f"<!-- {block}:end -->"

@@ -25,6 +25,7 @@ SUBCOMMANDS = {"batch": "many videos and image folders into one output folder (l
 def build_parser() -> argparse.ArgumentParser:
     commands = "\n".join(f"  lookout {name:<8} {what}" for name, what in SUBCOMMANDS.items())
     ap = argparse.ArgumentParser(prog="lookout", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 usage="lookout [--source S] [options]\n       lookout {%s} ..." % ",".join(SUBCOMMANDS),
                                  description="Real-time object detection on webcams and video.\n\n"
                                              "  lookout [options]  run one source: the window, or files with "
                                              f"--output/--detections/--dump-dir\n{commands}")
