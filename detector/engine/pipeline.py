@@ -132,8 +132,10 @@ def frames_from(capture: CaptureThread, stop: threading.Event, stats: Stats) -> 
 class Engine:
     """Runs the models on frames. ``process`` is a generator: one Result per frame, in order."""
 
-    def __init__(self, models: Models, stats: Stats):
-        self.models, self.stats = models, stats
+    def __init__(self, models: Models, stats: Stats, min_score: float | None = None):
+        """``min_score``: this stream's own score threshold, above the shared detector's (several
+        streams share one detector, which runs at the lowest of their thresholds)."""
+        self.models, self.stats, self.min_score = models, stats, min_score
 
     def process(self, frames: Iterable[Frame], batch: int = 1) -> Iterator[Result]:
         """Results in frame order. ``batch`` > 1 runs the detector on that many frames at once (the
@@ -159,37 +161,44 @@ class Engine:
 
     def infer_batch(self, frames: list[Frame]) -> list[Result]:
         """One detector call for all ``frames`` (one settings snapshot for them all), then the class
-        filter, the classifier and tracking frame by frame, in order. A frame's "detect" latency is
-        its share of the batch's time."""
+        filter, the classifier and tracking frame by frame, in order."""
         m = self.models.snapshot()
+        all_dets, share = self.detect(m, frames)
+        return [self.finish(m, frame, dets, dict(share)) for frame, dets in zip(frames, all_dets)]
+
+    def detect(self, m: ModelSnapshot, frames: list[Frame]) -> tuple[list, dict[str, float]]:
+        """The detector on ``frames`` in one call: their Detections and each frame's share of the
+        call's stage latencies (ms; "detect" is the whole call's)."""
         lat_batch: dict[str, float] = {}
         t0 = time.perf_counter()
         all_dets = m.detector.detect_batch([f.image for f in frames], timings=lat_batch)
         share = {k: v / len(frames) for k, v in lat_batch.items()}
         share["detect"] = (time.perf_counter() - t0) * 1000 / len(frames)
-        results = []
-        for frame, dets in zip(frames, all_dets):
-            lat = dict(share)
-            if m.classes is not None:
-                dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
-            if m.classifier is not None and m.classify != "off":
-                t1 = time.perf_counter()
-                if m.classify == "frame":
-                    dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
-                elif len(dets):
-                    per_box = m.classifier.classify_boxes(frame.image, dets.xyxy, k=1)
-                    dets = dets.with_classes(box_classes=tuple(Classification(tuple(p)) for p in per_box))
-                lat["classify"] = (time.perf_counter() - t1) * 1000
-            analytics = None
-            if self.models.analytics is not None:
-                t2 = time.perf_counter()
-                dets, analytics = self.models.analytics.update(dets, frame.captured_at)
-                lat["track"] = (time.perf_counter() - t2) * 1000
-            lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
-            for stage in ("preprocess", "detect", "classify", "track"):
-                if stage in lat:
-                    self.stats.add_latency(stage, lat[stage])
-            self.stats.add_latency("age", lat["capture_to_result"])
-            self.stats.count("inferred")
-            results.append(Result(frame, dets, lat, analytics))
-        return results
+        return all_dets, share
+
+    def finish(self, m: ModelSnapshot, frame: Frame, dets, lat: dict[str, float]) -> Result:
+        """One frame's detections through this stream's class filter, classifier and tracker."""
+        if self.min_score is not None and len(dets):
+            dets = dets.filter(dets.scores >= self.min_score)
+        if m.classes is not None:
+            dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
+        if m.classifier is not None and m.classify != "off":
+            t1 = time.perf_counter()
+            if m.classify == "frame":
+                dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
+            elif len(dets):
+                per_box = m.classifier.classify_boxes(frame.image, dets.xyxy, k=1)
+                dets = dets.with_classes(box_classes=tuple(Classification(tuple(p)) for p in per_box))
+            lat["classify"] = (time.perf_counter() - t1) * 1000
+        analytics = None
+        if self.models.analytics is not None:
+            t2 = time.perf_counter()
+            dets, analytics = self.models.analytics.update(dets, frame.captured_at)
+            lat["track"] = (time.perf_counter() - t2) * 1000
+        lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
+        for stage in ("preprocess", "detect", "classify", "track"):
+            if stage in lat:
+                self.stats.add_latency(stage, lat[stage])
+        self.stats.add_latency("age", lat["capture_to_result"])
+        self.stats.count("inferred")
+        return Result(frame, dets, lat, analytics)

@@ -13,7 +13,7 @@ class Frame:
     image: HxWx3 uint8 BGR, owned by this frame (sinks copy before drawing).
     index: position in the source (0-based; counts dropped and bad frames too, so gaps show drops).
     pts_ms: the source's timestamp. captured_at: ``time.monotonic()`` when the capture thread got it.
-    source: the source's description.
+    source: the source's description. stream: the stream's name in a run of several ("" alone).
     """
 
     image: np.ndarray
@@ -21,3 +21,4 @@ class Frame:
     pts_ms: float
     captured_at: float
     source: str
+    stream: str = ""
