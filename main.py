@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument("--lossless", action="store_true", help="every frame in order, even from a camera")
     ap.add_argument("--loop", action="store_true", help="restart a file source at its end")
     add_model_options(ap)
-    ap.add_argument("--list-models", action="store_true", help="list the named detectors and exit")
+    ap.add_argument("--list-models", action="store_true", help="list the named detectors and classifiers and exit")
     ap.add_argument("--max-frames", type=int, default=0, help="stop after N processed frames")
     ap.add_argument("--duration", type=float, default=0.0, help="stop after S seconds")
     ap.add_argument("--batch", type=int, default=0, metavar="N",
@@ -102,6 +102,8 @@ def add_model_options(ap) -> None:
     ap.add_argument("--conf", type=float, default=0.3, help="score threshold (default 0.3)")
     ap.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
+    ap.add_argument("--blur", default="", metavar="CLASSES", help="comma-separated class names to pixelate in every "
+                    "video and image written, e.g. person (the detections files are unchanged)")
     track = ap.add_argument_group("tracking and counting")
     track.add_argument("--track", action="store_true", help="track objects across frames: stable IDs in the "
                        "JSONL (track_id), the video and the window (on by itself with --line / --zone)")
@@ -132,6 +134,8 @@ def _config(args):
     camera = _camera_mode(args)
     classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
     _check_classes(args.model, classes)
+    blur = tuple(c.strip() for c in args.blur.split(",") if c.strip())
+    _check_classes(args.model, blur, "--blur")
     counters = _counters(args)
     from detector.io.sources import is_live_spec
     is_file = not is_live_spec(args.source)
@@ -146,7 +150,7 @@ def _config(args):
         stats_json=args.stats_json, max_frames=args.max_frames, duration=args.duration, batch=args.batch,
         progress=not args.no_progress, reconnect_attempts=max(args.reconnect, 0),
         open_timeout_s=max(args.open_timeout, 0.5), track=args.track or bool(counters), counters=tuple(counters),
-        tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer)
+        tracker_match=args.tracker_match, tracker_buffer=args.tracker_buffer, blur=blur)
 
 
 def _check_output(args) -> None:
@@ -233,8 +237,8 @@ def _counters(args) -> list:
     return counters
 
 
-def _check_classes(model: str, classes: tuple[str, ...]) -> None:
-    """Unknown --classes names fail before any model loads, for the named models (whose labels are known)."""
+def _check_classes(model: str, classes: tuple[str, ...], option: str = "--classes") -> None:
+    """Unknown --classes (or --blur) names fail before any model loads, for the named models (whose labels are known)."""
     from detector.models.registry import MODELS
     from detector.models.labels import labels_of
     if not classes or model not in MODELS:
@@ -242,16 +246,18 @@ def _check_classes(model: str, classes: tuple[str, ...]) -> None:
     known = [n for n in labels_of(MODELS[model].label_set)[1:] if not n.startswith("class_")]
     unknown = [c for c in classes if c not in known]
     if unknown:
-        raise ValueError(f"--classes: unknown class {', '.join(map(repr, unknown))} for {model}; "
+        raise ValueError(f"{option}: unknown class {', '.join(map(repr, unknown))} for {model}; "
                          f"its classes are: {', '.join(known)}")
 
 
 def list_models() -> int:
     from detector.models.registry import model_table
-    rows = model_table()
-    for r in rows:
-        print(f"{r['name']}\n  {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
-              f"  weights: {r['weights']}\n  offline now: {r['offline']}")
+    titles = {"detectors": "Detectors (--model NAME)", "classifiers": "Classifiers (--classifier NAME, with --classify)"}
+    for k, (section, rows) in enumerate(model_table().items()):
+        print(("\n" if k else "") + titles[section] + ":")
+        for r in rows:
+            print(f"  {r['name']}\n    {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
+                  f"    weights: {r['weights']}\n    offline now: {r['offline']}")
     return 0
 
 

@@ -15,9 +15,10 @@ from detector.ops.draw import annotate
 class OutputWorker(threading.Thread):
     """Draws and writes results on its own thread so encoding overlaps inference."""
 
-    def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8):
+    def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8, blur=()):
+        """``blur``: class names pixelated in the drawn images (the detections files keep them)."""
         super().__init__(name="lookout-output", daemon=True)
-        self.sinks, self.stats = sinks, stats
+        self.sinks, self.stats, self.blur = sinks, stats, tuple(blur)
         self.q: queue.Queue = queue.Queue(maxsize)
         self.error: Exception | None = None
         self.failed = threading.Event()
@@ -52,7 +53,7 @@ class OutputWorker(threading.Thread):
                 continue
             try:
                 t0 = time.perf_counter()
-                annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics)
+                annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics, blur=self.blur)
                              if self.needs_annotated else None)
                 t1 = time.perf_counter()
                 for sink in self.sinks:

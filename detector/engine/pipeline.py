@@ -181,7 +181,7 @@ class Engine:
             analytics = None
             if self.models.analytics is not None:
                 t2 = time.perf_counter()
-                dets, analytics = self.models.analytics.update(dets, frame.captured_at)
+                dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0)
                 lat["track"] = (time.perf_counter() - t2) * 1000
             lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
             for stage in ("preprocess", "detect", "classify", "track"):
@@ -189,5 +189,6 @@ class Engine:
                     self.stats.add_latency(stage, lat[stage])
             self.stats.add_latency("age", lat["capture_to_result"])
             self.stats.count("inferred")
-            results.append(Result(frame, dets, lat, analytics))
+            # every sink shows boxes cut to the frame; the raw ones stay the detector's (and the tracker's)
+            results.append(Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics))
         return results

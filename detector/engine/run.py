@@ -65,6 +65,7 @@ class RunConfig:
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
     tracker_buffer: int = 30
+    blur: tuple[str, ...] = ()      # class names pixelated in every video and image written
 
 
 # Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
@@ -175,7 +176,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         if models.analytics is not None and all(source.size):
             models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
         sinks = build_sinks(config, source.fps, policy.live, warn)
-        worker = OutputWorker(sinks, stats, config.queue_size)
+        worker = OutputWorker(sinks, stats, config.queue_size, config.blur)
         worker.start()
         batch = config.batch or (1 if policy.live else LOSSLESS_BATCH)
         stats.info["batch"] = batch
