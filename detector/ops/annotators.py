@@ -26,12 +26,14 @@ def _pixel_box(row: np.ndarray, width: int, height: int) -> tuple[int, int, int,
 
 
 class BlurAnnotator:
-    """Pixelates the boxes of the given class names (privacy): a box becomes cells of about a fifth
-    of its smaller side (at least ``min_cell`` px), too coarse for a face or a number plate."""
+    """Blurs the boxes of the given class names (privacy): each box is shrunk to about ``cells``
+    samples across its smaller side and scaled back up smoothly, which leaves colours and shapes but
+    no face, text or number plate; the cost is two small resizes, whatever the box's size (a
+    Gaussian as strong would need a kernel as wide as the box)."""
 
-    def __init__(self, classes, min_cell: int = 6):
+    def __init__(self, classes, cells: int = 5):
         self.classes = frozenset(classes)
-        self.min_cell = min_cell
+        self.cells = cells
 
     def __call__(self, image: np.ndarray, dets: Detections) -> None:
         if not self.classes:
@@ -39,12 +41,13 @@ class BlurAnnotator:
         h, w = image.shape[:2]
         for i in np.flatnonzero([label in self.classes for label in dets.labels]):
             x1, y1, x2, y2 = _pixel_box(dets.xyxy[i], w, h)
-            if x2 - x1 < 1 or y2 - y1 < 1:
+            if x2 - x1 < 2 or y2 - y1 < 2:
                 continue
-            cell = max(self.min_cell, min(x2 - x1, y2 - y1) // 5)
+            step = max(2.0, min(x2 - x1, y2 - y1) / self.cells)
             roi = image[y1:y2, x1:x2]
-            small = cv2.resize(roi, (max(1, (x2 - x1) // cell), max(1, (y2 - y1) // cell)), interpolation=cv2.INTER_AREA)
-            roi[:] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+            small = cv2.resize(roi, (max(1, round((x2 - x1) / step)), max(1, round((y2 - y1) / step))),
+                               interpolation=cv2.INTER_AREA)
+            roi[:] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
 
 
 class BoxAnnotator:

@@ -27,6 +27,13 @@ class Annotation:
         self.counts = RowsAnnotator("bottom", ink=(0, 255, 255))
 
     def __call__(self, image: np.ndarray, dets: Detections, header: str | None = None, analytics=None) -> np.ndarray:
+        return self.draw(image, dets, header, analytics)[0]
+
+    def draw(self, image: np.ndarray, dets: Detections, header: str | None = None,
+             analytics=None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """The annotated copy of ``image``, the box labels' rectangles ((N, 4) int xyxy, x2/y2
+        exclusive, in the order of ``dets``) and the label area's rows (top, bottom): the header
+        rows fill [0, top), the count rows [bottom, H)."""
         out = image.copy()
         h, w = out.shape[:2]
         if not dets.clipped:  # API callers may pass the model's raw boxes
@@ -39,11 +46,11 @@ class Annotation:
         top_rows = [r for r in (header, scene_caption(dets)) if r]
         bottom_rows = count_lines(analytics) if analytics is not None else []
         top = self.header.band((h, w), top_rows)
-        bottom = h - self.counts.band((h, w), bottom_rows)
-        self.labels(out, dets, top, max(bottom, top))
+        bottom = max(h - self.counts.band((h, w), bottom_rows), top)
+        rects = self.labels(out, dets, top, bottom)
         self.header(out, top_rows)
         self.counts(out, bottom_rows)
-        return out
+        return out, rects, (top, bottom)
 
 
 def annotate(image: np.ndarray, dets: Detections, header: str | None = None, analytics=None,
