@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from detector.ops.captions import box_caption, class_color
-from detector.ops.label_layout import place_labels
+from detector.ops.label_layout import leader, place_labels
 from detector.ops.text import TextStyle, draw_text
 from detector.types.detections import Detections
 
@@ -68,7 +68,8 @@ class BoxAnnotator:
 class LabelAnnotator:
     """Each box's caption on its class colour, placed by ``label_layout.place_labels``: inside the
     frame, between ``top`` and ``bottom`` (the bands the header and count rows hold), and off the
-    labels of better-scored boxes where there is room. ``relative_size`` scales the text against
+    labels of better-scored boxes where there is room; a label moved off its box gets a thin line
+    to it. ``relative_size`` scales the text against
     the header rows' (labels are smaller: a crowd's captions would otherwise cover the crowd)."""
 
     def __init__(self, relative_size: float = 0.7, caption=box_caption):
@@ -81,7 +82,11 @@ class LabelAnnotator:
         texts = [self.caption(dets, i) for i in range(len(dets))]
         rects = place_labels(dets.xyxy, [style.size(t) for t in texts], (w, h), top, bottom)
         for i, (text, r) in enumerate(zip(texts, rects)):
-            draw_text(image, text, int(r[0]), int(r[1]), style, class_color(dets.class_ids[i]))
+            color = class_color(dets.class_ids[i])
+            seg = leader(r, np.round(dets.xyxy[i]))
+            if seg is not None:  # a label moved off its box to make room: say whose it is
+                cv2.line(image, seg[0], seg[1], color, 1, cv2.LINE_AA)
+            draw_text(image, text, int(r[0]), int(r[1]), style, color)
         return rects
 
 

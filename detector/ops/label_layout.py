@@ -42,6 +42,22 @@ def place_labels(boxes: np.ndarray, sizes: list[tuple[int, int]], frame_wh: tupl
     return np.array(placed, np.int64).reshape(-1, 4)
 
 
+def leader(rect, box, gap: int = 4) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The shortest segment from a label ``rect`` to its ``box`` (both xyxy) when they are more than
+    ``gap`` px apart (the label was moved off its box to make room), else None."""
+    def span(a1, a2, b1, b2):  # the closest coordinates of two intervals along one axis
+        if a2 < b1:
+            return a2, b1
+        if b2 < a1:
+            return a1, b2
+        mid = (max(a1, b1) + min(a2, b2)) // 2
+        return mid, mid
+    (lx, bx), (ly, by) = span(rect[0], rect[2], int(box[0]), int(box[2])), span(rect[1], rect[3], int(box[1]), int(box[3]))
+    if max(abs(lx - bx), abs(ly - by)) <= gap:
+        return None
+    return (int(lx), int(ly)), (int(bx), int(by))
+
+
 def _area(a, b) -> int:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
