@@ -16,6 +16,15 @@ sys.path.insert(0, str(ROOT / "tools"))
 CROWDED = (134, 136, 701, 721, 751, 770)  # vtest.avi frames with 15-17 boxes
 
 
+def _counting():
+    from detector.analytics.counting import FrameAnalytics, Line
+    return FrameAnalytics(counts={"lines": {"door": {"in": {"person": 8}, "out": {"person": 3}}}, "zones": {}},
+                          lines=(Line("door", (230.0, 0.0), (230.0, 576.0)),))
+
+
+COUNTING = _counting()
+
+
 @pytest.fixture(scope="module")
 def detector():
     from detector import Detector
@@ -35,8 +44,8 @@ def test_labels_on_crowded_vtest_frames_stay_inside_and_overlap_less_than_before
         h, w = frame.shape[:2]
         dets = detector.detect(frame)
         assert len(dets) >= 10
-        _, rects, (top, bottom) = Annotation().draw(frame, dets)
-        assert len(rects) == len(dets)
+        _, rects, (top, bottom) = Annotation().draw(frame, dets, header="12.0 fps", analytics=COUNTING)
+        assert len(rects) == len(dets) and 0 < top < bottom < h
         assert outside(rects, h, w) == 0
         assert (rects[:, 1] >= top).all() and (rects[:, 3] <= bottom).all()
         before += overlapping_pairs(old_label_rects(dets, h, w))
@@ -45,17 +54,18 @@ def test_labels_on_crowded_vtest_frames_stay_inside_and_overlap_less_than_before
 
 
 def test_header_rows_never_cover_a_box_label():
-    """Two cats on a couch: the COCO model's couch label sits at the top edge, where the frame
-    classifier's "scene:" row goes; the label moves below the row."""
+    """A box at the top edge, where the stats header and the frame classifier's "scene:" row go
+    (reported on a photo of cats on a couch; here grace_hopper.bmp, whose person box starts at
+    y = 8): its label moves below the rows instead of under them."""
     import cv2
     from detector import Detector
     from detector.ops.draw import Annotation
     from detector.types.detections import Classification
-    img = cv2.imread(str(shared_path("media/pets.jpg")))
+    img = cv2.imread(str(shared_path("media/grace_hopper.bmp")))
     dets = Detector.load("ssd-mobilenetv2-coco", device="cpu").detect(img)
-    assert len(dets)
-    dets = dets.with_classes(frame_class=Classification((("tabby, tabby cat", 0.48),)))
+    dets = dets.with_classes(frame_class=Classification((("military uniform", 0.48),)))
     _, rects, (top, bottom) = Annotation().draw(img, dets, header="12.0 fps")
+    assert dets.xyxy[:, 1].min() < top  # a box whose label would sit in the header band
     assert top > 0 and (rects[:, 1] >= top).all() and (rects[:, 3] <= bottom).all()
 
 
