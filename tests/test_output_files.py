@@ -129,3 +129,26 @@ def test_list_models_in_two_sections_with_one_default_each():
     assert names(detectors) == ["ssd-mobilenetv2-coco", "ssdlite-mobilenetv2-person", "ssdlite-mobilenetv2-coco"]
     assert names(classifiers) == ["mobilenet-v2", "mobilenet-v3-large", "mobilenet-v3-small"]
     assert "classifiers" in lookout("--help").stdout
+
+
+def test_blur_hides_the_people_in_raw_dumps_too(tmp_path):
+    """--dump-raw writes the frames without drawings; with --blur they are blurred as well (a raw
+    dump showing what --blur hides would defeat it)."""
+    from conftest import read_frame
+    dump, jsonl = tmp_path / "dump", tmp_path / "d.jsonl"
+    p = lookout("--source", str(DEMO_CLIP), "--dump-dir", str(dump), "--dump-raw", "--dump-ext", "png",
+                "--detections", str(jsonl), "--max-frames", "3", "--blur", "person", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    source, raw = read_frame(DEMO_CLIP, 2), cv2.imread(str(dump / "00000002_raw.png"))
+    dets = json.loads(jsonl.read_text().splitlines()[2])["detections"]
+    sure, anyone = np.zeros(raw.shape[:2], bool), np.zeros(raw.shape[:2], bool)
+    for d in dets:
+        if d["label"] == "person":
+            x1, y1, x2, y2 = d["xyxy"]
+            anyone[int(y1):int(np.ceil(y2)) + 1, int(x1):int(np.ceil(x2)) + 1] = True
+            if d["score"] >= 0.5:
+                sure[int(y1) + 1:int(y2), int(x1) + 1:int(x2)] = True
+    assert sure.any()
+    lap = lambda img: np.abs(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F))
+    assert lap(raw)[sure].mean() < 0.6 * lap(source)[sure].mean()
+    assert np.array_equal(raw[~anyone], source[~anyone])  # png: the rest is the source, bit for bit
