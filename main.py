@@ -102,7 +102,7 @@ def add_model_options(ap) -> None:
     ap.add_argument("--conf", type=float, default=0.3, help="score threshold (default 0.3)")
     ap.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
-    ap.add_argument("--blur", default="", metavar="CLASSES", help="comma-separated class names to pixelate in every "
+    ap.add_argument("--blur", default="", metavar="CLASSES", help="comma-separated class names to blur in every "
                     "video and image written, e.g. person (the detections files are unchanged)")
     track = ap.add_argument_group("tracking and counting")
     track.add_argument("--track", action="store_true", help="track objects across frames: stable IDs in the "

@@ -65,7 +65,7 @@ class RunConfig:
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
     tracker_buffer: int = 30
-    blur: tuple[str, ...] = ()      # class names pixelated in every video and image written
+    blur: tuple[str, ...] = ()      # class names blurred in every video and image written
 
 
 # Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
