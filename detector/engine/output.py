@@ -56,7 +56,7 @@ class OutputWorker(threading.Thread):
                 continue
             try:
                 t0 = time.perf_counter()
-                if self.blur:  # before any sink sees the frame: raw dumps hide them too
+                if self.blur and self.needs_annotated:  # before any image sink sees the frame: raw dumps too
                     result = blurred(result, self.blur)
                 annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics)
                              if self.needs_annotated else None)
