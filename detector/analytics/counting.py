@@ -238,7 +238,9 @@ class Analytics:
                 self._zone(c, ids, tracked, centres, dets.labels, events)
         for j in tracked:
             tid = int(ids[j])
-            self._trails.setdefault(tid, collections.deque()).append((now, *centres[j]))
+            # the length bound holds where a live source's timestamps stand still (a camera
+            # reporting none and no frame rate): 2 s at up to 128 fps
+            self._trails.setdefault(tid, collections.deque(maxlen=256)).append((now, *centres[j]))
         for tid in list(self._trails):
             q = self._trails[tid]
             while q and q[0][0] > now:  # the clock went back (a seek): that path is not this one's
