@@ -115,7 +115,7 @@ def test_trails_span_at_most_the_configured_time(detector):
         assert got.min() >= want.min() - 2 and got.max() <= want.max() + 2
 
 
-def test_blur_pixelates_only_the_named_classes(detector):
+def test_blur_changes_only_the_boxes_of_the_named_classes(detector):
     from detector.ops.draw import annotate
     frame = read_frame(shared_path("media/vtest.avi"), 701)
     dets = detector.detect(frame).clip(768, 576)
