@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
         if result is None:
             return None
         path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}.png"
-        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections, analytics=result.analytics)):
+        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections, analytics=result.analytics, blur=self.config.blur)):
             self.statusBar().showMessage(f"snapshot saved to {path}", 8000)
             return path
         self.statusBar().showMessage(f"cannot save snapshot to {path}", 8000)
@@ -454,7 +454,7 @@ class MainWindow(QMainWindow):
             return
         path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
         try:
-            self.session.start_recording(str(path))
+            self.session.start_recording(str(path), self.config.blur)
             self.statusBar().showMessage(f"recording to {path}", 8000)
         except ValueError as e:
             self.act_record.setChecked(False)

@@ -166,7 +166,8 @@ class FrameAnalytics:
     events: dicts (type line_cross / zone_enter / zone_exit, the counter's name, track_id, label,
     direction for lines). counts: {"lines": {name: {"in": {label: n}, "out": {...}}}, "zones":
     {name: {"inside": {label: n}, "max": {...}, "entered": {...}}}}. trails: track id -> (K, 2)
-    recent centres in pixels. lines / zones: the counters in pixels.
+    recent centres in pixels, oldest first; trail_times: track id -> (K,) their frames' times in
+    seconds of the source's clock (pts), and time_s this frame's. lines / zones: the counters in pixels.
     """
 
     events: tuple[dict, ...] = ()
@@ -174,13 +175,17 @@ class FrameAnalytics:
     trails: dict = field(default_factory=dict)
     lines: tuple[Line, ...] = ()
     zones: tuple[Zone, ...] = ()
+    trail_times: dict = field(default_factory=dict)
+    time_s: float = 0.0
 
 
 class Analytics:
     """One stream's tracker, counters and trails. Thread-safe: the window may change the counters
     while the engine runs."""
 
-    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 1.0):
+    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 2.0):
+        """``trail_seconds``: how much of each track's path to keep, in the source's time (what a
+        drawing may show at most)."""
         from detector.analytics.tracker import Tracker
         self.tracker = tracker or Tracker()
         self.trail_seconds = trail_seconds
@@ -231,14 +236,17 @@ class Analytics:
         with self._lock:
             return list(self._given)
 
-    def update(self, dets: Detections, captured_at: float) -> tuple[Detections, FrameAnalytics]:
+    def update(self, dets: Detections, time_s: float) -> tuple[Detections, FrameAnalytics]:
+        """Track ``dets`` and count; ``time_s`` is the frame's time on the source's clock (pts in
+        seconds), so trails span the same stretch of video whether frames arrive in real time or
+        faster (a lossless file run decodes ahead of the wall clock)."""
         with self._lock:
             h, w = dets.image_hw
             if self._size is None and w and h:
                 self._size = (w, h)
                 self._reset_state()
             dets = self.tracker.update(dets)
-            return dets, self._count(dets, captured_at)
+            return dets, self._count(dets, time_s)
 
     def _count(self, dets: Detections, now: float) -> FrameAnalytics:
         ids = dets.track_ids
@@ -252,17 +260,22 @@ class Analytics:
                 self._zone(c, ids, tracked, centres, dets.labels, events)
         for j in tracked:
             tid = int(ids[j])
-            self._trails.setdefault(tid, collections.deque()).append((now, *centres[j]))
+            # the length bound holds where a live source's timestamps stand still (a camera
+            # reporting none and no frame rate): 2 s at up to 128 fps
+            self._trails.setdefault(tid, collections.deque(maxlen=256)).append((now, *centres[j]))
         for tid in list(self._trails):
             q = self._trails[tid]
+            while q and q[0][0] > now:  # the clock went back (a seek): that path is not this one's
+                q.popleft()
             while q and now - q[0][0] > self.trail_seconds:
                 q.popleft()
             if not q:
                 del self._trails[tid]
         trails = {tid: np.array([(x, y) for _, x, y in q], np.float32) for tid, q in self._trails.items()}
+        times = {tid: np.array([t for t, _, _ in q], np.float64) for tid, q in self._trails.items()}
         return FrameAnalytics(tuple(events), self.counts(), trails,
                               tuple(c for c in self._counters if isinstance(c, Line)),
-                              tuple(c for c in self._counters if isinstance(c, Zone)))
+                              tuple(c for c in self._counters if isinstance(c, Zone)), times, float(now))
 
     def _cross_line(self, line: Line, ids, tracked, centres, labels, events, boxes) -> None:
         """A track's side of the line changes only once its centre is a margin past it (a tenth of

@@ -25,9 +25,12 @@ def models_main(argv: list[str]) -> int:
                             "classes, size, licence, where the weights come from, and whether each works "
                             "offline now.").parse_args(argv)
     from detector.models.registry import model_table
-    for r in model_table():
-        print(f"{r['name']}\n  {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
-              f"  weights: {r['weights']}\n  offline now: {r['offline']}")
+    titles = {"detectors": "Detectors (--model NAME)", "classifiers": "Classifiers (--classifier NAME, with --classify)"}
+    for k, (section, rows) in enumerate(model_table().items()):
+        print(("\n" if k else "") + titles[section] + ":")
+        for r in rows:
+            print(f"  {r['name']}\n    {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
+                  f"    weights: {r['weights']}\n    offline now: {r['offline']}")
     return 0
 
 

@@ -99,6 +99,8 @@ def add_model_options(ap) -> None:
     ap.add_argument("--conf", type=float, default=D["conf"], help=f"score threshold (default {D['conf']})")
     ap.add_argument("--iou", type=float, default=D["iou"], help=f"NMS IoU threshold (default {D['iou']})")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
+    ap.add_argument("--blur", default="", metavar="CLASSES", help="comma-separated class names to blur in every "
+                    "video and image written, e.g. person (the detections files are unchanged)")
     track = ap.add_argument_group("tracking and counting")
     track.add_argument("--track", action="store_true", help="track objects across frames: stable IDs in the "
                        "JSONL (track_id), the video and the window (on by itself with --line / --zone)")
@@ -138,7 +140,8 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
         live=True if live_flag else (False if lossless_flag else None),
         play_realtime=bool(live_flag) and not is_live_spec(source),
         int8=bool(given.get("int8") or given.get("int8_calibration")),
-        classes=tuple(c.strip() for c in given.get("classes", "").split(",") if c.strip()),
+        classes=_names(given.get("classes", "")),
+        blur=_names(given.get("blur", "")),
         bitrate=bitrate(given.get("bitrate")),
         camera=_camera_mode(given),
         counters=tuple(counters), track=bool(given.get("track")) or bool(counters),
@@ -149,7 +152,14 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
     _check_output(config)
     _check_int8(config)
     _check_classes(config.model, config.classes)
+    _check_classes(config.model, config.blur, "--blur")
     return config
+
+
+def _names(text) -> tuple[str, ...]:
+    """'person, car' or ['person', 'car'] (a config file) -> ('person', 'car')."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return tuple(str(c).strip() for c in items if str(c).strip())
 
 
 def _counters(given: dict) -> list:
@@ -210,8 +220,9 @@ def _check_int8(config: RunConfig) -> None:
         raise ValueError(refusal)
 
 
-def _check_classes(model: str, classes: tuple[str, ...]) -> None:
-    """Unknown --classes names fail before any model loads, for the named models (whose labels are known)."""
+def _check_classes(model: str, classes: tuple[str, ...], option: str = "--classes") -> None:
+    """Unknown --classes (or --blur) names fail before any model loads, for the named models (whose
+    labels are known)."""
     from detector.models.registry import MODELS
     from detector.models.labels import labels_of
     if not classes or model not in MODELS:
@@ -219,5 +230,5 @@ def _check_classes(model: str, classes: tuple[str, ...]) -> None:
     known = [n for n in labels_of(MODELS[model].label_set)[1:] if not n.startswith("class_")]
     unknown = [c for c in classes if c not in known]
     if unknown:
-        raise ValueError(f"--classes: unknown class {', '.join(map(repr, unknown))} for {model}; "
+        raise ValueError(f"{option}: unknown class {', '.join(map(repr, unknown))} for {model}; "
                          f"its classes are: {', '.join(known)}")

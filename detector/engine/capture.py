@@ -45,6 +45,7 @@ class FrameBuffer:
         self._closed = False
         self.dropped = 0
         self._reported = 0
+        self.notify: threading.Event | None = None  # set on every put: wakes a scheduler serving several buffers
 
     def _full(self, incoming: int) -> bool:
         return len(self._items) >= self.capacity or (bool(self._items) and self._bytes + incoming > self.max_bytes)
@@ -72,7 +73,9 @@ class FrameBuffer:
             self._items.append(frame)
             self._bytes += size
             self._cond.notify_all()
-            return True
+        if self.notify is not None:
+            self.notify.set()
+        return True
 
     def get(self, timeout: float = 0.5):
         """The next frame; None on timeout; EndOfStream once closed and drained."""
@@ -92,6 +95,8 @@ class FrameBuffer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        if self.notify is not None:
+            self.notify.set()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The output thread: draws and writes each result to the sinks, so encoding overlaps inference."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -9,15 +10,18 @@ from detector.types.results import Result
 from detector.engine.capture import EndOfStream, FrameBuffer
 from detector.engine.stats import Stats
 from detector.io.sinks import DumpSink, FileSink, VideoSink, detections_sink
+from detector.ops.annotators import BlurAnnotator
 from detector.ops.draw import annotate
 
 
 class OutputWorker(threading.Thread):
     """Draws and writes results on its own thread so encoding overlaps inference."""
 
-    def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8):
+    def __init__(self, sinks: list[FileSink], stats: Stats, maxsize: int = 8, blur=()):
+        """``blur``: class names blurred in every image written, annotated or raw (the detections
+        files are unchanged)."""
         super().__init__(name="lookout-output", daemon=True)
-        self.sinks, self.stats = sinks, stats
+        self.sinks, self.stats, self.blur = sinks, stats, tuple(blur)
         self.q = FrameBuffer(maxsize, overwrite=False)  # bounded in results and in bytes of pixels
         self.error: Exception | None = None
         self.failed = threading.Event()
@@ -50,6 +54,8 @@ class OutputWorker(threading.Thread):
                 continue
             try:
                 t0 = time.perf_counter()
+                if self.blur and self.needs_annotated:  # before any image sink sees the frame: raw dumps too
+                    result = blurred(result, self.blur)
                 annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics)
                              if self.needs_annotated else None)
                 t1 = time.perf_counter()
@@ -63,6 +69,13 @@ class OutputWorker(threading.Thread):
             except Exception as e:  # reported by the runner; remaining results are discarded
                 self.error = e
                 self.failed.set()
+
+
+def blurred(result: Result, classes) -> Result:
+    """``result`` with its frame's boxes of ``classes`` blurred in a copy of the image."""
+    image = result.frame.image.copy()
+    BlurAnnotator(classes)(image, result.detections)
+    return dataclasses.replace(result, frame=dataclasses.replace(result.frame, image=image))
 
 
 def build_sinks(config, source_fps: float, live: bool, warn=None) -> list[FileSink]:

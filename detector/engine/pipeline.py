@@ -176,8 +176,9 @@ class Engine:
         share["detect"] = (time.perf_counter() - t0) * 1000 / len(frames)
         return all_dets, share
 
-    def finish(self, m: ModelSnapshot, frame: Frame, dets, lat: dict[str, float]) -> Result:
-        """One frame's detections through this stream's class filter, classifier and tracker."""
+    def finish(self, m: ModelSnapshot, frame: Frame, dets, lat: dict[str, float], inferred: bool = True) -> Result:
+        """One frame's detections through this stream's class filter, classifier and tracker;
+        ``inferred=False`` for detections carried over from an earlier frame (motion gating)."""
         if self.min_score is not None and len(dets):
             dets = dets.filter(dets.scores >= self.min_score)
         if m.classes is not None:
@@ -193,12 +194,13 @@ class Engine:
         analytics = None
         if self.models.analytics is not None:
             t2 = time.perf_counter()
-            dets, analytics = self.models.analytics.update(dets, frame.captured_at)
+            dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0)
             lat["track"] = (time.perf_counter() - t2) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
         for stage in ("preprocess", "detect", "classify", "track"):
             if stage in lat:
                 self.stats.add_latency(stage, lat[stage])
         self.stats.add_latency("age", lat["capture_to_result"])
-        self.stats.count("inferred")
-        return Result(frame, dets, lat, analytics)
+        self.stats.count("inferred" if inferred else "motion_skipped")
+        # every sink shows boxes cut to the frame; the raw ones stay the detector's (and the tracker's)
+        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics)

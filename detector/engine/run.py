@@ -70,6 +70,7 @@ class RunConfig:
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
+    blur: tuple[str, ...] = ()      # class names blurred in every video and image written
 
     def __post_init__(self) -> None:
         """Every range check of the options, once, for the command line, the window and the API alike:
@@ -226,7 +227,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         if models.analytics is not None and all(source.size):
             models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
         sinks = build_sinks(config, source.fps, policy.live, warn)
-        worker = OutputWorker(sinks, stats, config.queue_size)
+        worker = OutputWorker(sinks, stats, config.queue_size, config.blur)
         worker.start()
         batch = config.batch or (1 if policy.live else LOSSLESS_BATCH)
         stats.info["batch"] = batch

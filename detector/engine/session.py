@@ -162,11 +162,11 @@ class LiveSession(Session, threading.Thread):
         self.messages.put(f"loading {what}…")
         self._loader.submit(job)
 
-    def start_recording(self, path: str) -> None:
-        """Record what the window shows (annotated, at the measured rate) to ``path``. ValueError if
-        the file cannot be made."""
+    def start_recording(self, path: str, blur=()) -> None:
+        """Record what the window shows (annotated, at the measured rate) to ``path``, the boxes of
+        the class names in ``blur`` blurred. ValueError if the file cannot be made."""
         sink = VideoSink(path, fps=None)
-        rec = OutputWorker([sink], Stats())
+        rec = OutputWorker([sink], Stats(), blur=blur)
         rec.start()
         with self._lock:
             self._record_sink, self._recorder = sink, rec

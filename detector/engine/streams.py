@@ -150,4 +150,4 @@ class Scheduler:
                 yield s, s.engine.finish(m, f, dets, dict(share))
             else:  # nothing moved since the last detection: its boxes still hold
                 s.stats.count("motion_skipped")
-                yield s, s.engine.finish(m, f, s._last_raw.at_size(f.image.shape[:2]), {}, inferred=False)
+                yield s, s.engine.finish(m, f, s._last_raw, {}, inferred=False)

@@ -120,19 +120,22 @@ def checkpoint_file(name_or_path) -> Path | None:
     return path if path.suffix in (".pt", ".pth", ".tflite") and path.is_file() else None
 
 
-def model_table() -> list[dict]:
-    """Each named model as ``--list-models`` prints it: name, architecture, classes, input, size on
-    disk, where its weights come from, licence, and whether it works offline now."""
-    rows = []
+def model_table() -> dict[str, list[dict]]:
+    """The named models as ``--list-models`` prints them, in two sections, "detectors" (``--model``)
+    and "classifiers" (``--classifier``), each row with name (the section's default marked
+    "(default)"), architecture, classes, input, size on disk, where its weights come from,
+    licence, and whether it works offline now."""
+    sections: dict[str, list[dict]] = {"detectors": [], "classifiers": []}
     for m in REGISTRY.values():
         local = m.local_file()
         size = f"{local.stat().st_size / 1e6:.1f} MB" if local else "-"
         offline = "yes" if local else ("no: downloads once" if m.weights == "download" else "no: asset missing")
-        default = m.name in (DEFAULT_MODEL, DEFAULT_CLASSIFIER)
-        rows.append({"name": m.name + (" (default)" if default else ""), "task": m.task,
-                     "architecture": m.architecture, "classes": m.classes, "input": m.input, "size": size,
-                     "weights": f"{m.weights}: {m.source}", "licence": m.licence, "offline": offline})
-    return rows
+        default = m.name == (DEFAULT_MODEL if m.task == "detector" else DEFAULT_CLASSIFIER)
+        sections["detectors" if m.task == "detector" else "classifiers"].append(
+            {"name": m.name + (" (default)" if default else ""), "task": m.task,
+             "architecture": m.architecture, "classes": m.classes, "input": m.input, "size": size,
+             "weights": f"{m.weights}: {m.source}", "licence": m.licence, "offline": offline})
+    return sections
 
 
 def display_name(name_or_path) -> str:

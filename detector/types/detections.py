@@ -26,6 +26,9 @@ class Detections:
     labels: N names. box_classes: optional per-box classifier results (N entries) and
     frame_class: optional whole-frame classifier result. track_ids: optional (N,) int64 from a
     ``Tracker`` (-1 for a box not part of a confirmed track).
+    clipped: False for the model's raw boxes, which may reach past the image edges (what the
+    parity tests compare and the tracker follows); True once ``clip`` has cut them to the image,
+    as every output (JSONL, CSV, drawing) shows them.
     """
 
     xyxy: np.ndarray
@@ -36,6 +39,7 @@ class Detections:
     frame_class: Classification | None = None
     image_hw: tuple[int, int] = (0, 0)
     track_ids: np.ndarray | None = None
+    clipped: bool = False
 
     def __post_init__(self):
         n = len(self.scores)
@@ -58,7 +62,14 @@ class Detections:
                           tuple(self.labels[i] for i in idx),
                           tuple(self.box_classes[i] for i in idx) if self.box_classes is not None else None,
                           self.frame_class, self.image_hw,
-                          self.track_ids[idx] if self.track_ids is not None else None)
+                          self.track_ids[idx] if self.track_ids is not None else None, self.clipped)
+
+    def clip(self, width: int, height: int) -> "Detections":
+        """A new Detections with every box cut to the ``width`` x ``height`` image, x in [0, width]
+        and y in [0, height] (same rows, order and fields; a box wholly outside keeps zero area
+        on the edge rather than vanishing, so row counts match the raw boxes)."""
+        lim = np.array([width, height, width, height], np.float32)
+        return replace(self, xyxy=np.clip(self.xyxy, 0, lim).astype(np.float32), clipped=True)
 
     def with_classes(self, box_classes=None, frame_class=None) -> "Detections":
         return replace(self, box_classes=box_classes if box_classes is not None else self.box_classes,
