@@ -25,7 +25,10 @@ def _open_window(qtbot, tmp_path, model: str):
     from ui.app import build_window
     config = RunConfig(source=str(DEMO_CLIP), loop=True)
     models = Models(Detector.load(model, device="cpu"))
-    win, session = build_window(config, models, snapshot_dir=str(tmp_path))
+    from PyQt6.QtCore import QSettings
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)  # not the user's
+    win, session = build_window(config, models, snapshot_dir=str(tmp_path), record_dir=str(tmp_path),
+                                settings=settings)
     qtbot.addWidget(win)
     session.start()
     win.show()
