@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--fourcc", default="", metavar="CODE", help="pixel format, e.g. MJPG or YUYV")
     cam.add_argument("--list-cameras", action="store_true", help="list the cameras present and exit")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar or live line")
+    ap.add_argument("--snapshot-dir", metavar="DIR", help="the window's snapshot folder for this run (default: the one set in the window, else Pictures/Lookout)")
+    ap.add_argument("--record-dir", metavar="DIR", help="the window's recordings folder for this run (default: the one set in the window, else Videos/Lookout)")
     return ap
 
 
@@ -326,7 +328,7 @@ def run_window(args) -> int:
         return 2
     config = _config(args)
     from ui.app import run_app
-    return run_app(config)
+    return run_app(config, snapshot_dir=args.snapshot_dir, record_dir=args.record_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

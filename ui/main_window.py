@@ -31,6 +31,7 @@ from detector.io.camera import describe_cameras, list_cameras
 from detector.io.sources import mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER, KNOWN_MODELS
 from detector.ops.draw import annotate
+from detector.util.files import part_path
 
 from .bindings import KEYS
 from .help_dialog import HelpDialog
@@ -591,11 +592,18 @@ class MainWindow(QMainWindow):
             return
         folder = self.folders.folder("recordings")
         try:
-            path = claim_fresh(folder, f"lookout_{time.strftime('%Y%m%d_%H%M%S')}", ".mp4")
-            self.session.start_recording(str(path))
-        except (OSError, ValueError) as e:
+            # the encoder writes the partial file the name is held by, and renames it when done
+            path = claim_fresh(folder, f"lookout_{time.strftime('%Y%m%d_%H%M%S')}", ".mp4", reserve=part_path)
+        except OSError as e:
             self.act_record.setChecked(False)
-            self.statusBar().showMessage(f"cannot record in {folder}: {getattr(e, 'strerror', None) or e}", 10000)
+            self.statusBar().showMessage(f"cannot record in {folder}: {e.strerror or e}", 10000)
+            return
+        try:
+            self.session.start_recording(str(path))
+        except ValueError as e:
+            part_path(path).unlink(missing_ok=True)
+            self.act_record.setChecked(False)
+            self.statusBar().showMessage(str(e), 10000)
             return
         self.act_record.setChecked(True)
         self._saved("recording to", path)

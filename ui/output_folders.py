@@ -41,14 +41,18 @@ class OutputFolders:
         self.settings.setValue(f"output/{kind}", str(Path(folder).absolute()))
 
 
-def claim_fresh(folder: Path, stem: str, suffix: str) -> Path:
-    """A new empty file ``folder/stem[-N]suffix`` that did not exist: created exclusively, so neither an
-    old file nor one made at the same moment is overwritten. OSError if the folder cannot be written."""
+def claim_fresh(folder: Path, stem: str, suffix: str, reserve=lambda path: path) -> Path:
+    """A name ``folder/stem[-N]suffix`` that no file has, held by creating ``reserve(name)`` exclusively
+    (the name itself for a file written at once; a recording's partial file for one finished later),
+    so neither an old file nor one started at the same moment is overwritten. OSError if the folder
+    cannot be written."""
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(10_000):
         path = folder / f"{stem}{'' if n == 0 else f'-{n}'}{suffix}"
+        if path.exists():
+            continue
         try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.close(os.open(reserve(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
             return path
         except FileExistsError:
             continue

@@ -176,6 +176,8 @@ class LiveSession(Session, threading.Thread):
         rec.start()
         with self._lock:
             self._record_sink, self._recorder = sink, rec
+            if self._latest is not None:  # it starts with the frame on screen when it was asked for
+                rec.put(self._latest)      # (in the lock: before any newer one; the queue is empty)
 
     def stop_recording(self) -> str | None:
         """Stop recording now; the encoder drains and the file is finished on a thread of its own (a
