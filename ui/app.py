@@ -15,7 +15,7 @@ def viewer_policy(config: RunConfig) -> CapturePolicy:
     common = dict(loop=config.loop, reconnect_attempts=config.reconnect_attempts, source=source_options(config))
     if config.live is False:
         return CapturePolicy(live=False, **common)
-    return CapturePolicy(live=True, play_realtime=not is_live_spec(config.source), **common)
+    return CapturePolicy(live=True, play_realtime=bool(config.source) and not is_live_spec(config.source), **common)
 
 
 def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: str | None = None,

@@ -13,7 +13,7 @@ RATE_WINDOW_S = 2.0
 
 
 class RateMeter:
-    """Events a second over the last ``window_s`` seconds of real time, counted from ``restart()``.
+    """Events a second over the last ``window_s`` seconds of real time, since the last ``restart()``.
 
     A window over the last N events would span a pause (or a source switch) and show a rate
     nobody measured: 10 fps long into a pause, a fraction of the real rate right after it."""
@@ -21,16 +21,14 @@ class RateMeter:
     def __init__(self, window_s: float = RATE_WINDOW_S):
         self.window_s = window_s
         self._stamps: collections.deque = collections.deque()
-        self._since = time.monotonic()
 
     def tick(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self._stamps.append(now)
         self._trim(now)
 
-    def restart(self, now: float | None = None) -> None:
+    def restart(self) -> None:
         self._stamps.clear()
-        self._since = time.monotonic() if now is None else now
 
     def rate(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
@@ -38,10 +36,14 @@ class RateMeter:
         n = len(self._stamps)
         if n < 2:  # no interval measured since the restart yet
             return 0.0
-        since = now - self._since
-        if since < self.window_s / 4:  # too soon for a window: the intervals seen so far
-            return (n - 1) / (self._stamps[-1] - self._stamps[0]) if self._stamps[-1] > self._stamps[0] else 0.0
-        return n / min(self.window_s, since)
+        first, last = self._stamps[0], self._stamps[-1]
+        if last <= first:
+            return 0.0
+        # Over the intervals seen, so the wait for the first event after a restart does not count;
+        # once the silence since the last event is longer than a usual interval it counts, so a
+        # stalled source decays to 0 instead of keeping its old rate for a whole window.
+        typical = (last - first) / (n - 1)
+        return (n - 1) / max(last - first, now - first - typical)
 
     def _trim(self, now: float) -> None:
         while self._stamps and self._stamps[0] <= now - self.window_s:
@@ -83,9 +85,8 @@ class Stats:
             self._restart_rates()
 
     def _restart_rates(self) -> None:
-        now = time.monotonic()
         for meter in self._recent.values():
-            meter.restart(now)
+            meter.restart()
 
     def get(self, name: str) -> int:
         with self._lock:
