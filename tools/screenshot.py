@@ -46,6 +46,12 @@ def start_xvfb(screen: str = "1280x800") -> subprocess.Popen | None:
     sys.exit("screenshot: could not start Xvfb")
 
 
+def _stats_rect(view, dx: int, dy: int) -> list[float] | None:
+    """The stats overlay's panel in window coordinates (boxes under it are drawn dimmed)."""
+    r = getattr(view, "stats_rect", None)
+    return [r.x() + dx, r.y() + dy, r.right() + dx, r.bottom() + dy] if r is not None and view.show_stats else None
+
+
 def start_wm() -> subprocess.Popen:
     if not shutil.which("openbox"):
         sys.exit("screenshot: --wm needs openbox (Debian package openbox)")
@@ -104,7 +110,11 @@ def main() -> int:
         while time.monotonic() < end or (playing and win.shown_seq < 3):
             app.processEvents()
             time.sleep(0.01)
+        win.timer.stop()  # no newer frame between the paint and the grab: the boxes below are the ones shown
+        win.view.repaint()
         app.processEvents()
+        app.sync()
+        time.sleep(0.2)
         geo = win.frameGeometry()
         shot = app.primaryScreen().grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())
         scale_png = args.max_width and shot.width() > args.max_width
@@ -119,6 +129,7 @@ def main() -> int:
                 "scale": args.scale or 1, "png_scaled_to": args.max_width if scale_png else None,
                 "showing": type(win.stage.currentWidget()).__name__,
                 "stats": win.view.stats_lines, "stats_origin": [origin.x() + offset.x(), origin.y() + offset.y()],
+                "stats_rect": _stats_rect(win.view, origin.x() + offset.x(), origin.y() + offset.y()),
                 "labels": list(win.view.result.detections.labels) if win.view.result else [],
                 "class_ids": [int(c) for c in win.view.result.detections.class_ids] if win.view.result else []}
         Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=1))
