@@ -12,43 +12,36 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QFrame,
-                             QGridLayout, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
-                             QListWidgetItem, QMainWindow, QPushButton, QScrollArea, QSizePolicy, QSlider,
-                             QStackedWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QListWidgetItem, QMainWindow, QStackedWidget
 
 from detector.engine.pipeline import Models
 from detector.engine.session import LiveSession
 from detector.engine.stats import RateMeter
 from detector.io.camera import describe_cameras, list_cameras
-from detector.io.sources import mask_url
-from detector.models.registry import DEFAULT_CLASSIFIER, KNOWN_MODELS
+from detector.models.registry import DEFAULT_CLASSIFIER
 from detector.ops.draw import annotate
 from detector.util.files import part_path
 
 from .bindings import KEYS
+from .counter_actions import CounterActions
 from .help_dialog import HelpDialog
-from .notice import ElidedLabel, SavedNotice
+from .notice import SavedNotice
 from .output_folders import OutputFolders, app_settings, claim_fresh
-from .scene_panel import SceneBars
-from .section import Section
+from .side_panel import SidePanel
+from .source_actions import SourceActions
 from .start_view import StartView
 from .video_view import VideoView
-
-RECENT_MAX = 6
 # The smallest window that still shows the stats overlay over the video and a readable panel: a
 # 1024 x 600 netbook fits it; a 1280 x 720 or 1366 x 768 laptop has room to spare.
 MINIMUM_SIZE = (900, 560)
-PANEL_MIN_WIDTH = 290
 
-class MainWindow(QMainWindow):
+class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
     def __init__(self, session: LiveSession, models: Models, config, snapshot_dir: str | None = None,
                  record_dir: str | None = None, settings: QSettings | None = None):
         """``snapshot_dir`` / ``record_dir``: this run's folders (--snapshot-dir / --record-dir); else
@@ -90,254 +83,7 @@ class MainWindow(QMainWindow):
         self.timer.start(15)
         self.statusBar().showMessage("starting…")
 
-    # ---- layout --------------------------------------------------------------------------------
-    def _side_panel(self) -> None:
-        """One dock holding folding sections in a scroll area: at any window height every control
-        can be reached, and no section is ever squeezed over another."""
-        self.scene_bars = SceneBars()
-        self.scene_bars.hide()  # no room for empty bars while the classifier is off
-        self.det_counts = QLabel("—")
-        self.det_counts.setWordWrap(True)
-        self.sections = {s.title: s for s in (
-            Section("Detector", self._detector_controls()),
-            Section("Classes", self._class_controls()),
-            Section("Scene classifier", self._classifier_controls()),
-            Section("Detections", self.det_counts),
-            Section("Tracking and counting", self._counting()),
-            Section("Output folders", self._folder_controls()),
-        )}
-        content = QWidget()
-        lay = QVBoxLayout(content)
-        lay.setContentsMargins(6, 4, 6, 4)
-        lay.setSpacing(4)
-        for section in self.sections.values():
-            lay.addWidget(section)
-        lay.addStretch(1)
-        self.panel_scroll = QScrollArea()
-        self.panel_scroll.setWidgetResizable(True)
-        self.panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.panel_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.panel_scroll.setWidget(content)
-        scrollbar = self.panel_scroll.verticalScrollBar().sizeHint().width()
-        self.panel_scroll.setMinimumWidth(max(content.minimumSizeHint().width(), PANEL_MIN_WIDTH) + scrollbar)
-        self.dock = QDockWidget("Panel", self)
-        self.dock.setObjectName("panel")
-        self.dock.setWidget(self.panel_scroll)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.dock.setTitleBarWidget(QWidget())  # its rows are worth more than a title; View menu hides it
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-
-    def _detector_controls(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        form.setContentsMargins(4, 0, 0, 0)
-        det = self.models.detector
-        self.model_box = QComboBox()
-        self.model_box.addItems([*KNOWN_MODELS, "Open…"])
-        self.model_box.setCurrentText(det.name if det.name in KNOWN_MODELS else "Open…")
-        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_box.setMinimumContentsLength(12)
-        self.model_box.activated.connect(self.on_model)
-        form.addRow("Model", self.model_box)
-        self.device_box = QComboBox()
-        from detector.runtime.backend import available_devices
-        self.device_box.addItems(available_devices())
-        self.device_box.setCurrentText(str(det.device.type))
-        self.device_box.activated.connect(self.on_device)
-        form.addRow("Device", self.device_box)
-        self.conf, self.conf_label = _slider(1, 99, det.score_threshold, self.on_conf)
-        form.addRow("Confidence", _beside(self.conf, self.conf_label))
-        self.iou, self.iou_label = _slider(5, 100, det.iou_threshold, self.on_iou)
-        form.addRow("NMS IoU", _beside(self.iou, self.iou_label))
-        return w
-
-    def _class_controls(self) -> QWidget:
-        # 90 COCO classes: a search box narrows the list, All / None set every class at once.
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(4, 0, 0, 0)
-        row = QHBoxLayout()
-        self.class_search = QLineEdit()
-        self.class_search.setPlaceholderText("search classes…")
-        self.class_search.setClearButtonEnabled(True)
-        self.class_search.textChanged.connect(self.on_class_search)
-        self.class_all, self.class_none = QPushButton("All"), QPushButton("None")
-        self.class_all.clicked.connect(lambda: self.set_all_classes(True))
-        self.class_none.clicked.connect(lambda: self.set_all_classes(False))
-        row.addWidget(self.class_search, 1)
-        row.addWidget(self.class_all)
-        row.addWidget(self.class_none)
-        lay.addLayout(row)
-        self.classes = QListWidget()
-        self.classes.setFixedHeight(104)
-        self._fill_classes()
-        self.classes.itemChanged.connect(self.on_classes)
-        lay.addWidget(self.classes)
-        return w
-
-    def _classifier_controls(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        form.setContentsMargins(4, 0, 0, 0)
-        self.classify_box = QComboBox()
-        self.classify_box.addItems(["off", "frame", "boxes"])
-        self.classify_box.setCurrentText(self.models.snapshot().classify)
-        self.classify_box.activated.connect(self.on_classify)
-        form.addRow("Classify", self.classify_box)
-        form.addRow(self.scene_bars)
-        return w
-
-    def _counting(self) -> QWidget:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.setContentsMargins(4, 0, 0, 0)
-        self.track_box = QCheckBox("Track objects (IDs, trails)")
-        self.track_box.setChecked(self.models.analytics is not None)
-        self.track_box.toggled.connect(self.on_track)
-        lay.addWidget(self.track_box)
-        grid = QGridLayout()
-        self.draw_line_btn, self.draw_zone_btn = QPushButton("Draw line"), QPushButton("Draw zone")
-        self.draw_line_btn.clicked.connect(lambda: self.view.start_drawing("line"))
-        self.draw_zone_btn.clicked.connect(lambda: self.view.start_drawing("zone"))
-        grid.addWidget(self.draw_line_btn, 0, 0)
-        grid.addWidget(self.draw_zone_btn, 0, 1)
-        lay.addLayout(grid)
-        self.counter_list = QListWidget()
-        self.counter_list.setFixedHeight(52)
-        self.counter_list.setToolTip("double-click to rename (counts are kept)")
-        self.counter_list.itemDoubleClicked.connect(self.rename_counter)
-        lay.addWidget(self.counter_list)
-        grid = QGridLayout()
-        self.counter_buttons = {}
-        for i, (text, slot) in enumerate((("Delete", self.delete_counter), ("Reset counts", self.reset_counts),
-                                          ("Save…", self.save_counters), ("Load…", self.load_counters))):
-            b = QPushButton(text)
-            b.clicked.connect(lambda _=False, f=slot: f())
-            grid.addWidget(b, i // 2, i % 2)
-            self.counter_buttons[text] = b
-        lay.addLayout(grid)
-        self.count_label = QLabel("")
-        self.count_label.setWordWrap(True)
-        lay.addWidget(self.count_label)
-        self._fill_counters()
-        return w
-
-    def _folder_controls(self) -> QWidget:
-        w = QWidget()
-        grid = QGridLayout(w)
-        grid.setContentsMargins(4, 0, 0, 0)
-        self.folder_labels = {}
-        for row, (kind, title) in enumerate((("snapshots", "Snapshots"), ("recordings", "Recordings"))):
-            label = ElidedLabel()
-            change = QPushButton("Change…")
-            change.clicked.connect(lambda _=False, k=kind: self.choose_folder(k))
-            grid.addWidget(QLabel(title), row, 0)
-            grid.addWidget(label, row, 1)
-            grid.addWidget(change, row, 2)
-            grid.setColumnStretch(1, 1)
-            self.folder_labels[kind] = label
-        self._show_folders()
-        return w
-
-    def _show_folders(self) -> None:
-        for kind, label in self.folder_labels.items():
-            label.setText(str(self.folders.folder(kind)))
-            label.setToolTip(str(self.folders.folder(kind)))
-
-    def choose_folder(self, kind: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"Folder for {kind}", str(self.folders.folder(kind)))
-        if folder:
-            self.folders.set(kind, folder)
-            self._show_folders()
-
-    # ---- tracking and counting (all on the GUI thread: quick, no I/O but the user's own file) -----
-    def _analytics(self):
-        """The stream's analytics, created on first use (tracking on)."""
-        if self.models.analytics is None:
-            from detector.engine.run import make_analytics
-            self.models.analytics = make_analytics(replace(self.config, track=True))
-            self.track_box.setChecked(True)
-        return self.models.analytics
-
-    def on_track(self, on: bool) -> None:
-        if on:
-            self._analytics()
-        else:
-            self.models.analytics = None
-            self._fill_counters()
-
-    def _set_counters(self, counters) -> None:
-        try:
-            self._analytics().set_counters(counters)
-        except ValueError as e:
-            self.statusBar().showMessage(str(e), 8000)
-        self._fill_counters()
-
-    def add_counter(self, counter) -> None:
-        from detector.analytics.counting import Line, Zone
-        existing = self._analytics().counters
-        kind = "line" if isinstance(counter, Line) else "zone"
-        n = 1 + sum(1 for c in existing if isinstance(c, Line) == (kind == "line"))
-        names = {c.name for c in existing}
-        while f"{kind}{n}" in names:
-            n += 1
-        named = Line(f"{kind}{n}", counter.p1, counter.p2) if kind == "line" else Zone(f"{kind}{n}", counter.points)
-        self._set_counters(existing + [named])
-
-    def rename_counter(self, item) -> None:
-        """A label change: the counts stay (Reset counts is its own button)."""
-        old = item.text().split(" ", 1)[0]
-        name, ok = QInputDialog.getText(self, "Rename", "Name (the counts are kept):", text=old)
-        name = name.strip()
-        if ok and name and name != old:
-            if " " in name:
-                self.statusBar().showMessage("a line or zone name has no spaces (it is used in --line NAME=…)",
-                                             8000)
-                return
-            try:
-                self._analytics().rename(old, name)
-            except ValueError as e:
-                self.statusBar().showMessage(str(e), 8000)
-            self._fill_counters()
-
-    def delete_counter(self) -> None:
-        item = self.counter_list.currentItem()
-        if item is not None and self.models.analytics is not None:
-            old = item.text().split(" ", 1)[0]
-            self._set_counters([c for c in self.models.analytics.counters if c.name != old])
-
-    def reset_counts(self) -> None:
-        if self.models.analytics is not None:
-            self.models.analytics.reset_counts()
-
-    def save_counters(self) -> None:
-        from detector.analytics.counting import save_counters
-        if self.models.analytics is None or not self.models.analytics.counters:
-            self.statusBar().showMessage("no lines or zones to save", 5000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save lines and zones", "counters.json", "JSON (*.json)")
-        if path:
-            save_counters(path, self.models.analytics.counters)
-            self.statusBar().showMessage(f"saved {path} (load it with --counters {path})", 8000)
-
-    def load_counters(self, path: str | None = None) -> None:
-        from detector.analytics.counting import load_counters
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Load lines and zones", "", "JSON (*.json)")
-        if path:
-            try:
-                self._set_counters(load_counters(path))
-            except ValueError as e:
-                self.statusBar().showMessage(str(e), 8000)
-
-    def _fill_counters(self) -> None:
-        from detector.analytics.counting import Line
-        self.counter_list.clear()
-        a = self.models.analytics
-        for c in (a.counters if a is not None else []):
-            self.counter_list.addItem(f"{c.name} ({'line' if isinstance(c, Line) else 'zone'})")
-
+    # ---- classes and keys ----------------------------------------------------------------------
     def _fill_classes(self) -> None:
         self.classes.blockSignals(True)
         self.classes.clear()
@@ -392,52 +138,6 @@ class MainWindow(QMainWindow):
         if self.stage.currentWidget() is self.start_view and self.session.source_state[0] == "playing":
             self.stage.setCurrentWidget(self.view)
         self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    # ---- sources and the start view -------------------------------------------------------------
-    def open_source(self, spec: str) -> None:
-        self.start_view.set_opening(spec)
-        self.session.set_source(spec)
-
-    def show_start(self, reason: str | None = None) -> None:
-        """The start view: cameras (probed off this thread), files, the demo clip, recent sources."""
-        if reason is not None:
-            self.start_view.set_reason(reason)
-        self.start_view.set_recent(self.recent_sources())
-        self.start_view.set_opening("")
-        self.stage.setCurrentWidget(self.start_view)
-        if self._probe_thread is None or not self._probe_thread.is_alive():
-            self.start_view.set_cameras(None)
-            self._probe_thread = threading.Thread(target=lambda: self._probes.put(list_cameras()),
-                                                  name="lookout-camera-probe", daemon=True)
-            self._probe_thread.start()
-
-    def recent_sources(self) -> list[str]:
-        return [s for s in self.settings.value("sources/recent", [], type=list) if s][:RECENT_MAX]
-
-    def _remember_source(self, spec: str) -> None:
-        if mask_url(spec) != spec:
-            return  # never store a password in the settings file
-        recent = [spec] + [s for s in self.recent_sources() if s != spec]
-        self.settings.setValue("sources/recent", recent[:RECENT_MAX])
-
-    def _follow_source_state(self) -> None:
-        state = self.session.source_state
-        if state == self._shown_state:
-            return
-        self._shown_state = state
-        kind, spec, text = state
-        if kind == "opening":
-            self.display_rate.restart()
-            self.start_view.set_opening(spec)
-        elif kind == "playing":
-            self.start_view.set_reason("")
-            self.stage.setCurrentWidget(self.view)
-            self._remember_source(spec)
-        elif kind == "failed":
-            print(f"lookout: {text}", file=sys.stderr)  # the same line on the terminal
-            self.show_start(text)
-        elif kind == "none":
-            self.show_start("")
 
     # ---- the timer: pull, paint, stats ---------------------------------------------------------
     def pull(self) -> None:
@@ -494,7 +194,6 @@ class MainWindow(QMainWindow):
         """What the camera granted (it may differ from --width/--height/--fps/--fourcc)."""
         cam = stats.info.get("camera", {}).get("granted")
         return f"  | camera {cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() if cam else ""
-
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
@@ -651,24 +350,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _slider(low: int, high: int, value: float, slot):
-    """A 0-1 value as a slider in hundredths, and the label that shows it."""
-    slider = QSlider(Qt.Orientation.Horizontal)
-    slider.setRange(low, high)
-    slider.setValue(round(value * 100))
-    label = QLabel(f"{value:.2f}")
-    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("0.00") + 4)
-    slider.valueChanged.connect(slot)
-    return slider, label
 
 
-def _beside(*widgets) -> QWidget:
-    w = QWidget()
-    row = QHBoxLayout(w)
-    row.setContentsMargins(0, 0, 0, 0)
-    for x in widgets:
-        row.addWidget(x)
-    return w
 
 
 def _require(obj):
