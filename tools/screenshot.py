@@ -120,7 +120,7 @@ def main() -> int:
         scale_png = args.max_width and shot.width() > args.max_width
         if scale_png:
             shot = shot.scaledToWidth(args.max_width, Qt.TransformationMode.SmoothTransformation)
-        shot.save(args.out)
+        shot.save(args.out, "PNG", 0)  # 0: the smallest file (zlib's highest compression)
         origin = win.view.mapTo(win, win.view.rect().topLeft())
         offset = win.geometry().topLeft() - geo.topLeft()
         boxes = (win.view.widget_boxes() + [origin.x() + offset.x(), origin.y() + offset.y()] * 2).tolist()

@@ -20,7 +20,7 @@ class Section(QWidget):
         self.header.toggled.connect(self.set_expanded)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
+        lay.setSpacing(0)
         lay.addWidget(self.header)
         lay.addWidget(body)
         self.set_expanded(expanded)

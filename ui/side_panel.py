@@ -35,7 +35,7 @@ class SidePanel:
         content = QWidget()
         lay = QVBoxLayout(content)
         lay.setContentsMargins(6, 4, 6, 4)
-        lay.setSpacing(4)
+        lay.setSpacing(2)
         for section in self.sections.values():
             lay.addWidget(section)
         lay.addStretch(1)
