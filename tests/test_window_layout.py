@@ -137,3 +137,9 @@ def test_help_is_built_from_the_bindings(window, qtbot):
     assert len(rows) == len(KEYS) + len(MOUSE)
     assert {"Space", "S", "R", "Esc", "F1"} <= keys_in_help
     assert any("Drag" in k for k in keys_in_help) and any("ouble-click" in k for k in keys_in_help)
+    # Esc closes it (the application-wide Esc would otherwise take the key from the dialog)
+    from PyQt6.QtCore import Qt
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=2000)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()

@@ -76,3 +76,23 @@ def test_a_source_with_a_password_is_not_remembered(failed, qtbot):
     failed._remember_source("rtsp://user:secret@192.0.2.1/stream")
     failed._remember_source(str(DEMO_CLIP))
     assert failed.recent_sources() == [str(DEMO_CLIP)]
+
+
+def test_a_camera_lost_for_good_brings_the_start_view_back(qtbot, tmp_path, monkeypatch, capfd):
+    """The stand-in camera of test_camera: it plays, then its cable is pulled and stays out."""
+    from detector.io import camera
+    from test_camera import Device, StandInCamera
+    dev = Device()
+    monkeypatch.setattr(camera, "open_camera", lambda index: StandInCamera(dev))
+    with no_thread_left():
+        win = open_window(qtbot, tmp_path, "0", reconnect_attempts=1)
+        try:
+            assert win.stage.currentWidget() is win.view
+            dev.disconnect_after = dev.delivered + 3
+            qtbot.waitUntil(lambda: win.stage.currentWidget() is win.start_view, timeout=20000)
+            state, spec, reason = win.session.source_state
+            assert (state, spec) == ("failed", "0") and reason.startswith("source lost: lost camera 0")
+            assert win.start_view.reason.text() == reason
+            assert f"lookout: {reason}" in capfd.readouterr().err.splitlines()
+        finally:
+            win.close()

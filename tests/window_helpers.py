@@ -9,15 +9,17 @@ import time
 from conftest import DEMO_CLIP  # noqa: F401  (re-exported for the tests)
 
 
-def open_window(qtbot, tmp_path, source: str | None, model: str = "ssdlite-mobilenetv2-person", frames: int = 2):
-    """The window on ``source`` (None: no source), shown; past ``frames`` results when > 0."""
+def open_window(qtbot, tmp_path, source: str | None, model: str = "ssdlite-mobilenetv2-person", frames: int = 2,
+                **config):
+    """The window on ``source`` (None: no source), shown; past ``frames`` results when > 0.
+    ``config``: more RunConfig fields."""
     from PyQt6.QtCore import QSettings
 
     from detector import Detector
     from detector.engine.pipeline import Models
     from detector.engine.run import RunConfig
     from ui.app import build_window
-    config = RunConfig(source=source, loop=True)
+    config = RunConfig(source=source, loop=True, **config)
     models = Models(Detector.load(model, device="cpu"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win, session = build_window(config, models, snapshot_dir=str(tmp_path / "snapshots"),

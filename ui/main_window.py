@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QListWidgetItem, QMainWindow, QStackedWidget
+from PyQt6.QtWidgets import (QApplication, QDialog, QFileDialog, QInputDialog, QListWidgetItem, QMainWindow,
+                             QStackedWidget)
 
 from detector.engine.pipeline import Models
 from detector.engine.session import LiveSession
@@ -132,7 +133,12 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         menus["View"].addAction(self.dock.toggleViewAction())
 
     def escape(self) -> None:
-        """Cancel drawing, come back from the sources to a playing video, give the keys back to the video."""
+        """Close a dialog of ours (an application-wide Esc reaches us before the dialog would see it),
+        cancel drawing, come back from the sources to a playing video, give the keys back to the video."""
+        active = QApplication.activeWindow()
+        if isinstance(active, QDialog) and active.parent() is self:
+            active.close()
+            return
         if self.view.draw_mode is not None:
             self.view.start_drawing(None)
         if self.stage.currentWidget() is self.start_view and self.session.source_state[0] == "playing":

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 from detector.io.camera import list_cameras
-from detector.io.sources import mask_url
+from detector.io.sources import is_live_spec, mask_url
 
 RECENT_MAX = 6
 
@@ -36,6 +37,8 @@ class SourceActions:
     def _remember_source(self, spec: str) -> None:
         if mask_url(spec) != spec:
             return  # never store a password in the settings file
+        if not is_live_spec(spec) and Path(spec).exists():
+            spec = str(Path(spec).resolve())  # still found when started from another folder
         recent = [spec] + [s for s in self.recent_sources() if s != spec]
         self.settings.setValue("sources/recent", recent[:RECENT_MAX])
 
