@@ -46,12 +46,13 @@ class SidePanel:
         self.panel_scroll.setWidget(content)
         scrollbar = self.panel_scroll.verticalScrollBar().sizeHint().width()
         self.panel_scroll.setMinimumWidth(max(content.minimumSizeHint().width(), PANEL_MIN_WIDTH) + scrollbar)
-        self.dock = QDockWidget("Panel", self)
+        self.dock = QDockWidget("Side panel", self)
         self.dock.setObjectName("panel")
         self.dock.setWidget(self.panel_scroll)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.dock.setTitleBarWidget(QWidget())  # its rows are worth more than a title; View menu hides it
+        # No title bar (its height is worth more as panel rows), so nothing to drag: View > Side panel
+        # hides and shows it, for a bigger video.
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.dock.setTitleBarWidget(QWidget())
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
     def _detector_controls(self) -> QWidget:
