@@ -35,7 +35,8 @@ KEYS: tuple[Binding, ...] = (
             checkable=True, checked=True),
     Binding("F", "toggle_fullscreen", "Fullscreen", "fullscreen on / off", "View"),
     Binding("Esc", "escape", "Back to the video",
-            "cancel drawing a line or zone; leave a text field: the keys work the shortcuts again", "View"),
+            "close this help; cancel drawing a line or zone; leave a text field: the keys work the "
+            "shortcuts again", "View"),
     Binding("F1", "show_help", "Keys and mouse", "this help", "Help"),
 )
 

@@ -1,6 +1,7 @@
 """The F1 help: a two-column table of the keys and mouse actions, built from ui.bindings."""
 from __future__ import annotations
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QKeySequence
 from PyQt6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QTableWidget,
                              QTableWidgetItem, QVBoxLayout)
@@ -34,13 +35,15 @@ class HelpDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.resizeRowsToContents()
+        # row heights follow the wrapped text at the column's final width, not at construction
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         lay = QVBoxLayout(self)
         lay.addWidget(self.table)
         lay.addWidget(buttons)
-        self.resize(620, 460)
+        self.resize(720, 440)
 
     def rows(self) -> list[tuple[str, str]]:
         """What the table shows, row by row."""
