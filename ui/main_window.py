@@ -173,7 +173,11 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         self.det_counts.setText(", ".join(f"{k}: {v}" for k, v in sorted(labels.items())) or "none")
         if result.analytics is not None:
             from detector.ops.draw import count_lines
-            self.count_label.setText("\n".join(count_lines(result.analytics)))
+            text = "\n".join(count_lines(result.analytics))
+            self.count_label.setText(text)
+            self.count_label.setVisible(bool(text))
+        else:  # tracking off: no counts to read
+            self.count_label.hide()
 
     def display_fps(self) -> float:
         return 0.0 if self.session.paused else self.display_rate.rate()

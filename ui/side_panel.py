@@ -146,6 +146,7 @@ class SidePanel:
         lay.addLayout(grid)
         self.count_label = QLabel("")
         self.count_label.setWordWrap(True)
+        self.count_label.hide()  # an empty readout would still take a line
         lay.addWidget(self.count_label)
         self._fill_counters()
         return w
