@@ -8,7 +8,7 @@ import sys
 
 def _open_window(config) -> int:
     from .app import run_app
-    return run_app(config)
+    return run_app(config, snapshot_dir=config.snapshot_dir, record_dir=config.record_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

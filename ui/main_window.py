@@ -1,271 +1,90 @@
-"""Lookout's main window: video, stats overlay, classifier panel, controls. The GUI thread only paints.
+"""Lookout's main window: the video area (the start view until a source plays), the stats overlay,
+and a side panel of folding sections that scrolls. The GUI thread only paints.
 
 A QTimer pulls the engine worker's latest result (~60 Hz) and repaints only when it is new;
-requests go to the worker as method calls. Errors that come and go land in the status bar.
+requests go to the worker as method calls. Errors that come and go land in the status bar; a
+source that fails brings the start view back with the reason.
 """
 from __future__ import annotations
 
 import collections
+import queue
 import sys
+import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QHBoxLayout, QInputDialog,
-                             QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                             QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QDialog, QFileDialog, QInputDialog, QListWidgetItem, QMainWindow,
+                             QStackedWidget)
 
-from detector.io.camera import describe_cameras, list_cameras
-from detector.ops.draw import annotate
-from detector.models.registry import DEFAULT_CLASSIFIER, KNOWN_MODELS
 from detector.engine.pipeline import Models
 from detector.engine.session import LiveSession
+from detector.engine.stats import RateMeter
+from detector.io.camera import describe_cameras, list_cameras
+from detector.models.registry import DEFAULT_CLASSIFIER
+from detector.ops.draw import annotate
+from detector.util.files import part_path
 
+from .bindings import KEYS
+from .counter_actions import CounterActions
+from .help_dialog import HelpDialog
+from .notice import SavedNotice
+from .output_folders import OutputFolders, app_settings, claim_fresh
+from .side_panel import SidePanel
+from .source_actions import SourceActions
+from .start_view import StartView
 from .video_view import VideoView
+# The smallest window that still shows the stats overlay over the video and a readable panel: a
+# 1024 x 600 netbook fits it; a 1280 x 720 or 1366 x 768 laptop has room to spare.
+MINIMUM_SIZE = (900, 560)
 
-SHORTCUTS = [("Space", "pause / resume"), ("Right", "step one frame while paused"), ("S", "snapshot"),
-             ("T", "track IDs and trails on / off"), ("Esc", "cancel drawing a line or zone"),
-             ("R", "record on / off"), ("F", "fullscreen"), ("I", "stats overlay on / off"),
-             ("Ctrl+O", "open a video or image file"), ("Ctrl+K", "open a webcam"), ("Ctrl+U", "open a stream URL"),
-             ("F1", "this help"), ("Ctrl+Q", "quit")]
-
-
-class TopKPanel(QWidget):
-    """Frame-level classifier top-5 with bars, and a count of current detections per class."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("<b>Scene (classifier)</b>"))
-        self.rows = []
-        for _ in range(5):
-            label, bar = QLabel(""), QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(False)
-            bar.setMaximumHeight(8)
-            lay.addWidget(label)
-            lay.addWidget(bar)
-            self.rows.append((label, bar))
-        lay.addWidget(QLabel("<b>Detections</b>"))
-        self.counts = QLabel("—")
-        self.counts.setWordWrap(True)
-        lay.addWidget(self.counts)
-        lay.addStretch(1)
-
-    def show_result(self, result) -> None:
-        top = result.detections.frame_class.top if result.detections.frame_class else ()
-        for i, (label, bar) in enumerate(self.rows):
-            if i < len(top):
-                label.setText(f"{top[i][0].split(',')[0]}  {top[i][1]:.2f}")
-                bar.setValue(int(top[i][1] * 1000))
-            else:
-                label.setText("" if i else "(classifier off)")
-                bar.setValue(0)
-        c = collections.Counter(result.detections.labels)
-        self.counts.setText(", ".join(f"{k}: {v}" for k, v in sorted(c.items())) or "none")
-
-
-class MainWindow(QMainWindow):
-    def __init__(self, session: LiveSession, models: Models, config, snapshot_dir: str = "."):
+class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
+    def __init__(self, session: LiveSession, models: Models, config, snapshot_dir: str | None = None,
+                 record_dir: str | None = None, settings: QSettings | None = None):
+        """``snapshot_dir`` / ``record_dir``: this run's folders (--snapshot-dir / --record-dir); else
+        the remembered ones. ``settings``: where choices are remembered (tests pass their own)."""
         super().__init__()
         self.session, self.models, self.config = session, models, config
-        self.snapshot_dir = Path(snapshot_dir)
+        self.settings = settings if settings is not None else app_settings()
+        self.folders = OutputFolders(self.settings, snapshot_dir, record_dir)
         self.setWindowTitle("Lookout")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.resize(1180, 680)
+        # The video area: one widget in the middle (a later grid of streams replaces the view in it).
         self.view = VideoView()
-        self.setCentralWidget(self.view)
-        self.panel = TopKPanel()
-        self._dock("Classifier", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Controls", self._controls(), Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Tracking and counting", self._counting(), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video takes the keys back
+        self.view.setMinimumSize(480, 320)
         self.view.on_counter = self.add_counter
+        self.start_view = StartView()
+        self.start_view.chosen.connect(self.open_source)
+        self.start_view.open_file_asked.connect(self.open_file)
+        self.start_view.open_url_asked.connect(self.open_url)
+        self.stage = QStackedWidget()
+        self.stage.addWidget(self.view)
+        self.stage.addWidget(self.start_view)
+        self.setCentralWidget(self.stage)
+        self._side_panel()
         self._actions()
+        self.notice = SavedNotice()
+        self.statusBar().addPermanentWidget(self.notice, 1)
+        self.help_dialog: HelpDialog | None = None
         self.shown_seq = 0
         self._shown_detector = self.models.detector
-        self.display_times: collections.deque = collections.deque(maxlen=64)
+        self._shown_state: tuple[str, str, str] | None = None
+        self.display_rate = RateMeter()
         self.display_age: collections.deque = collections.deque(maxlen=500)
+        self._probes: queue.Queue = queue.Queue()
+        self._probe_thread: threading.Thread | None = None
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.pull)
         self.timer.start(15)
         self.statusBar().showMessage("starting…")
 
-    # ---- layout --------------------------------------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area) -> None:
-        dock = QDockWidget(title, self)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(area, dock)
-
-    def _controls(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        det = self.models.detector
-        self.conf = QSlider(Qt.Orientation.Horizontal)
-        self.conf.setRange(1, 99)
-        self.conf.setValue(round(det.score_threshold * 100))
-        self.conf_label = QLabel(f"{det.score_threshold:.2f}")
-        self.conf.valueChanged.connect(self.on_conf)
-        form.addRow("Confidence", self.conf)
-        form.addRow("", self.conf_label)
-        self.iou = QSlider(Qt.Orientation.Horizontal)
-        self.iou.setRange(5, 100)
-        self.iou.setValue(round(det.iou_threshold * 100))
-        self.iou_label = QLabel(f"{det.iou_threshold:.2f}")
-        self.iou.valueChanged.connect(self.on_iou)
-        form.addRow("NMS IoU", self.iou)
-        form.addRow("", self.iou_label)
-        # 90 COCO classes: a search box narrows the list, All / None set every class at once.
-        self.class_search = QLineEdit()
-        self.class_search.setPlaceholderText("search classes…")
-        self.class_search.setClearButtonEnabled(True)
-        self.class_search.textChanged.connect(self.on_class_search)
-        form.addRow("Classes", self.class_search)
-        buttons = QWidget()
-        row = QHBoxLayout(buttons)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.class_all, self.class_none = QPushButton("All"), QPushButton("None")
-        self.class_all.clicked.connect(lambda: self.set_all_classes(True))
-        self.class_none.clicked.connect(lambda: self.set_all_classes(False))
-        row.addWidget(self.class_all)
-        row.addWidget(self.class_none)
-        form.addRow("", buttons)
-        self.classes = QListWidget()
-        self.classes.setMaximumHeight(180)
-        self._fill_classes()
-        self.classes.itemChanged.connect(self.on_classes)
-        form.addRow("", self.classes)
-        self.model_box = QComboBox()
-        self.model_box.addItems([*KNOWN_MODELS, "Open…"])
-        self.model_box.setCurrentText(det.name if det.name in KNOWN_MODELS else "Open…")
-        self.model_box.activated.connect(self.on_model)
-        form.addRow("Detector", self.model_box)
-        self.classify_box = QComboBox()
-        self.classify_box.addItems(["off", "frame", "boxes"])
-        self.classify_box.setCurrentText(self.models.snapshot().classify)
-        self.classify_box.activated.connect(self.on_classify)
-        form.addRow("Classify", self.classify_box)
-        self.device_box = QComboBox()
-        from detector.runtime.backend import available_devices
-        self.device_box.addItems(available_devices())
-        self.device_box.setCurrentText(str(det.device.type))
-        self.device_box.activated.connect(self.on_device)
-        form.addRow("Device", self.device_box)
-        return w
-
-    def _counting(self) -> QWidget:
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        self.track_box = QCheckBox("Track objects (IDs, trails)")
-        self.track_box.setChecked(self.models.analytics is not None)
-        self.track_box.toggled.connect(self.on_track)
-        lay.addWidget(self.track_box)
-        row = QHBoxLayout()
-        self.draw_line_btn, self.draw_zone_btn = QPushButton("Draw line"), QPushButton("Draw zone")
-        self.draw_line_btn.clicked.connect(lambda: self.view.start_drawing("line"))
-        self.draw_zone_btn.clicked.connect(lambda: self.view.start_drawing("zone"))
-        row.addWidget(self.draw_line_btn)
-        row.addWidget(self.draw_zone_btn)
-        lay.addLayout(row)
-        self.counter_list = QListWidget()
-        self.counter_list.setMaximumHeight(90)
-        self.counter_list.itemDoubleClicked.connect(self.rename_counter)
-        lay.addWidget(self.counter_list)
-        row = QHBoxLayout()
-        for text, slot in (("Delete", self.delete_counter), ("Reset counts", self.reset_counts),
-                           ("Save…", self.save_counters), ("Load…", self.load_counters)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
-            row.addWidget(b)
-        lay.addLayout(row)
-        self.count_label = QLabel("")
-        self.count_label.setWordWrap(True)
-        lay.addWidget(self.count_label)
-        self._fill_counters()
-        return w
-
-    # ---- tracking and counting (all on the GUI thread: quick, no I/O but the user's own file) -----
-    def _analytics(self):
-        """The stream's analytics, created on first use (tracking on)."""
-        if self.models.analytics is None:
-            from detector.engine.run import make_analytics
-            self.models.analytics = make_analytics(replace(self.config, track=True))
-            self.track_box.setChecked(True)
-        return self.models.analytics
-
-    def on_track(self, on: bool) -> None:
-        if on:
-            self._analytics()
-        else:
-            self.models.analytics = None
-            self._fill_counters()
-
-    def _set_counters(self, counters) -> None:
-        try:
-            self._analytics().set_counters(counters)
-        except ValueError as e:
-            self.statusBar().showMessage(str(e), 8000)
-        self._fill_counters()
-
-    def add_counter(self, counter) -> None:
-        from detector.analytics.counting import Line, Zone
-        existing = self._analytics().counters
-        kind = "line" if isinstance(counter, Line) else "zone"
-        n = 1 + sum(1 for c in existing if isinstance(c, Line) == (kind == "line"))
-        names = {c.name for c in existing}
-        while f"{kind}{n}" in names:
-            n += 1
-        named = Line(f"{kind}{n}", counter.p1, counter.p2) if kind == "line" else Zone(f"{kind}{n}", counter.points)
-        self._set_counters(existing + [named])
-
-    def rename_counter(self, item) -> None:
-        from dataclasses import replace as dc_replace
-        old = item.text().split(" ", 1)[0]
-        name, ok = QInputDialog.getText(self, "Rename", "Name:", text=old)
-        if ok and name.strip() and name.strip() != old:
-            self._set_counters([dc_replace(c, name=name.strip()) if c.name == old else c
-                                for c in self._analytics().counters])
-
-    def delete_counter(self) -> None:
-        item = self.counter_list.currentItem()
-        if item is not None and self.models.analytics is not None:
-            old = item.text().split(" ", 1)[0]
-            self._set_counters([c for c in self.models.analytics.counters if c.name != old])
-
-    def reset_counts(self) -> None:
-        if self.models.analytics is not None:
-            self.models.analytics.reset_counts()
-
-    def save_counters(self) -> None:
-        from detector.analytics.counting import save_counters
-        if self.models.analytics is None or not self.models.analytics.counters:
-            self.statusBar().showMessage("no lines or zones to save", 5000)
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save lines and zones", "counters.json", "JSON (*.json)")
-        if path:
-            save_counters(path, self.models.analytics.counters)
-            self.statusBar().showMessage(f"saved {path} (load it with --counters {path})", 8000)
-
-    def load_counters(self, path: str | None = None) -> None:
-        from detector.analytics.counting import load_counters
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Load lines and zones", "", "JSON (*.json)")
-        if path:
-            try:
-                self._set_counters(load_counters(path))
-            except ValueError as e:
-                self.statusBar().showMessage(str(e), 8000)
-
-    def _fill_counters(self) -> None:
-        from detector.analytics.counting import Line
-        self.counter_list.clear()
-        a = self.models.analytics
-        for c in (a.counters if a is not None else []):
-            self.counter_list.addItem(f"{c.name} ({'line' if isinstance(c, Line) else 'zone'})")
-
+    # ---- classes and keys ----------------------------------------------------------------------
     def _fill_classes(self) -> None:
         self.classes.blockSignals(True)
         self.classes.clear()
@@ -296,57 +115,72 @@ class MainWindow(QMainWindow):
         self.on_classes()
 
     def _actions(self) -> None:
-        menu_file = self.menuBar().addMenu("&File")
-        menu_view = self.menuBar().addMenu("&View")
-        menu_help = self.menuBar().addMenu("&Help")
-        self.act_pause = self._act(menu_view, "Pause", "Space", self.toggle_pause, checkable=True)
-        self._act(menu_view, "Step", "Right", self.step)
-        self._act(menu_view, "Stats overlay", "I", self.toggle_stats, checkable=True, checked=True)
-        self._act(menu_view, "Track IDs and trails", "T", self.toggle_tracks, checkable=True, checked=True)
-        self._act(menu_view, "Fullscreen", "F", self.toggle_fullscreen)
-        self._act(menu_file, "Open file…", "Ctrl+O", self.open_file)
-        self._act(menu_file, "Open webcam…", "Ctrl+K", self.open_camera)
-        self._act(menu_file, "Open stream URL…", "Ctrl+U", self.open_url)
-        self._act(menu_file, "Snapshot", "S", self.snapshot)
-        self.act_record = self._act(menu_file, "Record", "R", self.toggle_record, checkable=True)
-        self._act(menu_file, "Quit", "Ctrl+Q", self.close)
-        self._act(menu_help, "Keyboard shortcuts", "F1", self.show_help)
+        """The menus and shortcuts, from ui.bindings.KEYS (the F1 help is built from the same table)."""
+        menus = {name: self.menuBar().addMenu(f"&{name}") for name in ("File", "View", "Help")}
+        for b in KEYS:
+            a = QAction(b.text, self)
+            a.setShortcut(QKeySequence(b.key))
+            # Application-wide, so the keys work whichever panel was used last; a text field still
+            # keeps the keys it types (Qt lets it override shortcuts), and Esc leaves it.
+            a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+            a.setCheckable(b.checkable)
+            a.setChecked(b.checked)
+            a.triggered.connect(lambda _=False, slot=b.slot: getattr(self, slot)())
+            menus[b.menu].addAction(a)
+            self.addAction(a)
+            if b.attr:
+                setattr(self, b.attr, a)
+        menus["View"].addAction(self.dock.toggleViewAction())
 
-    def _act(self, menu, text, key, slot, checkable=False, checked=False) -> QAction:
-        a = QAction(text, self)
-        a.setShortcut(QKeySequence(key))
-        a.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        a.setCheckable(checkable)
-        a.setChecked(checked)
-        a.triggered.connect(slot)
-        menu.addAction(a)
-        self.addAction(a)
-        return a
+    def escape(self) -> None:
+        """Close a dialog of ours (an application-wide Esc reaches us before the dialog would see it),
+        cancel drawing, come back from the sources to a playing video, give the keys back to the video."""
+        active = QApplication.activeWindow()
+        if isinstance(active, QDialog) and active.parent() is self:
+            active.close()
+            return
+        if self.view.draw_mode is not None:
+            self.view.start_drawing(None)
+        if self.stage.currentWidget() is self.start_view and self.session.source_state[0] == "playing":
+            self.stage.setCurrentWidget(self.view)
+        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # ---- the timer: pull, paint, stats ---------------------------------------------------------
     def pull(self) -> None:
         while not self.session.messages.empty():
             self.statusBar().showMessage(self.session.messages.get_nowait(), 8000)
+        self._follow_source_state()
+        while not self._probes.empty():
+            self.start_view.set_cameras(self._probes.get_nowait())
         if self.models.detector is not self._shown_detector:  # swapped in by a loader: new label list
             self._shown_detector = self.models.detector
             self._fill_classes()
         result, seq = self.session.latest()
         if result is None or seq == self.shown_seq:
+            if self.session.paused and self.view.stats_lines[:1] != self.stats_lines()[:1]:
+                self.view.stats_lines = self.stats_lines()  # "paused" shows at once, not at the next frame
+                self.view.update()
             return
         self.shown_seq = seq
         now = time.monotonic()
-        self.display_times.append(now)
+        if not self.session.paused:
+            self.display_rate.tick(now)
         self.display_age.append((now - result.frame.captured_at) * 1000)
         self.view.stats_lines = self.stats_lines()
         self.view.set_result(result)
-        self.panel.show_result(result)
+        self.scene_bars.show_result(result)
+        labels = collections.Counter(result.detections.labels)
+        self.det_counts.setText(", ".join(f"{k}: {v}" for k, v in sorted(labels.items())) or "none")
         if result.analytics is not None:
             from detector.ops.draw import count_lines
-            self.count_label.setText("\n".join(count_lines(result.analytics)))
+            text = "\n".join(count_lines(result.analytics))
+            self.count_label.setText(text)
+            self.count_label.setVisible(bool(text))
+        else:  # tracking off: no counts to read
+            self.count_label.hide()
 
     def display_fps(self) -> float:
-        t = self.display_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+        return 0.0 if self.session.paused else self.display_rate.rate()
 
     def stats_lines(self) -> list[str]:
         s = self.session.stats
@@ -355,8 +189,10 @@ class MainWindow(QMainWindow):
         age = np.percentile(self.display_age, 50) if self.display_age else 0.0
         snap = self.models.snapshot()
         clf = getattr(snap.classifier, "name", "") if snap.classify != "off" else "off"
-        return [f"capture {s.rate('captured'):5.1f} fps  inference {s.rate('inferred'):5.1f} fps  "
-                f"display {self.display_fps():5.1f} fps",
+        rates = ("paused: rates restart on resume" if self.session.paused else
+                 f"capture {s.rate('captured'):5.1f} fps  inference {s.rate('inferred'):5.1f} fps  "
+                 f"display {self.display_fps():5.1f} fps")
+        return [rates,
                 f"detect p50 {d50:5.1f} ms  p95 {d95:5.1f} ms   classify p50 {c50:5.1f}  p95 {c95:5.1f} ms",
                 f"frame age at display {age:6.1f} ms   dropped {s.get('dropped')}   bad {s.get('bad_frames')}",
                 f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
@@ -417,6 +253,7 @@ class MainWindow(QMainWindow):
 
     def toggle_pause(self) -> None:
         self.session.pause(self.act_pause.isChecked())
+        self.display_rate.restart()
 
     def step(self) -> None:
         if not self.session.paused:
@@ -435,16 +272,27 @@ class MainWindow(QMainWindow):
     def toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
 
+    def _saved(self, what: str, path: Path) -> None:
+        self.statusBar().showMessage(f"{what} {path}", 10000)
+        self.notice.show_path(what, path)
+
     def snapshot(self) -> Path | None:
+        """The annotated frame as PNG in the snapshot folder, under a new name. (A one-frame PNG write
+        of the user's own asking, done here so the path can be shown at once.)"""
         result = self.view.result
         if result is None:
             return None
-        path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}.png"
-        if cv2.imwrite(str(path), annotate(result.frame.image, result.detections, analytics=result.analytics, blur=self.config.blur)):
-            self.statusBar().showMessage(f"snapshot saved to {path}", 8000)
-            return path
-        self.statusBar().showMessage(f"cannot save snapshot to {path}", 8000)
-        return None
+        ok, png = cv2.imencode(".png", annotate(result.frame.image, result.detections, analytics=result.analytics,
+                                             blur=self.config.blur))
+        folder = self.folders.folder("snapshots")
+        try:
+            path = claim_fresh(folder, f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}", ".png")
+            path.write_bytes(png.tobytes())
+        except OSError as e:
+            self.statusBar().showMessage(f"cannot save a snapshot in {folder}: {e.strerror or e}", 10000)
+            return None
+        self._saved("snapshot saved to", path)
+        return path
 
     def toggle_record(self) -> None:
         if self.session.recording:
@@ -452,19 +300,29 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"finishing recording {path}…", 8000)
             self.act_record.setChecked(False)
             return
-        path = self.snapshot_dir / f"lookout_{time.strftime('%Y%m%d_%H%M%S')}.mp4"
+        folder = self.folders.folder("recordings")
+        try:
+            # the encoder writes the partial file the name is held by, and renames it when done
+            path = claim_fresh(folder, f"lookout_{time.strftime('%Y%m%d_%H%M%S')}", ".mp4", reserve=part_path)
+        except OSError as e:
+            self.act_record.setChecked(False)
+            self.statusBar().showMessage(f"cannot record in {folder}: {e.strerror or e}", 10000)
+            return
         try:
             self.session.start_recording(str(path), self.config.blur)
-            self.statusBar().showMessage(f"recording to {path}", 8000)
         except ValueError as e:
+            part_path(path).unlink(missing_ok=True)
             self.act_record.setChecked(False)
-            self.statusBar().showMessage(str(e), 8000)
+            self.statusBar().showMessage(str(e), 10000)
+            return
+        self.act_record.setChecked(True)
+        self._saved("recording to", path)
 
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video or image", "",
                                               "Media (*.mp4 *.avi *.mkv *.mov *.webm *.jpg *.jpeg *.png *.bmp);;All (*)")
         if path:
-            self.session.set_source(path)
+            self.open_source(path)
 
     def open_camera(self) -> None:
         """The cameras present, as ``lookout --list-cameras`` lists them. On Linux that is a read of
@@ -473,7 +331,7 @@ class MainWindow(QMainWindow):
         if not sys.platform.startswith("linux"):
             idx, ok = QInputDialog.getInt(self, "Open webcam", "Camera index:", 0, 0, 63)
             if ok:
-                self.session.set_source(str(idx))
+                self.open_source(str(idx))
             return
         cameras = list_cameras()
         if not cameras:
@@ -482,20 +340,29 @@ class MainWindow(QMainWindow):
         items = [f"{c.index}: {c.name}  ({c.path})" for c in cameras]
         item, ok = QInputDialog.getItem(self, "Open webcam", "Camera:", items, 0, False)
         if ok and item in items:
-            self.session.set_source(str(cameras[items.index(item)].index))
+            self.open_source(str(cameras[items.index(item)].index))
 
     def open_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Open stream", "URL (rtsp://, http://):")
         if ok and url.strip():
-            self.session.set_source(url.strip())
+            self.open_source(url.strip())
 
     def show_help(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(f"{k:8}  {v}" for k, v in SHORTCUTS))
+        if self.help_dialog is None:
+            self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
         self.session.stop(timeout=2.0)
+        if self._probe_thread is not None:
+            self._probe_thread.join(timeout=2.0)
         super().closeEvent(event)
+
+
+
+
 
 
 def _require(obj):

@@ -221,7 +221,8 @@ class VideoView(QWidget):
         fm = p.fontMetrics()
         w = max(fm.horizontalAdvance(l) for l in self.stats_lines) + 16
         h = fm.height() * len(self.stats_lines) + 12
-        p.fillRect(QRectF(8, 8, w, h), QColor(0, 0, 0, 170))
+        self.stats_rect = QRectF(8, 8, w, h)  # what it covers, for tools that check the picture
+        p.fillRect(self.stats_rect, QColor(0, 0, 0, 170))
         p.setPen(QColor(230, 255, 230))
         for i, line in enumerate(self.stats_lines):
             p.drawText(16, 14 + fm.ascent() + i * fm.height(), line)

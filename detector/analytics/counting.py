@@ -17,6 +17,7 @@ per processed frame and gets the detections with track IDs and a ``FrameAnalytic
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -230,6 +231,23 @@ class Analytics:
                 resolve(counters, self._size)  # check before replacing
             self._given = list(counters)
             self._reset_state()
+
+    def rename(self, old: str, new: str) -> None:
+        """A label change: the counter keeps its geometry, its counts and its tracks' state.
+        ValueError if ``new`` is taken or ``old`` is unknown."""
+        with self._lock:
+            if old not in {c.name for c in self._given}:
+                raise ValueError(f"no line or zone named {old!r}")
+            if new != old and new in {c.name for c in self._given}:
+                raise ValueError(f"cannot rename {old} to {new}: another line or zone has that name")
+            given = [dataclasses.replace(c, name=new) if c.name == old else c for c in self._given]
+            check_names(given)
+            self._given = given
+            self._counters = [dataclasses.replace(c, name=new) if c.name == old else c for c in self._counters]
+            for table in (self._line_counts, self._zone_max, self._zone_entered, self._in_zone):
+                if old in table:
+                    table[new] = table.pop(old)
+            self._side = {((new if name == old else name), tid): side for (name, tid), side in self._side.items()}
 
     @property
     def counters(self) -> list[Line | Zone]:

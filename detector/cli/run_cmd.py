@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_camera_options(ap)
     ap.add_argument("--list-cameras", action="store_true", help="the same as lookout cameras")
     ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar or live line")
+    ap.add_argument("--snapshot-dir", metavar="DIR", help="the window's snapshot folder for this run (default: the "
+                    "one set in the window, else Pictures/Lookout)")
+    ap.add_argument("--record-dir", metavar="DIR", help="the window's recordings folder for this run (default: the "
+                    "one set in the window, else Videos/Lookout)")
     return ap
 
 

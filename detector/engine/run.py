@@ -71,6 +71,8 @@ class RunConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
     blur: tuple[str, ...] = ()      # class names blurred in every video and image written
+    snapshot_dir: str | None = None  # the window's snapshots and recordings for this run (None: its setting)
+    record_dir: str | None = None
 
     def __post_init__(self) -> None:
         """Every range check of the options, once, for the command line, the window and the API alike:

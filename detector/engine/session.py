@@ -51,6 +51,7 @@ class Session:
         it cannot be; nothing is left running."""
         self.close_source()
         self.stats.info.pop("camera", None)  # the next source reports its own mode, if it is a camera
+        self.stats.restart_rates()
         cap = CaptureThread(spec, policy, self.stats, log=self.log)
         if hold:
             cap.hold.set()
@@ -105,6 +106,9 @@ class LiveSession(Session, threading.Thread):
         self._load_seq: dict[str, int] = {}
         self._finishers: list[threading.Thread] = []
         self.source_desc = ""
+        # (state, spec, text) for a window to show: "opening", "playing" (text: the description),
+        # "failed" (text: why; it never opened, or it was lost for good) or "none" (nothing asked yet)
+        self.source_state: tuple[str, str, str] = ("none", "", "")
         if source is not None:
             self.set_source(source, policy)
 
@@ -115,6 +119,7 @@ class LiveSession(Session, threading.Thread):
             policy = dataclasses.replace(self._base_policy, live=True, play_realtime=not is_live_spec(spec))
         with self._lock:
             self._pending_source = (spec, policy)
+            self.source_state = ("opening", spec, "")
 
     def latest(self) -> tuple[Result | None, int]:
         """The newest result and its sequence number (1 for the first result, +1 for each next)."""
@@ -123,6 +128,7 @@ class LiveSession(Session, threading.Thread):
 
     def pause(self, paused: bool) -> None:
         self.paused = paused
+        self.stats.set_paused(paused)
         cap = self.capture
         if cap is not None:
             (cap.hold.set if paused else cap.hold.clear)()
@@ -170,6 +176,8 @@ class LiveSession(Session, threading.Thread):
         rec.start()
         with self._lock:
             self._record_sink, self._recorder = sink, rec
+            if self._latest is not None:  # it starts with the frame on screen when it was asked for
+                rec.put(self._latest)      # (in the lock: before any newer one; the queue is empty)
 
     def stop_recording(self) -> str | None:
         """Stop recording now; the encoder drains and the file is finished on a thread of its own (a
@@ -218,11 +226,18 @@ class LiveSession(Session, threading.Thread):
             source = self.open(spec, policy, timeout=policy.open_timeout_s + 5, hold=self.paused)
         except ValueError as e:
             self.messages.put(str(e))
+            self._set_state("failed", spec, str(e))
             return
         self.source_desc = source.description
+        self._set_state("playing", spec, source.description)
         if self.models.analytics is not None:  # a new scene: tracks and counts start again
             self.models.analytics.reset()
         self.messages.put(f"playing {source.description}")
+
+    def _set_state(self, state: str, spec: str, text: str) -> None:
+        with self._lock:
+            if self._pending_source is None:  # a newer request's "opening" stands
+                self.source_state = (state, spec, text)
 
     def _next_frame(self):
         cap = self.capture
@@ -231,6 +246,8 @@ class LiveSession(Session, threading.Thread):
         except EndOfStream:
             err = cap.error
             self.messages.put(f"source lost: {err}" if err else f"end of {self.source_desc}")
+            if err:
+                self._set_state("failed", cap.spec, f"source lost: {err}")
             self.close_source()
             return None
 

@@ -9,6 +9,45 @@ import numpy as np
 
 STAGES = ("decode", "preprocess", "detect", "classify", "draw", "write", "age")
 RATES = ("captured", "inferred", "written")
+RATE_WINDOW_S = 2.0
+
+
+class RateMeter:
+    """Events a second over the last ``window_s`` seconds of real time, since the last ``restart()``.
+
+    A window over the last N events would span a pause (or a source switch) and show a rate
+    nobody measured: 10 fps long into a pause, a fraction of the real rate right after it."""
+
+    def __init__(self, window_s: float = RATE_WINDOW_S):
+        self.window_s = window_s
+        self._stamps: collections.deque = collections.deque()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._stamps.append(now)
+        self._trim(now)
+
+    def restart(self) -> None:
+        self._stamps.clear()
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        n = len(self._stamps)
+        if n < 2:  # no interval measured since the restart yet
+            return 0.0
+        first, last = self._stamps[0], self._stamps[-1]
+        if last <= first:
+            return 0.0
+        # Over the intervals seen, so the wait for the first event after a restart does not count;
+        # once the silence since the last event is longer than a usual interval it counts, so a
+        # stalled source decays to 0 instead of keeping its old rate for a whole window.
+        typical = (last - first) / (n - 1)
+        return (n - 1) / max(last - first, now - first - typical)
+
+    def _trim(self, now: float) -> None:
+        while self._stamps and self._stamps[0] <= now - self.window_s:
+            self._stamps.popleft()
 
 
 class Stats:
@@ -18,8 +57,9 @@ class Stats:
         self._lock = threading.Lock()
         self._lat: dict[str, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=window))
         self._counts: collections.Counter = collections.Counter()
-        self._recent: dict[str, collections.deque] = collections.defaultdict(lambda: collections.deque(maxlen=64))
+        self._recent: dict[str, RateMeter] = collections.defaultdict(RateMeter)
         self.started = time.monotonic()
+        self.paused = False
         self.info: dict[str, object] = {}
 
     def add_latency(self, stage: str, ms: float) -> None:
@@ -30,7 +70,23 @@ class Stats:
         with self._lock:
             self._counts[name] += n
             if name in RATES:
-                self._recent[name].append(time.monotonic())
+                self._recent[name].tick()
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused the recent rates read 0 and the overlay says so; a resume starts them afresh."""
+        with self._lock:
+            self.paused = paused
+            if not paused:
+                self._restart_rates()
+
+    def restart_rates(self) -> None:
+        """A new source: its rates are measured from now, not mixed with the old one's."""
+        with self._lock:
+            self._restart_rates()
+
+    def _restart_rates(self) -> None:
+        for meter in self._recent.values():
+            meter.restart()
 
     def get(self, name: str) -> int:
         with self._lock:
@@ -45,14 +101,13 @@ class Stats:
         return float(p50), float(p95)
 
     def rate(self, name: str, recent: bool = True) -> float:
-        """Events per second: over the last 64 events when ``recent``, else over the whole run."""
+        """Events per second: over the last RATE_WINDOW_S seconds since the last resume or source
+        switch when ``recent`` (0 while paused), else over the whole run."""
         with self._lock:
-            stamps = list(self._recent.get(name, ()))
+            if recent:
+                meter = self._recent.get(name)
+                return 0.0 if self.paused or meter is None else meter.rate()
             total = self._counts[name]
-        if recent:
-            if len(stamps) < 2 or stamps[-1] == stamps[0]:
-                return 0.0
-            return (len(stamps) - 1) / (stamps[-1] - stamps[0])
         elapsed = time.monotonic() - self.started
         return total / elapsed if elapsed > 0 else 0.0
 

@@ -135,7 +135,8 @@ class VideoSource(Source):
 
     def _cannot_open(self) -> str:
         if isinstance(self.target, int):
-            return f"no camera at index {self.target}: expected a connected webcam; try --source 0, or a file"
+            return (f"no camera at index {self.target}: expected a connected webcam (lookout --list-cameras "
+                    f"lists them), or use --source with a video file or stream URL")
         if self.description.lower().startswith(("rtsp://", "rtsps://")):
             return f"cannot open stream {self.description}: {rtsp_diagnose(self.target, self.open_timeout_s)}"
         if self.description.startswith(STREAM_SCHEMES):

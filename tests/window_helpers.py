@@ -1,0 +1,50 @@
+"""The real window for the window tests: on a real source and model, with its own settings file and
+output folders under tmp_path, and a check that closing it leaves no thread behind."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from conftest import DEMO_CLIP  # noqa: F401  (re-exported for the tests)
+
+
+def open_window(qtbot, tmp_path, source: str | None, model: str = "ssdlite-mobilenetv2-person", frames: int = 2,
+                **config):
+    """The window on ``source`` (None: no source), shown; past ``frames`` results when > 0.
+    ``config``: more RunConfig fields."""
+    from PyQt6.QtCore import QSettings
+
+    from detector import Detector
+    from detector.engine.pipeline import Models
+    from detector.engine.run import RunConfig
+    from lookout_ui.app import build_window
+    config = RunConfig(source=source, loop=True, **config)
+    models = Models(Detector.load(model, device="cpu"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win, session = build_window(config, models, snapshot_dir=str(tmp_path / "snapshots"),
+                                record_dir=str(tmp_path / "recordings"), settings=settings)
+    qtbot.addWidget(win)
+    session.start()
+    win.show()
+    win.activateWindow()  # shortcuts go to the active window
+    if frames:
+        qtbot.waitUntil(lambda: win.shown_seq >= frames, timeout=20000)
+    return win
+
+
+@contextlib.contextmanager
+def no_thread_left():
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and {t.ident for t in threading.enumerate()} - before:
+        time.sleep(0.05)
+    left = [t.name for t in threading.enumerate() if t.ident not in before]
+    assert not left, f"threads left after close: {left}"
+
+
+def next_results(qtbot, win, n: int = 1):
+    seq = win.shown_seq
+    qtbot.waitUntil(lambda: win.shown_seq >= seq + n, timeout=20000)
+    return win.view.result
