@@ -160,8 +160,8 @@ def test_drops_after_a_source_switch_are_counted_from_the_first():
 
     from detector.engine.capture import FrameBuffer
     from detector.types.frames import Frame
-    from detector.engine.pipeline import frames_from
     from detector.engine.stats import Stats
+    from detector.engine.streams import Stream
     stats = Stats()
     stats.count("dropped", 50)  # the previous source's
     buf = FrameBuffer(1, overwrite=True)
@@ -170,8 +170,9 @@ def test_drops_after_a_source_switch_are_counted_from_the_first():
     for i in range(4):  # a latest-frame slot: 3 of these 4 are replaced unseen
         buf.put(Frame(image, i, float(i), time.monotonic(), "demo"), stop)
     buf.close()
-    got = list(frames_from(SimpleNamespace(buffer=buf, error=None), stop, stats))
-    assert [f.index for f in got] == [3]
+    stream = Stream("demo", SimpleNamespace(buffer=buf, error=None), SimpleNamespace(stats=stats))
+    got = [f for f in iter(lambda: stream.poll(timeout=0.1), None)]
+    assert [f.index for f in got] == [3] and stream.done
     assert stats.get("dropped") == 53
 
 

@@ -85,8 +85,8 @@ def test_a_changed_folder_is_remembered_and_the_command_line_wins_for_its_run(wi
 
 
 def test_the_command_line_takes_the_folders():
-    from main import build_parser
-    args = build_parser().parse_args(["--snapshot-dir", "shots", "--record-dir", "clips"])
-    assert (args.snapshot_dir, args.record_dir) == ("shots", "clips")
-    args = build_parser().parse_args([])
-    assert (args.snapshot_dir, args.record_dir) == (None, None)
+    from detector.cli.run_cmd import build_parser, config_from
+    config = config_from(build_parser().parse_args(["--snapshot-dir", "shots", "--record-dir", "clips"]), guard=False)
+    assert (config.snapshot_dir, config.record_dir) == ("shots", "clips")
+    config = config_from(build_parser().parse_args([]), guard=False)
+    assert (config.snapshot_dir, config.record_dir) == (None, None)

@@ -68,6 +68,11 @@ def add_stream_options(ap) -> None:
                     help="stream connect/read timeout")
     ap.add_argument("--rtsp-transport", choices=("tcp", "udp"), default=D["rtsp_transport"],
                     help="RTSP over TCP (default: works through NAT and firewalls) or UDP")
+    ap.add_argument("--motion", action="store_true",
+                    help="skip the detector on frames where nothing moved (their boxes carry over), with a full "
+                         "detection at least every --motion-keyframe seconds: for mostly still cameras")
+    ap.add_argument("--motion-keyframe", type=float, default=D["motion_keyframe"], metavar="S",
+                    help="with --motion: detect at least this often (default 2 s)")
     ap.add_argument("--max-pixels", type=pixels, default=D["max_pixels"], metavar="N",
                     help=f"largest image or video frame decoded, e.g. 50M (default {D['max_pixels'] / 1e6:g}M: 8K "
                          f"video and 48 MP photos pass); bigger images are refused, or skipped in a folder, "

@@ -30,8 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "  lookout [options]  run one source: the window, or files with "
                                              f"--output/--detections/--dump-dir\n{commands}")
     D = opt.D
-    ap.add_argument("--source", default=D["source"],
-                    help="webcam index, video file, image, folder or glob of images, or stream URL (default: 0)")
+    ap.add_argument("--source", dest="sources", action="append", metavar="[NAME=]SOURCE",
+                    help="webcam index, video file, image, folder or glob of images, or stream URL (default: 0); "
+                         "repeat for several streams in one run, named NAME= or after their source")
+    ap.add_argument("--config", metavar="FILE", help="options and [[streams]] from a TOML file (the command line "
+                    "wins); see docs/usage.md")
     ap.add_argument("--headless", action="store_true", help="no window, no Qt: process and write outputs only")
     ap.add_argument("--version", action="store_true", help="print the version and the runtimes found, and exit")
     ap.add_argument("--output", metavar="VIDEO", help="write the annotated video (.mp4, .mkv, .mov: H.264; .avi: MJPEG)")
@@ -72,14 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, guard: bool = True) -> RunConfig:
-    """The run's RunConfig; ``guard``: also refuse outputs over inputs or existing files and an image
-    over --max-pixels, all before any model loads."""
-    config = opt.config_from(args)
+    """The RunConfig of a one-stream run (``stream_configs`` for any number)."""
+    return stream_configs(args, [], guard)[0]
+
+
+def stream_configs(args: argparse.Namespace, file_streams: list[dict], guard: bool = True) -> list[RunConfig]:
+    """One RunConfig per stream: the --source options (or the config file's streams), each named,
+    with {stream} filled in its output paths. ``guard``: also refuse outputs over any stream's inputs
+    or over existing files, and images over --max-pixels, all before any model loads."""
+    from detector.cli.streams_spec import check_templates, fill, split_source, unique_names
+    if args.sources:
+        entries = [(*split_source(s), {}) for s in args.sources]
+    elif file_streams:
+        entries = [(st["name"], st["source"], {k: v for k, v in st.items() if k not in ("name", "source")})
+                   for st in file_streams]
+    else:
+        entries = [(None, opt.D["source"], {})]
+    names = unique_names([(n, src) for n, src, _ in entries])
+    several = len(entries) > 1
+    check_templates(vars(args), several)
+    configs = []
+    for name, (_, source, own) in zip(names, entries):
+        paths = {k: fill(own.get(k, getattr(args, k, None)), name) for k in ("output", "detections", "dump_dir", "stats_json")}
+        configs.append(opt.config_from(args, **{**own, **paths, "source": source, "stream": name}))
     if guard:
-        from detector.engine.run import check_run_writes
-        check_run_writes(config)  # nothing over an input, nothing replaced unasked
-        opt.check_source_size(config)
-    return config
+        from detector.engine.run import check_streams_writes
+        check_streams_writes(configs)  # nothing over an input, nothing replaced unasked, no two streams on one file
+        for c in configs:
+            opt.check_source_size(c)
+    return configs
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
@@ -94,43 +118,52 @@ def install_signal_handlers(stop: threading.Event) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def print_summary(report) -> None:
+def print_summary(report, prefix: str = "") -> None:
     s = report.stats
     fr, fps, lat = s["frames"], s["fps"], s["latency"]
     det = lat.get("detect", {})
     age = lat.get("age", {})
-    print(f"lookout: {fr['inferred']} frames processed, {fr['written']} written, {fr['dropped']} dropped, "
+    skipped = f", {fr['motion_skipped']} still (motion)" if "motion_skipped" in fr else ""
+    print(f"lookout: {prefix}{fr['inferred']} frames processed{skipped}, {fr['written']} written, {fr['dropped']} dropped, "
           f"{fr['bad_frames']} bad | {fps['inferred']:.1f} fps | detect p50 {det.get('p50_ms', 0):.1f} ms "
           f"p95 {det.get('p95_ms', 0):.1f} ms | age p50 {age.get('p50_ms', 0):.1f} ms | {report.stopped_by}",
           file=sys.stderr)
     counts = s.get("counts")
     for name, c in (counts or {}).get("lines", {}).items():
         per = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"  # noqa: E731
-        print(f"lookout: line {name}: in {sum(c['in'].values())} ({per(c['in'])}), "
+        print(f"lookout: {prefix}line {name}: in {sum(c['in'].values())} ({per(c['in'])}), "
               f"out {sum(c['out'].values())} ({per(c['out'])})", file=sys.stderr)
     for name, c in (counts or {}).get("zones", {}).items():
-        print(f"lookout: zone {name}: entered {sum(c['entered'].values())} {dict(sorted(c['entered'].items()))}, "
+        print(f"lookout: {prefix}zone {name}: entered {sum(c['entered'].values())} {dict(sorted(c['entered'].items()))}, "
               f"most at once {dict(sorted(c['max'].items()))}, inside at the end {dict(sorted(c['inside'].items()))}",
               file=sys.stderr)
 
 
-def run_headless(config: RunConfig) -> int:
-    from detector.engine.run import load_models, run
+def run_headless(configs: list[RunConfig]) -> int:
+    from detector.engine.run import load_models, run_streams
     stop = threading.Event()
     install_signal_handlers(stop)  # a Ctrl-C while models load ends the run before it starts
-    models = load_models(config, warn=lambda m: print(m, file=sys.stderr))
+    models = load_models(configs[0], warn=lambda m: print(m, file=sys.stderr))
     install_signal_handlers(stop)  # again: loading ONNX Runtime / torch can reset SIGINT's handler
     if stop.is_set():
         print("lookout: interrupted", file=sys.stderr)
         return 130
-    report = run(config, stop, models=models)
-    print_summary(report)
-    for w in report.warnings:
-        print(f"lookout: warning: {w}", file=sys.stderr)
-    if report.error:
+    reports = run_streams(configs, stop, models=models)
+    several = len(configs) > 1
+    for config, report in zip(configs, reports):
+        prefix = f"{config.stream}: " if several else ""
+        print_summary(report, prefix)
+        for w in report.warnings:
+            print(f"lookout: {prefix}warning: {w}", file=sys.stderr)
+    failed = [(c, r) for c, r in zip(configs, reports) if r.error]
+    for config, report in failed[:1] if not several else []:
         print(f"lookout: error: {report.error}", file=sys.stderr)
+    if several and failed:
+        print(f"lookout: error: {len(failed)} of {len(configs)} streams failed: "
+              f"{'; '.join(f'{c.stream}: {r.error}' for c, r in failed)}", file=sys.stderr)
+    if failed:
         return 1
-    return 130 if report.stopped_by == "signal" else 0
+    return 130 if any(r.stopped_by == "signal" for r in reports) else 0
 
 
 def _display_works() -> bool:
@@ -167,6 +200,19 @@ def run_main(argv: list[str], open_window: Callable[[RunConfig], int] | None = N
     if args.list_cameras:
         from detector.cli.info_cmd import cameras_main
         return cameras_main([])
-    headless = args.headless or bool(args.output or args.detections or args.dump_dir)
-    config = config_from(args)
-    return run_headless(config) if headless else run_window(config, open_window)
+    file_streams: list[dict] = []
+    if args.config:
+        from detector.cli.config_file import read_config
+        parser = build_parser()
+        top, file_streams = read_config(args.config, parser)
+        parser.set_defaults(**top)
+        args = parser.parse_args(argv)  # the command line over the file
+    configs = stream_configs(args, file_streams)
+    c = configs[0]
+    headless = args.headless or any(x.output or x.detections or x.dump_dir for x in configs)
+    if headless:
+        return run_headless(configs)
+    if len(configs) > 1:
+        raise ValueError("the window shows one stream for now; run several with --headless and outputs "
+                         "(--detections out/{stream}.jsonl, --output out/{stream}.mp4)")
+    return run_window(c, open_window)

@@ -119,11 +119,12 @@ class CapturePolicy:
 class CaptureThread(threading.Thread):
     """Owns one source. ``start()``, then ``wait_open()`` for its description or its error."""
 
-    def __init__(self, spec: str, policy: CapturePolicy, stats: Stats, log=None):
+    def __init__(self, spec: str, policy: CapturePolicy, stats: Stats, log=None, stream: str = ""):
         """``log``: gets one line per event a user should see (a lost stream, each reconnect try, the
-        camera mode granted); the CLI prints them, the window shows them in its status bar."""
+        camera mode granted); the CLI prints them, the window shows them in its status bar.
+        ``stream``: the name its frames carry in a run of several streams."""
         super().__init__(name="lookout-capture", daemon=True)
-        self.spec, self.policy, self.stats = spec, policy, stats
+        self.spec, self.policy, self.stats, self.stream = spec, policy, stats, stream
         self.log = log or (lambda msg: None)
         self.buffer = FrameBuffer(1 if policy.live else policy.queue_size, overwrite=policy.live)
         self.stop_event = threading.Event()
@@ -245,7 +246,7 @@ class CaptureThread(threading.Thread):
                 delay = t0 + last_pts / 1000.0 - time.monotonic()
                 if delay > 0 and self.stop_event.wait(delay):
                     return
-            frame = Frame(raw.image, last_index, last_pts, time.monotonic(), source.description)
+            frame = Frame(raw.image, last_index, last_pts, time.monotonic(), source.description, self.stream)
             self.stats.count("captured")
             if not self.buffer.put(frame, self.stop_event):
                 return

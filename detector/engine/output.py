@@ -78,13 +78,38 @@ def blurred(result: Result, classes) -> Result:
     return dataclasses.replace(result, frame=dataclasses.replace(result.frame, image=image))
 
 
-def build_sinks(config, source_fps: float, live: bool, warn=None) -> list[FileSink]:
+class SharedSink(FileSink):
+    """One detections file for several streams: writes from their output threads one at a time;
+    closed once, by ``close_all`` when every stream is done (a stream's own ``close`` does nothing)."""
+
+    def __init__(self, sink: FileSink):
+        self.sink, self._lock = sink, threading.Lock()
+        self.needs_annotated = sink.needs_annotated
+
+    def write(self, result: Result, annotated) -> None:
+        with self._lock:
+            self.sink.write(result, annotated)
+
+    def close_all(self) -> None:
+        with self._lock:
+            self.sink.close()
+
+
+def build_sinks(config, source_fps: float, live: bool, warn=None, shared: dict | None = None,
+                share_detections: bool = False) -> list[FileSink]:
+    """The stream's sinks. ``share_detections``: its detections file is shared with other streams
+    (kept in ``shared`` by path, its lines keyed by stream)."""
     sinks: list[FileSink] = []
     try:
         if config.output:
             sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
                                    crf=config.crf, bitrate=config.bitrate, warn=warn, preset=config.preset))
-        if config.detections:
+        if config.detections and share_detections and shared is not None:
+            if config.detections not in shared:
+                shared[config.detections] = SharedSink(detections_sink(config.detections, config.frame_timings,
+                                                                       with_stream=True))
+            sinks.append(shared[config.detections])
+        elif config.detections:
             sinks.append(detections_sink(config.detections, config.frame_timings))
         if config.dump_dir:
             sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))

@@ -1,7 +1,7 @@
-"""The generator-style core shared by every mode: frames -> models -> results.
+"""The core shared by every mode: frames -> models -> results.
 
-    for result in Engine(models, stats).process(frames_from(capture, stop)):
-        sink.write(result, ...)
+    dets, share = engine.detect(models.snapshot(), frames)      # one detector call (streams.Scheduler)
+    result = engine.finish(snapshot, frame, dets[i], share)     # each frame through its stream's state
 
 The window, file export and headless dump differ only in what consumes the results. Model settings
 (thresholds, class filter, even the models themselves) may change from another thread while it
@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
 
-from detector.engine.capture import QUEUE_BYTES, CaptureThread, EndOfStream
+from detector.engine.capture import CaptureThread
 from detector.types.detections import Classification
 from detector.types.frames import Frame
 from detector.types.results import Result
@@ -113,22 +113,6 @@ def take_frame(capture: CaptureThread, stats: Stats, timeout: float = 0.2) -> Fr
             stats.count("dropped", dropped)
 
 
-def frames_from(capture: CaptureThread, stop: threading.Event, stats: Stats) -> Iterator[Frame]:
-    """Frames from a capture thread until the source ends or ``stop`` is set.
-
-    Raises the capture thread's error (a lost stream, say) once its buffered frames are used up.
-    """
-    while not stop.is_set():
-        try:
-            frame = take_frame(capture, stats)
-        except EndOfStream:
-            break
-        if frame is not None:
-            yield frame
-    if capture.error is not None and not stop.is_set():
-        raise capture.error
-
-
 class Engine:
     """Runs the models on frames. ``process`` is a generator: one Result per frame, in order."""
 
@@ -136,25 +120,6 @@ class Engine:
         """``min_score``: this stream's own score threshold, above the shared detector's (several
         streams share one detector, which runs at the lowest of their thresholds)."""
         self.models, self.stats, self.min_score = models, stats, min_score
-
-    def process(self, frames: Iterable[Frame], batch: int = 1) -> Iterator[Result]:
-        """Results in frame order. ``batch`` > 1 runs the detector on that many frames at once (the
-        last batch may be shorter; a batch ends early once its frames hold ``QUEUE_BYTES``): for
-        lossless files, where every frame is waited for anyway; a live source would wait for frames it
-        should not, so it keeps 1."""
-        if batch <= 1:
-            for frame in frames:
-                yield self.infer(frame)
-            return
-        pending: list[Frame] = []
-        for frame in frames:
-            pending.append(frame)
-            # big frames batch fewer: 4 frames of 8K would hold 400 MB for no speed-up
-            if len(pending) == batch or sum(f.image.nbytes for f in pending) >= QUEUE_BYTES:
-                yield from self.infer_batch(pending)
-                pending = []
-        if pending:
-            yield from self.infer_batch(pending)
 
     def infer(self, frame: Frame) -> Result:
         return self.infer_batch([frame])[0]

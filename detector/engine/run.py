@@ -6,102 +6,26 @@ overlap; bounded queues between them keep memory flat however long the source is
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 from detector.engine.capture import CapturePolicy
+from detector.engine.config import (LOSSLESS_BATCH, RunConfig, check_run_writes, lossless_run, make_analytics,
+                                    source_options)
 from detector.engine.output import OutputWorker, build_sinks
 from detector.engine.pipeline import Models
-from detector.engine.session import Session
-from detector.io.camera import CameraMode
+from detector.engine.capture import CaptureThread
+from detector.engine.motion import MotionGate
+from detector.engine.output import SharedSink
+from detector.engine.pipeline import Engine
+from detector.engine.stats import Stats
+from detector.engine.streams import Scheduler, Stream
 from detector.io.sinks import FileSink, SinkError
-from detector.io.sources import DEFAULT_MAX_PIXELS, SourceError, SourceOptions, input_files, is_live_spec, mask_url
-from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
+from detector.io.sources import SourceError, mask_url
+from detector.models.registry import DEFAULT_CLASSIFIER
 from detector.util.files import replace_text
-from detector.util.write_guard import Named, check_dump_folder, check_writes
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything a run needs, from the command line or the window."""
-
-    source: str = "0"
-    live: bool | None = None        # None: live for cameras/streams, lossless for files and images
-    play_realtime: bool = False     # --live on a file: pace it at its own frame rate
-    loop: bool = False
-    device: str = "auto"
-    half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
-    backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
-    model: str = DEFAULT_MODEL
-    int8: bool = False              # float SSDLite models as ONNX Runtime int8 (opt-in, VNNI CPUs)
-    int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
-    classifier: str | None = None
-    classify: str = "off"
-    conf: float = 0.3
-    iou: float = 0.6
-    classes: tuple[str, ...] = ()
-    output: str | None = None
-    codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
-    crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
-    preset: str | None = None       # H.264/HEVC speed preset; None: veryfast
-    bitrate: int | None = None      # bits/s instead of a quality target
-    detections: str | None = None
-    frame_timings: bool = False     # per-frame latencies in the JSONL (which then differs run to run)
-    dump_dir: str | None = None
-    dump_raw: bool = False
-    dump_ext: str = "jpg"
-    stats_json: str | None = None
-    max_frames: int = 0
-    duration: float = 0.0
-    progress: bool = True
-    queue_size: int = 8
-    batch: int = 0                  # frames per detector call; 0: LOSSLESS_BATCH for lossless runs, 1 live
-    reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
-    open_timeout_s: float = 10.0
-    rtsp_transport: str = "tcp"
-    camera: CameraMode = CameraMode()  # --width/--height/--fps/--fourcc for webcams
-    track: bool = False             # tracking (on by itself when counters are given)
-    counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
-    tracker_match: float = 0.8
-    tracker_buffer: int = 30
-    overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
-    max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
-    counters_file: str | None = None  # where the counters came from: an input, never written over
-    blur: tuple[str, ...] = ()      # class names blurred in every video and image written
-    snapshot_dir: str | None = None  # the window's snapshots and recordings for this run (None: its setting)
-    record_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        """Every range check of the options, once, for the command line, the window and the API alike:
-        ValueError, one line naming the option as the command line spells it."""
-        checks = [
-            (0.0 <= self.conf <= 1.0, f"expected --conf between 0 and 1, got {self.conf}"),
-            # IoU 0 would suppress every overlapping box, even a touching one
-            (0.0 < self.iou <= 1.0, f"expected --iou above 0 and at most 1, got {self.iou}"),
-            (0 <= self.batch <= 64, f"expected --batch from 1 to 64 (0: automatic), got {self.batch}"),
-            (self.max_frames >= 0 and self.duration >= 0,
-             f"expected --max-frames and --duration >= 0, got {self.max_frames} and {self.duration}"),
-            (self.crf is None or 0 <= self.crf <= 51, f"expected --crf between 0 and 51, got {self.crf}"),
-            (0 < self.tracker_match <= 1, f"expected --tracker-match in (0, 1], got {self.tracker_match}"),
-            (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
-            (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
-            (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
-            (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
-             f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-
-# Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
-# the 2-core benchmark machine (tools/bench.py --sections batching, 4 runs, ms a frame vs batch 1):
-# person SSDLite 0.87-0.97x at 2, 0.87-0.96x at 4, 0.85-1.07x at 8; COCO SSD 0.91-0.97x at 2,
-# 0.88-0.92x at 4, 0.87-0.90x at 8. 4 is the best for both; 8 holds more frames for little more.
-LOSSLESS_BATCH = 4
 
 
 @dataclass
@@ -111,40 +35,6 @@ class RunReport:
     stopped_by: str = "end"        # end | max-frames | duration | signal | error
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-def source_options(config: RunConfig) -> SourceOptions:
-    return SourceOptions(open_timeout_s=config.open_timeout_s, rtsp_transport=config.rtsp_transport,
-                         camera=config.camera, max_pixels=config.max_pixels)
-
-
-def run_inputs(config: RunConfig) -> list[Named]:
-    """Every file the run reads: the source (each image of a folder or glob), the counters file, the
-    --int8 calibration frames, model and classifier files."""
-    found = [Named("--source", f) for f in input_files(config.source)]
-    found += [Named("--counters", config.counters_file)] if config.counters_file else []
-    found += [Named("--int8-calibration", f) for f in input_files(config.int8_calibration)] \
-        if config.int8_calibration else []
-    for flag, path in (("--model", config.model), ("--classifier", config.classifier)):
-        if path and os.path.exists(path):  # a file, not a registry name
-            found.append(Named(flag, path))
-    return found
-
-
-def check_run_writes(config: RunConfig) -> None:
-    """WriteRefused (a ValueError, one line) for an output over an input, two outputs on one file, or
-    an existing output without ``overwrite``: stdlib and file names only, so it runs before any load."""
-    inputs = run_inputs(config)
-    check_writes([Named("--output", config.output or ""), Named("--detections", config.detections or ""),
-                  Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
-    if config.dump_dir:
-        check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
-
-
-def lossless_run(config: RunConfig) -> bool:
-    """Every frame in order (files and images unless --live), as ``run`` captures them."""
-    live = is_live_spec(config.source) if config.live is None else config.live
-    return not (live or config.play_realtime)
 
 
 def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -> Models:
@@ -181,16 +71,6 @@ def fresh_models(models: Models, config: RunConfig) -> Models:
                   analytics=make_analytics(config))
 
 
-def make_analytics(config: RunConfig):
-    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
-    if not (config.track or config.counters):
-        return None
-    from detector.analytics.counting import Analytics
-    from detector.analytics.tracker import Tracker
-    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer),
-                     list(config.counters))
-
-
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
     """The classifier, or None with one line saying why it is off and how to turn it on."""
     try:
@@ -207,103 +87,210 @@ def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
 
 def run(config: RunConfig, stop: threading.Event | None = None, models: Models | None = None,
         warn=lambda msg: print(msg, file=sys.stderr)) -> RunReport:
-    """Process ``config.source`` into the configured sinks. Raises ValueError for errors found before
-    the first frame (bad source, unwritable output, unknown model); failures mid-run end the run
-    cleanly and are returned in the report."""
+    """Process ``config.source`` into the configured sinks: ``run_streams`` with one stream. Raises
+    ValueError for errors found before the first frame (bad source, unwritable output, unknown model);
+    failures mid-run end the run cleanly and are returned in the report."""
+    return run_streams([config], stop, models, warn)[0]
+
+
+def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, models: Models | None = None,
+                warn=lambda msg: print(msg, file=sys.stderr)) -> list[RunReport]:
+    """Several streams through one set of models (see ``streams.Scheduler``), each into its own
+    sinks; configs naming the same ``detections`` or ``stats_json`` file share one, with each line or
+    entry keyed by stream. A stream that cannot open, fails or ends does so alone. Returns one report
+    per stream, in order. With one stream, errors before the first frame raise, as ``run`` says."""
     stop = stop or threading.Event()
-    check_run_writes(config)
-    live = not lossless_run(config)
-    policy = CapturePolicy(live=live, play_realtime=config.play_realtime,
-                           loop=config.loop, queue_size=config.queue_size,
-                           reconnect_attempts=config.reconnect_attempts, source=source_options(config))
-    models = models or load_models(config, warn)
-    session = Session(models, log=lambda msg: warn(f"lookout: {msg}"))
-    stats = session.stats
-    worker = None
-    sinks: list[FileSink] = []
-    report = RunReport({}, 0)
+    check_streams_writes(configs)
+    models = models or load_models(configs[0], warn)
+    several = len(configs) > 1
+    if several:  # the shared detector runs at the lowest threshold; each stream keeps its own
+        models.set_thresholds(conf=min(c.conf for c in configs))
+    runs = [StreamRun(c, models, warn, several) for c in configs]
+    shared: dict[str, SharedSink] = {}
     try:
-        source = session.open(config.source, policy)
-        stats.info.update({"source": mask_url(config.source), "model": models.detector.name,
-                           "device": str(models.detector.device)})
-        if models.analytics is not None and all(source.size):
-            models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
-        sinks = build_sinks(config, source.fps, policy.live, warn)
-        worker = OutputWorker(sinks, stats, config.queue_size, config.blur)
-        worker.start()
-        batch = config.batch or (1 if policy.live else LOSSLESS_BATCH)
-        stats.info["batch"] = batch
-        report.stopped_by = _drive(config, session, worker, stop, batch)
-    except (SourceError, SinkError) as e:
-        if worker is None:  # nothing written yet: a plain user error
-            raise
-        report.stopped_by, report.error = "error", str(e)
+        for r in runs:
+            r.capture.start()  # every source opens at once
+        for r in runs:
+            r.open(shared, len([c for c in configs if c.detections == r.config.detections]) > 1)
+        opened = [r for r in runs if r.stream is not None]
+        if not opened:
+            raise runs[0].open_error
+        batch_live = min(8, max(1, sum(r.stream.live for r in opened)))
+        scheduler = Scheduler([r.stream for r in opened], batch_lossless=configs[0].batch or LOSSLESS_BATCH,
+                              batch_live=configs[0].batch or batch_live)
+        stopped_by = _drive(configs[0], opened, scheduler, stop)
+        for r in opened:
+            r.report.stopped_by = r.report.stopped_by if r.report.stopped_by != "end" else stopped_by
     finally:
-        session.close_source()
-        if worker is not None:
-            worker.finish()
-            if worker.error is not None and report.error is None:
-                report.stopped_by, report.error = "error", str(worker.error)
-        for s in sinks:
+        for r in runs:
+            r.finish()
+        for sink in shared.values():
+            sink.close_all()
+    reports = [r.reported(models) for r in runs]
+    _write_stats(configs, reports)
+    return reports
+
+
+def check_streams_writes(configs: list[RunConfig]) -> None:
+    """Each stream's own checks with every stream's inputs counted; two streams may share a
+    detections or stats file (written keyed by stream), never a video or a dump folder."""
+    from detector.util.write_guard import WriteRefused, same_file
+    from detector.engine.config import run_inputs
+    inputs = [i for c in configs for i in run_inputs(c)]
+    for c in configs:
+        check_run_writes(c, inputs)
+    for k, c in enumerate(configs):
+        for d in configs[:k]:
+            for flag, a, b in (("--output", c.output, d.output), ("--dump-dir", c.dump_dir, d.dump_dir)):
+                if a and b and same_file(a, b):
+                    raise WriteRefused(f"streams {d.stream} and {c.stream} would both write {flag} {a}; give each "
+                                       f"stream its own (put {{stream}} in the path)")
+
+
+class StreamRun:
+    """One stream of a run: its capture thread, engine, sinks, output thread and report."""
+
+    def __init__(self, config: RunConfig, models: Models, warn, named: bool):
+        self.config, self.warn = config, warn
+        self.prefix = f"lookout: {config.stream}: " if named else "lookout: "
+        self.named = named
+        self.stats = Stats()
+        live = not lossless_run(config)
+        self.policy = CapturePolicy(live=live, play_realtime=config.play_realtime, loop=config.loop,
+                                    queue_size=config.queue_size, reconnect_attempts=config.reconnect_attempts,
+                                    source=source_options(config))
+        self.models = fresh_models(models, config) if named else models  # own tracker, counters, classes
+        self.capture = CaptureThread(config.source, self.policy, self.stats, log=lambda m: warn(self.prefix + m),
+                                     stream=config.stream if named else "")
+        self.stream: Stream | None = None
+        self.worker: OutputWorker | None = None
+        self.sinks: list[FileSink] = []
+        self.open_error: Exception | None = None
+        self.report = RunReport({}, 0)
+
+    def open(self, shared: dict, share_detections: bool) -> None:
+        """Wait for the source, then start the outputs. One stream: errors raise (nothing written);
+        one of several: the stream is reported as failed and the others go on."""
+        try:
+            source = self.capture.wait_open(timeout=max(60.0, self.config.open_timeout_s + 5))
+            self.stats.info.update({"source": mask_url(self.config.source), "policy": "live" if self.policy.live else "lossless",
+                                    "model": self.models.detector.name, "device": str(self.models.detector.device),
+                                    **({"stream": self.config.stream} if self.named else {})})
+            if self.models.analytics is not None and all(source.size):
+                self.models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
+            self.sinks = build_sinks(self.config, source.fps, self.policy.live, self.warn, shared=shared,
+                                     share_detections=share_detections)
+        except (SourceError, SinkError, ValueError) as e:
+            self.capture.stop()
+            if not self.named or isinstance(e, SinkError):
+                raise
+            self.open_error = e
+            self.report.stopped_by, self.report.error = "error", str(e)
+            self.warn(f"{self.prefix}error: {e}")
+            return
+        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur)
+        self.worker.start()
+        gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
+        engine = Engine(self.models, self.stats, min_score=self.config.conf if self.named else None)
+        self.stream = Stream(self.config.stream, self.capture, engine, gate, self.config.weight, self.config.max_frames)
+        self.stats.info["batch"] = self.config.batch or (1 if self.policy.live else LOSSLESS_BATCH)
+
+    def finish(self) -> None:
+        """Stop the capture, write what is queued, close the sinks; errors into the report."""
+        self.capture.stop()
+        if self.stream is not None and self.stream.error is not None and self.report.error is None:
+            self.report.stopped_by, self.report.error = "error", str(self.stream.error)
+        if self.worker is not None:
+            self.worker.finish()
+            if self.worker.error is not None and self.report.error is None:
+                self.report.stopped_by, self.report.error = "error", str(self.worker.error)
+        for s in self.sinks:
             try:
                 s.close()
             except SinkError as e:
-                if report.error is None:
-                    report.stopped_by, report.error = "error", str(e)
-    report.stats = stats.summary()
-    report.bad_frames = stats.get("bad_frames")
-    if report.bad_frames:
-        report.warnings.append(f"{report.bad_frames} frame(s) of {mask_url(config.source)} could not be decoded and were skipped")
-    missing = stats.get("missing_frames")
-    if missing:
-        report.warnings.append(f"the last {missing} frame(s) of {mask_url(config.source)} could not be read "
-                               f"(file cut short?); everything before them was processed")
-    report.stats["stopped_by"] = report.stopped_by
-    det = models.detector
-    report.stats["detector"] = {"name": getattr(det, "name", type(det).__name__), "runtime": getattr(det, "mode", ""),
-                                "device": str(getattr(det, "device", "")),
-                                **({"int8_agreement": det.int8_agreement}
-                                   if getattr(det, "int8_agreement", None) is not None else {})}
-    if models.analytics is not None:
-        report.stats["counts"] = models.analytics.totals()
-    if config.stats_json:
-        _write_json(config.stats_json, report.stats)
-    return report
+                if self.report.error is None:
+                    self.report.stopped_by, self.report.error = "error", str(e)
+
+    def reported(self, models: Models) -> RunReport:
+        report, stats, config = self.report, self.stats, self.config
+        report.stats = stats.summary()
+        report.bad_frames = stats.get("bad_frames")
+        where = mask_url(config.source)
+        if report.bad_frames:
+            report.warnings.append(f"{report.bad_frames} frame(s) of {where} could not be decoded and were skipped")
+        missing = stats.get("missing_frames")
+        if missing:
+            report.warnings.append(f"the last {missing} frame(s) of {where} could not be read "
+                                   f"(file cut short?); everything before them was processed")
+        report.stats["stopped_by"] = report.stopped_by
+        if config.motion:
+            report.stats["frames"]["motion_skipped"] = stats.get("motion_skipped")
+        det = models.detector
+        report.stats["detector"] = {"name": det.name, "runtime": getattr(det, "mode", ""), "device": str(det.device),
+                                    **({"int8_agreement": det.int8_agreement}
+                                       if getattr(det, "int8_agreement", None) is not None else {})}
+        if self.models.analytics is not None:
+            report.stats["counts"] = self.models.analytics.totals()
+        return report
 
 
-def _drive(config: RunConfig, session: Session, worker: OutputWorker, stop: threading.Event, batch: int) -> str:
-    """Feed every result to the output thread until the source ends or a limit or ``stop`` says so;
-    a progress bar (files) or a one-line status (live) on a terminal. Returns why it stopped."""
-    live, stats = session.capture.policy.live, session.stats
+def _drive(config: RunConfig, runs: list[StreamRun], scheduler: Scheduler, stop: threading.Event) -> str:
+    """Feed every result to its stream's output thread until every stream has ended, ``--duration``
+    has passed or ``stop`` is set; a progress bar (files) or a one-line status (live) on a terminal.
+    Returns why the run stopped."""
+    by_stream = {id(r.stream): r for r in runs}
+    live = any(r.stream.live for r in runs)
     bar = None
     if config.progress and not live and sys.stderr.isatty():
         from tqdm import tqdm
-        total = config.max_frames or session.source.total or None
-        bar = tqdm(total=total, unit="frame", dynamic_ncols=True, file=sys.stderr)
-    last_line = time.monotonic()
-    t_start = time.monotonic()
-    n = 0
+        totals = [r.config.max_frames or (r.capture.source.total if r.capture.source else 0) for r in runs]
+        bar = tqdm(total=sum(totals) or None, unit="frame", dynamic_ncols=True, file=sys.stderr)
+    last_line = t_start = time.monotonic()
     try:
-        for result in session.results(stop, batch, config.max_frames):
-            worker.put(result)
-            n += 1
+        for stream, result in scheduler.results(stop):
+            r = by_stream[id(stream)]
+            r.worker.put(result)
+            if stream.limit and stream.taken >= stream.limit and stream.done:
+                r.report.stopped_by = "max-frames"
+                r.capture.stop(join_timeout=0)
+            if r.worker.failed.is_set() and not stream.done:
+                stream.done = True  # its outputs failed: this stream stops, the others go on
+                r.capture.stop(join_timeout=0)
             if bar is not None:
                 bar.update(1)
-            elif live and sys.stderr.isatty() and time.monotonic() - last_line > 1.0:
-                print("\r" + stats.line(), end="", file=sys.stderr, flush=True)
+            elif live and len(runs) == 1 and sys.stderr.isatty() and time.monotonic() - last_line > 1.0:
+                print("\r" + stream.stats.line(), end="", file=sys.stderr, flush=True)
                 last_line = time.monotonic()
-            if worker.failed.is_set():
+            if len(runs) == 1 and r.worker.failed.is_set():
                 return "error"
-            if config.max_frames and n >= config.max_frames:
-                return "max-frames"
             if config.duration and time.monotonic() - t_start >= config.duration:
                 return "duration"
-        return "signal" if stop.is_set() else "end"
+        if stop.is_set():
+            return "signal"
+        return "max-frames" if all(r.report.stopped_by == "max-frames" for r in runs) else "end"
     finally:
         if bar is not None:
             bar.close()
-        elif live and sys.stderr.isatty():
+        elif live and len(runs) == 1 and sys.stderr.isatty():
             print(file=sys.stderr)
+
+
+def _write_stats(configs: list[RunConfig], reports: list[RunReport]) -> None:
+    """Each stream's --stats-json; streams sharing one file get {"streams": {name: stats}, "totals"}."""
+    groups: dict[str, list[tuple[RunConfig, RunReport]]] = {}
+    for c, r in zip(configs, reports):
+        if c.stats_json:
+            groups.setdefault(c.stats_json, []).append((c, r))
+    for path, members in groups.items():
+        if len(members) == 1:
+            _write_json(path, members[0][1].stats)
+            continue
+        totals: dict[str, int] = {}
+        for _, r in members:
+            for k, v in r.stats["frames"].items():
+                totals[k] = totals.get(k, 0) + v
+        _write_json(path, {"streams": {c.stream: r.stats for c, r in members},
+                           "totals": {"frames": totals, "failed": [c.stream for c, r in members if r.error]}})
 
 
 def _write_json(path: str, data: dict) -> None:

@@ -1,9 +1,5 @@
 """A run session: one source at a time through the models, and the controls that change it.
 
-    session = Session(models)                       # the CLI: every result, in order
-    source = session.open(spec, policy)
-    for result in session.results(stop): ...
-
     live = LiveSession(models, spec, policy)         # the window: its own thread, newest result
     live.start(); live.latest(); live.pause(True); live.step(); live.set_source(other)
     live.load("name", load_fn, apply_fn)             # model swaps, ordered, off the caller's thread
@@ -17,16 +13,15 @@ or I/O, and a slow GUI skips results instead of slowing the engine.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
+from typing import Callable
 
 from detector.engine.capture import CapturePolicy, CaptureThread, EndOfStream
 from detector.engine.output import OutputWorker
-from detector.engine.pipeline import Engine, Models, frames_from, take_frame
+from detector.engine.pipeline import Engine, Models, take_frame
 from detector.types.results import Result
 from detector.engine.stats import Stats
 from detector.io.sinks import VideoSink
@@ -64,16 +59,6 @@ class Session:
         self.capture, self.source = cap, source
         self.stats.info.update({"source": source.description, "policy": "live" if policy.live else "lossless"})
         return source
-
-    def frames(self, stop: threading.Event) -> Iterator:
-        """The current source's frames until it ends or ``stop`` is set; its error, if it failed."""
-        return frames_from(self.capture, stop, self.stats)
-
-    def results(self, stop: threading.Event, batch: int = 1, limit: int = 0) -> Iterator[Result]:
-        """Results of the current source's frames, ``batch`` frames a detector call, at most ``limit``
-        frames (0: all), so a batch never runs the model on frames past the limit."""
-        frames = self.frames(stop)
-        return self.engine.process(itertools.islice(frames, limit) if limit else frames, batch)
 
     def close_source(self) -> None:
         if self.capture is not None:

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Iterator
 
-from detector.engine.capture import CaptureThread, EndOfStream
+from detector.engine.capture import QUEUE_BYTES, CaptureThread, EndOfStream
 from detector.engine.motion import MotionGate
 from detector.engine.pipeline import Engine
 from detector.types.detections import Detections
@@ -98,7 +98,9 @@ class Scheduler:
                 continue
             if not s.live:
                 frames = [frame]
-                while len(frames) < self.batch_lossless and not s.done and not stop.is_set():
+                # big frames batch fewer: 4 frames of 8K would hold 400 MB for no speed-up
+                while (len(frames) < self.batch_lossless and sum(f.image.nbytes for f in frames) < QUEUE_BYTES
+                       and not s.done and not stop.is_set()):
                     nxt = s.poll(timeout=0.2)  # the file's next frames, in order: the same batches every run
                     if nxt is not None:
                         frames.append(nxt)
@@ -132,22 +134,24 @@ class Scheduler:
 
     def _run(self, turn: list[tuple[Stream, Frame]]) -> Iterator[tuple[Stream, Result]]:
         """One detector call for the frames that need it, then each frame through its own stream's
-        engine, in turn order (a stream's frames stay in order)."""
-        need = [(s, f) for s, f in turn if s.gate is None or s._last_raw is None or s.gate.check(f)]
-        lead = turn[0][0].engine
+        engine, in turn order (a stream's frames stay in order; a still frame carries the boxes of the
+        last frame of its stream that was detected, in this call or before)."""
+        need = []
+        for s, f in turn:
+            if s.gate is None or s.gate.check(f):
+                need.append((s, f))
+                if s.gate is not None:
+                    s.gate.detected(f)  # the reference for the frames after it, in this call too
         found: dict[int, tuple[Detections, dict]] = {}
         if need:
+            lead = turn[0][0].engine
             all_dets, share = lead.detect(lead.models.snapshot(), [f for _, f in need])
-            for (s, f), dets in zip(need, all_dets):
-                found[id(f)] = (dets, share)
-                s._last_raw = dets
-                if s.gate is not None:
-                    s.gate.detected(f)
+            found = {id(f): (dets, share) for (_, f), dets in zip(need, all_dets)}
         for s, f in turn:
             m = s.engine.models.snapshot()
             if id(f) in found:
                 dets, share = found[id(f)]
+                s._last_raw = dets
                 yield s, s.engine.finish(m, f, dets, dict(share))
             else:  # nothing moved since the last detection: its boxes still hold
-                s.stats.count("motion_skipped")
                 yield s, s.engine.finish(m, f, s._last_raw, {}, inferred=False)

@@ -224,12 +224,16 @@ class JsonlSink(_LinesSink):
     """One JSON line per processed frame (see ``Result.to_json``); ``timings`` adds each frame's
     per-stage latencies, which differ from run to run."""
 
-    def __init__(self, path: str | Path, timings: bool = False):
+    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False):
+        """``with_stream``: lines start with ``"stream"`` (one file for several streams)."""
         super().__init__(path)
-        self.timings = timings
+        self.timings, self.with_stream = timings, with_stream
 
     def lines(self, result: Result) -> bytes:
-        return (json.dumps(result.to_json(self.timings)) + "\n").encode()
+        d = result.to_json(self.timings)
+        if self.with_stream:
+            d = {"stream": result.frame.stream, **d}
+        return (json.dumps(d) + "\n").encode()
 
 
 CSV_COLUMNS = ("frame", "pts_ms", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id",
@@ -241,22 +245,30 @@ class CsvSink(_LinesSink):
     ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1).
     Frames without detections have no rows."""
 
-    header = (",".join(CSV_COLUMNS) + "\r\n").encode()
+    def __init__(self, path: str | Path, with_stream: bool = False):
+        """``with_stream``: a first column ``stream`` (one file for several streams)."""
+        self.with_stream = with_stream
+        self.header = (",".join((("stream",) if with_stream else ()) + CSV_COLUMNS) + "\r\n").encode()
+        super().__init__(path)
 
     def lines(self, result: Result) -> bytes:
         buf = io.StringIO()
         w = csv.writer(buf)
         f, d = result.frame, result.detections
+        lead = [f.stream] if self.with_stream else []
         for det in d.to_json():
             top = (det.get("classification") or [{}])[0]
-            w.writerow([f.index, round(f.pts_ms, 3), *det["xyxy"], det["score"], det["class_id"], det["label"],
+            w.writerow([*lead, f.index, round(f.pts_ms, 3), *det["xyxy"], det["score"], det["class_id"], det["label"],
                         det.get("track_id", ""), top.get("label", ""), top.get("score", "")])
         return buf.getvalue().encode()
 
 
-def detections_sink(path: str | Path, timings: bool = False) -> _LinesSink:
-    """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies)."""
-    return CsvSink(path) if str(path).lower().endswith(".csv") else JsonlSink(path, timings)
+def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False) -> _LinesSink:
+    """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies;
+    ``with_stream``: each line or row names its stream)."""
+    if str(path).lower().endswith(".csv"):
+        return CsvSink(path, with_stream)
+    return JsonlSink(path, timings, with_stream)
 
 
 class DumpSink(FileSink):

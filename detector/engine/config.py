@@ -1,0 +1,142 @@
+"""What a run is asked to do (``RunConfig``: one stream's source, models, outputs and limits) and the
+checks and choices that follow from it alone, before anything loads."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from detector.io.camera import CameraMode
+from detector.io.sources import DEFAULT_MAX_PIXELS, SourceOptions, input_files, is_live_spec
+from detector.models.registry import DEFAULT_MODEL
+from detector.util.write_guard import Named, check_dump_folder, check_writes
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, from the command line or the window."""
+
+    source: str = "0"
+    live: bool | None = None        # None: live for cameras/streams, lossless for files and images
+    play_realtime: bool = False     # --live on a file: pace it at its own frame rate
+    loop: bool = False
+    device: str = "auto"
+    half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
+    backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
+    model: str = DEFAULT_MODEL
+    int8: bool = False              # float SSDLite models as ONNX Runtime int8 (opt-in, VNNI CPUs)
+    int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
+    classifier: str | None = None
+    classify: str = "off"
+    conf: float = 0.3
+    iou: float = 0.6
+    classes: tuple[str, ...] = ()
+    output: str | None = None
+    codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
+    crf: int | None = None          # H.264/HEVC quality (lower = better, bigger); None: 23
+    preset: str | None = None       # H.264/HEVC speed preset; None: veryfast
+    bitrate: int | None = None      # bits/s instead of a quality target
+    detections: str | None = None
+    frame_timings: bool = False     # per-frame latencies in the JSONL (which then differs run to run)
+    dump_dir: str | None = None
+    dump_raw: bool = False
+    dump_ext: str = "jpg"
+    stats_json: str | None = None
+    max_frames: int = 0
+    duration: float = 0.0
+    progress: bool = True
+    queue_size: int = 8
+    batch: int = 0                  # frames per detector call; 0: LOSSLESS_BATCH for lossless runs, 1 live
+    reconnect_attempts: int = 5     # a live source that dies: tries (backoff 0.5 s, doubling) before giving up
+    open_timeout_s: float = 10.0
+    rtsp_transport: str = "tcp"
+    camera: CameraMode = CameraMode()  # --width/--height/--fps/--fourcc for webcams
+    track: bool = False             # tracking (on by itself when counters are given)
+    counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
+    tracker_match: float = 0.8
+    tracker_buffer: int = 30
+    overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
+    counters_file: str | None = None  # where the counters came from: an input, never written over
+    blur: tuple[str, ...] = ()      # class names blurred in every video and image written
+    stream: str = ""                # the stream's name in a run of several (log lines, outputs, stats)
+    weight: float = 1.0             # its share of detector calls against the other streams' under overload
+    motion: bool = False            # skip the detector on frames where nothing moved (engine.motion)
+    motion_keyframe: float = 2.0    # with motion: a full detection at least this often, in seconds
+    snapshot_dir: str | None = None  # the window's snapshots and recordings for this run (None: its setting)
+    record_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        """Every range check of the options, once, for the command line, the window and the API alike:
+        ValueError, one line naming the option as the command line spells it."""
+        checks = [
+            (0.0 <= self.conf <= 1.0, f"expected --conf between 0 and 1, got {self.conf}"),
+            # IoU 0 would suppress every overlapping box, even a touching one
+            (0.0 < self.iou <= 1.0, f"expected --iou above 0 and at most 1, got {self.iou}"),
+            (0 <= self.batch <= 64, f"expected --batch from 1 to 64 (0: automatic), got {self.batch}"),
+            (self.max_frames >= 0 and self.duration >= 0,
+             f"expected --max-frames and --duration >= 0, got {self.max_frames} and {self.duration}"),
+            (self.crf is None or 0 <= self.crf <= 51, f"expected --crf between 0 and 51, got {self.crf}"),
+            (0 < self.tracker_match <= 1, f"expected --tracker-match in (0, 1], got {self.tracker_match}"),
+            (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
+            (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
+            (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
+            (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
+            (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
+            (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
+             f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+# Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
+# the 2-core benchmark machine (tools/bench.py --sections batching, 4 runs, ms a frame vs batch 1):
+# person SSDLite 0.87-0.97x at 2, 0.87-0.96x at 4, 0.85-1.07x at 8; COCO SSD 0.91-0.97x at 2,
+# 0.88-0.92x at 4, 0.87-0.90x at 8. 4 is the best for both; 8 holds more frames for little more.
+LOSSLESS_BATCH = 4
+
+
+def source_options(config: RunConfig) -> SourceOptions:
+    return SourceOptions(open_timeout_s=config.open_timeout_s, rtsp_transport=config.rtsp_transport,
+                         camera=config.camera, max_pixels=config.max_pixels)
+
+
+def run_inputs(config: RunConfig) -> list[Named]:
+    """Every file the run reads: the source (each image of a folder or glob), the counters file, the
+    --int8 calibration frames, model and classifier files."""
+    found = [Named("--source", f) for f in input_files(config.source)]
+    found += [Named("--counters", config.counters_file)] if config.counters_file else []
+    found += [Named("--int8-calibration", f) for f in input_files(config.int8_calibration)] \
+        if config.int8_calibration else []
+    for flag, path in (("--model", config.model), ("--classifier", config.classifier)):
+        if path and os.path.exists(path):  # a file, not a registry name
+            found.append(Named(flag, path))
+    return found
+
+
+def check_run_writes(config: RunConfig, inputs: list[Named] | None = None) -> None:
+    """WriteRefused (a ValueError, one line) for an output over an input (``inputs``: every input of
+    the run; default this config's), two outputs on one file, or an existing output without
+    ``overwrite``: stdlib and file names only, so it runs before any load."""
+    inputs = run_inputs(config) if inputs is None else inputs
+    check_writes([Named("--output", config.output or ""), Named("--detections", config.detections or ""),
+                  Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
+    if config.dump_dir:
+        check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
+
+
+def lossless_run(config: RunConfig) -> bool:
+    """Every frame in order (files and images unless --live), as ``run`` captures them."""
+    live = is_live_spec(config.source) if config.live is None else config.live
+    return not (live or config.play_realtime)
+
+
+def make_analytics(config: RunConfig):
+    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
+    if not (config.track or config.counters):
+        return None
+    from detector.analytics.counting import Analytics
+    from detector.analytics.tracker import Tracker
+    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer),
+                     list(config.counters))
