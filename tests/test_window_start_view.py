@@ -20,7 +20,7 @@ def failed(qtbot, tmp_path):
         win.close()
 
 
-def test_a_failed_source_shows_the_start_view_with_the_reason(failed, qtbot, capfd):
+def test_a_failed_source_shows_the_start_view_with_the_reason(capfd, failed, qtbot):  # capfd first: it must catch the line
     from detector.io.camera import list_cameras
     win = failed
     qtbot.waitUntil(lambda: win.stage.currentWidget() is win.start_view, timeout=20000)
