@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from detector.cli.streams_spec import NAME
+from detector.engine.stream_names import NAME
 
 PER_STREAM_KEYS = {"name", "source", "classes", "conf", "line", "zone", "counters_file", "output", "detections",
                    "dump_dir", "stats_json", "motion", "motion_keyframe", "weight", "width", "height", "fps",

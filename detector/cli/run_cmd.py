@@ -83,7 +83,8 @@ def stream_configs(args: argparse.Namespace, file_streams: list[dict], guard: bo
     """One RunConfig per stream: the --source options (or the config file's streams), each named,
     with {stream} filled in its output paths. ``guard``: also refuse outputs over any stream's inputs
     or over existing files, and images over --max-pixels, all before any model loads."""
-    from detector.cli.streams_spec import check_templates, fill, split_source, unique_names
+    from detector.cli.streams_spec import check_templates
+    from detector.engine.stream_names import fill, split_source, unique_names
     if args.sources:
         entries = [(*split_source(s), {}) for s in args.sources]
     elif file_streams:

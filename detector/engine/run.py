@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from detector.engine.capture import CapturePolicy
 from detector.engine.config import (LOSSLESS_BATCH, RunConfig, check_run_writes, lossless_run, make_analytics,
@@ -21,7 +22,9 @@ from detector.engine.motion import MotionGate
 from detector.engine.output import SharedSink
 from detector.engine.pipeline import Engine
 from detector.engine.stats import Stats
+from detector.engine.stream_names import split_source, unique_names
 from detector.engine.streams import Scheduler, Stream
+from detector.types.results import Result
 from detector.io.sinks import FileSink, SinkError
 from detector.io.sources import SourceError, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER
@@ -129,6 +132,35 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
     reports = [r.reported(models) for r in runs]
     _write_stats(configs, reports)
     return reports
+
+
+def watch(sources, stop: threading.Event | None = None, models: Models | None = None,
+          warn=lambda msg: print(msg, file=sys.stderr), **options) -> Iterator[tuple[str, Result]]:
+    """Several streams through one detector, for a Python program: yields ``(stream name, Result)`` as
+    results come, each stream's in its frame order, until every source has ended or ``stop`` is set.
+
+    ``sources``: a list of sources (``"door=rtsp://..."`` names one; others are named after their
+    source, as on the command line) or a dict {name: source}. ``options``: RunConfig fields for
+    every stream (model, conf, classes, track, counters, motion, ...). No files are written."""
+    named = list(sources.items()) if isinstance(sources, dict) else [split_source(s) for s in sources]
+    names = unique_names(named)
+    configs = [RunConfig(**{"live": None, **options, "source": src, "stream": name})
+               for name, (_, src) in zip(names, named)]
+    stop = stop or threading.Event()
+    models = models or load_models(configs[0], warn)
+    runs = [StreamRun(c, models, warn, named=True) for c in configs]
+    try:
+        for r in runs:
+            r.capture.start()
+        for r in runs:
+            r.open({}, False)
+        opened = [r.stream for r in runs if r.stream is not None]
+        live = max(1, sum(s.live for s in opened))
+        for stream, result in Scheduler(opened, LOSSLESS_BATCH, min(8, live)).results(stop):
+            yield stream.name, result
+    finally:
+        for r in runs:
+            r.finish()
 
 
 def check_streams_writes(configs: list[RunConfig]) -> None:
