@@ -152,3 +152,44 @@ def test_blur_hides_the_people_in_raw_dumps_too(tmp_path):
     lap = lambda img: np.abs(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_32F))
     assert lap(raw)[sure].mean() < 0.6 * lap(source)[sure].mean()
     assert np.array_equal(raw[~anyone], source[~anyone])  # png: the rest is the source, bit for bit
+
+
+def test_an_image_source_writes_the_annotated_image_and_a_folder_writes_a_folder(tmp_path):
+    import shutil
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("kite_and_cold.jpg", "pets.jpg"):
+        shutil.copy(shared_path(f"media/{name}"), photos / name)
+    src = photos / "kite_and_cold.jpg"
+    before = src.read_bytes()
+    p = lookout("--source", src, "--output", tmp_path / "kite.png", "--detections", tmp_path / "kite.jsonl")
+    assert p.returncode == 0, p.stderr
+    out, orig = cv2.imread(str(tmp_path / "kite.png")), cv2.imread(str(src))
+    assert out.shape == orig.shape and src.read_bytes() == before
+    dets = json.loads((tmp_path / "kite.jsonl").read_text())["detections"]
+    assert {d["label"] for d in dets} >= {"kite", "person"}
+    from detector.ops.draw import class_color
+    for d in dets:  # every box is drawn where the JSONL says: most of its outline in its class's colour
+        x1, y1, x2, y2 = (int(round(v)) for v in d["xyxy"])
+        near = np.abs(out.astype(int) - class_color(d["class_id"])).max(axis=2) <= 2
+        outline = [near[y, max(x - 2, 0):x + 3].any() for y in range(y1, y2) for x in (x1, x2)]
+        assert np.mean(outline) > 0.6, d
+    p = lookout("--source", photos, "--output", f"{tmp_path / 'annotated'}/")
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in (tmp_path / "annotated").iterdir()) == ["kite_and_cold.jpg", "pets.jpg"]
+    p = lookout("--source", photos, "--output", f"{tmp_path / 'annotated'}/")  # twice: the files exist now
+    assert p.returncode == 2 and "already exists" in p.stderr and "--overwrite" in p.stderr
+
+
+@pytest.mark.parametrize("source, output, words", [
+    ("photo", "x.mp4", "an image source writes images"),
+    ("video", "x.png", "for a video or stream give a video name"),
+    ("photo", "dir/", "for one image give an image name"),
+    ("video", "dir/", "for a video or stream give a video name"),
+])
+def test_an_output_of_the_wrong_kind_is_refused_in_one_line(tmp_path, source, output, words):
+    src = shared_path("media/pets.jpg") if source == "photo" else DEMO_CLIP
+    p = lookout("--source", src, "--output", f"{tmp_path}/{output}")
+    assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert len([l for l in p.stderr.splitlines() if l.startswith("lookout: error")]) == 1
+    assert not list(tmp_path.iterdir())

@@ -186,8 +186,27 @@ def _camera_mode(given: dict):
 
 
 def _check_output(config: RunConfig) -> None:
+    from detector.engine.config import output_kind
     from detector.io.sinks import VIDEO_SUFFIXES
+    from detector.io.sources import IMAGE_EXTS, is_live_spec
     from detector.io.video_out import PRESET_ENCODERS, pick_encoder
+    kind, src = output_kind(config), config.source
+    images_in = not is_live_spec(src) and (Path(src).is_dir() or any(c in src for c in "*?[")
+                                           or Path(src).suffix.lower() in IMAGE_EXTS)
+    one_image = images_in and Path(src).is_file()
+    if kind == "image" and not one_image:
+        raise ValueError(f"--output {config.output!r} is an image name, for an image source; for a "
+                         f"{'folder of images give --output DIR/' if images_in else 'video or stream give a video name (.mp4)'}")
+    if kind == "images" and (not images_in or one_image):
+        raise ValueError(f"--output {config.output!r} is a folder, for a folder or glob of images; for "
+                         f"{'one image give an image name (.jpg, .png)' if one_image else 'a video or stream give a video name (.mp4)'}")
+    if kind == "video" and images_in:
+        raise ValueError(f"--output {config.output!r}: an image source writes images: give "
+                         f"{'an image name (.jpg, .png)' if one_image else 'a folder, --output DIR/'}")
+    if kind in ("image", "images"):
+        if config.preset:
+            raise ValueError("--preset applies to video; an image source writes images")
+        return
     if config.output and Path(config.output).suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"cannot write video {config.output!r}: expected a name ending in {', '.join(VIDEO_SUFFIXES)}")
     if config.output:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from detector.io.camera import CameraMode
-from detector.io.sources import DEFAULT_MAX_PIXELS, SourceOptions, input_files, is_live_spec
+from detector.io.sources import DEFAULT_MAX_PIXELS, IMAGE_EXTS, SourceOptions, input_files, is_live_spec
 from detector.models.registry import DEFAULT_MODEL
 from detector.util.write_guard import Named, check_dump_folder, check_writes
 
@@ -120,10 +120,28 @@ def check_run_writes(config: RunConfig, inputs: list[Named] | None = None) -> No
     the run; default this config's), two outputs on one file, or an existing output without
     ``overwrite``: stdlib and file names only, so it runs before any load."""
     inputs = run_inputs(config) if inputs is None else inputs
-    check_writes([Named("--output", config.output or ""), Named("--detections", config.detections or ""),
-                  Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
+    outputs = ([Named("--output", t) for t in image_targets(config)] if output_kind(config) == "images"
+               else [Named("--output", config.output or "")])
+    check_writes(outputs + [Named("--detections", config.detections or ""),
+                            Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
     if config.dump_dir:
         check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
+
+
+def output_kind(config: RunConfig) -> str | None:
+    """What --output writes: "video" (a video name), "image" (an image name, for one image), "images"
+    (a folder, ``DIR/`` or an existing one, for a folder or glob of images), or None."""
+    out = config.output
+    if not out:
+        return None
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        return "images"
+    return "image" if os.path.splitext(out)[1].lower() in IMAGE_EXTS else "video"
+
+
+def image_targets(config: RunConfig) -> list[str]:
+    """The files ``--output DIR/`` writes: each source image under its own name in DIR."""
+    return [os.path.join(config.output, os.path.basename(f)) for f in input_files(config.source)]
 
 
 def lossless_run(config: RunConfig) -> bool:

@@ -9,7 +9,9 @@ import time
 from detector.types.results import Result
 from detector.engine.capture import EndOfStream, FrameBuffer
 from detector.engine.stats import Stats
-from detector.io.sinks import DumpSink, FileSink, VideoSink, detections_sink
+from detector.engine.config import output_kind
+from detector.io.sinks import DumpSink, FileSink, ImageSink, VideoSink, detections_sink
+from detector.io.sources import input_files
 from detector.ops.annotators import BlurAnnotator
 from detector.ops.draw import annotate
 
@@ -101,7 +103,10 @@ def build_sinks(config, source_fps: float, live: bool, warn=None, shared: dict |
     (kept in ``shared`` by path, its lines keyed by stream)."""
     sinks: list[FileSink] = []
     try:
-        if config.output:
+        kind = output_kind(config)
+        if kind in ("image", "images"):
+            sinks.append(ImageSink(config.output, input_files(config.source) if kind == "images" else None))
+        elif config.output:
             sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
                                    crf=config.crf, bitrate=config.bitrate, warn=warn, preset=config.preset))
         if config.detections and share_detections and shared is not None:

@@ -271,6 +271,35 @@ def detections_sink(path: str | Path, timings: bool = False, with_stream: bool =
     return JsonlSink(path, timings, with_stream)
 
 
+class ImageSink(FileSink):
+    """``--output NAME.jpg`` for an image source: the annotated image, written whole. ``names``: for a
+    folder or glob of images, the source's files, each written under its own name into ``path``."""
+
+    needs_annotated = True
+
+    def __init__(self, path: str | Path, names: list[str] | None = None):
+        self.path, self.names = Path(path), names
+        if names is not None:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SinkError(f"cannot create the output folder {str(self.path)!r} ({e.strerror}); pick another") from None
+        _check_writable_dir(self.path if names is not None else (self.path.parent if str(self.path.parent) else Path(".")),
+                            f"image {self.path.name}")
+
+    def write(self, result: Result, annotated: np.ndarray | None) -> None:
+        img = annotated if annotated is not None else result.frame.image
+        target = self.path if self.names is None else self.path / Path(self.names[result.frame.index]).name
+        ok, buf = cv2.imencode(target.suffix.lower() or ".png", img)
+        try:
+            if not ok:
+                raise OSError(0, f"no encoder for {target.suffix!r}")
+            replace_bytes(target, buf.tobytes())
+        except OSError as e:
+            raise SinkError(f"cannot write {str(target)!r} ({e.strerror}); free some space or pick another "
+                            f"--output") from None
+
+
 class DumpSink(FileSink):
     """Annotated frames as numbered images (``00000012.jpg`` sorts in frame order), raw ones optional."""
 
