@@ -512,6 +512,21 @@ def _ratio(row: dict, ref: dict) -> str:
     return text
 
 
+def summary(results: dict[str, list[dict]], machine: str) -> str:
+    """The README's speed sentence, from the same rows as the tables: the default runs against their
+    references (``Detector.load``'s rows)."""
+    parts = []
+    for section, ref, what in (("coco", "tflite", "the default COCO model"), ("detector", "tf", "the person SSDLite model")):
+        rows = results.get(section, [])
+        refs = {r["ref"]: r for r in rows if r.get("ref")}
+        mine = next((r for r in rows if "Detector.load default" in r["name"]), None)
+        if mine and ref in refs:
+            name = {"tflite": "the TFLite interpreter with XNNPACK", "tf": "TensorFlow"}[ref]
+            parts.append(f"{what} {mine['median_ms']:.1f} ms, {_ratio(mine, refs[ref])} {name}")
+    return (f"Last benchmark table ({machine}, {time.strftime('%Y-%m-%d')}; full path a frame, each reference at its "
+            f"best, median of alternating runs): " + "; ".join(parts) + ".") if parts else ""
+
+
 def format_tables(results: dict[str, list[dict]], header: str) -> str:
     out = [header, ""]
     for section, refs in (("detector", ("tf", "onnxruntime")), ("coco", ("tflite",)), ("classifier", ("tflite",))):
@@ -598,6 +613,11 @@ def main(argv=None) -> int:
         if a in s and b in s:
             s = s[: s.index(a) + len(a)] + "\n" + text + s[s.index(b):]
             readme.write_text(s)
+        line = summary(results, f"{os.cpu_count()} CPUs, {_cpu_name()}") if args.device == "cpu" else ""
+        front = ROOT / "README.md"
+        r, a, b = front.read_text(), "<!-- bench-summary:start -->", "<!-- bench-summary:end -->"
+        if line and a in r and b in r:
+            front.write_text(r[: r.index(a) + len(a)] + "\n" + line + "\n" + r[r.index(b):])
     return 0
 
 
