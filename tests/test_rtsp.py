@@ -213,5 +213,7 @@ def test_four_streams_in_one_process_one_killed_reconnects_the_others_never_stop
         assert len(lines) >= 60, (name, len(lines))
         assert sum(len(l["detections"]) for l in lines) > len(lines)  # the clip's people, in every stream
         if name != "east":  # frames kept coming from the same session: no restart, no gap over 1 s
-            gaps = np.diff([l["pts_ms"] for l in lines])
+            # (from the fifth frame on: the four sources open one after another at the start, while
+            # the first ones already deliver; the kill comes seconds later)
+            gaps = np.diff([l["pts_ms"] for l in lines[4:]])
             assert 0 < gaps.min() and gaps.max() <= 1000, (name, gaps.min(), gaps.max(), err)
