@@ -219,7 +219,7 @@ def _check_int8(args) -> bool:
         if is_live_spec(spec) or not (Path(spec).exists() or any(c in spec for c in "*?[")):
             raise ValueError(f"--int8-calibration {spec!r}: expected a video file, image or folder of images "
                              f"from the scenes you will run on")
-    from detector.runtime.int8_detector import int8_refusal
+    from detector.runtime.onnx.int8 import int8_refusal
     refusal = int8_refusal(args.model, args.device, args.half, args.backend)
     if refusal:
         raise ValueError(refusal)
@@ -372,7 +372,7 @@ def run_window(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from detector.runtime.cpu_tuning import tune_process
+    from detector.runtime.host import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["batch"]:

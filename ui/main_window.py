@@ -149,9 +149,9 @@ class MainWindow(QMainWindow):
         self.classify_box.activated.connect(self.on_classify)
         form.addRow("Classify", self.classify_box)
         self.device_box = QComboBox()
-        from detector.runtime.backend import available_devices
+        from detector.runtime.host import available_devices
         self.device_box.addItems(available_devices())
-        self.device_box.setCurrentText(str(det.device.type))
+        self.device_box.setCurrentText(det.device)
         self.device_box.activated.connect(self.on_device)
         form.addRow("Device", self.device_box)
         return w

@@ -20,6 +20,8 @@ from detector.io.camera import CameraMode
 from detector.io.sinks import FileSink, SinkError
 from detector.io.sources import DEFAULT_MAX_PIXELS, SourceError, SourceOptions, input_files, is_live_spec, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
+from detector.runtime.base import Detector
+from detector.runtime.host import require_torch
 from detector.util.files import replace_text
 from detector.util.write_guard import Named, check_dump_folder, check_writes
 
@@ -127,8 +129,8 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
     throughput rather than latency per call (``load_detector``)."""
     throughput = lossless_run(config) if throughput is None else throughput
     det = load_detector_for(config.model, config.device, config, throughput)
-    if getattr(det, "int8_agreement", None) is not None:
-        from detector.runtime.int8_detector import agreement_line
+    if det.int8_agreement is not None:
+        from detector.runtime.onnx.int8 import agreement_line
         warn(agreement_line(det.int8_agreement))
     classifier = None
     if config.classify != "off":
@@ -137,16 +139,19 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
                   analytics=make_analytics(config))
 
 
-def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False):
+def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False) -> Detector:
     """``model`` on ``device`` with the run's backend options (--backend, --half, --conf, --iou): the
     command line's first load and the window's swaps alike."""
-    from detector.runtime.int8_detector import int8_refusal
+    from detector.runtime.onnx.int8 import int8_refusal
     from detector.runtime.loader import load_detector
+    from detector.runtime.options import LoadOptions
     # --int8 concerns the float SSDLite models (the command line checked the first); a swap to an
     # integer model in the window loads that one as it is
     int8 = config.int8 and int8_refusal(model, device) is None
-    return load_detector(model, device, config.conf, config.iou, config.half, config.backend,
-                         (config.int8_calibration or True) if int8 else False, throughput)
+    return load_detector(model, LoadOptions(device=device, mode=config.backend, half=config.half,
+                                            score_threshold=config.conf, iou_threshold=config.iou,
+                                            int8=(config.int8_calibration or True) if int8 else False,
+                                            throughput=throughput))
 
 
 def fresh_models(models: Models, config: RunConfig) -> Models:
@@ -169,12 +174,9 @@ def make_analytics(config: RunConfig):
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
     """The classifier, or None with one line saying why it is off and how to turn it on."""
     try:
-        from detector.runtime.classifier import Classifier
-    except ImportError:
-        warn("lookout: classifier unavailable in this build; detecting only")
-        return None
-    try:
-        return Classifier.load(name, device=str(device), throughput=throughput)
+        require_torch("the classifier (--classify)")
+        from detector.runtime.torch.classifier import Classifier
+        return Classifier.load(name, device=device, throughput=throughput)
     except ValueError as e:
         warn(f"lookout: classifier off: {e}")
         return None
@@ -200,7 +202,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     try:
         source = session.open(config.source, policy)
         stats.info.update({"source": mask_url(config.source), "model": models.detector.name,
-                           "device": str(models.detector.device)})
+                           "device": models.detector.device})
         if models.analytics is not None and all(source.size):
             models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
         sinks = build_sinks(config, source.fps, policy.live, warn)
@@ -235,10 +237,8 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
                                f"(file cut short?); everything before them was processed")
     report.stats["stopped_by"] = report.stopped_by
     det = models.detector
-    report.stats["detector"] = {"name": getattr(det, "name", type(det).__name__), "runtime": getattr(det, "mode", ""),
-                                "device": str(getattr(det, "device", "")),
-                                **({"int8_agreement": det.int8_agreement}
-                                   if getattr(det, "int8_agreement", None) is not None else {})}
+    report.stats["detector"] = {"name": det.name, "runtime": det.mode, "device": det.device,
+                                **({"int8_agreement": det.int8_agreement} if det.int8_agreement is not None else {})}
     if models.analytics is not None:
         report.stats["counts"] = models.analytics.totals()
     if config.stats_json:

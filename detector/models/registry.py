@@ -107,6 +107,25 @@ def checkpoint_file(name_or_path) -> Path | None:
     return path if path.suffix in (".pt", ".pth", ".tflite") and path.is_file() else None
 
 
+GRAPH_SUFFIXES = (".pb", ".gz", ".tgz", ".tar")
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+
+def family(name_or_path) -> str | None:
+    """The family (``ModelInfo.family``: which loader builds it) a detector name or path stands for:
+    a registry name's own, "tflite-ssd" for a .tflite file, "ssdlite-graph" for a frozen graph; None
+    for a checkpoint, whose recorded format says (``runtime.weights.family_of``), and for anything else."""
+    name = str(name_or_path)
+    if name in MODELS:
+        return MODELS[name].family
+    suffix = Path(name).suffix
+    if suffix == ".tflite":
+        return "tflite-ssd"
+    if suffix in GRAPH_SUFFIXES:
+        return "ssdlite-graph"
+    return None
+
+
 def model_table() -> list[dict]:
     """Each named model as ``--list-models`` prints it: name, architecture, classes, input, size on
     disk, where its weights come from, licence, and whether it works offline now."""

@@ -18,12 +18,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from detector.convert.qlinear_export import export_qlinear
+from detector.models.fold import fold_batchnorm
+from detector.models.labels import find_labels, read_labels
+from detector.models.quant_sim import QConv
+from detector.models.quant_weights import read_classifier, save_classifier
 from detector.models.registry import CLASSIFIERS, DEFAULT_CLASSIFIER, ModelInfo
-from detector.util.download import WeightsUnavailable, download
 from detector.ops.preprocess import as_bgr_uint8
-from detector.runtime.backend import device_name, select_mode
-
-FORMAT = "lookout-classifier/1"
+from detector.runtime.host import device_name
+from detector.runtime.onnx.optimise import ort_session
+from detector.runtime.options import select_mode
+from detector.runtime.torch.modes import OnnxRuntimeModel, trace_frozen
+from detector.runtime.torch.precision import exact_fp32
+from detector.util.download import WeightsUnavailable, download
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Classifier:
     def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
                  device: torch.device, name: str = "", mode: str = "eager", throughput: bool = False):
         mode = select_mode(device.type, mode, "classifier")
-        self._spin = not throughput  # ONNX Runtime mode: see backend.ort_session
+        self._spin = not throughput  # ONNX Runtime mode: see onnx.optimise.ort_session
         self.model = model.eval().to(device)
         self.mode = mode
         self.labels = labels
@@ -74,7 +81,6 @@ class Classifier:
         self._ort_logits = None  # ONNX Runtime mode: NumPy (N, 3, S, S) float32 -> (N, classes) logits
         self.net = self.model
         if mode == "jit":
-            from detector.runtime.torch_modes import fold_batchnorm, trace_frozen
             example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=device)
             self.net = trace_frozen(fold_batchnorm(self.model), example)
         elif mode == "onnxruntime":
@@ -83,14 +89,10 @@ class Classifier:
     def _onnxruntime_net(self):
         """Quantised models: ORT's integer kernels (QLinearConv), bit-identical to eager and 2.3x
         faster than the float graph with requantisation ops; float models: the exported graph."""
-        from detector.runtime.torch_modes import OnnxRuntimeModel, fold_batchnorm
-        from detector.models.quant_sim import QConv
         if not any(isinstance(m, QConv) for m in self.model.modules()):
             example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.device)
             session = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin).session
         else:
-            from detector.runtime.backend import ort_session
-            from detector.runtime.qlinear_export import export_qlinear
             session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]),
                                   torch.get_num_threads(), self._spin)
         out = session.get_outputs()[0].name
@@ -103,7 +105,7 @@ class Classifier:
     def load(cls, name_or_path: str | Path = DEFAULT_CLASSIFIER, device: str = "cpu",
              labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> "Classifier":
         """By name (torchvision's ImageNet models), ``.tflite`` file or converted ``.pt`` checkpoint.
-        ``throughput``: for lossless runs (its ONNX Runtime workers never spin; ``backend.ort_session``)."""
+        ``throughput``: for lossless runs (its ONNX Runtime workers never spin; ``onnx.optimise.ort_session``)."""
         dev = torch.device(device_name(device))
         name = str(name_or_path)
         if name in CLASSIFIERS:
@@ -144,7 +146,7 @@ class Classifier:
     def _tflite(cls, path: Path, device: torch.device, labels: str | Path | None) -> "Classifier":
         if not path.is_file():
             raise ValueError(f"expected a .tflite file, got {str(path)!r}, which does not exist")
-        from detector.convert.tflite_mobilenet import convert_tflite
+        from detector.convert.tflite_mobilenet import convert_tflite  # the TFLite reader loads only when needed
         conv = convert_tflite(path.read_bytes())
         names = read_labels(labels or find_labels(path), conv.num_classes)
         return cls.from_converted(conv, names, device, path.name)
@@ -158,22 +160,14 @@ class Classifier:
         return cls(conv.build(), labels, pre, device, name)
 
     def save(self, path: str | Path, conv) -> None:
-        """Save a converted TFLite classifier as a Lookout checkpoint (labels included)."""
-        torch.save({"format": FORMAT, "arch": conv.arch, "width": conv.width, "resolution": conv.resolution,
-                    "num_classes": conv.num_classes, "state_dict": conv.state_dict, "qparams": conv.qparams,
-                    "input_zero_point": conv.input_zero_point, "labels": list(self.labels)}, path)
+        """Save the converted TFLite classifier ``conv`` this was built from as a Lookout checkpoint
+        (labels included; ``models.quant_weights``)."""
+        save_classifier(conv, self.labels, path)
 
     @classmethod
     def _checkpoint(cls, path: Path, device: torch.device) -> "Classifier":
-        from detector.models.checkpoint import read_checkpoint
-        from detector.convert.tflite_mobilenet import ConvertedClassifier
-        ck = read_checkpoint(path, "classifier weights", FORMAT)
-        try:
-            conv = ConvertedClassifier(ck["arch"], ck["width"], ck["resolution"], ck["num_classes"],
-                                       ck["state_dict"], ck["qparams"], ck["input_zero_point"])
-        except KeyError as e:
-            raise ValueError(f"classifier checkpoint {str(path)!r} lacks {e}; expected a Lookout conversion") from None
-        return cls.from_converted(conv, tuple(ck["labels"]), device, path.name)
+        conv, labels = read_classifier(path)
+        return cls.from_converted(conv, labels, device, path.name)
 
     # ---- inference -----------------------------------------------------------------------------
     def _rgb(self, crops: list[np.ndarray]) -> np.ndarray:
@@ -203,7 +197,7 @@ class Classifier:
         if self._ort_logits is not None:
             with self._lock:
                 return self._ort_logits(x)
-        from detector.runtime.torch_detector import exact_fp32  # TF32 would break the integer-exact arithmetic on CUDA
+        # TF32 would break the integer-exact arithmetic on CUDA
         with torch.inference_mode(), self._lock, exact_fp32(self.device, half=False):
             return self.net(x).float().cpu().numpy()
 
@@ -244,20 +238,3 @@ class Classifier:
                                  f"{w}x{h} image; expected x1 < x2 and y1 < y2 overlapping it")
             crops.append(image[iy1:iy2, ix1:ix2])
         return [self._top(p, k) for p in self._probs(crops)]
-
-
-def find_labels(model_path: Path) -> Path:
-    """A labels file beside the model: ``<model>.txt``, ``labels.txt`` or ``*labels*.txt``."""
-    for cand in [model_path.with_suffix(".txt"), model_path.parent / "labels.txt",
-                 *sorted(model_path.parent.glob("*labels*.txt"))]:
-        if cand.is_file() and "coco" not in cand.name:
-            return cand
-    raise ValueError(f"no labels file for {model_path.name}: expected labels.txt beside it, or pass labels=PATH")
-
-
-def read_labels(path: str | Path, num_classes: int) -> tuple[str, ...]:
-    labels = tuple(l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip())
-    if len(labels) != num_classes:
-        raise ValueError(f"labels file {str(path)!r} lists {len(labels)} labels, expected {num_classes} "
-                         f"(one per model output)")
-    return labels
