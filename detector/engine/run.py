@@ -22,6 +22,7 @@ from detector.io.sources import DEFAULT_MAX_PIXELS, SourceError, SourceOptions, 
 from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
 from detector.runtime.base import Detector
 from detector.runtime.host import require_torch
+from detector.runtime.options import LoadOptions
 from detector.util.files import replace_text
 from detector.util.write_guard import Named, check_dump_folder, check_writes
 
@@ -42,8 +43,8 @@ class RunConfig:
     int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
     classify: str = "off"
-    conf: float = 0.3
-    iou: float = 0.6
+    conf: float = LoadOptions.score_threshold
+    iou: float = LoadOptions.iou_threshold
     classes: tuple[str, ...] = ()
     output: str | None = None
     codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
@@ -144,7 +145,6 @@ def load_detector_for(model: str, device: str, config: RunConfig, throughput: bo
     command line's first load and the window's swaps alike."""
     from detector.runtime.onnx.int8 import int8_refusal
     from detector.runtime.loader import load_detector
-    from detector.runtime.options import LoadOptions
     # --int8 concerns the float SSDLite models (the command line checked the first); a swap to an
     # integer model in the window loads that one as it is
     int8 = config.int8 and int8_refusal(model, device) is None

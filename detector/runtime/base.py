@@ -84,9 +84,7 @@ class DetectorCore(Detector):
         self.name = name
         self.mode = mode
         self.device = device
-        self._post = PostprocessConfig()
-        self.score_threshold = score_threshold
-        self.iou_threshold = iou_threshold
+        self._post = PostprocessConfig(checked_score_threshold(score_threshold), checked_iou_threshold(iou_threshold))
         self._lock = threading.Lock()  # one forward pass at a time: the model is shared
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
