@@ -1,7 +1,7 @@
 """Lookout's engine: models, pipeline and sinks. Never imports Qt.
 
-``Detector`` and ``Classifier`` load on first use (PEP 562), and ``Detector`` (the interface, whose
-``load`` is ``runtime.loader.load_detector``) without torch: the ONNX Runtime path starts without it.
+``Detector`` and ``Classifier`` load on first use (PEP 562), without torch: they are the interfaces,
+whose ``load`` is ``runtime.loader``'s, and the ONNX Runtime paths start without torch.
 """
 from detector.types.detections import Classification, Detections
 
@@ -16,6 +16,6 @@ def __getattr__(name: str):
         from detector.analytics.tracker import Tracker
         return Tracker
     if name == "Classifier":
-        from detector.runtime.torch.classifier import Classifier
+        from detector.runtime.loader import Classifier
         return Classifier
     raise AttributeError(f"module 'detector' has no attribute {name!r}")

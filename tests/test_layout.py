@@ -139,5 +139,5 @@ def test_public_names_and_a_torch_free_engine_import():
     first, loaded, names = p.stdout.splitlines()
     assert first == "False False"
     assert loaded == "OnnxDetector cpu True False"
-    assert names.split() == ["detector.runtime.base", "detector.runtime.torch.classifier",
+    assert names.split() == ["detector.runtime.base", "detector.runtime.classifier",
                              "detector.types.detections", "detector.analytics.tracker"]

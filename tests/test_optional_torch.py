@@ -56,7 +56,25 @@ def test_what_needs_torch_says_so_in_one_line(tmp_path, args, first):
 def test_the_classifier_without_torch_is_switched_off_in_one_line(tmp_path):
     p = _lookout(tmp_path, "--classify", "boxes")
     assert "rc 0 None" in p.stdout, p.stderr
-    assert f"lookout: classifier off: the classifier (--classify) {EXTRA}" in p.stderr.splitlines()
+    assert f"lookout: classifier off: the classifier mobilenet-v2 {EXTRA}" in p.stderr.splitlines()
+
+
+def test_a_quantised_classifier_kept_by_an_earlier_start_runs_without_torch(tmp_path, monkeypatch):
+    """The first start (torch) keeps the integer graph in the cache; the next one, without torch, is an
+    ``OnnxClassifier`` giving the same probabilities to the last bit."""
+    import cv2
+    from detector import Classifier
+    model, labels = shared_path("models/mobilenet_v2_1.0_224_quant.tflite"), shared_path("models/imagenet_labels.txt")
+    image = shared_path("media/grace_hopper.bmp")
+    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
+    first = Classifier.load(str(model), labels=labels)
+    assert type(first).__name__ == "TorchClassifier" and first.mode == "onnxruntime"
+    want = first.classify(cv2.imread(str(image)), k=5)
+    code = ("import cv2; from detector import Classifier; c = Classifier.load(sys.argv[1], labels=sys.argv[2]); "
+            "print(type(c).__name__, c.mode, repr(c.classify(cv2.imread(sys.argv[3]), k=5)), sys.modules.get('torch'))")
+    p = _without_torch(code, str(model), str(labels), str(image), cache=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"OnnxClassifier onnxruntime {want!r} None"
 
 
 def test_the_api_raises_the_same_value_error(tmp_path):

@@ -9,6 +9,7 @@ returns box encodings (N, A, 4) and class logits (N, A, C+1) before postprocessi
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -105,3 +106,50 @@ def save_bundle_meta(key: str, labels: tuple[str, ...], preprocessing: Preproces
     np.savez(buf, **values)
     keep_cache_file(meta or bundle_paths(key)[1], buf.getvalue())
     return values
+
+
+# A quantised classifier's integer graph (``qlinear_export.export_qlinear``) is kept in the cache as
+# KEY.classifier.onnx + KEY.classifier.npz (labels, preprocessing), KEY a hash of the model file and
+# its labels file, so that later starts run it in ONNX Runtime without torch.
+CLASSIFIER_BUNDLE_FORMAT = "lookout-onnx-classifier/1"
+
+
+def classifier_key(model: Path, labels: Path | None = None) -> str:
+    """Cache key of a classifier file and its labels file (a new export when either changes)."""
+    h = hashlib.sha256(CLASSIFIER_BUNDLE_FORMAT.encode() + b"\0" + model.read_bytes())
+    if labels is not None:
+        h.update(b"\0" + labels.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def classifier_bundle_paths(key: str) -> tuple[Path, Path]:
+    folder = cache_dir() / "onnx"
+    return folder / f"{key}.classifier.onnx", folder / f"{key}.classifier.npz"
+
+
+def save_classifier_bundle(key: str, graph: bytes, labels: tuple[str, ...], preprocessing: dict) -> None:
+    """Keep a classifier's graph, labels and preprocessing (``ClassifierPreprocessing.to_dict``) in
+    the cache, atomically; a read-only cache only costs torch's import later."""
+    onnx_path, meta_path = classifier_bundle_paths(key)
+    buf = io.BytesIO()
+    np.savez(buf, format=np.array(CLASSIFIER_BUNDLE_FORMAT), key=np.array(key), labels=np.array(labels),
+             size=np.int64(preprocessing["size"]), resize_to=np.int64(preprocessing["resize_to"]),
+             mean=np.array(preprocessing["mean"], np.float64), std=np.array(preprocessing["std"], np.float64))
+    keep_cache_file(onnx_path, graph)
+    keep_cache_file(meta_path, buf.getvalue())
+
+
+def read_classifier_bundle(key: str) -> tuple[bytes, tuple[str, ...], dict] | None:
+    """(graph, labels, preprocessing dict) kept under ``key``, or None (absent, damaged, other format)."""
+    onnx_path, meta_path = classifier_bundle_paths(key)
+    try:
+        with np.load(meta_path, allow_pickle=False) as z:
+            meta = {k: z[k] for k in z.files}
+        graph = onnx_path.read_bytes()
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if str(meta.get("format")) != CLASSIFIER_BUNDLE_FORMAT or str(meta.get("key")) != key:
+        return None
+    pre = {"size": int(meta["size"]), "resize_to": int(meta["resize_to"]),
+           "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]]}
+    return graph, tuple(str(v) for v in meta["labels"]), pre

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -22,9 +22,7 @@ from detector.types.frames import Frame
 from detector.types.results import Result
 from detector.engine.stats import Stats
 from detector.runtime.base import Detector
-
-if TYPE_CHECKING:  # the classifier's module imports torch
-    from detector.runtime.torch.classifier import Classifier
+from detector.runtime.classifier import Classifier
 
 CLASSIFY_MODES = ("off", "frame", "boxes")
 

@@ -21,7 +21,6 @@ from detector.io.sinks import FileSink, SinkError
 from detector.io.sources import DEFAULT_MAX_PIXELS, SourceError, SourceOptions, input_files, is_live_spec, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER, DEFAULT_MODEL
 from detector.runtime.base import Detector
-from detector.runtime.host import require_torch
 from detector.runtime.options import LoadOptions
 from detector.util.files import replace_text
 from detector.util.write_guard import Named, check_dump_folder, check_writes
@@ -173,10 +172,9 @@ def make_analytics(config: RunConfig):
 
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
     """The classifier, or None with one line saying why it is off and how to turn it on."""
+    from detector.runtime.loader import load_classifier
     try:
-        require_torch("the classifier (--classify)")
-        from detector.runtime.torch.classifier import Classifier
-        return Classifier.load(name, device=device, throughput=throughput)
+        return load_classifier(name, device=device, throughput=throughput)
     except ValueError as e:
         warn(f"lookout: classifier off: {e}")
         return None

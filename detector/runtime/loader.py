@@ -1,21 +1,31 @@
-"""The one way a detector is loaded, by the API (``Detector.load``), the command line, the window's
-model menu and batch workers alike; the only module that knows every runtime, and none imports it.
+"""The one way a detector (and a classifier) is loaded, by the API (``Detector.load``,
+``Classifier.load``), the command line, the window's model menu and batch workers alike; the only
+module that knows every runtime, and nothing in the runtime imports it.
 
     load_detector("ssd-mobilenetv2-coco", device="cpu")
       -> onnx.detector.load_cached   the model's ONNX Runtime bundle, without importing torch, when
                                      the options give ONNX Runtime and a bundle exists
       -> onnx.int8.int8_detector     --int8: the float model's bundle quantised
       -> FAMILY_LOADERS[family]      otherwise (needs torch): by the registry's family of the model
+
+    load_classifier("mobilenet_v2_1.0_224_quant.tflite")
+      -> onnx.classifier.OnnxClassifier  its integer graph kept in the cache by an earlier start (no torch)
+      -> torch.classifier.TorchClassifier  otherwise (needs torch); its integer graph is kept then
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-from detector.convert.onnx_format import bundle_paths, file_key, find_bundle, save_bundle_meta
-from detector.models.registry import CHECKPOINT_SUFFIXES, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS, checkpoint_file, display_name
+from detector.convert.onnx_format import (bundle_paths, classifier_key, file_key, find_bundle, read_classifier_bundle,
+                                          save_bundle_meta, save_classifier_bundle)
+from detector.models.labels import find_labels
+from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
+                                      checkpoint_file, display_name)
 from detector.runtime.base import Detector
-from detector.runtime.host import device_name, require_torch
+from detector.runtime.classifier import Classifier, ClassifierPreprocessing
+from detector.runtime.host import device_name, ort_installed, require_torch
+from detector.runtime.onnx.classifier import OnnxClassifier
 from detector.runtime.onnx.detector import OnnxDetector, load_cached
 from detector.runtime.onnx.int8 import int8_detector, int8_refusal
 from detector.runtime.options import LoadOptions, load_options, select_mode
@@ -116,4 +126,44 @@ def _quantised_ssd(name, options: LoadOptions) -> Detector:
 # How each registry family (``ModelInfo.family``) loads; files map to a family in ``weights.family_of``.
 FAMILY_LOADERS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd}
 
+
+def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device: str = "cpu",
+                    labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> Classifier:
+    """``Classifier.load``: a quantised classifier file whose integer graph an earlier start kept runs
+    in ONNX Runtime without torch (``mode`` "auto" on the CPU); anything else is the torch
+    classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
+    name = DEFAULT_CLASSIFIER if name_or_path is None else name_or_path
+    key = _classifier_key(name, labels)
+    cpu = mode == "auto" and str(device) in ("auto", "cpu") and device_name(device) == "cpu"
+    if key is not None and cpu and ort_installed(export=False):
+        kept = read_classifier_bundle(key)
+        if kept is not None:
+            graph, names, pre = kept
+            try:
+                return OnnxClassifier(graph, names, ClassifierPreprocessing.from_dict(pre), display_name(name), throughput)
+            except (OSError, ValueError, KeyError):
+                pass  # an unreadable graph: the torch path keeps a new one
+    require_torch(f"the classifier {display_name(name)}")
+    from detector.runtime.torch.classifier import TorchClassifier
+    clf = TorchClassifier.build(name, device, labels, mode, throughput)
+    if key is not None and clf.ort_graph is not None:
+        save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict())
+    return clf
+
+
+def _classifier_key(name, labels) -> str | None:
+    """The cache key of a classifier file (with its labels file), None for torchvision's names and
+    for files that can't be read (the torch path says why)."""
+    path = Path(str(name))
+    try:
+        if path.suffix == ".tflite":
+            return classifier_key(path, Path(labels) if labels else find_labels(path))
+        if path.suffix in CHECKPOINT_SUFFIXES:
+            return classifier_key(path)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 Detector._loader = load_detector
+Classifier._loader = load_classifier

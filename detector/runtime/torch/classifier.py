@@ -1,19 +1,11 @@
-"""MobileNet image classifier: whole frames and detected boxes, ImageNet labels.
-
-    clf = Classifier.load("mobilenet-v2", device="cpu")    # or a .tflite / .pt path
-    clf.classify(bgr, k=5)              # [(label, probability), ...] best first
-    clf.classify_boxes(bgr, xyxy, k=1)  # one such list per box, all boxes in one forward pass
-
-Weights carry their preprocessing and labels: torchvision's (resize, centre crop, ImageNet mean/std)
-or a TFLite file's (plain resize, its own input quantisation).
+"""MobileNet image classifiers in PyTorch (eager, TorchScript) or behind it in ONNX Runtime: by
+torchvision name, quantised ``.tflite`` file or converted ``.pt`` checkpoint. The shared NumPy path
+and the interface are ``runtime.classifier``; ``runtime.loader.load_classifier`` picks the runtime.
 """
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -22,9 +14,9 @@ from detector.convert.qlinear_export import export_qlinear
 from detector.models.fold import fold_batchnorm
 from detector.models.labels import find_labels, read_labels
 from detector.models.quant_sim import QConv
-from detector.models.quant_weights import read_classifier, save_classifier
-from detector.models.registry import CLASSIFIERS, DEFAULT_CLASSIFIER, ModelInfo
-from detector.ops.preprocess import as_bgr_uint8
+from detector.models.quant_weights import read_classifier
+from detector.models.registry import CLASSIFIERS, ModelInfo
+from detector.runtime.classifier import Classifier, ClassifierPreprocessing
 from detector.runtime.host import device_name
 from detector.runtime.onnx.optimise import ort_session
 from detector.runtime.options import select_mode
@@ -33,55 +25,26 @@ from detector.runtime.torch.precision import exact_fp32
 from detector.util.download import WeightsUnavailable, download
 
 
-@dataclass(frozen=True)
-class ClassifierPreprocessing:
-    """RGB; resize to ``size`` x ``size`` (or short side to ``resize_to`` then centre crop), then
-    ``(x - mean) / std`` with x in 0..255."""
+class TorchClassifier(Classifier):
+    """A classifier's torch model in ``mode``; in "onnxruntime" a quantised model runs as ORT's integer
+    kernels (``ort_graph``: that graph's bytes, for the loader to keep for a torch-free start)."""
 
-    size: int = 224
-    resize_to: int = 0
-    mean: tuple[float, float, float] = (128.0, 128.0, 128.0)
-    std: tuple[float, float, float] = (128.0, 128.0, 128.0)
-
-    def to_dict(self) -> dict:
-        return {"size": self.size, "resize_to": self.resize_to, "mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassifierPreprocessing":
-        return cls(int(d["size"]), int(d["resize_to"]), tuple(d["mean"]), tuple(d["std"]))
-
-    def image(self, rgb: np.ndarray) -> np.ndarray:
-        """HxWx3 uint8 RGB -> size x size x 3 uint8, as the weights were trained/converted."""
-        if not self.resize_to:
-            return cv2.resize(rgb, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        h, w = rgb.shape[:2]
-        s = self.resize_to / min(h, w)
-        nh, nw = max(self.size, round(h * s)), max(self.size, round(w * s))
-        resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-        top, left = (nh - self.size) // 2, (nw - self.size) // 2
-        return resized[top:top + self.size, left:left + self.size]
-
-
-class Classifier:
     def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
-                 device: torch.device, name: str = "", mode: str = "eager", throughput: bool = False):
-        mode = select_mode(device.type, mode, "classifier")
+                 device: torch.device | str, name: str = "", mode: str = "eager", throughput: bool = False):
+        self.torch_device = torch.device(device)
+        mode = select_mode(self.torch_device.type, mode, "classifier")
+        super().__init__(labels, preprocessing, name, mode, str(self.torch_device))
         self._spin = not throughput  # ONNX Runtime mode: see onnx.optimise.ort_session
-        self.model = model.eval().to(device)
-        self.mode = mode
-        self.labels = labels
-        self.pre = preprocessing
-        self.device = device
-        self.name = name
-        self._lock = threading.Lock()
+        self.model = model.eval().to(self.torch_device)
         mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
         std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
-        self._mean, self._std = mean.to(device), std.to(device)
+        self._mean, self._std = mean.to(self.torch_device), std.to(self.torch_device)
         self._mean_np, self._std_np = mean.numpy(), std.numpy()
         self._ort_logits = None  # ONNX Runtime mode: NumPy (N, 3, S, S) float32 -> (N, classes) logits
+        self.ort_graph: bytes | None = None
         self.net = self.model
         if mode == "jit":
-            example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=device)
+            example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=self.torch_device)
             self.net = trace_frozen(fold_batchnorm(self.model), example)
         elif mode == "onnxruntime":
             self.net = self._onnxruntime_net()
@@ -90,11 +53,11 @@ class Classifier:
         """Quantised models: ORT's integer kernels (QLinearConv), bit-identical to eager and 2.3x
         faster than the float graph with requantisation ops; float models: the exported graph."""
         if not any(isinstance(m, QConv) for m in self.model.modules()):
-            example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.device)
+            example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.torch_device)
             session = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin).session
         else:
-            session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]),
-                                  torch.get_num_threads(), self._spin)
+            self.ort_graph = export_qlinear(self.model, self.pre.size, self.pre.mean[0])
+            session = ort_session(self.ort_graph, torch.get_num_threads(), self._spin)
         out = session.get_outputs()[0].name
         self.session = session
         self._ort_logits = lambda x: session.run([out], {"images": x})[0]
@@ -102,10 +65,10 @@ class Classifier:
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_CLASSIFIER, device: str = "cpu",
-             labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> "Classifier":
-        """By name (torchvision's ImageNet models), ``.tflite`` file or converted ``.pt`` checkpoint.
-        ``throughput``: for lossless runs (its ONNX Runtime workers never spin; ``onnx.optimise.ort_session``)."""
+    def build(cls, name_or_path: str | Path, device: str = "cpu", labels: str | Path | None = None,
+              mode: str = "auto", throughput: bool = False) -> "TorchClassifier":
+        """By name (torchvision's ImageNet models), ``.tflite`` file or converted ``.pt`` checkpoint
+        (``Classifier.load``'s arguments, which calls this when torch is needed)."""
         dev = torch.device(device_name(device))
         name = str(name_or_path)
         if name in CLASSIFIERS:
@@ -122,7 +85,7 @@ class Classifier:
                          f"or a path to a .tflite file or a converted .pt checkpoint")
 
     @classmethod
-    def _torchvision(cls, info: ModelInfo, device: torch.device) -> "Classifier":
+    def _torchvision(cls, info: ModelInfo, device: torch.device) -> "TorchClassifier":
         import torchvision.models as tvm
         name = info.name
         fn, enum, member = info.torchvision
@@ -143,7 +106,7 @@ class Classifier:
         return cls(model, tuple(weights.meta["categories"]), pre, device, name)
 
     @classmethod
-    def _tflite(cls, path: Path, device: torch.device, labels: str | Path | None) -> "Classifier":
+    def _tflite(cls, path: Path, device: torch.device, labels: str | Path | None) -> "TorchClassifier":
         if not path.is_file():
             raise ValueError(f"expected a .tflite file, got {str(path)!r}, which does not exist")
         from detector.convert.tflite_mobilenet import convert_tflite  # the TFLite reader loads only when needed
@@ -152,31 +115,22 @@ class Classifier:
         return cls.from_converted(conv, names, device, path.name)
 
     @classmethod
-    def from_converted(cls, conv, labels: tuple[str, ...], device, name: str) -> "Classifier":
+    def from_converted(cls, conv, labels: tuple[str, ...], device, name: str) -> "TorchClassifier":
         """A classifier over a converted quantised model; its input is the uint8 image minus the zero point."""
         if len(labels) != conv.num_classes:
             raise ValueError(f"{len(labels)} labels for {name}, expected {conv.num_classes} (one per output)")
         pre = ClassifierPreprocessing(conv.resolution, 0, (conv.input_zero_point,) * 3, (1.0, 1.0, 1.0))
         return cls(conv.build(), labels, pre, device, name)
 
-    def save(self, path: str | Path, conv) -> None:
-        """Save the converted TFLite classifier ``conv`` this was built from as a Lookout checkpoint
-        (labels included; ``models.quant_weights``)."""
-        save_classifier(conv, self.labels, path)
-
     @classmethod
-    def _checkpoint(cls, path: Path, device: torch.device) -> "Classifier":
+    def _checkpoint(cls, path: Path, device: torch.device) -> "TorchClassifier":
         conv, labels = read_classifier(path)
         return cls.from_converted(conv, labels, device, path.name)
 
     # ---- inference -----------------------------------------------------------------------------
-    def _rgb(self, crops: list[np.ndarray]) -> np.ndarray:
-        """BGR crops -> (N, S, S, 3) uint8 RGB, resized as the weights expect."""
-        return np.stack([self.pre.image(cv2.cvtColor(c, cv2.COLOR_BGR2RGB)) for c in crops])
-
     def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
         """The torch model's input: (N, 3, S, S) float32 ``(rgb - mean) / std`` on the device."""
-        x = torch.from_numpy(self._rgb(crops)).to(self.device).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(self._rgb(crops)).to(self.torch_device).permute(0, 3, 1, 2).float()
         return (x - self._mean) / self._std
 
     def _input(self, crops: list[np.ndarray]):
@@ -198,43 +152,6 @@ class Classifier:
             with self._lock:
                 return self._ort_logits(x)
         # TF32 would break the integer-exact arithmetic on CUDA
-        with torch.inference_mode(), self._lock, exact_fp32(self.device, half=False):
+        with torch.inference_mode(), self._lock, exact_fp32(self.torch_device, half=False):
             return self.net(x).float().cpu().numpy()
 
-    @staticmethod
-    def softmax(logits: np.ndarray) -> np.ndarray:
-        """Row-wise softmax of (N, classes) logits, float32."""
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def _probs(self, crops: list[np.ndarray]) -> np.ndarray:
-        return self.softmax(self._logits(self._input(crops)))
-
-    def _top(self, p: np.ndarray, k: int) -> list[tuple[str, float]]:
-        idx = np.argsort(-p, kind="stable")[:k]
-        return [(self.labels[i], float(p[i])) for i in idx]
-
-    def classify(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
-        """Top-k (label, probability) for the whole image (HxWx3 uint8 BGR), best first."""
-        return self._top(self._probs([as_bgr_uint8(image)])[0], k)
-
-    def classify_boxes(self, image: np.ndarray, xyxy: np.ndarray, k: int = 1) -> list[list[tuple[str, float]]]:
-        """Top-k for each box (N, 4) xyxy in image pixels, in one batched forward pass.
-
-        Boxes are clipped to the image; a box with nothing left (empty or zero area) is a ValueError
-        naming it.
-        """
-        image = as_bgr_uint8(image)
-        boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
-        if not len(boxes):
-            return []
-        h, w = image.shape[:2]
-        crops = []
-        for i, (x1, y1, x2, y2) in enumerate(boxes):
-            ix1, iy1 = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
-            ix2, iy2 = int(min(w, np.ceil(x2))), int(min(h, np.ceil(y2)))
-            if not np.isfinite([x1, y1, x2, y2]).all() or ix2 <= ix1 or iy2 <= iy1:
-                raise ValueError(f"box {i} {[float(v) for v in (x1, y1, x2, y2)]} has no area inside the "
-                                 f"{w}x{h} image; expected x1 < x2 and y1 < y2 overlapping it")
-            crops.append(image[iy1:iy2, ix1:ix2])
-        return [self._top(p, k) for p in self._probs(crops)]
