@@ -126,6 +126,19 @@ def family(name_or_path) -> str | None:
     return None
 
 
+def check_detector_name(name_or_path) -> None:
+    """ValueError (one line) unless ``name_or_path`` is a registry detector, a path ``family`` knows, or
+    an existing checkpoint file: said before anything heavy loads."""
+    name = str(name_or_path)
+    if family(name) is not None:
+        return
+    if Path(name).suffix not in CHECKPOINT_SUFFIXES:
+        raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
+                         f"or a path to a .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
+    if not Path(name).is_file():
+        raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
+
+
 def model_table() -> list[dict]:
     """Each named model as ``--list-models`` prints it: name, architecture, classes, input, size on
     disk, where its weights come from, licence, and whether it works offline now."""

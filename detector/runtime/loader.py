@@ -21,7 +21,7 @@ from detector.convert.onnx_format import (bundle_paths, classifier_key, file_key
                                           save_bundle_meta, save_classifier_bundle)
 from detector.models.labels import find_labels
 from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
-                                      checkpoint_file, display_name)
+                                      check_detector_name, checkpoint_file, display_name)
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
 from detector.runtime.host import device_name, ort_installed, require_torch
@@ -46,6 +46,7 @@ def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: Load
     fast = load_cached(name, options)
     if fast is not None:
         return fast
+    check_detector_name(name)  # a bad name is said as such, not as a missing torch
     require_torch(_why_torch(name, options))
     from detector.runtime.weights import family_of
     return FAMILY_LOADERS[family_of(name)](name, options)

@@ -10,25 +10,18 @@ from detector.convert.tflite_ssd import read_tflite_ssd
 from detector.models.checkpoint import checkpoint_format
 from detector.models.labels import labels_for_classes
 from detector.models.quant_weights import SSD_FORMAT, ConvertedSSD, read_quant_ssd
-from detector.models.registry import CHECKPOINT_SUFFIXES, KNOWN_MODELS, MODELS, ModelInfo, family
+from detector.models.registry import CHECKPOINT_SUFFIXES, MODELS, ModelInfo, family
 from detector.models.ssdlite import DetectorWeights
 from detector.util.download import WeightsUnavailable, cache_dir, download
 
 
 def family_of(name_or_path) -> str:
-    """The family of a detector name or path (``registry.family``; a checkpoint by the format it
-    records). ValueError for anything that is none of them."""
-    name = str(name_or_path)
-    found = family(name)
+    """The family of a detector name or path that passed ``registry.check_detector_name``: the
+    registry's (``registry.family``), or for a checkpoint the one its recorded format belongs to."""
+    found = family(name_or_path)
     if found is not None:
         return found
-    path = Path(name)
-    if path.suffix in CHECKPOINT_SUFFIXES:
-        if not path.is_file():
-            raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
-        return "tflite-ssd" if checkpoint_format(path) == SSD_FORMAT else "ssdlite-graph"
-    raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
-                     f"or a path to a .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
+    return "tflite-ssd" if checkpoint_format(Path(str(name_or_path))) == SSD_FORMAT else "ssdlite-graph"
 
 
 def downloaded_weights(info: ModelInfo) -> DetectorWeights:

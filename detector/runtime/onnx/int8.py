@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.models.registry import ASSETS, family
-from detector.runtime.host import has_vnni
+from detector.runtime.host import has_vnni, ort_installed
 from detector.runtime.onnx.detector import OnnxDetector
 from detector.runtime.options import LoadOptions
 from detector.util.download import cache_dir
@@ -44,8 +44,7 @@ def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: st
             return f"--int8 is for the float SSDLite models; {Path(name).name} is a TFLite model (drop --int8)"
         return (f"--int8 is for the float SSDLite models; {name} is already integer "
                 f"(drop --int8, or use --model ssdlite-mobilenetv2-person)")
-    import importlib.util
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+    if not ort_installed():
         return "--int8 needs ONNX Runtime and onnx: pip install 'lookout[fast]'"
     if not has_vnni():
         return ("--int8 needs a CPU with VNNI (AVX512-VNNI or AVX-VNNI): without it ONNX Runtime's int8 "
