@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import DEMO_CLIP, read_frame, shared_path
-from detector.runtime.torch.detector import TorchDetector as Detector
+from detector.runtime.torch.detector import Detector
 import dataclasses
 
 from detector.models.registry import MODELS

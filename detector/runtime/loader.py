@@ -14,6 +14,7 @@ module that knows every runtime, and nothing in the runtime imports it.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def _int8(name, options: LoadOptions) -> OnnxDetector:
 def _float_ssdlite(name, options: LoadOptions) -> Detector:
     """The float SSDLite family in torch, in ``options.mode`` (its ONNX Runtime mode exports the graph
     and leaves a bundle in the cache for a torch-free start next time)."""
-    from detector.runtime.torch.detector import TorchDetector
+    from detector.runtime.torch.detector import Detector as TorchDetector  # the interface is Detector here
     from detector.runtime.weights import float_weights
     weights = float_weights(name)
     ckpt = checkpoint_file(name)
@@ -131,12 +132,14 @@ FAMILY_LOADERS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd}
 def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device: str = "cpu",
                     labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> Classifier:
     """``Classifier.load``: a quantised classifier file whose integer graph an earlier start kept runs
-    in ONNX Runtime without torch (``mode`` "auto" on the CPU); anything else is the torch
-    classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
+    in ONNX Runtime without torch (``mode`` "auto" on the CPU, in a process without torch loaded);
+    anything else is the torch classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
     name = DEFAULT_CLASSIFIER if name_or_path is None else name_or_path
     key = _classifier_key(name, labels)
     cpu = mode == "auto" and str(device) in ("auto", "cpu") and device_name(device) == "cpu"
-    if key is not None and cpu and ort_installed(export=False):
+    # Not importing torch is what the kept graph saves; where torch is loaded already, the torch
+    # classifier gives the same probabilities and keeps its model at hand.
+    if key is not None and cpu and sys.modules.get("torch") is None and ort_installed(export=False):
         kept = read_classifier_bundle(key)
         if kept is not None:
             graph, names, pre = kept

@@ -1,10 +1,11 @@
 """SSDLite-MobileNetV2 (the float family) in PyTorch, in any of its modes, on CPU or CUDA.
 
-    det = TorchDetector(weights.build(), weights.labels, "cpu", weights.preprocessing.size)
+    det = Detector(weights.build(), weights.labels, "cpu", weights.preprocessing.size)
     dets = det.detect(bgr)   # Detections, xyxy in pixels of ``bgr``
 
 The loader (``runtime.loader``) builds it for ``Detector.load``; ``raw`` gives the network's outputs
-as torch tensors, for parity checks against TF.
+as torch tensors, for parity checks against TF. The class keeps the name it had before the interface
+(``runtime.base.Detector``) existed: the command line's tests and users' logs know it by it.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from detector.runtime.torch.modes import OnnxRuntimeModel, trace_frozen
 from detector.runtime.torch.precision import exact_fp32
 
 
-class TorchDetector(DetectorCore):
+class Detector(DetectorCore):
     """SSDLite-MobileNetV2 in PyTorch on CPU or CUDA (fp32 unless ``options.half`` on CUDA).
 
     ``device``: a torch device or its name ("cpu", "cuda[:N]"), already resolved; ``options``: its
