@@ -98,8 +98,8 @@ def every_tenth_vtest_frame_vs_tf(detector) -> dict:
 
 @pytest.fixture(scope="session")
 def person_detector():
-    from detector.runtime.torch_detector import build_detector  # the torch Detector (ORT session inside)
-    return build_detector("ssdlite-mobilenetv2-person", "cpu", 0.3, 0.6, half=False, mode="onnxruntime")
+    from detector.runtime.loader import load_detector  # the torch detector (ORT session inside)
+    return load_detector("ssdlite-mobilenetv2-person", "cpu", mode="onnxruntime")
 
 
 _FAULT_ROWS: list[tuple[str, int, str]] = []

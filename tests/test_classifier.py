@@ -131,7 +131,7 @@ def test_unknown_classifier_and_offline_torchvision(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="mobilenet-v2"):
         Classifier.load("resnet-9000")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    from detector.runtime import classifier as cmod
+    from detector.runtime.torch import classifier as cmod
     monkeypatch.setattr(cmod, "download", _refuse)
     with pytest.raises(ValueError) as e:
         Classifier.load("mobilenet-v2")

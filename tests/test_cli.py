@@ -171,6 +171,6 @@ def test_iou_zero_is_refused_at_once_without_torch(tmp_path):
     rc, torch_loaded, seconds = p.stdout.split()
     assert (rc, torch_loaded) == ("2", "False") and float(seconds) < 1.0, p.stdout
     assert "--iou" in p.stderr and "Traceback" not in p.stderr
-    from detector.runtime.onnx_detector import load_cached
+    from detector.runtime.onnx.detector import load_cached
     with pytest.raises(ValueError, match="IoU threshold"):
         load_cached("ssd-mobilenetv2-coco", "cpu", iou_threshold=0.0)

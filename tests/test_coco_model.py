@@ -34,7 +34,7 @@ def coco(request):
     """The embedded model in each CPU runtime: ORT behind the torch loader, the torch model, and the
     torch-free bundle the ``lookout`` command starts with."""
     if request.param == "torch-free":
-        from detector.runtime.onnx_detector import OnnxDetector, load_cached
+        from detector.runtime.onnx.detector import OnnxDetector, load_cached
         det = load_cached("ssd-mobilenetv2-coco", "cpu", score_threshold=0.0)
         assert isinstance(det, OnnxDetector)
         return det
@@ -113,7 +113,7 @@ def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
     from detector.models.registry import MODELS
     from detector.util.files import sha256_file as sha256_of
     COCO_QUANT_ASSET = MODELS["ssd-mobilenetv2-coco"].asset
-    from detector.runtime.onnx_detector import beside_paths, file_key, read_meta
+    from detector.convert.onnx_format import beside_paths, file_key, read_meta
     src = shared_path(TFLITE)
     assert sha256_of(src) == "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd"
     out = tmp_path / "coco.pt"
@@ -130,7 +130,7 @@ def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
 
 
 def test_default_model_starts_without_torch_and_finds_people_and_cars():
-    code = ("import sys, numpy as np, cv2; from detector.runtime.onnx_detector import load_cached; "
+    code = ("import sys, numpy as np, cv2; from detector.runtime.onnx.detector import load_cached; "
             "d = load_cached('ssd-mobilenetv2-coco', 'cpu'); cap = cv2.VideoCapture(sys.argv[1]); "
             "ok, f = cap.read(); r = d.detect(f); "
             "print(type(d).__name__, 'torch' in sys.modules, sorted(set(r.labels)))")

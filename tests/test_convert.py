@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from conftest import DEMO_CLIP, read_frame, shared_path
-from detector import Detector
+from detector.runtime.torch.detector import Detector
 import dataclasses
 
 from detector.models.registry import MODELS
-from detector.runtime.torch_detector import downloaded_weights, load_weights
+from detector.runtime.weights import downloaded_weights, float_weights as load_weights
 
 PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
 

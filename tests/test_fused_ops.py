@@ -1,4 +1,4 @@
-"""ORT's fused integer ops in the integer graphs (runtime.fused_ops): used only where exact here.
+"""ORT's fused integer ops in the integer graphs (runtime.onnx.rewrites.fused_ops): used only where exact here.
 
 The interpreter parity of the graphs that ``ort_session`` runs (fused where exact) is checked by
 tests/test_coco_model.py and tests/test_classifier.py; these check the fusing itself.
@@ -11,8 +11,9 @@ from collections import Counter
 import numpy as np
 
 from conftest import ASSETS, DEMO_CLIP, read_frame, shared_path
-from detector.runtime.backend import plain_ort_session
-from detector.runtime.fused_ops import (META_KEY, add_reference, exact_add_scales, exact_concats, fusable,
+from detector.convert.onnx_format import FUSABLE_OPS_KEY as META_KEY
+from detector.runtime.onnx.session import plain_ort_session
+from detector.runtime.onnx.rewrites.fused_ops import (add_reference, exact_add_scales, exact_concats, fusable,
                                         fused_graph, part_reference)
 
 COCO_GRAPH = ASSETS / "ssd_mobilenetv2_coco.onnx"
@@ -108,7 +109,7 @@ def test_the_classifier_runs_fused_and_still_names_the_cat(tmp_path, monkeypatch
 
 
 def test_an_ort_that_cannot_run_the_fused_ops_keeps_the_graph(tmp_path, monkeypatch):
-    import detector.runtime.fused_ops as fused_ops
+    import detector.runtime.onnx.rewrites.fused_ops as fused_ops
     monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
 
     def no_contrib_ops(*_args, **_kwargs):

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import DEMO_CLIP, ROOT, read_all_frames, shared_path
 from detector.ops.agreement import agreement
-from detector.runtime.int8_weights import has_vnni
+from detector.runtime.host import has_vnni
 
 PERSON = "ssdlite-mobilenetv2-person"
 needs_vnni = pytest.mark.skipif(not has_vnni(), reason="--int8 is refused on CPUs without VNNI "

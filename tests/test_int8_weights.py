@@ -1,12 +1,13 @@
-"""Signed weights for the integer graphs (runtime.int8_weights): used only where they are exact here."""
+"""Signed weights for the integer graphs (runtime.onnx.rewrites.int8_weights): used only where they are exact here."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from conftest import ASSETS, DEMO_CLIP, read_frame
-from detector.runtime.backend import plain_ort_session
-from detector.runtime.int8_weights import fastest_int8_graph, has_vnni, signed
+from detector.runtime.host import has_vnni
+from detector.runtime.onnx.rewrites.int8_weights import fastest_int8_graph, signed
+from detector.runtime.onnx.session import plain_ort_session
 
 COCO_GRAPH = ASSETS / "ssd_mobilenetv2_coco.onnx"
 

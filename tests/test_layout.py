@@ -15,18 +15,72 @@ LAYERS = ["util", "types", "ops", "models", "convert", "analytics", "io", "runti
 
 
 def _imports(path):
-    """(line, module) of each ``from detector.X import`` outside ``if TYPE_CHECKING:`` blocks."""
+    """(line, module) of each import statement at any depth (inside functions too), outside
+    ``if TYPE_CHECKING:`` blocks; relative imports resolved against ``path``'s package."""
     tree = ast.parse(path.read_text())
     typing_only = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
             typing_only.update(id(n) for b in node.body for n in ast.walk(b))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and id(node) not in typing_only:
-            yield node.lineno, node.module
-        elif isinstance(node, ast.Import) and id(node) not in typing_only:
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            yield node.lineno, base
+            for alias in node.names:  # ``from detector.x import y`` may name the module x.y
+                yield node.lineno, f"{base}.{alias.name}"
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name
+
+
+def _module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(pkg) -> dict[str, dict[str, int]]:
+    """Module -> {module of the package it imports: line}, from every import statement (see
+    ``_imports``); an import of ``a.b.c`` also runs ``a`` and ``a.b``, so it counts for them too."""
+    modules = {_module_name(p): p for p in pkg.rglob("*.py")}
+    graph: dict[str, dict[str, int]] = {}
+    for name, path in modules.items():
+        edges = graph.setdefault(name, {})
+        for line, module in _imports(path):
+            parts = module.split(".")
+            for i in range(1, len(parts) + 1):
+                target = ".".join(parts[:i])
+                # a module's own packages run before it whatever it imports: not an edge back
+                if target in modules and target != name and not name.startswith(target + "."):
+                    edges.setdefault(target, line)
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
+    """One import cycle as [a, b, ..., a], or None (depth-first search, iterative)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        path, stack = [start], [iter(sorted(graph[start]))]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph.get(nxt, {}))))
+    return None
 
 
 def test_imports_flow_one_way_through_the_layers():
@@ -36,7 +90,7 @@ def test_imports_flow_one_way_through_the_layers():
     upward = []
     for path in pkg.rglob("*.py"):
         rel = path.relative_to(pkg).parts
-        if len(rel) == 1 or path.name == "__main__.py":  # the package's front door, command entry points
+        if len(rel) == 1:  # the package's front door
             continue
         for line, module in _imports(path):
             parts = module.split(".")
@@ -45,20 +99,45 @@ def test_imports_flow_one_way_through_the_layers():
             elif parts[0] == "detector" and len(parts) > 1 and parts[1] in LAYERS \
                     and LAYERS.index(parts[1]) > LAYERS.index(rel[0]):
                 upward.append(f"{path.relative_to(ROOT)}:{line} ({rel[0]}) imports {module}")
-    assert not upward, "imports against the layer order:\n" + "\n".join(upward)
+    assert not upward, "imports against the layer order:\n" + "\n".join(sorted(set(upward)))
+
+
+def test_no_import_cycle_in_the_package():
+    """No module of ``detector/`` reaches itself through imports, counting those inside functions
+    (a cycle hidden in a function still ties the two modules together)."""
+    graph = import_graph(ROOT / "detector")
+    assert len(graph) > 50 and "detector.runtime.loader" in graph["detector.engine.run"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(
+        f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:])) + f" -> {cycle[-1]}"
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3}, "d": {}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"a": 1, "b": 2}}) is None
+
+
+def test_nothing_imports_the_loader_but_the_engine_and_the_front_door():
+    """The loader sits on top of the runtime: no runtime module (nor anything below) imports it."""
+    graph = import_graph(ROOT / "detector")
+    users = sorted(m for m, edges in graph.items() if "detector.runtime.loader" in edges)
+    assert all(m == "detector" or m.startswith(("detector.engine", "detector.batch")) for m in users), users
 
 
 @pytest.mark.slow
 def test_public_names_and_a_torch_free_engine_import():
     """``from detector import ...`` keeps working, and importing the engine loads neither torch nor Qt
-    (the command line's torch-free start depends on it)."""
+    (the command line's torch-free start depends on it), nor does loading the default model."""
     code = ("import sys; import detector.engine.run, detector.engine.session; "
             "print('torch' in sys.modules, any(m.startswith('PyQt6') for m in sys.modules)); "
-            "from detector import Classifier, Detections, Detector, Tracker; "
+            "from detector import Detector; d = Detector.load(device='cpu'); "
+            "print(type(d).__name__, d.device, isinstance(d, Detector), 'torch' in sys.modules); "
+            "from detector import Classifier, Detections, Tracker; "
             "print(Detector.__module__, Classifier.__module__, Detections.__module__, Tracker.__module__)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
-    first, second = p.stdout.splitlines()
+    first, loaded, names = p.stdout.splitlines()
     assert first == "False False"
-    assert second.split() == ["detector.runtime.torch_detector", "detector.runtime.classifier",
-                              "detector.types.detections", "detector.analytics.tracker"]
+    assert loaded == "OnnxDetector cpu True False"
+    assert names.split() == ["detector.runtime.base", "detector.runtime.classifier",
+                             "detector.types.detections", "detector.analytics.tracker"]

@@ -44,7 +44,7 @@ def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path
     process even on a first start (empty cache), and detects exactly what a fresh export does."""
     from detector.models.registry import MODELS
     PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
-    from detector.runtime.onnx_detector import beside_paths, file_key, find_bundle, read_meta
+    from detector.convert.onnx_format import beside_paths, file_key, find_bundle, read_meta
     onnx_path, meta_path = beside_paths(PERSON_ASSET)
     assert read_meta(meta_path, file_key(PERSON_ASSET)) is not None, \
         "assets/ bundle is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
@@ -84,7 +84,7 @@ def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_pa
     (tmp_path / "cache").mkdir()
     monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path / "cache"))
     from detector import Detector
-    from detector.runtime.onnx_detector import load_cached
+    from detector.runtime.onnx.detector import load_cached
     ckpt = tmp_path / "person.pt"
     shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", ckpt)
     assert load_cached(ckpt, "cpu") is None  # nothing cached yet

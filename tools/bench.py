@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 
-from detector.runtime.cpu_tuning import tune_process
+from detector.runtime.host import tune_process
 
 tune_process()  # as the lookout command starts, before torch loads
 
@@ -91,7 +91,7 @@ def row(name: str, ms: list[float], **extra) -> dict:
 # ---- sections (each runs in its own process) ----------------------------------------------------
 def detector_modes(device: str) -> list[str]:
     """Every mode to time on ``device``: CPU modes, or each CUDA mode in fp32 and fp16."""
-    from detector.runtime.backend import DETECTOR_MODES as MODES
+    from detector.runtime.options import DETECTOR_MODES as MODES
     if device == "cpu":
         return list(MODES) + ["bundle", "int8"]
     return [f"{m}:{p}" for m in MODES if m != "onnxruntime" for p in ("fp32", "fp16")]
@@ -111,7 +111,7 @@ def section_detector(args) -> list[dict]:
         try:
             t = time.perf_counter()
             if mode == "bundle":  # what the lookout command runs: the shipped ONNX bundle, no torch calls
-                from detector.runtime.onnx_detector import load_cached
+                from detector.runtime.onnx.detector import load_cached
                 det = load_cached("ssdlite-mobilenetv2-person", "cpu")
                 if det is None:
                     raise ValueError("no ONNX Runtime bundle for the embedded model (is onnxruntime installed?)")
@@ -119,8 +119,8 @@ def section_detector(args) -> list[dict]:
                 from detector.runtime.loader import load_detector
                 det = load_detector("ssdlite-mobilenetv2-person", "cpu", int8=True)
             else:  # the torch-side runtime in this mode (onnxruntime: the same session behind the torch model)
-                from detector.runtime.torch_detector import build_detector
-                det = build_detector("ssdlite-mobilenetv2-person", args.device, 0.3, 0.6, precision == "fp16", mode)
+                from detector.runtime.loader import load_detector
+                det = load_detector("ssdlite-mobilenetv2-person", args.device, half=precision == "fp16", mode=mode)
             load_s = time.perf_counter() - t
         except ValueError as e:
             print(f"bench: skipping mode {spec}: {e}", file=sys.stderr)
@@ -162,11 +162,11 @@ def section_coco(args) -> list[dict]:
     for mode in ("bundle", "onnxruntime", "eager") if args.device == "cpu" else ("eager",):
         t = time.perf_counter()
         if mode == "bundle":
-            from detector.runtime.onnx_detector import load_cached
+            from detector.runtime.onnx.detector import load_cached
             det = load_cached("ssd-mobilenetv2-coco", "cpu")
         else:
-            from detector.runtime.torch_detector import build_detector
-            det = build_detector("ssd-mobilenetv2-coco", args.device, 0.3, 0.6, False, mode)
+            from detector.runtime.loader import load_detector
+            det = load_detector("ssd-mobilenetv2-coco", args.device, mode=mode)
         load_s = time.perf_counter() - t
         ms = time_calls(det.detect, frames, args.warmup)
         name = {"bundle": "Lookout Detector.load default: ONNX Runtime without torch (integer-exact)",
@@ -383,9 +383,9 @@ def section_encode(args) -> list[dict]:
     its own threads, so CPU time is what it takes from the model on a small machine), and size."""
     from detector.ops.draw import annotate
     from detector.models.registry import DEFAULT_MODEL
-    from detector.runtime.onnx_detector import load_cached
+    from detector.runtime.onnx.detector import load_cached
     from detector.io.video_out import AvWriter, CvWriter
-    det = load_cached(DEFAULT_MODEL, "cpu", "auto", False, 0.3, 0.6)
+    det = load_cached(DEFAULT_MODEL, "cpu")
     frames = load_frames(VTEST, args.frames)
     frames = [annotate(f, det.detect(f)) for f in frames]
     size = (frames[0].shape[1], frames[0].shape[0])
@@ -628,8 +628,7 @@ def _device_name(device: str) -> str:
 def _cpu_name() -> str:
     """The CPU's model name and its widest SIMD / int8 dot-product features (they decide which
     runtime wins: XNNPACK's int8 kernels pull ahead on VNNI)."""
-    from detector.runtime.backend import cpu_flags
-    from detector.runtime.int8_weights import has_vnni
+    from detector.runtime.host import cpu_flags, has_vnni
     name, flags = platform.processor() or "unknown CPU", cpu_flags()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from detector.runtime.cpu_tuning import tune_process
+from detector.runtime.host import tune_process
 
 tune_process()
 
@@ -25,8 +25,9 @@ import numpy as np
 
 from detector.models.registry import MODELS
 from detector.ops.agreement import agreement
-from detector.runtime.int8_detector import quantize_graph
-from detector.runtime.onnx_detector import OnnxDetector, beside_paths, file_key, read_meta
+from detector.convert.onnx_format import beside_paths, file_key, read_meta
+from detector.runtime.onnx.detector import OnnxDetector
+from detector.runtime.onnx.int8 import quantize_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("LOOKOUT_SHARED", ROOT.parent / "shared"))

@@ -68,7 +68,7 @@ class SidePanel:
         self.model_box.activated.connect(self.on_model)
         form.addRow("Model", self.model_box)
         self.device_box = QComboBox()
-        from detector.runtime.backend import available_devices
+        from detector.runtime.host import available_devices
         self.device_box.addItems(available_devices())
         self.device_box.setCurrentText(str(det.device.type))
         self.device_box.activated.connect(self.on_device)

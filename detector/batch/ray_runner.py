@@ -31,7 +31,7 @@ class BatchWorker:
 
     def __init__(self, settings: BatchSettings, threads: int):
         os.environ["OMP_NUM_THREADS"] = str(threads)  # ONNX Runtime's and torch's pools: T threads
-        from detector.runtime.cpu_tuning import tune_process
+        from detector.runtime.host import tune_process
         from detector.engine.run import load_models
         import ray
         tune_process()

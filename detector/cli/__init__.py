@@ -15,7 +15,7 @@ from typing import Callable
 
 def main(argv: list[str] | None = None, open_window: Callable | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed part-way, 2 bad input, 130 stopped)."""
-    from detector.runtime.cpu_tuning import tune_process
+    from detector.runtime.host import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     argv = sys.argv[1:] if argv is None else list(argv)
     from detector.cli import batch_cmd, info_cmd, run_cmd

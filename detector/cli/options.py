@@ -238,7 +238,7 @@ def _check_int8(config: RunConfig) -> None:
         if is_live_spec(spec) or not (Path(spec).exists() or any(c in spec for c in "*?[")):
             raise ValueError(f"--int8-calibration {spec!r}: expected a video file, image or folder of images "
                              f"from the scenes you will run on")
-    from detector.runtime.int8_detector import int8_refusal
+    from detector.runtime.onnx.int8 import int8_refusal
     refusal = int8_refusal(config.model, config.device, config.half, config.backend)
     if refusal:
         raise ValueError(refusal)

@@ -33,30 +33,30 @@ def main(argv: list[str], prog: str = "python -m detector.convert") -> int:
         ap.error("give OUT, or --onnx-bundle with a .pt checkpoint")
     try:
         if args.onnx_bundle:
-            from detector.runtime.torch_detector import quantized_source, write_onnx_bundle
-            from detector.runtime.quant_detector import write_quant_bundle
-            write = write_quant_bundle if quantized_source(args.source) else write_onnx_bundle
-            onnx_path, meta_path = write(args.source)
+            from detector.convert.bundle_export import write_bundle_beside
+            onnx_path, meta_path = write_bundle_beside(args.source)
             print(f"wrote {onnx_path} and {meta_path}")
             return 0
         if args.source.endswith(".tflite") and _has_postprocess_op(Path(args.source)):
             from detector.models.labels import COCO90
-            from detector.runtime.quant_detector import read_tflite_ssd, save_checkpoint
+            from detector.convert.tflite_ssd import read_tflite_ssd
+            from detector.models.quant_weights import save_quant_ssd
             conv = read_tflite_ssd(args.source)
             if conv.num_classes != len(COCO90):
                 raise ValueError(f"expected the 90 COCO classes (+ background), got {conv.num_classes - 1}")
-            save_checkpoint(conv, COCO90, args.out)
+            save_quant_ssd(conv, COCO90, args.out)
             print(f"wrote {args.out}: quantised SSD-MobileNetV2, {conv.num_classes} classes, {len(conv.anchors)} anchors")
             return 0
         if args.source.endswith(".tflite"):
-            from detector.runtime.classifier import Classifier, find_labels, read_labels
             from detector.convert.tflite_mobilenet import convert_tflite
+            from detector.models.labels import find_labels, read_labels
+            from detector.models.quant_weights import save_classifier
             conv = convert_tflite(Path(args.source).read_bytes())
             labels = read_labels(args.labels or find_labels(Path(args.source)), conv.num_classes)
-            Classifier.from_converted(conv, labels, "cpu", Path(args.source).name).save(args.out, conv)
+            save_classifier(conv, labels, args.out)
             print(f"wrote {args.out}: {conv.arch} width {conv.width} at {conv.resolution}px, {conv.num_classes} classes")
             return 0
-        from detector.runtime.torch_detector import weights_from_graph
+        from detector.convert.tf_detection import weights_from_graph
         weights = weights_from_graph(args.source)
     except (ValueError, OSError) as e:
         print(f"lookout convert: error: {e}", file=sys.stderr)

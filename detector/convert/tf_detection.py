@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from detector.models.ssdlite import build_ssdlite
+from detector.models.labels import labels_for_classes
+from detector.models.ssdlite import DetectorWeights, build_ssdlite
 from detector.convert.graphdef import read_graphdef
 
 FE = "FeatureExtractor/MobilenetV2"
@@ -103,3 +104,9 @@ def convert_graph(data: bytes) -> tuple[dict[str, torch.Tensor], int]:
     for name, value in reference.items():
         state.setdefault(name, value)  # BN step counters, unused at inference
     return state, num_classes
+
+
+def weights_from_graph(path: str | Path) -> DetectorWeights:
+    """Lookout weights from a TF OD API frozen graph (.pb or model-zoo .tar.gz)."""
+    state, num_classes = convert_graph(read_graph_bytes(path))
+    return DetectorWeights(state, num_classes, labels_for_classes(num_classes))

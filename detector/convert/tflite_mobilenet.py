@@ -10,41 +10,16 @@ A file that is not a MobileNet fails with a ValueError naming the first op or te
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from detector.models.mobilenet_v1 import MobileNetV1
 from detector.models.mobilenet_v2 import MobileNetV2
+from detector.models.quant_weights import ConvertedClassifier
 from detector.convert.tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D", "MEAN", "RESHAPE", "SOFTMAX",
              "QUANTIZE", "DEQUANTIZE", "SQUEEZE"}
-
-
-@dataclass
-class ConvertedClassifier:
-    """A quantised MobileNet: integer weights (``q - zero_point``) and per-layer requantisation.
-
-    ``qparams``: conv module name -> {"scale": [...], "zp", "qmin", "qmax"}; residual block name ->
-    {"a", "b", "zp", "qmin", "qmax"}; "head.pool" -> {"ratio", "zp", "qmin", "qmax"};
-    "head.out_scale" -> {"value"}. ``input_zero_point``: the model's input is ``uint8 - input_zero_point``.
-    """
-
-    arch: str
-    width: float
-    resolution: int
-    num_classes: int
-    state_dict: dict[str, torch.Tensor]
-    qparams: dict[str, dict]
-    input_zero_point: float
-
-    def build(self) -> torch.nn.Module:
-        from detector.models.checkpoint import load_strict
-        from detector.models.quant_sim import build_quantized
-        return load_strict(build_quantized(self.arch, self.width, self.num_classes, self.qparams), self.state_dict,
-                           f"classifier weights do not fit {self.arch} width {self.width}")
 
 
 def _family(ops: list[Op]) -> str:

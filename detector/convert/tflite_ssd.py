@@ -10,44 +10,17 @@ A file that is not such a detector fails with a ValueError naming the first thin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from detector.models.quant_weights import ConvertedSSD
 from detector.convert.tflite_file import Op, Tensor, load_quantized_conv, qinfo, read_tflite, residual_add
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 SUPPORTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESHAPE", "CONCATENATION", "LOGISTIC", "CUSTOM",
              "QUANTIZE", "DEQUANTIZE", "SQUEEZE"}
-
-
-@dataclass
-class ConvertedSSD:
-    """A quantised SSD-MobileNetV2: integer weights (``q - zero_point``) and requantisation.
-
-    ``qparams``: conv module name -> {"zp", "qmin", "qmax", "channels"}; residual block name ->
-    {"a", "b", "zp", "qmin", "qmax"} (as the classifiers'); "outputs" -> {"box": [(scale, zp)
-    per feature map], "cls": [...], "box_out": (scale, zp), "cls_out": (scale, zp)} of the
-    predictors and the concatenations; "scores" -> {"scale", "zp"} of the logistic's output.
-    ``anchors``: (A, 4) float32 centre-size ``[y, x, h, w]``, normalised, dequantised as the
-    post-processing op does. ``postprocess``: that op's settings. The model's input is
-    ``uint8 - input_zero_point`` (RGB, ``input_size`` square).
-    """
-
-    num_classes: int  # background included
-    input_size: int
-    input_zero_point: float
-    state_dict: dict[str, torch.Tensor]
-    qparams: dict[str, dict]
-    anchors: np.ndarray
-    postprocess: dict = field(default_factory=dict)
-
-    def build(self) -> torch.nn.Module:
-        from detector.models.checkpoint import load_strict
-        from detector.models.quant_ssd import build_quantized_ssd
-        return load_strict(build_quantized_ssd(self.num_classes, self.qparams), self.state_dict,
-                           f"detector weights do not fit SSD-MobileNetV2 with {self.num_classes} classes")
 
 
 def _not_ssd(what: str) -> ValueError:
@@ -183,3 +156,14 @@ def _concat_params(concats: list[Op], reshaped: dict, produced: dict, maps: int)
     if set(out) != {"box", "cls", "box_out", "cls_out"}:
         raise _not_ssd(f"expected one concatenation of box encodings and one of class logits, got {len(concats)}")
     return out
+
+
+def read_tflite_ssd(path: str | Path) -> ConvertedSSD:
+    """``convert_tflite_ssd`` of a file; ValueError naming the file and what doesn't fit."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"expected a .tflite detector file, got {str(path)!r}, which does not exist")
+    try:
+        return convert_tflite_ssd(path.read_bytes())
+    except ValueError as e:
+        raise ValueError(f"{path.name}: {e}") from None

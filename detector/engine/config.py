@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from detector.io.camera import CameraMode
 from detector.io.sources import DEFAULT_MAX_PIXELS, IMAGE_EXTS, SourceOptions, input_files, is_live_spec
 from detector.models.registry import DEFAULT_MODEL
+from detector.runtime.options import LoadOptions, checked_iou_threshold, checked_score_threshold
 from detector.util.write_guard import Named, check_dump_folder, check_writes
 
 
@@ -27,8 +28,8 @@ class RunConfig:
     int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
     classify: str = "off"
-    conf: float = 0.3
-    iou: float = 0.6
+    conf: float = LoadOptions.score_threshold
+    iou: float = LoadOptions.iou_threshold
     classes: tuple[str, ...] = ()
     output: str | None = None
     codec: str | None = None        # video codec (None: H.264 for .mp4/.mkv/.mov, MJPEG for .avi)
@@ -69,9 +70,6 @@ class RunConfig:
         """Every range check of the options, once, for the command line, the window and the API alike:
         ValueError, one line naming the option as the command line spells it."""
         checks = [
-            (0.0 <= self.conf <= 1.0, f"expected --conf between 0 and 1, got {self.conf}"),
-            # IoU 0 would suppress every overlapping box, even a touching one
-            (0.0 < self.iou <= 1.0, f"expected --iou above 0 and at most 1, got {self.iou}"),
             (0 <= self.batch <= 64, f"expected --batch from 1 to 64 (0: automatic), got {self.batch}"),
             (self.max_frames >= 0 and self.duration >= 0,
              f"expected --max-frames and --duration >= 0, got {self.max_frames} and {self.duration}"),
@@ -88,6 +86,12 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        for flag, check, value in (("--conf", checked_score_threshold, self.conf),
+                                   ("--iou", checked_iou_threshold, self.iou)):
+            try:
+                check(value)  # the loader's own check: one rule, one message
+            except ValueError as e:
+                raise ValueError(f"{flag}: {e}") from None
 
 
 # Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on

@@ -21,14 +21,16 @@ from detector.types.detections import Classification
 from detector.types.frames import Frame
 from detector.types.results import Result
 from detector.engine.stats import Stats
+from detector.runtime.base import Detector
+from detector.runtime.classifier import Classifier
 
 CLASSIFY_MODES = ("off", "frame", "boxes")
 
 
 @dataclass(frozen=True)
 class ModelSnapshot:
-    detector: object
-    classifier: object | None
+    detector: Detector
+    classifier: Classifier | None
     classes: frozenset[int] | None  # class ids to keep; None keeps all
     classify: str
     top_k: int
@@ -37,7 +39,7 @@ class ModelSnapshot:
 class Models:
     """The models and the settings that may change while running, behind one lock."""
 
-    def __init__(self, detector, classifier=None, classify: str = "off", classes: Iterable[str] | None = None,
+    def __init__(self, detector: Detector, classifier: Classifier | None = None, classify: str = "off", classes: Iterable[str] | None = None,
                  top_k: int = 5, analytics=None):
         """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None."""
         if classify not in CLASSIFY_MODES:
@@ -54,7 +56,7 @@ class Models:
             return ModelSnapshot(self._detector, self._classifier, self._classes, self._classify, self._top_k)
 
     @property
-    def detector(self):
+    def detector(self) -> Detector:
         return self.snapshot().detector
 
     def set_thresholds(self, conf: float | None = None, iou: float | None = None) -> None:
@@ -72,7 +74,7 @@ class Models:
             self._classes = self._resolve(self._detector, self._class_names)
 
     @staticmethod
-    def _resolve(detector, names) -> frozenset[int] | None:
+    def _resolve(detector: Detector, names) -> frozenset[int] | None:
         if names is None:
             return None
         known = {label: i for i, label in enumerate(detector.labels) if i}
@@ -90,7 +92,7 @@ class Models:
             if classifier is not None:
                 self._classifier = classifier
 
-    def swap_detector(self, detector) -> None:
+    def swap_detector(self, detector: Detector) -> None:
         """Use ``detector`` from the next frame on, keeping the current thresholds and class filter."""
         with self._lock:
             detector.score_threshold = self._detector.score_threshold

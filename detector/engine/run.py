@@ -28,6 +28,8 @@ from detector.types.results import Result
 from detector.io.sinks import FileSink, SinkError
 from detector.io.sources import SourceError, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER
+from detector.runtime.base import Detector
+from detector.runtime.options import LoadOptions
 from detector.util.files import replace_text
 
 
@@ -45,8 +47,8 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
     throughput rather than latency per call (``load_detector``)."""
     throughput = lossless_run(config) if throughput is None else throughput
     det = load_detector_for(config.model, config.device, config, throughput)
-    if getattr(det, "int8_agreement", None) is not None:
-        from detector.runtime.int8_detector import agreement_line
+    if det.int8_agreement is not None:
+        from detector.runtime.onnx.int8 import agreement_line
         warn(agreement_line(det.int8_agreement))
     classifier = None
     if config.classify != "off":
@@ -55,16 +57,18 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
                   analytics=make_analytics(config))
 
 
-def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False):
+def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False) -> Detector:
     """``model`` on ``device`` with the run's backend options (--backend, --half, --conf, --iou): the
     command line's first load and the window's swaps alike."""
-    from detector.runtime.int8_detector import int8_refusal
+    from detector.runtime.onnx.int8 import int8_refusal
     from detector.runtime.loader import load_detector
     # --int8 concerns the float SSDLite models (the command line checked the first); a swap to an
     # integer model in the window loads that one as it is
     int8 = config.int8 and int8_refusal(model, device) is None
-    return load_detector(model, device, config.conf, config.iou, config.half, config.backend,
-                         (config.int8_calibration or True) if int8 else False, throughput)
+    return load_detector(model, LoadOptions(device=device, mode=config.backend, half=config.half,
+                                            score_threshold=config.conf, iou_threshold=config.iou,
+                                            int8=(config.int8_calibration or True) if int8 else False,
+                                            throughput=throughput))
 
 
 def fresh_models(models: Models, config: RunConfig) -> Models:
@@ -76,13 +80,9 @@ def fresh_models(models: Models, config: RunConfig) -> Models:
 
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):
     """The classifier, or None with one line saying why it is off and how to turn it on."""
+    from detector.runtime.loader import load_classifier
     try:
-        from detector.runtime.classifier import Classifier
-    except ImportError:
-        warn("lookout: classifier unavailable in this build; detecting only")
-        return None
-    try:
-        return Classifier.load(name, device=str(device), throughput=throughput)
+        return load_classifier(name, device=device, throughput=throughput)
     except ValueError as e:
         warn(f"lookout: classifier off: {e}")
         return None
@@ -206,7 +206,7 @@ class StreamRun:
         try:
             source = self.capture.wait_open(timeout=max(60.0, self.config.open_timeout_s + 5))
             self.stats.info.update({"source": mask_url(self.config.source), "policy": "live" if self.policy.live else "lossless",
-                                    "model": self.models.detector.name, "device": str(self.models.detector.device),
+                                    "model": self.models.detector.name, "device": self.models.detector.device,
                                     **({"stream": self.config.stream} if self.named else {})})
             if self.models.analytics is not None and all(source.size):
                 self.models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
@@ -258,9 +258,8 @@ class StreamRun:
         if config.motion:
             report.stats["frames"]["motion_skipped"] = stats.get("motion_skipped")
         det = models.detector
-        report.stats["detector"] = {"name": det.name, "runtime": getattr(det, "mode", ""), "device": str(det.device),
-                                    **({"int8_agreement": det.int8_agreement}
-                                       if getattr(det, "int8_agreement", None) is not None else {})}
+        report.stats["detector"] = {"name": det.name, "runtime": det.mode, "device": det.device,
+                                    **({"int8_agreement": det.int8_agreement} if det.int8_agreement is not None else {})}
         if self.models.analytics is not None:
             report.stats["counts"] = self.models.analytics.totals()
         return report

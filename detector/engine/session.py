@@ -26,6 +26,8 @@ from detector.types.results import Result
 from detector.engine.stats import Stats
 from detector.io.sinks import VideoSink
 from detector.io.sources import Source, is_live_spec
+from detector.runtime.base import Detector
+from detector.runtime.classifier import Classifier
 
 
 class Session:
@@ -126,7 +128,7 @@ class LiveSession(Session, threading.Thread):
         if cap is not None:
             cap.step()
 
-    def load(self, what: str, load: Callable[[], object], apply: Callable[[object], None],
+    def load(self, what: str, load: Callable[[], Detector | Classifier], apply: Callable[[Detector | Classifier], None],
              kind: str = "detector") -> None:
         """Run ``load()`` on the loader thread, then ``apply`` its result (a swap between frames);
         failures and success become messages. Loads run one after another in the order asked, and a

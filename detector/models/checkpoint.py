@@ -29,3 +29,13 @@ def load_strict(model: nn.Module, state_dict: dict, what: str) -> nn.Module:
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
         raise ValueError(f"{what}: {' '.join(lines[1:3]) or lines[0]}") from None
     return model.eval()
+
+
+def checkpoint_format(path: str | Path) -> str | None:
+    """The ``format`` a Lookout checkpoint declares, or None where the file can't be read as one
+    (the loader that opens it then says why)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 torch raises many types for corrupt or unsafe files
+        return None
+    return ckpt.get("format") if isinstance(ckpt, dict) else None

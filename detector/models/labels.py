@@ -1,4 +1,8 @@
-"""Label lists that ship with the detection weights; index = the model's class id (0 = background)."""
+"""Label lists that ship with the detection weights (index = the model's class id, 0 = background),
+and labels files for classifiers."""
+from __future__ import annotations
+
+from pathlib import Path
 
 PERSON = ("background", "person")
 
@@ -26,3 +30,30 @@ COCO90 = (
 def labels_of(label_set: str) -> tuple[str, ...]:
     """A named label list: "coco90" or "person"."""
     return {"coco90": COCO90, "person": PERSON}[label_set]
+
+
+def labels_for_classes(num_classes: int) -> tuple[str, ...]:
+    """The shipped list with ``num_classes`` entries (background included), else ``class_<id>`` names."""
+    if num_classes == len(COCO90):
+        return COCO90
+    if num_classes == len(PERSON):
+        return PERSON
+    return ("background",) + tuple(f"class_{i}" for i in range(1, num_classes))
+
+
+def find_labels(model_path: Path) -> Path:
+    """A labels file beside a classifier: ``<model>.txt``, ``labels.txt`` or ``*labels*.txt``."""
+    for cand in [model_path.with_suffix(".txt"), model_path.parent / "labels.txt",
+                 *sorted(model_path.parent.glob("*labels*.txt"))]:
+        if cand.is_file() and "coco" not in cand.name:
+            return cand
+    raise ValueError(f"no labels file for {model_path.name}: expected labels.txt beside it, or pass labels=PATH")
+
+
+def read_labels(path: str | Path, num_classes: int) -> tuple[str, ...]:
+    """One label a line (blank lines skipped); ValueError unless there are ``num_classes``."""
+    labels = tuple(l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip())
+    if len(labels) != num_classes:
+        raise ValueError(f"labels file {str(path)!r} lists {len(labels)} labels, expected {num_classes} "
+                         f"(one per model output)")
+    return labels

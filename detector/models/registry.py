@@ -120,6 +120,38 @@ def checkpoint_file(name_or_path) -> Path | None:
     return path if path.suffix in (".pt", ".pth", ".tflite") and path.is_file() else None
 
 
+GRAPH_SUFFIXES = (".pb", ".gz", ".tgz", ".tar")
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+
+def family(name_or_path) -> str | None:
+    """The family (``ModelInfo.family``: which loader builds it) a detector name or path stands for:
+    a registry name's own, "tflite-ssd" for a .tflite file, "ssdlite-graph" for a frozen graph; None
+    for a checkpoint, whose recorded format says (``runtime.weights.family_of``), and for anything else."""
+    name = str(name_or_path)
+    if name in MODELS:
+        return MODELS[name].family
+    suffix = Path(name).suffix
+    if suffix == ".tflite":
+        return "tflite-ssd"
+    if suffix in GRAPH_SUFFIXES:
+        return "ssdlite-graph"
+    return None
+
+
+def check_detector_name(name_or_path) -> None:
+    """ValueError (one line) unless ``name_or_path`` is a registry detector, a path ``family`` knows, or
+    an existing checkpoint file: said before anything heavy loads."""
+    name = str(name_or_path)
+    if family(name) is not None:
+        return
+    if Path(name).suffix not in CHECKPOINT_SUFFIXES:
+        raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
+                         f"or a path to a .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
+    if not Path(name).is_file():
+        raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
+
+
 def model_table() -> dict[str, list[dict]]:
     """The named models as ``--list-models`` prints them, in two sections, "detectors" (``--model``)
     and "classifiers" (``--classifier``), each row with name (the section's default marked

@@ -15,6 +15,7 @@ from detector.models.anchors import AnchorConfig, AnchorGenerator
 from detector.ops.box_coder import FasterRcnnBoxCoder
 from detector.models.checkpoint import load_strict, read_checkpoint
 from detector.models.mobilenet_v2 import SSDLiteMobileNetV2Backbone
+from detector.ops.postprocess import GraphPostprocess
 from detector.ops.preprocess import Preprocessing
 from detector.models.ssd import SSD, SSDHead
 
@@ -71,3 +72,10 @@ class DetectorWeights:
     def build(self) -> SSD:
         return load_strict(build_ssdlite(self.num_classes), self.state_dict,
                            f"detector weights do not fit SSDLite-MobileNetV2 with {self.num_classes} classes")
+
+
+def graph_postprocessor(model: SSD, input_size: tuple[int, int], device: torch.device | str = "cpu") -> GraphPostprocess:
+    """The TF OD API graph's postprocessing for ``model`` at ``input_size`` (H, W): its anchors
+    ((A, 4) float32, computed on ``device`` as the model runs there) and box coder."""
+    anchors = model.anchors(model.grid_sizes(tuple(input_size)), torch.device(device)).cpu().numpy()
+    return GraphPostprocess(anchors, model.box_coder)

@@ -16,10 +16,11 @@ from detector.ops.nms import batched_nms
 
 @dataclass(frozen=True)
 class PostprocessConfig:
-    """Score threshold and NMS settings. TF's graph keeps everything above 1e-8, 100 per class and in total."""
+    """Score threshold and NMS settings (the thresholds' defaults: ``runtime.options.LoadOptions``).
+    TF's graph keeps everything above 1e-8, 100 per class and in total."""
 
-    score_threshold: float = 0.3
-    iou_threshold: float = 0.6
+    score_threshold: float
+    iou_threshold: float
     max_per_class: int = 100
     max_total: int = 100
 

@@ -1,1 +1,2 @@
-"""Detectors and the classifier in each runtime, the one backend choice and the one detector loader."""
+"""Detectors and the classifier in each runtime: host facts, load options, the detector interface,
+the ONNX Runtime wing (no torch), the PyTorch wing, where weights come from, and the one loader."""

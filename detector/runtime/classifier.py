@@ -1,29 +1,27 @@
-"""MobileNet image classifier: whole frames and detected boxes, ImageNet labels.
+"""The classifier interface (``Classifier``) and what its runtimes share: preprocessing, softmax,
+top-k, crops of boxes.
 
     clf = Classifier.load("mobilenet-v2", device="cpu")    # or a .tflite / .pt path
     clf.classify(bgr, k=5)              # [(label, probability), ...] best first
     clf.classify_boxes(bgr, xyxy, k=1)  # one such list per box, all boxes in one forward pass
 
 Weights carry their preprocessing and labels: torchvision's (resize, centre crop, ImageNet mean/std)
-or a TFLite file's (plain resize, its own input quantisation).
+or a TFLite file's (plain resize, its own input quantisation). A runtime (PyTorch in
+``torch.classifier``, ONNX Runtime without torch in ``onnx.classifier``) supplies ``_input`` (crops ->
+its input) and ``_logits`` (that input -> (N, classes) float32 NumPy logits).
 """
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, ClassVar
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
-from detector.models.registry import CLASSIFIERS, DEFAULT_CLASSIFIER, ModelInfo
-from detector.util.download import WeightsUnavailable, download
 from detector.ops.preprocess import as_bgr_uint8
-from detector.runtime.backend import device_name, select_mode
-
-FORMAT = "lookout-classifier/1"
 
 
 @dataclass(frozen=True)
@@ -55,157 +53,52 @@ class ClassifierPreprocessing:
         return resized[top:top + self.size, left:left + self.size]
 
 
-class Classifier:
-    def __init__(self, model: nn.Module, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing,
-                 device: torch.device, name: str = "", mode: str = "eager", throughput: bool = False):
-        mode = select_mode(device.type, mode, "classifier")
-        self._spin = not throughput  # ONNX Runtime mode: see backend.ort_session
-        self.model = model.eval().to(device)
-        self.mode = mode
-        self.labels = labels
+class Classifier(ABC):
+    """``name``; ``labels`` (index = output); ``pre``: its preprocessing; ``mode``: "eager", "jit" or
+    "onnxruntime"; ``device``: "cpu", "cuda" or "cuda:N".
+
+    ``Classifier.load(name_or_path, device="cpu", labels=None, mode="auto", throughput=False)`` is the
+    way in (``runtime.loader.load_classifier``)."""
+
+    # Set by ``runtime.loader``, which knows every runtime: the interface cannot import what implements it.
+    _loader: ClassVar[Callable[..., "Classifier"] | None] = None
+
+    def __init__(self, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing, name: str, mode: str,
+                 device: str):
+        self.labels = tuple(labels)
         self.pre = preprocessing
-        self.device = device
         self.name = name
+        self.mode = mode
+        self.device = device
         self._lock = threading.Lock()
-        mean = torch.tensor(preprocessing.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(preprocessing.std, dtype=torch.float32).view(1, 3, 1, 1)
-        self._mean, self._std = mean.to(device), std.to(device)
-        self._mean_np, self._std_np = mean.numpy(), std.numpy()
-        self._ort_logits = None  # ONNX Runtime mode: NumPy (N, 3, S, S) float32 -> (N, classes) logits
-        self.net = self.model
-        if mode == "jit":
-            from detector.runtime.torch_modes import fold_batchnorm, trace_frozen
-            example = torch.zeros(1, 3, preprocessing.size, preprocessing.size, device=device)
-            self.net = trace_frozen(fold_batchnorm(self.model), example)
-        elif mode == "onnxruntime":
-            self.net = self._onnxruntime_net()
-
-    def _onnxruntime_net(self):
-        """Quantised models: ORT's integer kernels (QLinearConv), bit-identical to eager and 2.3x
-        faster than the float graph with requantisation ops; float models: the exported graph."""
-        from detector.runtime.torch_modes import OnnxRuntimeModel, fold_batchnorm
-        from detector.models.quant_sim import QConv
-        if not any(isinstance(m, QConv) for m in self.model.modules()):
-            example = torch.zeros(1, 3, self.pre.size, self.pre.size, device=self.device)
-            session = OnnxRuntimeModel(fold_batchnorm(self.model), example, spin=self._spin).session
-        else:
-            from detector.runtime.backend import ort_session
-            from detector.runtime.qlinear_export import export_qlinear
-            session = ort_session(export_qlinear(self.model, self.pre.size, self.pre.mean[0]),
-                                  torch.get_num_threads(), self._spin)
-        out = session.get_outputs()[0].name
-        self.session = session
-        self._ort_logits = lambda x: session.run([out], {"images": x})[0]
-        return lambda x: torch.from_numpy(self._ort_logits(x.detach().cpu().float().numpy()))
-
-    # ---- loading -------------------------------------------------------------------------------
-    @classmethod
-    def load(cls, name_or_path: str | Path = DEFAULT_CLASSIFIER, device: str = "cpu",
-             labels: str | Path | None = None, mode: str = "auto", throughput: bool = False) -> "Classifier":
-        """By name (torchvision's ImageNet models), ``.tflite`` file or converted ``.pt`` checkpoint.
-        ``throughput``: for lossless runs (its ONNX Runtime workers never spin; ``backend.ort_session``)."""
-        dev = torch.device(device_name(device))
-        name = str(name_or_path)
-        if name in CLASSIFIERS:
-            clf = cls._torchvision(CLASSIFIERS[name], dev)
-        elif Path(name).suffix == ".tflite":
-            clf = cls._tflite(Path(name), dev, labels)
-        elif Path(name).suffix in (".pt", ".pth"):
-            clf = cls._checkpoint(Path(name), dev)
-        else:
-            clf = None
-        if clf is not None:
-            return cls(clf.model, clf.labels, clf.pre, dev, clf.name, mode, throughput)
-        raise ValueError(f"unknown classifier {name!r}: expected one of {', '.join(CLASSIFIERS)}, "
-                         f"or a path to a .tflite file or a converted .pt checkpoint")
 
     @classmethod
-    def _torchvision(cls, info: ModelInfo, device: torch.device) -> "Classifier":
-        import torchvision.models as tvm
-        name = info.name
-        fn, enum, member = info.torchvision
-        weights = getattr(getattr(tvm, enum), member)
-        filename = weights.url.rsplit("/", 1)[-1]
-        hash_prefix = filename.rsplit("-", 1)[-1].split(".")[0]  # torchvision names files by sha256 prefix
-        target = Path(torch.hub.get_dir()) / "checkpoints" / filename
-        try:
-            download(weights.url, target, hash_prefix)
-        except WeightsUnavailable as e:
-            raise WeightsUnavailable(f"{name} weights are not cached and {e}; connect once to cache them, "
-                                     f"or use --classifier PATH.tflite") from None
-        model = getattr(tvm, fn)(weights=None)
-        model.load_state_dict(torch.load(target, map_location="cpu", weights_only=True))
-        t = weights.transforms()
-        pre = ClassifierPreprocessing(int(t.crop_size[0]), int(t.resize_size[0]),
-                                      tuple(255.0 * m for m in t.mean), tuple(255.0 * s for s in t.std))
-        return cls(model, tuple(weights.meta["categories"]), pre, device, name)
-
-    @classmethod
-    def _tflite(cls, path: Path, device: torch.device, labels: str | Path | None) -> "Classifier":
-        if not path.is_file():
-            raise ValueError(f"expected a .tflite file, got {str(path)!r}, which does not exist")
-        from detector.convert.tflite_mobilenet import convert_tflite
-        conv = convert_tflite(path.read_bytes())
-        names = read_labels(labels or find_labels(path), conv.num_classes)
-        return cls.from_converted(conv, names, device, path.name)
-
-    @classmethod
-    def from_converted(cls, conv, labels: tuple[str, ...], device, name: str) -> "Classifier":
-        """A classifier over a converted quantised model; its input is the uint8 image minus the zero point."""
-        if len(labels) != conv.num_classes:
-            raise ValueError(f"{len(labels)} labels for {name}, expected {conv.num_classes} (one per output)")
-        pre = ClassifierPreprocessing(conv.resolution, 0, (conv.input_zero_point,) * 3, (1.0, 1.0, 1.0))
-        return cls(conv.build(), labels, pre, device, name)
+    def load(cls, name_or_path: str | Path | None = None, device: str = "cpu", labels: str | Path | None = None,
+             mode: str = "auto", throughput: bool = False) -> "Classifier":
+        """By name (torchvision's ImageNet models; None: the default), ``.tflite`` file (``labels``: its
+        labels file, else one found beside it) or converted ``.pt`` checkpoint, in ``mode`` ("auto": the
+        fastest exact here). ``throughput``: for lossless runs (ONNX Runtime's workers never spin)."""
+        if Classifier._loader is None:
+            raise RuntimeError("Classifier.load needs detector.runtime.loader imported (from detector import Classifier does)")
+        return Classifier._loader(name_or_path, device, labels, mode, throughput)
 
     def save(self, path: str | Path, conv) -> None:
-        """Save a converted TFLite classifier as a Lookout checkpoint (labels included)."""
-        torch.save({"format": FORMAT, "arch": conv.arch, "width": conv.width, "resolution": conv.resolution,
-                    "num_classes": conv.num_classes, "state_dict": conv.state_dict, "qparams": conv.qparams,
-                    "input_zero_point": conv.input_zero_point, "labels": list(self.labels)}, path)
+        """Save the converted TFLite classifier ``conv`` this was built from as a Lookout checkpoint
+        (labels included; ``models.quant_weights``, which needs torch)."""
+        from detector.models.quant_weights import save_classifier
+        save_classifier(conv, self.labels, path)
 
-    @classmethod
-    def _checkpoint(cls, path: Path, device: torch.device) -> "Classifier":
-        from detector.models.checkpoint import read_checkpoint
-        from detector.convert.tflite_mobilenet import ConvertedClassifier
-        ck = read_checkpoint(path, "classifier weights", FORMAT)
-        try:
-            conv = ConvertedClassifier(ck["arch"], ck["width"], ck["resolution"], ck["num_classes"],
-                                       ck["state_dict"], ck["qparams"], ck["input_zero_point"])
-        except KeyError as e:
-            raise ValueError(f"classifier checkpoint {str(path)!r} lacks {e}; expected a Lookout conversion") from None
-        return cls.from_converted(conv, tuple(ck["labels"]), device, path.name)
+    @abstractmethod
+    def _input(self, crops: list[np.ndarray]):
+        """What ``_logits`` takes for these BGR crops."""
 
-    # ---- inference -----------------------------------------------------------------------------
+    @abstractmethod
+    def _logits(self, x) -> np.ndarray:
+        """(N, classes) float32 logits for ``_input``'s output."""
+
     def _rgb(self, crops: list[np.ndarray]) -> np.ndarray:
         """BGR crops -> (N, S, S, 3) uint8 RGB, resized as the weights expect."""
         return np.stack([self.pre.image(cv2.cvtColor(c, cv2.COLOR_BGR2RGB)) for c in crops])
-
-    def _batch(self, crops: list[np.ndarray]) -> torch.Tensor:
-        """The torch model's input: (N, 3, S, S) float32 ``(rgb - mean) / std`` on the device."""
-        x = torch.from_numpy(self._rgb(crops)).to(self.device).permute(0, 3, 1, 2).float()
-        return (x - self._mean) / self._std
-
-    def _input(self, crops: list[np.ndarray]):
-        """What ``_logits`` takes: ``_batch``'s values, as a NumPy array for ONNX Runtime (the same
-        float32 arithmetic: equal to the last bit), else ``_batch`` itself."""
-        if self._ort_logits is None:
-            return self._batch(crops)
-        x = np.ascontiguousarray(self._rgb(crops).transpose(0, 3, 1, 2), dtype=np.float32)
-        x -= self._mean_np
-        x /= self._std_np
-        return x
-
-    def _logits(self, x) -> np.ndarray:
-        """(N, classes) float32 logits for ``_input``'s output. ONNX Runtime is called without torch
-        around it: with torch tensors in, out and a torch softmax, the quantised MobileNetV2 224 took
-        9.3-11.0 ms a vtest frame against 5.5-6.3 ms (2-core Xeon, 3 alternating runs of 100 frames;
-        torch's own thread pool woke up beside ONNX Runtime's)."""
-        if self._ort_logits is not None:
-            with self._lock:
-                return self._ort_logits(x)
-        from detector.runtime.torch_detector import exact_fp32  # TF32 would break the integer-exact arithmetic on CUDA
-        with torch.inference_mode(), self._lock, exact_fp32(self.device, half=False):
-            return self.net(x).float().cpu().numpy()
 
     @staticmethod
     def softmax(logits: np.ndarray) -> np.ndarray:
@@ -244,20 +137,3 @@ class Classifier:
                                  f"{w}x{h} image; expected x1 < x2 and y1 < y2 overlapping it")
             crops.append(image[iy1:iy2, ix1:ix2])
         return [self._top(p, k) for p in self._probs(crops)]
-
-
-def find_labels(model_path: Path) -> Path:
-    """A labels file beside the model: ``<model>.txt``, ``labels.txt`` or ``*labels*.txt``."""
-    for cand in [model_path.with_suffix(".txt"), model_path.parent / "labels.txt",
-                 *sorted(model_path.parent.glob("*labels*.txt"))]:
-        if cand.is_file() and "coco" not in cand.name:
-            return cand
-    raise ValueError(f"no labels file for {model_path.name}: expected labels.txt beside it, or pass labels=PATH")
-
-
-def read_labels(path: str | Path, num_classes: int) -> tuple[str, ...]:
-    labels = tuple(l.strip() for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip())
-    if len(labels) != num_classes:
-        raise ValueError(f"labels file {str(path)!r} lists {len(labels)} labels, expected {num_classes} "
-                         f"(one per model output)")
-    return labels

@@ -1,6 +1,6 @@
 """Signed weights for the integer graphs on CPUs whose int8 dot products are exact (VNNI).
 
-Lookout's quantised graphs (``qlinear_export``) carry uint8 weights: on AVX2 without VNNI, ONNX
+Lookout's quantised graphs (``convert.qlinear_export``) carry uint8 weights: on AVX2 without VNNI, ONNX
 Runtime's fast u8 x s8 kernels add pairs of products in saturating int16 (``vpmaddubsw``), which
 broke exactness deep in MobileNetV2, while u8 x u8 widens first. With AVX512-VNNI or AVX-VNNI the
 u8 x s8 kernels accumulate in int32 (``vpdpbusd``) and are the faster ones. The same integers go
@@ -17,19 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.runtime.rewrite_cache import RewriteVerdict, same_outputs
+from detector.runtime.host import has_vnni
+from detector.runtime.onnx.rewrites.verdict import RewriteVerdict, same_outputs
+from detector.runtime.onnx.session import plain_ort_session
 
 FORMAT = b"lookout-s8-weights/1"
-
-
-VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
-
-
-def has_vnni() -> bool:
-    """The CPU has int8 dot products that accumulate in int32 (AVX512-VNNI or AVX-VNNI), per Linux's
-    /proc/cpuinfo; False where that cannot be read."""
-    from detector.runtime.backend import cpu_flags
-    return bool(cpu_flags() & VNNI_FLAGS)
 
 
 def signed(model: bytes) -> bytes | None:
@@ -76,7 +68,6 @@ def fastest_int8_graph(model: bytes, threads: int) -> bytes:
     faster here and was checked bit-identical here, else ``model`` itself."""
     if b"QLinearConv" not in model or not has_vnni():
         return model
-    from detector.runtime.backend import plain_ort_session
     import onnxruntime as ort
     verdict = RewriteVerdict("s8", FORMAT, ort.__version__.encode(), model)
     kept = verdict.kept_graph()

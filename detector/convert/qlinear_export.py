@@ -9,7 +9,7 @@ ORT's product ``x_scale * w_scale / y_scale`` is exactly the model's float32 ``s
 shift by 128, which saturates at the same values). Residual adds keep XNNPACK's fixed-point
 arithmetic in int64; the pool and the logits' dequantisation are the model's own float32 math.
 
-The graph's metadata (``fused_ops.META_KEY``) describes each residual add and each SSD output
+The graph's metadata (``onnx_format.FUSABLE_OPS_KEY``) describes each residual add and each SSD output
 concatenation with its integers, so that ``fused_ops`` can swap them for ONNX Runtime's
 ``QLinearAdd`` / ``QLinearConcat`` on a machine where those give the same integers.
 
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from detector.models.layers import tf_same_pad
+from detector.convert.onnx_format import FUSABLE_OPS_KEY
 from detector.models.quant_sim import QAdd, QAvgPool, QConv, QHead
 
 
@@ -34,7 +35,7 @@ class _Graph:
         self.helper, self.numpy_helper = helper, numpy_helper
         self.nodes, self.inits = [], []
         self.n = 0
-        self.fusable = {"adds": [], "concats": []}  # see fused_ops
+        self.fusable = {"adds": [], "concats": []}  # see runtime/onnx/rewrites/fused_ops
 
     def const(self, value, dtype) -> str:
         self.n += 1
@@ -136,13 +137,12 @@ def _emit(g: _Graph, mod: nn.Module, args: tuple, names: dict) -> str:
 def _model_bytes(g: _Graph, name: str, size: int, outputs: list[tuple[str, object, list]]) -> bytes:
     import json
     from onnx import helper, TensorProto
-    from detector.runtime.fused_ops import META_KEY
     graph = helper.make_graph(
         g.nodes, name, [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
         [helper.make_tensor_value_info(n, t, shape) for n, t, shape in outputs], g.inits)
     onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx_model.ir_version = 8
-    helper.set_model_props(onnx_model, {META_KEY: json.dumps(g.fusable, sort_keys=True)})
+    helper.set_model_props(onnx_model, {FUSABLE_OPS_KEY: json.dumps(g.fusable, sort_keys=True)})
     return onnx_model.SerializeToString()
 
 

@@ -1,7 +1,7 @@
 """Residual adds and SSD output concatenations of the integer graphs as ONNX Runtime's fused
 integer ops, on machines where those give exactly the graph's integers.
 
-``qlinear_export`` writes each residual add as ten int32 elementwise ops (XNNPACK's fixed-point
+``convert.qlinear_export`` writes each residual add as ten int32 elementwise ops (XNNPACK's fixed-point
 add) and each SSD output concatenation as six float ops a part, so that any ONNX runtime gets the
 interpreter's integers. ORT has one op for each: ``QLinearAdd`` (float math whose rounding lands
 on the fixed-point result for almost every input pair) and ``QLinearConcat`` (a 256-entry table per
@@ -13,7 +13,7 @@ that disagrees, keeps the original ops. The rewritten graph must then give the o
 outputs on random inputs too, and the result is kept in the cache, keyed by the graph's bytes, ORT's
 version and the CPU's flags (the kernels differ per instruction set).
 
-The graph says what may be fused in its metadata (``META_KEY``), as JSON:
+The graph says what may be fused in its metadata (``FUSABLE_OPS_KEY``), as JSON:
 ``{"adds": [{"a", "b", "out", "mult": [A, B], "shift", "zero_points": [za, zb, zc], "range": [lo, hi]}],
 "concats": [{"parts": [{"src", "ratio", "zero_point", "out_zero_point"}], "axis", "out"}]}``, names
 of uint8 tensors except a concatenation's float32 ``out``. An add computes
@@ -31,9 +31,11 @@ from itertools import product
 
 import numpy as np
 
-from detector.runtime.rewrite_cache import RewriteVerdict, same_outputs
+from detector.convert.onnx_format import FUSABLE_OPS_KEY
+from detector.runtime.host import cpu_flags
+from detector.runtime.onnx.rewrites.verdict import RewriteVerdict, same_outputs
+from detector.runtime.onnx.session import plain_ort_session
 
-META_KEY = "lookout.fusable_ops"
 FORMAT = b"lookout-fused-ops/1"
 _NUDGES = sorted(product(range(-3, 4), range(-3, 4), (0, -1, 1)), key=lambda k: (sum(map(abs, k)), k))
 
@@ -109,7 +111,6 @@ class _Ops:
 
 def _run(ops: _Ops, inputs: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
     from onnx import helper, TensorProto
-    from detector.runtime.backend import plain_ort_session
     graph = helper.make_graph(ops.nodes, "check", [helper.make_tensor_value_info(k, TensorProto.UINT8, v.shape)
                                                    for k, v in inputs.items()],
                               [helper.make_tensor_value_info(o, TensorProto.UINT8, None) for o in outputs], ops.inits)
@@ -223,7 +224,7 @@ def rewrite(model: bytes, adds: list[tuple[dict, tuple]], concats: list[dict]) -
     inits = [i for i in m.graph.initializer if i.name in used]
     del m.graph.initializer[:]
     m.graph.initializer.extend(inits)
-    props = [p for p in m.metadata_props if p.key != META_KEY]  # done: nothing left to fuse
+    props = [p for p in m.metadata_props if p.key != FUSABLE_OPS_KEY]  # done: nothing left to fuse
     del m.metadata_props[:]
     m.metadata_props.extend(props)
     if not any(o.domain == "com.microsoft" for o in m.opset_import):
@@ -233,24 +234,23 @@ def rewrite(model: bytes, adds: list[tuple[dict, tuple]], concats: list[dict]) -
 
 def fusable(model: bytes) -> dict | None:
     """The graph's description of what may be fused, or None."""
-    if META_KEY.encode() not in model:
+    if FUSABLE_OPS_KEY.encode() not in model:
         return None
     try:
         import onnx
     except ImportError:
         return None  # ONNX Runtime without the onnx package: the graph runs as written
     props = {p.key: p.value for p in onnx.load_from_string(model).metadata_props}
-    found = json.loads(props[META_KEY]) if META_KEY in props else None
+    found = json.loads(props[FUSABLE_OPS_KEY]) if FUSABLE_OPS_KEY in props else None
     return found if found and (found.get("adds") or found.get("concats")) else None
 
 
 def fused_graph(model: bytes) -> bytes:
     """``model`` with its residual adds and output concatenations as ORT's fused ops where that is
     exact on this machine (see the module docstring), else ``model`` itself."""
-    if META_KEY.encode() not in model:
+    if FUSABLE_OPS_KEY.encode() not in model:
         return model
     import onnxruntime as ort
-    from detector.runtime.backend import cpu_flags, plain_ort_session
     verdict = RewriteVerdict("fused", FORMAT, ort.__version__.encode(), " ".join(sorted(cpu_flags())).encode(), model)
     kept = verdict.kept_graph()
     if kept is not None:

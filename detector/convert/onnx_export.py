@@ -1,47 +1,12 @@
-"""Inference-time rewrites of a model that keep its numbers: BatchNorm folding, TorchScript freezing,
-ONNX Runtime. Each returns a callable with the model's own signature.
-
-Modes (``Detector.load(..., mode=...)``):
-  eager   the model as built (BatchNorm separate)
-  fused   BatchNorm folded into the preceding conv (float32, same math up to rounding)
-  jit     fused, then traced, frozen and ``optimize_for_inference`` (oneDNN conv + ReLU6 fusion on CPU)
-  onnxruntime  fused, exported to ONNX, run by ONNX Runtime (optional extra: pip install onnxruntime)
-"""
+"""A float torch model as ONNX bytes, with TF SAME's padding folded into the convs."""
 from __future__ import annotations
 
-import copy
-import importlib.util
 import io
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-from detector.util.files import keep_cache_file
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every BatchNorm that follows a conv in a Sequential (our ConvBNAct,
-    torchvision's Conv2dNormActivation) folded into that conv (eval mode only)."""
-    model = copy.deepcopy(model).eval()
-    for module in model.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        for i in range(len(module) - 1):
-            if isinstance(module[i], nn.Conv2d) and isinstance(module[i + 1], nn.BatchNorm2d):
-                module[i] = fuse_conv_bn_eval(module[i], module[i + 1])
-                module[i + 1] = nn.Identity()
-    return model
-
-
-def trace_frozen(model: nn.Module, example: torch.Tensor):
-    """TorchScript trace + freeze + optimize_for_inference (fixed input shape)."""
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # trace warnings about python ints in TF padding: shapes are fixed
-        traced = torch.jit.trace(model, example, check_trace=False)
-        return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor) -> bytes:
@@ -105,26 +70,3 @@ def fold_constant_pads(model_bytes: bytes) -> bytes:
     for init in [i for i in g.initializer if i.name not in used]:
         g.initializer.remove(init)
     return m.SerializeToString()
-
-
-class OnnxRuntimeModel:
-    """Runs an exported model in ONNX Runtime; called like the torch model (CPU tensors in and out)."""
-
-    def __init__(self, model: nn.Module, example: torch.Tensor, threads: int | None = None,
-                 cache: Path | None = None, spin: bool = True):
-        """``cache``: where to keep the exported graph, so later starts skip the export; ``spin``:
-        ``backend.ort_session``'s (False for lossless runs)."""
-        from detector.runtime.backend import ort_session
-        if importlib.util.find_spec("onnxruntime") is None:
-            raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
-        data = cache.read_bytes() if cache is not None and cache.is_file() else None
-        if data is None:
-            data = export_onnx(model, example)
-            if cache is not None:
-                keep_cache_file(cache, data)
-        self.session = ort_session(data, threads or torch.get_num_threads(), spin)
-        self.outputs = [o.name for o in self.session.get_outputs()]
-
-    def __call__(self, x: torch.Tensor):
-        out = self.session.run(self.outputs, {"images": x.detach().cpu().float().numpy()})
-        return tuple(torch.from_numpy(o) for o in out)

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.models.registry import ASSETS, MODELS, display_name
-from detector.runtime.int8_weights import has_vnni
+from detector.models.registry import ASSETS, family
+from detector.runtime.host import has_vnni, ort_installed
+from detector.runtime.onnx.detector import OnnxDetector
+from detector.runtime.options import LoadOptions
 from detector.util.download import cache_dir
 from detector.util.files import keep_cache_file
 
@@ -37,13 +39,12 @@ def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: st
         return "--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend"
     if str(device) not in ("auto", "cpu"):
         return "--int8 runs on the CPU (ONNX Runtime's int8 kernels): drop --device or use --device cpu"
-    if name in MODELS and MODELS[name].family != "ssdlite-graph":
+    if family(name) == "tflite-ssd":
+        if Path(name).suffix == ".tflite":
+            return f"--int8 is for the float SSDLite models; {Path(name).name} is a TFLite model (drop --int8)"
         return (f"--int8 is for the float SSDLite models; {name} is already integer "
                 f"(drop --int8, or use --model ssdlite-mobilenetv2-person)")
-    if Path(name).suffix == ".tflite":
-        return f"--int8 is for the float SSDLite models; {Path(name).name} is a TFLite model (drop --int8)"
-    import importlib.util
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+    if not ort_installed():
         return "--int8 needs ONNX Runtime and onnx: pip install 'lookout[fast]'"
     if not has_vnni():
         return ("--int8 needs a CPU with VNNI (AVX512-VNNI or AVX-VNNI): without it ONNX Runtime's int8 "
@@ -102,23 +103,15 @@ def quantize_graph(fp32: Path, out: Path, inputs: list[np.ndarray], *, qdq: bool
                         reduce_range=reduce_range, calibrate_method=methods[method], nodes_to_exclude=list(exclude))
 
 
-def load_int8(name_or_path, calibration: str | Path | None = None, score_threshold: float = 0.3,
-              iou_threshold: float = 0.6, throughput: bool = False):
-    """The float SSDLite ``name_or_path`` as an int8 ``OnnxDetector`` (mode "onnxruntime-int8"),
-    quantised on first use with frames from ``calibration`` (None: the demo clip) and kept in the
-    cache under the float graph's bytes, the frames' bytes, ORT's version and the recipe. Reached
-    through ``loader.load_detector``, which asks ``int8_refusal`` first; ValueError (one line) when
-    the model turns out not to be a float SSDLite."""
-    from detector.runtime.loader import load_detector
-    from detector.runtime.onnx_detector import OnnxDetector
-    fp32 = load_detector(name_or_path, "cpu", score_threshold, iou_threshold)
-    if not isinstance(fp32, OnnxDetector):  # first use of a converted model: its bundle was just written
-        from detector.runtime.onnx_detector import load_cached
-        fp32 = load_cached(name_or_path, "cpu", "auto", False, score_threshold, iou_threshold) or fp32
-    if not isinstance(fp32, OnnxDetector) or fp32.preprocessing.resize != "tf_bilinear":
-        raise ValueError(f"--int8 is for the float SSDLite models; {display_name(name_or_path)} is not one "
-                         f"(or ONNX Runtime could not load its exported graph)")
-    frames = calibration_frames(calibration)
+def int8_detector(fp32: OnnxDetector, options: LoadOptions) -> OnnxDetector:
+    """The float SSDLite ``fp32`` (its ONNX Runtime bundle, which the loader hands over) as an int8
+    ``OnnxDetector`` (mode "onnxruntime-int8"), quantised on first use with frames from
+    ``options.int8_calibration`` (None: the demo clip) and kept in the cache under the float graph's
+    bytes, the frames' bytes, ORT's version and the recipe. The loader asks ``int8_refusal`` first;
+    ValueError (one line) when the model turns out not to be a float SSDLite."""
+    if fp32.preprocessing.resize != "tf_bilinear":
+        raise ValueError(f"--int8 is for the float SSDLite models; {fp32.name} is not one")
+    frames = calibration_frames(options.int8_calibration)
     pre = fp32.preprocessing
     inputs = [fp32.resize.numpy(f, pre.scale, pre.offset)[None] for f in frames]
     import onnxruntime as ort
@@ -133,9 +126,8 @@ def load_int8(name_or_path, calibration: str | Path | None = None, score_thresho
             graph = Path(d) / "int8.onnx"
             quantize_graph(fp32.graph_path, graph, inputs)
             keep_cache_file(path, graph.read_bytes())  # a read-only cache: run from the temporary copy
-        det = OnnxDetector(graph, fp32.meta, f"{display_name(name_or_path)} int8", score_threshold, iou_threshold,
-                           mode="onnxruntime-int8", throughput=throughput)  # reads the graph here
-    report = path.with_name(f"{path.stem}.agreement-{float(score_threshold):.2f}.json")
+        det = OnnxDetector(graph, fp32.meta, f"{fp32.name} int8", options, mode="onnxruntime-int8")  # reads it here
+    report = path.with_name(f"{path.stem}.agreement-{options.score_threshold:.2f}.json")
     det.int8_agreement = _calibration_agreement(report, fp32, det, frames)
     return det
 

@@ -1,0 +1,29 @@
+"""An ONNX Runtime CPU session for exactly the graph given."""
+from __future__ import annotations
+
+from detector.runtime.host import physical_cores
+
+
+def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):
+    """A session with ORT's own graph optimisations only (``threads``, ``spin``: as ``optimise.ort_session``)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'") from None
+    opts = ort.SessionOptions()
+    # ORT's own default (0: one thread per physical core) pins its workers to cores; an explicit count
+    # leaves them unpinned, and they woke up cold between frames: at 10 fps a frame took 32-33 ms
+    # instead of 21-22 ms (the same 2 threads, A/B on the 2-core benchmark machine).
+    opts.intra_op_num_threads = 0 if threads == physical_cores() else threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning workers starve the capture and output threads of a lossless run: on the 2-core AVX2
+    # machine always-spinning made lossless vtest.avi -> mp4 + JSONL 39-41 -> 32-34 fps; on the
+    # AVX512-VNNI one (3 alternating runs each, H.264 / MPEG-4 out) never spinning 104 / 132 fps,
+    # spinning only during a call 98 / 126, always 84 / 107. A single call is faster when workers spin
+    # between its ops: model alone, never vs during a call, person SSDLite 5.24 vs 4.39 ms, COCO SSD
+    # 5.2 vs 4.4, classifier 2.88 vs 2.32 (ORT's force_spinning_stop ends the spinning when Run returns).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    if spin:
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])

@@ -1,0 +1,51 @@
+"""Quantised TFLite SSD detectors in PyTorch (``--backend eager``), integer-exact with the interpreter,
+on CPU or CUDA. Their ONNX Runtime mode (the CPU default) is an ``onnx.detector.OnnxDetector`` on the
+exported integer graph, which the loader builds.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from detector.ops.preprocess import as_bgr_uint8
+from detector.models.quant_weights import ConvertedSSD, ssd_postprocessor, ssd_preprocessing
+from detector.runtime.base import DetectorCore
+from detector.runtime.options import LoadOptions, select_mode
+from detector.runtime.torch.precision import exact_fp32
+
+
+class QuantizedDetector(DetectorCore):
+    """A quantised SSD (``quant_ssd.QuantizedSSD``) behind the detector interface, in eager mode."""
+
+    def __init__(self, conv: ConvertedSSD, labels: tuple[str, ...], device: torch.device | str, name: str = "",
+                 options: LoadOptions | None = None):
+        options = options or LoadOptions(mode="eager")
+        self.torch_device = torch.device(device)
+        mode = select_mode(self.torch_device.type, options.mode, "quant-detector")
+        if mode != "eager":
+            raise ValueError(f"QuantizedDetector runs eager; its {mode} mode is an OnnxDetector (runtime.loader)")
+        self.converted = conv
+        self.preprocessing = ssd_preprocessing(conv)
+        self.resize = self.preprocessing.resizer()
+        self.model = conv.build().to(self.torch_device)
+        super().__init__(labels, ssd_postprocessor(conv), (conv.input_size, conv.input_size), name, mode,
+                         str(self.torch_device), options.score_threshold, options.iou_threshold)
+
+    def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        pre = self.preprocessing
+        x = self.resize.batch(images, pre.scale, pre.offset)
+        if timings is not None:
+            timings["preprocess"] = (time.perf_counter() - t0) * 1000
+        # TF32 on CUDA would break the integer arithmetic
+        with self._lock, torch.inference_mode(), exact_fp32(self.torch_device, half=False):
+            box, cls = self.model(torch.from_numpy(x).to(self.torch_device))
+        return box.cpu().numpy(), cls.cpu().numpy()
+
+    def raw_integers(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """This runtime's own: the outputs as uint8 arrays, box encodings (N, A, 4) ('Squeeze') and
+        class logits (N, A, C+1) ('concat'), the interpreter's integers before post-processing."""
+        box, cls = self._infer([as_bgr_uint8(i) for i in images], None)
+        return box.astype(np.uint8), cls.astype(np.uint8)

@@ -1,0 +1,79 @@
+"""Where a detector's weights come from: the registry's embedded or downloaded files, Lookout
+checkpoints, TFLite files and TF frozen graphs, and which family (so which loader) each is.
+Imports torch (the weights are torch tensors)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from detector.convert.tf_detection import weights_from_graph
+from detector.convert.tflite_ssd import read_tflite_ssd
+from detector.models.checkpoint import checkpoint_format
+from detector.models.labels import labels_for_classes
+from detector.models.quant_weights import SSD_FORMAT, ConvertedSSD, read_quant_ssd
+from detector.models.registry import CHECKPOINT_SUFFIXES, MODELS, ModelInfo, family
+from detector.models.ssdlite import DetectorWeights
+from detector.util.download import WeightsUnavailable, cache_dir, download
+
+
+def family_of(name_or_path) -> str:
+    """The family of a detector name or path that passed ``registry.check_detector_name``: the
+    registry's (``registry.family``), or for a checkpoint the one its recorded format belongs to."""
+    found = family(name_or_path)
+    if found is not None:
+        return found
+    return "tflite-ssd" if checkpoint_format(Path(str(name_or_path))) == SSD_FORMAT else "ssdlite-graph"
+
+
+def downloaded_weights(info: ModelInfo) -> DetectorWeights:
+    """A registry model whose weights download as a TF graph: converted once from the sha256-checked
+    download, then cached. The URL may be a mirror (``info.mirror_env``); the hash is never relaxed."""
+    converted = info.local_file()
+    if converted is not None:
+        return DetectorWeights.load(converted)
+    url = info.download_url()
+    try:
+        archive = download(url, info.download_path(), info.sha256)
+    except WeightsUnavailable as e:
+        raise WeightsUnavailable(f"{info.name} is not cached and {e}; offline? pass {info.download_name} or its "
+                                 f".pb with --model PATH") from None
+    weights = weights_from_graph(archive)
+    target = cache_dir() / info.converted
+    try:
+        weights.save(target)
+        archive.unlink()  # the converted checkpoint is all we read from now on
+    except OSError as e:
+        raise WeightsUnavailable(f"cannot write the converted model to {str(target)!r} ({e.strerror}); "
+                                 f"set LOOKOUT_CACHE to a writable folder") from None
+    return weights
+
+
+def float_weights(name_or_path) -> DetectorWeights:
+    """Weights of the float SSDLite family: a registry name, a Lookout checkpoint (.pt) or a frozen
+    graph (.pb/.tar.gz)."""
+    name = str(name_or_path)
+    info = MODELS.get(name)
+    if info is not None:
+        return DetectorWeights.load(info.asset) if info.weights == "embedded" else downloaded_weights(info)
+    path = Path(name)
+    if path.suffix in CHECKPOINT_SUFFIXES:
+        return DetectorWeights.load(path)
+    return weights_from_graph(path)
+
+
+def quant_source(name_or_path) -> Path:
+    """The file of a quantised SSD: a .tflite file or its Lookout checkpoint."""
+    name = str(name_or_path)
+    info = MODELS.get(name)
+    if info is None:
+        return Path(name)
+    if info.local_file() is None:
+        raise ValueError(f"the embedded model {name} is missing from {info.asset}; reinstall Lookout")
+    return info.local_file()
+
+
+def quant_weights(path: Path) -> tuple[ConvertedSSD, tuple[str, ...]]:
+    """A quantised SSD's weights and labels from its .tflite file or Lookout checkpoint."""
+    if path.suffix == ".tflite":
+        conv = read_tflite_ssd(path)
+        return conv, labels_for_classes(conv.num_classes)
+    return read_quant_ssd(path)
