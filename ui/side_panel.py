@@ -70,7 +70,7 @@ class SidePanel:
         self.device_box = QComboBox()
         from detector.runtime.host import available_devices
         self.device_box.addItems(available_devices())
-        self.device_box.setCurrentText(str(det.device.type))
+        self.device_box.setCurrentText(det.device.split(":")[0])
         self.device_box.activated.connect(self.on_device)
         form.addRow("Device", self.device_box)
         self.conf, self.conf_label = _slider(1, 99, det.score_threshold, self.on_conf)

@@ -55,6 +55,8 @@ def parse_counter(kind: str, spec: str) -> Line | Zone:
     name = name.strip()
     if not sep or not name:
         raise ValueError(f"{option} {spec!r}: expected NAME=x1,y1,... (a name, '=', then coordinates)")
+    if not name.isprintable():  # a name is shown in messages, the window and the video: one line of text
+        raise ValueError(f"{option} {spec!r}: expected a name of printable characters before '='")
     try:
         values = [float(v) for v in nums.split(",") if v.strip()]
     except ValueError:
@@ -101,7 +103,7 @@ def load_counters(path: str | Path) -> list[Line | Zone]:
     out: list[Line | Zone] = []
     for kind in ("lines", "zones"):
         for d in data.get(kind, []):
-            if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"].strip() \
+            if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"].strip() or not d["name"].isprintable() \
                     or not isinstance(d.get("points"), list):
                 raise ValueError(shape)
             pts = tuple(_json_point(where, d["name"], p) for p in d["points"])
