@@ -123,7 +123,7 @@ def test_server_killed_mid_run_reconnects_with_backoff_and_frames_come_again(ser
             raise AssertionError(f"lookout ended early ({proc.returncode}): {proc.communicate()[1]}")
         time.sleep(0.1)
     server.kill()
-    before = part.read_text().count("\n")
+    before = part_of(jsonl).read_text().count("\n")
     time.sleep(3)
     server.start()  # the same port: a camera that rebooted
     _, err = proc.communicate(timeout=90)
