@@ -110,21 +110,36 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
         models.set_thresholds(conf=min(c.conf for c in configs))
     runs = [StreamRun(c, models, warn, several) for c in configs]
     shared: dict[str, SharedSink] = {}
+    lock, openers = threading.Lock(), []
     try:
         for r in runs:
             r.capture.start()  # every source opens at once
-        for r in runs:
-            r.open(shared, len([c for c in configs if c.detections == r.config.detections]) > 1)
-        opened = [r for r in runs if r.stream is not None]
-        if not opened:
+        live = sum(not lossless_run(c) for c in configs)
+        scheduler = Scheduler([], batch_lossless=configs[0].batch or LOSSLESS_BATCH,
+                              batch_live=configs[0].batch or min(8, max(1, live)), expected=len(runs))
+        if not several:  # one stream: its errors before the first frame raise, nothing written
+            runs[0].open(shared, False, lock)
+            scheduler.add(runs[0].stream)
+        else:  # each stream joins as its source opens: one slow to open (or to fail) holds up no other
+            for r in runs:
+                share = len([c for c in configs if c.detections == r.config.detections]) > 1
+                t = threading.Thread(target=r.open_into, args=(scheduler, shared, share, lock),
+                                     name=f"lookout-open-{r.config.stream}", daemon=True)
+                t.start()
+                openers.append(t)
+        stopped_by = _drive(configs[0], runs, scheduler, stop)
+        for t in openers:
+            t.join(5.0)
+        if several and not any(r.stream for r in runs):
             raise runs[0].open_error
-        batch_live = min(8, max(1, sum(r.stream.live for r in opened)))
-        scheduler = Scheduler([r.stream for r in opened], batch_lossless=configs[0].batch or LOSSLESS_BATCH,
-                              batch_live=configs[0].batch or batch_live)
-        stopped_by = _drive(configs[0], opened, scheduler, stop)
-        for r in opened:
-            r.report.stopped_by = r.report.stopped_by if r.report.stopped_by != "end" else stopped_by
+        for r in runs:
+            if r.stream is not None and r.report.stopped_by == "end":
+                r.report.stopped_by = stopped_by
     finally:
+        for r in runs:  # a source still opening gives up at its own timeout
+            r.capture.stop(join_timeout=0)
+        for t in openers:
+            t.join(5.0)
         for r in runs:
             r.finish()
         for sink in shared.values():
@@ -152,11 +167,13 @@ def watch(sources, stop: threading.Event | None = None, models: Models | None = 
     try:
         for r in runs:
             r.capture.start()
+        live = max(1, sum(not lossless_run(c) for c in configs))
+        scheduler = Scheduler([], LOSSLESS_BATCH, min(8, live), expected=len(runs))
+        lock = threading.Lock()
         for r in runs:
-            r.open({}, False)
-        opened = [r.stream for r in runs if r.stream is not None]
-        live = max(1, sum(s.live for s in opened))
-        for stream, result in Scheduler(opened, LOSSLESS_BATCH, min(8, live)).results(stop):
+            threading.Thread(target=r.open_into, args=(scheduler, {}, False, lock), daemon=True,
+                             name=f"lookout-open-{r.config.stream}").start()
+        for stream, result in scheduler.results(stop):
             yield stream.name, result
     finally:
         for r in runs:
@@ -200,9 +217,23 @@ class StreamRun:
         self.open_error: Exception | None = None
         self.report = RunReport({}, 0)
 
-    def open(self, shared: dict, share_detections: bool) -> None:
-        """Wait for the source, then start the outputs. One stream: errors raise (nothing written);
-        one of several: the stream is reported as failed and the others go on."""
+    def open_into(self, scheduler: Scheduler, shared: dict, share_detections: bool, lock: threading.Lock) -> None:
+        """``open``, then hand the stream to the scheduler (or tell it the stream will not come)."""
+        try:
+            self.open(shared, share_detections, lock)
+        except Exception as e:  # reported as this stream's failure; the others go on
+            self.open_error = self.open_error or e
+            self.report.stopped_by, self.report.error = "error", str(e)
+            self.warn(f"{self.prefix}error: {e}")
+        if self.stream is not None:
+            scheduler.add(self.stream)
+        else:
+            scheduler.gone()
+
+    def open(self, shared: dict, share_detections: bool, lock: threading.Lock) -> None:
+        """Wait for the source, then start the outputs (``lock``: one stream at a time builds its
+        sinks, some of which are shared). One stream: errors raise (nothing written); one of
+        several: the stream is reported as failed and the others go on."""
         try:
             source = self.capture.wait_open(timeout=max(60.0, self.config.open_timeout_s + 5))
             self.stats.info.update({"source": mask_url(self.config.source), "policy": "live" if self.policy.live else "lossless",
@@ -210,11 +241,12 @@ class StreamRun:
                                     **({"stream": self.config.stream} if self.named else {})})
             if self.models.analytics is not None and all(source.size):
                 self.models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
-            self.sinks = build_sinks(self.config, source.fps, self.policy.live, self.warn, shared=shared,
-                                     share_detections=share_detections)
+            with lock:
+                self.sinks = build_sinks(self.config, source.fps, self.policy.live, self.warn, shared=shared,
+                                         share_detections=share_detections)
         except (SourceError, SinkError, ValueError) as e:
             self.capture.stop()
-            if not self.named or isinstance(e, SinkError):
+            if not self.named:
                 raise
             self.open_error = e
             self.report.stopped_by, self.report.error = "error", str(e)
@@ -269,17 +301,17 @@ def _drive(config: RunConfig, runs: list[StreamRun], scheduler: Scheduler, stop:
     """Feed every result to its stream's output thread until every stream has ended, ``--duration``
     has passed or ``stop`` is set; a progress bar (files) or a one-line status (live) on a terminal.
     Returns why the run stopped."""
-    by_stream = {id(r.stream): r for r in runs}
-    live = any(r.stream.live for r in runs)
+    live = any(r.policy.live for r in runs)
     bar = None
     if config.progress and not live and sys.stderr.isatty():
         from tqdm import tqdm
-        totals = [r.config.max_frames or (r.capture.source.total if r.capture.source else 0) for r in runs]
-        bar = tqdm(total=sum(totals) or None, unit="frame", dynamic_ncols=True, file=sys.stderr)
+        one = runs[0]
+        total = (one.config.max_frames or (one.capture.source.total if one.capture.source else 0)) if len(runs) == 1 else 0
+        bar = tqdm(total=total or None, unit="frame", dynamic_ncols=True, file=sys.stderr)
     last_line = t_start = time.monotonic()
     try:
         for stream, result in scheduler.results(stop):
-            r = by_stream[id(stream)]
+            r = next(x for x in runs if x.stream is stream)
             r.worker.put(result)
             if stream.limit and stream.taken >= stream.limit and stream.done:
                 r.report.stopped_by = "max-frames"
@@ -298,7 +330,8 @@ def _drive(config: RunConfig, runs: list[StreamRun], scheduler: Scheduler, stop:
                 return "duration"
         if stop.is_set():
             return "signal"
-        return "max-frames" if all(r.report.stopped_by == "max-frames" for r in runs) else "end"
+        ran = [r for r in runs if r.stream is not None]
+        return "max-frames" if ran and all(r.report.stopped_by == "max-frames" for r in ran) else "end"
     finally:
         if bar is not None:
             bar.close()

@@ -71,17 +71,42 @@ class Stream:
 
 
 class Scheduler:
-    def __init__(self, streams: list[Stream], batch_lossless: int = 4, batch_live: int = 1, wait_s: float = 0.004):
-        self.streams, self.batch_lossless, self.batch_live, self.wait_s = streams, batch_lossless, batch_live, wait_s
+    """``expected``: how many streams will be added in all (``add``, from any thread, as each one's
+    source opens), so a stream slow to open holds up none of the others; results end once every
+    expected stream was added (or ``gone``) and has ended."""
+
+    def __init__(self, streams: list[Stream], batch_lossless: int = 4, batch_live: int = 1, wait_s: float = 0.004,
+                 expected: int | None = None):
+        self.batch_lossless, self.batch_live, self.wait_s = batch_lossless, batch_live, wait_s
         self.ready = threading.Event()
-        for s in streams:  # a capture that puts a frame wakes the scheduler
-            s.capture.buffer.notify = self.ready
+        self.streams: list[Stream] = []
+        self._lock = threading.Lock()
+        self._missing = (len(streams) if expected is None else expected)
+        for s in streams:
+            self.add(s)
+
+    def add(self, stream: Stream) -> None:
+        stream.capture.buffer.notify = self.ready  # a capture that puts a frame wakes the scheduler
+        with self._lock:
+            self.streams = [*self.streams, stream]
+            self._missing -= 1
+        self.ready.set()
+
+    def gone(self) -> None:
+        """An expected stream that will never come (its source did not open)."""
+        with self._lock:
+            self._missing -= 1
+        self.ready.set()
 
     def results(self, stop: threading.Event) -> Iterator[tuple[Stream, Result]]:
         while not stop.is_set():
             active = [s for s in self.streams if not s.done]
             if not active:
-                return
+                if self._missing <= 0:
+                    return
+                self.ready.wait(0.1)  # the first sources are still opening
+                self.ready.clear()
+                continue
             turn = self._take(active, stop)
             if turn:
                 yield from self._run(turn)

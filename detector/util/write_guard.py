@@ -61,6 +61,9 @@ def check_writes(outputs: Iterable[Named], inputs: Iterable[Named], overwrite: b
     for o in outputs:
         if os.path.isdir(o.path):
             raise WriteRefused(f"{o.shown()} is a folder; give a file name")
+        folder = os.path.dirname(os.path.abspath(o.path))
+        if not os.path.isdir(folder):
+            raise WriteRefused(f"cannot write {o.shown()}: folder {folder!r} does not exist; create it or pick another")
         if os.path.lexists(o.path) and not overwrite:
             raise WriteRefused(f"{o.shown()} already exists; pass --overwrite (-y) to replace it, or pick "
                                f"another name")
