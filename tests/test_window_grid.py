@@ -1,0 +1,215 @@
+"""Several streams in one window (issue #24): a grid of tiles over one live session, each tile its own
+stream's newest result; double-click focuses one in the big view and back; a tile closes its stream;
+Ctrl+O adds one; a stream that fails says so in its tile while the others go on. The real window on
+the demo clip (and clips made from it), offscreen."""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from window_helpers import (DEMO_CLIP, grab_pixels, next_results, no_thread_left, open_grid,  # noqa: E402
+                            tile_results)
+
+FOUR = [(name, str(DEMO_CLIP)) for name in ("north", "south", "east", "west")]
+
+
+@pytest.fixture()
+def four(qtbot, tmp_path):
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, FOUR)
+        yield win
+        win.close()
+
+
+def _captures() -> int:
+    return sum(t.name == "lookout-capture" and t.is_alive() for t in threading.enumerate())
+
+
+def test_grid_shape_fits_the_area():
+    from lookout_ui.stream_grid import grid_shape
+    wide = (1000, 560)  # the video area of a 1366x768 window, about
+    assert [grid_shape(n, *wide) for n in (1, 2, 3, 4, 6, 9)] == [(1, 1), (2, 1), (2, 2), (2, 2), (3, 2), (3, 3)]
+    assert grid_shape(2, 400, 900) == (1, 2)  # a tall area stacks them
+    assert grid_shape(0, *wide) == (0, 0)
+
+
+def test_four_streams_four_tiles_with_names_boxes_and_state(four, qtbot):
+    from detector.ops.draw import class_color
+    win = four
+    assert win.stage.currentWidget() is win.grid
+    tiles = win.grid.tiles
+    assert [t.stream.name for t in tiles] == ["north", "south", "east", "west"]
+    results = tile_results(qtbot, win, 2)
+    # 2 x 2, side by side, none over another, each frame at its own aspect ratio inside its tile
+    rects = [t.geometry() for t in tiles]
+    assert len({r.x() for r in rects}) == 2 and len({r.y() for r in rects}) == 2
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    for t in tiles:
+        assert t.isVisible() and win.grid.rect().contains(t.geometry())
+        r = t.frame_rect()
+        assert abs(r.width() / r.height() - 768 / 576) < 0.01
+    for t in tiles:
+        assert "fps" in t.caption and t.caption.endswith("live"), t.caption
+        assert len(results[t.stream.name].detections) >= 1  # people walk through the whole clip
+    # the boxes are painted where the detector put them: each box's left edge in the class colour
+    b, g, r = class_color(1)
+    for t in tiles:
+        t.repaint()
+        px = grab_pixels(t)
+        boxes = t.widget_boxes()
+        hits = sum(bool((np.abs(px[int((y1 + y2) / 2), max(0, int(x1) - 2): int(x1) + 3].astype(int) - [r, g, b])
+                         .sum(axis=1) < 60).any()) for x1, y1, x2, y2 in boxes if y1 > 24)  # not under the caption
+        assert hits >= 1 and hits >= 0.75 * len([bx for bx in boxes if bx[1] > 24]), (t.stream.name, hits, len(boxes))
+
+
+def test_each_tile_shows_its_own_stream(qtbot, tmp_path):
+    """Four different sources: the clip, a half-size copy, a folder of stills, the clip again; each
+    tile's frames come from its own source, through its own engine, tracker and stats."""
+    import cv2
+
+    from conftest import read_all_frames
+    frames = read_all_frames(DEMO_CLIP)[:40]
+    half = tmp_path / "half.mp4"
+    out = cv2.VideoWriter(str(half), cv2.VideoWriter_fourcc(*"mp4v"), 10, (384, 288))
+    for f in frames:
+        out.write(cv2.resize(f, (384, 288)))
+    out.release()
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for i, f in enumerate(frames[::8]):
+        cv2.imwrite(str(stills / f"{i:03d}.jpg"), f[:480, :640])
+    sources = [("clip", str(DEMO_CLIP)), ("half", str(half)), ("stills", str(stills)), ("again", str(DEMO_CLIP))]
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, sources, track=True)
+        try:
+            results = tile_results(qtbot, win, 2)
+            shapes = {name: r.frame.image.shape[:2] for name, r in results.items()}
+            assert shapes == {"clip": (576, 768), "half": (288, 384), "stills": (480, 640), "again": (576, 768)}
+            assert all(r.frame.stream == name for name, r in results.items())
+            assert results["half"].frame.source != results["clip"].frame.source
+            streams = win.session.streams()
+            assert len({id(s.models) for s in streams}) == 4 and len({id(s.engine) for s in streams}) == 4
+            assert len({id(s.models.analytics) for s in streams}) == 4  # a tracker each
+            assert len({id(s.models.detector) for s in streams}) == 1   # one detector for all
+            assert all(s.stats.get("inferred") > 0 for s in streams)
+        finally:
+            win.close()
+
+
+def test_double_click_focuses_a_tile_and_back(four, qtbot):
+    from PyQt6.QtCore import Qt
+    win = four
+    south = win.grid.tiles[1]
+    qtbot.mouseDClick(south, Qt.MouseButton.LeftButton, pos=south.rect().center())
+    assert win.stage.currentWidget() is win.view and win.session.focus is south.stream
+    result = next_results(qtbot, win, 2)
+    assert result.frame.stream == "south"
+    assert win.view.stats_lines[-1].startswith("south | ")
+    # the controls act on it: its class filter, not the others'
+    win.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert south.stream.models.snapshot().classes == frozenset()
+    assert all(t.stream.models.snapshot().classes is None for t in win.grid.tiles if t is not south)
+    win.classes.item(0).setCheckState(Qt.CheckState.Checked)
+    qtbot.mouseDClick(win.view, Qt.MouseButton.LeftButton, pos=win.view.rect().center())
+    assert win.stage.currentWidget() is win.grid
+    east = win.grid.tiles[2]
+    qtbot.mouseDClick(east, Qt.MouseButton.LeftButton, pos=east.rect().center())
+    assert win.stage.currentWidget() is win.view and win.session.focus is east.stream
+    qtbot.keyClick(win.view, Qt.Key.Key_Escape)
+    assert win.stage.currentWidget() is win.grid and win.session.focus is east.stream
+    assert east.selected and not south.selected
+
+
+def test_closing_a_tile_stops_its_stream(four, qtbot):
+    win = four
+    assert _captures() == 4
+    west = win.grid.tiles[3]
+    stream = west.stream
+    west.close_btn.click()
+    assert [t.stream.name for t in win.grid.tiles] == ["north", "south", "east"]
+    assert stream not in win.session.streams()
+    qtbot.waitUntil(lambda: _captures() == 3 and stream.capture is None, timeout=5000)  # joined by the engine
+    tile_results(qtbot, win, 2)  # the others go on
+    for tile in list(win.grid.tiles[1:]):
+        tile.close_btn.click()
+    qtbot.waitUntil(lambda: _captures() == 1, timeout=5000)
+    # one left: the old single-stream window, no grid
+    assert win.stage.currentWidget() is win.view and len(win.grid.tiles) == 1
+    next_results(qtbot, win, 2)
+
+
+def test_ctrl_o_adds_a_tile(four, qtbot, monkeypatch):
+    import lookout_ui.main_window as mw
+    from PyQt6.QtGui import QKeySequence
+    win = four
+    monkeypatch.setattr(mw.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(DEMO_CLIP), "")))
+    action = next(a for a in win.actions() if a.shortcut() == QKeySequence("Ctrl+O"))
+    action.trigger()
+    assert [t.stream.name for t in win.grid.tiles] == ["north", "south", "east", "west", "demo_vtest"]
+    added = win.grid.tiles[4]
+    assert win.session.focus is added.stream and added.selected
+    qtbot.waitUntil(lambda: added.seq >= 2, timeout=30000)
+    assert added.result.frame.stream == "demo_vtest" and _captures() == 5
+    cols = len({t.geometry().x() for t in win.grid.tiles})
+    assert cols == 3  # five tiles: 3 x 2 in a wide area
+    action.trigger()
+    assert win.grid.tiles[5].stream.name == "demo_vtest-2"
+
+
+def test_a_failing_stream_shows_its_state_while_the_others_go_on(qtbot, tmp_path, monkeypatch, capfd):
+    """A camera that plays, loses its cable and does not come back; a camera that is not there; two
+    clips that keep playing."""
+    from detector.io import camera
+    from test_camera import Device, StandInCamera
+    dev = Device()
+    real_open = camera.open_camera
+    monkeypatch.setattr(camera, "open_camera", lambda index: StandInCamera(dev) if index == 0 else real_open(index))
+    sources = [("a", str(DEMO_CLIP)), ("cam", "0"), ("nocam", "9"), ("b", str(DEMO_CLIP))]
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, sources, frames=0, reconnect_attempts=1)
+        try:
+            qtbot.waitUntil(lambda: len(win.grid.tiles) == 4, timeout=5000)
+            tiles = {t.stream.name: t for t in win.grid.tiles}
+            qtbot.waitUntil(lambda: tiles["nocam"].caption.startswith("failed: no camera at index 9"), timeout=20000)
+            qtbot.waitUntil(lambda: tiles["cam"].seq >= 3 and tiles["a"].seq >= 2, timeout=30000)
+            assert tiles["cam"].caption.endswith("live")
+            dev.disconnect_after = dev.delivered + 3  # the cable pulled, for good
+            qtbot.waitUntil(lambda: tiles["cam"].caption.endswith("reconnecting"), timeout=10000)
+            qtbot.waitUntil(lambda: tiles["cam"].caption.startswith("failed: source lost: lost camera 0"),
+                            timeout=20000)
+            seen = {n: t.seq for n, t in tiles.items()}
+            qtbot.waitUntil(lambda: tiles["a"].seq > seen["a"] + 2 and tiles["b"].seq > seen["b"] + 2,
+                            timeout=20000)  # the clips go on
+            assert tiles["cam"].seq == seen["cam"] and tiles["cam"].result is not None  # its last frame stays
+            assert win.stage.currentWidget() is win.grid  # no start view for one stream of several
+            err = capfd.readouterr().err.splitlines()
+            assert any(l.startswith("lookout: nocam: no camera at index 9") for l in err)
+            assert any(l.startswith("lookout: cam: source lost: lost camera 0") for l in err)
+        finally:
+            win.close()
+
+
+def test_at_the_minimum_size_four_tiles_fit(four, qtbot):
+    win = four
+    minimum = win.minimumSize().expandedTo(win.minimumSizeHint())
+    assert minimum.width() <= 1024 and minimum.height() <= 640
+    win.resize(minimum)
+    qtbot.waitUntil(lambda: win.size() == minimum, timeout=5000)
+    tile_results(qtbot, win)
+    for t in win.grid.tiles:
+        assert win.grid.rect().contains(t.geometry()) and t.width() >= 200 and t.height() >= 150
+
+
+def test_the_command_line_opens_the_window_on_every_stream(monkeypatch):
+    from detector.cli.run_cmd import run_main
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    opened = []
+    rc = run_main(["--source", f"a={DEMO_CLIP}", "--source", f"b={DEMO_CLIP}"],
+                  open_window=lambda configs: opened.append(configs) or 0)
+    assert rc == 0 and [[c.stream for c in cs] for cs in opened] == [["a", "b"]]
+    assert all(c.source == str(DEMO_CLIP) for c in opened[0])
