@@ -213,3 +213,25 @@ def test_the_command_line_opens_the_window_on_every_stream(monkeypatch):
                   open_window=lambda configs: opened.append(configs) or 0)
     assert rc == 0 and [[c.stream for c in cs] for cs in opened] == [["a", "b"]]
     assert all(c.source == str(DEMO_CLIP) for c in opened[0])
+
+
+def test_motion_gating_and_weights_reach_the_window_streams(qtbot, tmp_path):
+    """--motion and a stream's weight from its RunConfig: still frames of one stream carry its last
+    boxes instead of going to the detector, and the tile still shows them."""
+    import cv2
+
+    from conftest import read_all_frames
+    still = read_all_frames(DEMO_CLIP)[:1][0]
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for i in range(6):
+        cv2.imwrite(str(stills / f"{i:03d}.png"), still)
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, [("clip", str(DEMO_CLIP)), ("still", str(stills))], motion=True, weight=2.0)
+        try:
+            tiles = {t.stream.name: t for t in win.grid.tiles}
+            qtbot.waitUntil(lambda: tiles["still"].stream.stats.get("motion_skipped") >= 5, timeout=30000)
+            assert all(t.stream.weight == 2.0 and t.stream.gate is not None for t in tiles.values())
+            assert len(tiles["still"].result.detections) >= 1  # the carried boxes
+        finally:
+            win.close()

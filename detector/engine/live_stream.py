@@ -11,6 +11,7 @@ import time
 from typing import Callable
 
 from detector.engine.capture import CapturePolicy, CaptureThread
+from detector.engine.motion import MotionGate
 from detector.engine.pipeline import Engine, Models
 from detector.engine.stats import Stats
 from detector.engine.streams import Stream
@@ -26,10 +27,13 @@ IDLE_STATE = ("none", "", "")
 
 class LiveStream(Stream):
     def __init__(self, name: str, spec: str, policy: CapturePolicy, models: Models,
-                 log: Callable[[str], None]):
-        """``log``: where its capture's lines and its own (playing, ended, lost) go."""
+                 log: Callable[[str], None], weight: float = 1.0, motion_keyframe: float | None = None):
+        """``log``: where its capture's lines and its own (playing, ended, lost) go. ``weight``: its
+        share of detector frames; ``motion_keyframe``: motion gating on (``--motion``), with a full
+        detection at least this often (s)."""
         stats = Stats()
-        super().__init__(name, None, Engine(models, stats))
+        super().__init__(name, None, Engine(models, stats), weight=weight)
+        self.motion_keyframe = motion_keyframe
         self.models, self.log = models, log
         self.done = True  # nothing to poll until its capture starts
         self.description = ""
@@ -127,6 +131,8 @@ class LiveStream(Stream):
             cap.hold.set()
         cap.start()
         self.capture, self.done, self.error, self._last_raw = cap, False, None, None
+        # another scene: nothing to compare its first frames with
+        self.gate = MotionGate(self.motion_keyframe, live=True) if self.motion_keyframe is not None else None
         self._deadline = time.monotonic() + policy.open_timeout_s + 5
 
     def _end(self, error: str | None) -> None:

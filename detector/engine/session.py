@@ -79,13 +79,14 @@ class LiveSession(threading.Thread):
                 self._focus = stream
 
     def add_source(self, spec: str, policy: CapturePolicy | None = None, name: str = "",
-                   models: Models | None = None, focus: bool = True) -> LiveStream:
+                   models: Models | None = None, focus: bool = True, **options) -> LiveStream:
         """A new stream on ``spec`` (opened by the engine thread), with ``models`` (default: the shared
-        models with a tracker, counters and class filter of its own: none yet)."""
+        models with a tracker, counters and class filter of its own: none yet). ``options``: the
+        LiveStream's (weight, motion_keyframe)."""
         if models is None:
             m = self.models.snapshot()
             models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
-        stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None)
+        stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None, **options)
         stream.log = lambda msg: self._say(stream, msg)
         with self._lock:
             self._streams.append(stream)
