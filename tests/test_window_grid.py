@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -125,12 +126,36 @@ def test_double_click_focuses_a_tile_and_back(four, qtbot):
     assert east.selected and not south.selected
 
 
+def test_pause_and_step_act_on_the_selected_stream(four, qtbot):
+    from PyQt6.QtCore import Qt
+    win = four
+    north, south = win.grid.tiles[0], win.grid.tiles[1]
+    qtbot.mouseClick(north, Qt.MouseButton.LeftButton, pos=north.rect().center())
+    assert win.session.focus is north.stream and north.selected
+    qtbot.keyClick(win.grid, Qt.Key.Key_Space)
+    assert north.stream.paused and not south.stream.paused
+    qtbot.wait(500)
+    seq, other = north.stream.latest()[1], south.seq
+    qtbot.wait(1000)
+    assert north.stream.latest()[1] == seq  # nothing new while paused
+    assert south.seq > other + 3             # the others play on
+    qtbot.keyClick(win.grid, Qt.Key.Key_Right)  # one step
+    qtbot.waitUntil(lambda: north.stream.latest()[1] == seq + 1, timeout=10000)
+    qtbot.wait(600)
+    assert north.stream.latest()[1] == seq + 1
+    qtbot.keyClick(win.grid, Qt.Key.Key_Space)
+    assert not north.stream.paused
+    qtbot.waitUntil(lambda: north.seq > seq + 3, timeout=10000)
+
+
 def test_closing_a_tile_stops_its_stream(four, qtbot):
     win = four
     assert _captures() == 4
     west = win.grid.tiles[3]
     stream = west.stream
+    t0 = time.monotonic()
     west.close_btn.click()
+    assert time.monotonic() - t0 < 0.1  # the GUI thread asks; the engine thread stops and joins
     assert [t.stream.name for t in win.grid.tiles] == ["north", "south", "east"]
     assert stream not in win.session.streams()
     qtbot.waitUntil(lambda: _captures() == 3 and stream.capture is None, timeout=5000)  # joined by the engine
