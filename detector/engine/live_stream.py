@@ -40,6 +40,7 @@ class LiveStream(Stream):
         self.paused = False
         self._lock = threading.Lock()
         self._steps = 0
+        self._stepped: Frame | None = None  # the last frame let through by a step while paused
         self._latest: Result | None = None
         self._seq = 0
         self._pending: tuple[str, CapturePolicy] | None = (spec, policy)
@@ -86,12 +87,17 @@ class LiveStream(Stream):
         with self._lock:
             if self._steps:
                 self._steps -= 1
+                self._stepped = frame
                 return frame
-        # a paused camera is drained (its frames cannot wait) and shows nothing new; a paused file is
-        # held at its capture, so a frame here was read before the pause and is still shown
-        return None if self.capture.source is not None and self.capture.source.live else frame
+        # paused, nothing new shows: a camera is drained (its frames cannot wait); a file is held at its
+        # capture, and the frame or two it read before the pause are dropped too, unless every frame
+        # counts (a lossless window)
+        return None if self.capture.policy.live else frame
 
     def publish(self, result: Result) -> None:
+        cap = self.capture
+        if self.paused and result.frame is not self._stepped and cap is not None and cap.policy.live:
+            return  # taken before the pause, done after it: a pause shows nothing new from when it was asked
         with self._lock:
             self._latest, self._seq = result, self._seq + 1
 
