@@ -116,11 +116,19 @@ def test_double_click_focuses_a_tile_and_back(four, qtbot):
     assert south.stream.models.snapshot().classes == frozenset()
     assert all(t.stream.models.snapshot().classes is None for t in win.grid.tiles if t is not south)
     win.classes.item(0).setCheckState(Qt.CheckState.Checked)
+    # and its confidence: the shared detector stays at the lowest, the others keep theirs
+    win.conf.setValue(80)
+    assert south.stream.engine.min_score == pytest.approx(0.8) and win.models.detector.score_threshold == 0.3
+    next_results(qtbot, win)
+    assert all((next_results(qtbot, win).detections.scores >= 0.8).all() for _ in range(3))
+    lows = [tile_results(qtbot, win)["north"] for _ in range(3)]
+    assert any((r.detections.scores < 0.8).any() for r in lows)
     qtbot.mouseDClick(win.view, Qt.MouseButton.LeftButton, pos=win.view.rect().center())
     assert win.stage.currentWidget() is win.grid
     east = win.grid.tiles[2]
     qtbot.mouseDClick(east, Qt.MouseButton.LeftButton, pos=east.rect().center())
     assert win.stage.currentWidget() is win.view and win.session.focus is east.stream
+    assert win.conf.value() == 30  # the panel shows the selected stream's own settings
     qtbot.keyClick(win.view, Qt.Key.Key_Escape)
     assert win.stage.currentWidget() is win.grid and win.session.focus is east.stream
     assert east.selected and not south.selected

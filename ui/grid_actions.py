@@ -117,3 +117,9 @@ class GridActions:
             set_value()
             box.blockSignals(False)
         self._fill_counters()
+        conf = f.engine.min_score if f is not None else None
+        if conf is not None:
+            self.conf.blockSignals(True)
+            self.conf.setValue(round(conf * 100))
+            self.conf.blockSignals(False)
+            self.conf_label.setText(f"{conf:.2f}")

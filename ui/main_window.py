@@ -222,7 +222,9 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
-        self.models.set_thresholds(conf=v / 100)
+        if self.session.focus is None:
+            self.models.set_thresholds(conf=v / 100)
+        self.session.set_conf(v / 100)  # the selected stream's; the shared detector runs at the lowest
         self.conf_label.setText(f"{v / 100:.2f}")
 
     def on_iou(self, v: int) -> None:

@@ -79,19 +79,23 @@ class LiveSession(threading.Thread):
                 self._focus = stream
 
     def add_source(self, spec: str, policy: CapturePolicy | None = None, name: str = "",
-                   models: Models | None = None, focus: bool = True, **options) -> LiveStream:
+                   models: Models | None = None, focus: bool = True, conf: float | None = None,
+                   **options) -> LiveStream:
         """A new stream on ``spec`` (opened by the engine thread), with ``models`` (default: the shared
-        models with a tracker, counters and class filter of its own: none yet). ``options``: the
-        LiveStream's (weight, motion_keyframe)."""
+        models with a tracker, counters and class filter of its own: none yet) and its own score
+        threshold ``conf`` (default: the detector's now). ``options``: the LiveStream's (weight,
+        motion_keyframe)."""
         if models is None:
             m = self.models.snapshot()
             models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
         stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None, **options)
         stream.log = lambda msg: self._say(stream, msg)
+        stream.engine.min_score = self.models.detector.score_threshold if conf is None else conf
         with self._lock:
             self._streams.append(stream)
             if focus or self._focus is None:
                 self._focus = stream
+        self._share_threshold()
         self._wake.set()
         return stream
 
@@ -104,6 +108,7 @@ class LiveSession(threading.Thread):
             self._removed.append(stream)
             if self._focus is stream:
                 self._focus = self._streams[0] if self._streams else None
+        self._share_threshold()
         if self._record_stream is stream:
             self.stop_recording()
         self._wake.set()
@@ -162,6 +167,20 @@ class LiveSession(threading.Thread):
         f = self._focus
         if f is not None:
             f.step()
+
+    def set_conf(self, conf: float) -> None:
+        """The focused stream's score threshold."""
+        f = self._focus
+        if f is not None:
+            f.engine.min_score = conf
+            self._share_threshold()
+
+    def _share_threshold(self) -> None:
+        """The shared detector keeps what the least demanding stream asks for; each stream's Engine
+        drops the boxes under its own threshold (as ``run_streams`` does)."""
+        scores = [s.engine.min_score for s in self.streams() if s.engine.min_score is not None]
+        if scores:
+            self.models.set_thresholds(conf=min(scores))
 
     def swap_detector(self, detector) -> None:
         """Every stream shares the detector: swap it in all of them (``load``'s apply for a model)."""
