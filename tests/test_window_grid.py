@@ -267,3 +267,16 @@ def test_motion_gating_and_weights_reach_the_window_streams(qtbot, tmp_path):
             assert len(tiles["still"].result.detections) >= 1  # the carried boxes
         finally:
             win.close()
+
+
+def test_a_config_file_opens_the_window_on_its_streams(monkeypatch, tmp_path):
+    """``--config cameras.toml`` with [[streams]]: each table a stream of the window, its own conf."""
+    from detector.cli.run_cmd import run_main
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    toml = tmp_path / "cameras.toml"
+    toml.write_text(f'conf = 0.4\n[[streams]]\nname = "door"\nsource = "{DEMO_CLIP}"\n'
+                    f'[[streams]]\nname = "yard"\nsource = "{DEMO_CLIP}"\nconf = 0.6\nmotion = true\n')
+    opened = []
+    assert run_main(["--config", str(toml)], open_window=lambda configs: opened.append(configs) or 0) == 0
+    assert [(c.stream, c.conf, c.motion) for c in opened[0]] == [("door", 0.4, False), ("yard", 0.6, True)]
+

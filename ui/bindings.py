@@ -47,8 +47,8 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Drag on the video", "draw a counting line (after Draw line)"),
     ("Click corners, double-click", "draw a zone: click its corners, double-click to close it (after Draw zone)"),
     ("Double-click a line or zone", "in the counter list: rename it (its counts are kept)"),
-    ("Click a tile", "several streams: select it; the panel's classes, classifier, tracking and counters, "
-                     "pause, step, snapshot and record act on it"),
+    ("Click a tile", "several streams: select it; the panel's confidence, classes, classifier, tracking and "
+                     "counters, pause, step, snapshot and record act on it"),
     ("Double-click a tile", "several streams: show it big; double-click the video (or Esc) for the grid again"),
     ("✕ on a tile", "stop that stream and close its tile"),
 )
