@@ -280,3 +280,24 @@ def test_a_config_file_opens_the_window_on_its_streams(monkeypatch, tmp_path):
     assert run_main(["--config", str(toml)], open_window=lambda configs: opened.append(configs) or 0) == 0
     assert [(c.stream, c.conf, c.motion) for c in opened[0]] == [("door", 0.4, False), ("yard", 0.6, True)]
 
+
+def test_committed_grid_screenshot_shows_four_live_tiles():
+    """docs/window_grid.png and what tools/screenshot.py recorded while taking it."""
+    import json
+
+    import cv2
+
+    from conftest import ROOT
+    info = json.loads((ROOT / "docs" / "window_grid.json").read_text())
+    shot = cv2.imread(str(ROOT / "docs" / "window_grid.png"))
+    assert info["platform"] == "xcb" and info["showing"] == "StreamGrid" and shot is not None
+    assert [t["name"] for t in info["tiles"]] == ["north", "south", "east", "west"]
+    for t in info["tiles"]:
+        assert t["caption"].endswith("live") and "fps" in t["caption"] and len(t["boxes"]) >= 3
+    # the four tiles side by side in a 2 x 2 grid, inside the picture
+    xs, ys = sorted({t["rect"][0] for t in info["tiles"]}), sorted({t["rect"][1] for t in info["tiles"]})
+    assert len(xs) == 2 and len(ys) == 2
+    scale = shot.shape[1] / info["grabbed"][0]
+    assert all(t["rect"][2] * scale <= shot.shape[1] + 1 and t["rect"][3] * scale <= shot.shape[0] + 1
+               for t in info["tiles"])
+

@@ -148,7 +148,7 @@ def main() -> int:
         offset = win.geometry().topLeft() - geo.topLeft()
         boxes = (win.view.widget_boxes() + [origin.x() + offset.x(), origin.y() + offset.y()] * 2).tolist()
         info = {"platform": app.platformName(), "display": os.environ["DISPLAY"], "boxes": boxes,
-                "window": [win.width(), win.height()], "minimum": [win.minimumSize().width(), win.minimumSize().height()],
+                "window": [win.width(), win.height()], "grabbed": [geo.width(), geo.height()], "minimum": [win.minimumSize().width(), win.minimumSize().height()],
                 "scale": args.scale or 1, "png_scaled_to": args.max_width if scale_png else None,
                 "showing": type(win.stage.currentWidget()).__name__,
                 "stats": win.view.stats_lines, "stats_origin": [origin.x() + offset.x(), origin.y() + offset.y()],
