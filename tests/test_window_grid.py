@@ -226,6 +226,34 @@ def test_a_failing_stream_shows_its_state_while_the_others_go_on(qtbot, tmp_path
             win.close()
 
 
+def test_a_source_slow_to_open_holds_up_no_other(qtbot, tmp_path, monkeypatch):
+    """Sources open on their capture threads, not on the engine thread: while one takes its time (a
+    camera on the far side of a slow link) the others play, and its tile says it is opening."""
+    import detector.engine.capture as capture
+    from detector.io.sources import SourceError
+    real_open = capture.open_source
+
+    def slow_open(spec, options):
+        if spec == "rtsp://far.example/stream":
+            time.sleep(1.5)
+            raise SourceError("could not open rtsp://far.example/stream (timed out)")
+        return real_open(spec, options)
+
+    monkeypatch.setattr(capture, "open_source", slow_open)
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, [("near", str(DEMO_CLIP)), ("far", "rtsp://far.example/stream")], frames=0)
+        try:
+            qtbot.waitUntil(lambda: len(win.grid.tiles) == 2, timeout=5000)
+            near, far = win.grid.tiles
+            qtbot.waitUntil(lambda: near.seq >= 3, timeout=20000)
+            assert far.caption == "opening rtsp://far.example/stream…" and far.seq == 0
+            qtbot.waitUntil(lambda: far.caption.startswith("failed: could not open"), timeout=10000)
+            seq = near.seq
+            qtbot.waitUntil(lambda: near.seq > seq + 2, timeout=10000)
+        finally:
+            win.close()
+
+
 def test_at_the_minimum_size_four_tiles_fit(four, qtbot):
     win = four
     minimum = win.minimumSize().expandedTo(win.minimumSizeHint())
