@@ -48,3 +48,46 @@ def next_results(qtbot, win, n: int = 1):
     seq = win.shown_seq
     qtbot.waitUntil(lambda: win.shown_seq >= seq + n, timeout=20000)
     return win.view.result
+
+
+def open_grid(qtbot, tmp_path, sources: list[tuple[str, str]], model: str = "ssdlite-mobilenetv2-person",
+              frames: int = 1, **config):
+    """The window on several named streams ``[(name, source), ...]``, one RunConfig each as the
+    command line makes them, shown; every tile past ``frames`` results when > 0."""
+    from PyQt6.QtCore import QSettings
+
+    from detector import Detector
+    from detector.engine.pipeline import Models
+    from detector.engine.run import RunConfig
+    from lookout_ui.app import build_window
+    configs = [RunConfig(source=src, stream=name, loop=True, **config) for name, src in sources]
+    models = Models(Detector.load(model, device="cpu"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win, session = build_window(configs, models, snapshot_dir=str(tmp_path / "snapshots"),
+                                record_dir=str(tmp_path / "recordings"), settings=settings)
+    qtbot.addWidget(win)
+    session.start()
+    win.show()
+    win.activateWindow()
+    if frames:
+        qtbot.waitUntil(lambda: len(win.grid.tiles) == len(sources)
+                        and all(t.seq >= frames for t in win.grid.tiles), timeout=30000)
+    return win
+
+
+def tile_results(qtbot, win, n: int = 1) -> dict:
+    """Each tile's result once every tile has shown ``n`` more: {stream name: Result}."""
+    seqs = {id(t): t.seq for t in win.grid.tiles}
+    qtbot.waitUntil(lambda: all(t.seq >= seqs.get(id(t), 0) + n for t in win.grid.tiles), timeout=30000)
+    return {t.stream.name: t.result for t in win.grid.tiles}
+
+
+def grab_pixels(widget):
+    """The widget as painted: an HxWx3 RGB array."""
+    import numpy as np
+    img = widget.grab().toImage()
+    img = img.convertToFormat(img.Format.Format_RGB888)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    rows = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())
+    return rows[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()

@@ -1,10 +1,10 @@
 """Screenshot of the real Lookout window on a real X server (Xvfb), for docs/screenshot.png.
 
 usage: python tools/screenshot.py [OUT.png] [--seconds 5] [--screen WxH] [--wm] [--window max|min|WxH]
-                                  [--scale F] [--source SPEC] [--max-width PX]
+                                  [--scale F] [--source [NAME=]SPEC ...] [--max-width PX]
 Starts Xvfb on a free display when DISPLAY is unset (``--screen`` big; ``--wm``: with openbox on it),
 opens the window on the demo clip (or ``--source``; a camera that is absent shows the start view)
-with the xcb platform, lets it play, grabs the window's pixels from the X server, and writes OUT.png
+with the xcb platform (``--source`` repeated: one stream each, in a grid of tiles), lets it play, grabs the window's pixels from the X server, and writes OUT.png
 plus OUT.json: where the boxes were drawn (window coordinates), the stats overlay's lines, and the
 window's size and minimum. ``--scale``: QT_SCALE_FACTOR. ``--max-width``: scale the PNG down to it.
 
@@ -13,6 +13,10 @@ The laptop screenshots in docs/ (issue #28):
     python tools/screenshot.py docs/window_minimum.png --screen 1366x768 --wm --window min
     python tools/screenshot.py docs/window_200pct.png --screen 2560x1440 --wm --window max --scale 2 --max-width 1280
     python tools/screenshot.py docs/start_view.png --screen 1366x768 --wm --source 0
+The grid of several streams (issue #24):
+    python tools/screenshot.py docs/window_grid.png --screen 1366x768 --wm --window max --max-width 1100 \
+        --source north=assets/demo_vtest.mp4 --source south=assets/demo_vtest.mp4 \
+        --source east=assets/demo_vtest.mp4 --source west=assets/demo_vtest.mp4
 """
 from __future__ import annotations
 
@@ -52,6 +56,15 @@ def _stats_rect(view, dx: int, dy: int) -> list[float] | None:
     return [r.x() + dx, r.y() + dy, r.right() + dx, r.bottom() + dy] if r is not None and view.show_stats else None
 
 
+def _tile_info(win, tile, offset) -> dict:
+    """A grid tile: its stream, caption, place and boxes in window coordinates."""
+    o = tile.mapTo(win, tile.rect().topLeft())
+    dx, dy = o.x() + offset.x(), o.y() + offset.y()
+    return {"name": tile.stream.name, "caption": tile.caption, "rect": [dx, dy, dx + tile.width(), dy + tile.height()],
+            "boxes": (tile.widget_boxes() + [dx, dy] * 2).tolist(),
+            "class_ids": [int(c) for c in tile.result.detections.class_ids] if tile.result else []}
+
+
 def start_wm() -> subprocess.Popen:
     if not shutil.which("openbox"):
         sys.exit("screenshot: --wm needs openbox (Debian package openbox)")
@@ -68,7 +81,8 @@ def main() -> int:
     ap.add_argument("--wm", action="store_true", help="run openbox on the display (a real window manager)")
     ap.add_argument("--window", default="", help="max (maximised), min (its minimum size) or WxH")
     ap.add_argument("--scale", type=float, default=0.0, help="QT_SCALE_FACTOR, e.g. 2 for 200%%")
-    ap.add_argument("--source", default="assets/demo_vtest.mp4")
+    ap.add_argument("--source", dest="sources", action="append", metavar="[NAME=]SPEC",
+                    help="the source (default: the demo clip); repeat for several streams")
     ap.add_argument("--max-width", type=int, default=0, help="scale the PNG down to this width")
     args = ap.parse_args()
     xvfb = start_xvfb(args.screen)
@@ -89,11 +103,14 @@ def main() -> int:
         os.chdir(ROOT)
         from detector.analytics.counting import Line
         # The default COCO model, tracking on and one counting line across the path
-        config = RunConfig(source=args.source, loop=True, track=True,
-                           counters=(Line("path", (0.3, 0.2), (0.3, 0.8)),))
+        from detector.cli.streams_spec import split_source, unique_names
+        named = [split_source(s) for s in args.sources or ["assets/demo_vtest.mp4"]]
+        configs = [RunConfig(source=src, stream=name, loop=True, track=True,
+                             counters=(Line("path", (0.3, 0.2), (0.3, 0.8)),))
+                   for name, (_, src) in zip(unique_names(named), named)]
         settings_dir = tempfile.TemporaryDirectory()  # leave the user's remembered settings alone
         settings = QSettings(str(Path(settings_dir.name) / "lookout.ini"), QSettings.Format.IniFormat)
-        win, session = build_window(config, settings=settings)
+        win, session = build_window(configs, settings=settings)
         win.move(0, 0)
         session.start()
         if args.window == "max":
@@ -106,12 +123,18 @@ def main() -> int:
                 win.resize(w, h)
             win.show()
         end = time.monotonic() + args.seconds
-        playing = args.source == "assets/demo_vtest.mp4"
-        while time.monotonic() < end or (playing and win.shown_seq < 3):
+        playing = all(c.source.endswith("demo_vtest.mp4") for c in configs)
+
+        def shown() -> bool:
+            return all(t.seq >= 3 for t in win.grid.tiles) if len(configs) > 1 else win.shown_seq >= 3
+
+        while time.monotonic() < end or (playing and not shown()):
             app.processEvents()
             time.sleep(0.01)
         win.timer.stop()  # no newer frame between the paint and the grab: the boxes below are the ones shown
         win.view.repaint()
+        for tile in win.grid.tiles:
+            tile.repaint()
         app.processEvents()
         app.sync()
         time.sleep(0.2)
@@ -125,13 +148,14 @@ def main() -> int:
         offset = win.geometry().topLeft() - geo.topLeft()
         boxes = (win.view.widget_boxes() + [origin.x() + offset.x(), origin.y() + offset.y()] * 2).tolist()
         info = {"platform": app.platformName(), "display": os.environ["DISPLAY"], "boxes": boxes,
-                "window": [win.width(), win.height()], "minimum": [win.minimumSize().width(), win.minimumSize().height()],
+                "window": [win.width(), win.height()], "grabbed": [geo.width(), geo.height()], "minimum": [win.minimumSize().width(), win.minimumSize().height()],
                 "scale": args.scale or 1, "png_scaled_to": args.max_width if scale_png else None,
                 "showing": type(win.stage.currentWidget()).__name__,
                 "stats": win.view.stats_lines, "stats_origin": [origin.x() + offset.x(), origin.y() + offset.y()],
                 "stats_rect": _stats_rect(win.view, origin.x() + offset.x(), origin.y() + offset.y()),
                 "labels": list(win.view.result.detections.labels) if win.view.result else [],
-                "class_ids": [int(c) for c in win.view.result.detections.class_ids] if win.view.result else []}
+                "class_ids": [int(c) for c in win.view.result.detections.class_ids] if win.view.result else [],
+                "tiles": [_tile_info(win, t, offset) for t in win.grid.tiles] if len(configs) > 1 else []}
         Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=1))
         win.close()
         app.processEvents()

@@ -5,7 +5,7 @@ import sys
 
 from detector.engine.capture import CapturePolicy
 from detector.engine.pipeline import Models
-from detector.engine.run import RunConfig, load_models, source_options
+from detector.engine.run import RunConfig, fresh_models, load_models, source_options
 from detector.engine.session import LiveSession
 from detector.io.sources import is_live_spec
 
@@ -18,24 +18,33 @@ def viewer_policy(config: RunConfig) -> CapturePolicy:
     return CapturePolicy(live=True, play_realtime=bool(config.source) and not is_live_spec(config.source), **common)
 
 
-def build_window(config: RunConfig, models: Models | None = None, snapshot_dir: str | None = None,
+def build_window(configs: RunConfig | list[RunConfig], models: Models | None = None, snapshot_dir: str | None = None,
                  record_dir: str | None = None, settings=None):
-    """The window and its live session on ``config.source`` (none: the start view), not started:
-    (window, session). Needs a QApplication. The one way the app, the benchmark, the screenshot tool
-    and the tests make it. Folders: this run's (else the remembered ones); ``settings``: a QSettings."""
+    """The window and its live session on the configs' sources, one stream each (one config with no
+    source: the start view), not started: (window, session). The first config's options are the
+    window's. Needs a QApplication. The one way the app, the benchmark, the screenshot tool and the
+    tests make it. Folders: this run's (else the remembered ones); ``settings``: a QSettings."""
     from .main_window import MainWindow
+    configs = [configs] if isinstance(configs, RunConfig) else list(configs)
+    config = configs[0]
     models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr), throughput=False)  # live
-    session = LiveSession(models, config.source or None, viewer_policy(config))
+    session = LiveSession(models, policy=viewer_policy(config))
+    several = len(configs) > 1
+    for c in configs:
+        if c.source:  # several: each stream its own tracker, counters and class filter over the shared models
+            session.add_source(c.source, viewer_policy(c), name=c.stream or "",
+                               models=fresh_models(models, c) if several else models, focus=False, conf=c.conf,
+                               weight=c.weight, motion_keyframe=c.motion_keyframe if c.motion else None)
     window = MainWindow(session, models, config, snapshot_dir=snapshot_dir, record_dir=record_dir, settings=settings)
     return window, session
 
 
-def run_app(config: RunConfig, argv: list[str] | None = None, snapshot_dir: str | None = None,
+def run_app(configs: RunConfig | list[RunConfig], argv: list[str] | None = None, snapshot_dir: str | None = None,
             record_dir: str | None = None) -> int:
     from PyQt6.QtWidgets import QApplication
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Lookout")
-    window, session = build_window(config, snapshot_dir=snapshot_dir, record_dir=record_dir)
+    window, session = build_window(configs, snapshot_dir=snapshot_dir, record_dir=record_dir)
     session.start()
     window.show()
     try:

@@ -19,9 +19,10 @@ class Binding:
 
 
 KEYS: tuple[Binding, ...] = (
-    Binding("Ctrl+O", "open_file", "Open file…", "open a video or image file", "File"),
-    Binding("Ctrl+K", "open_camera", "Open webcam…", "open a webcam", "File"),
-    Binding("Ctrl+U", "open_url", "Open stream URL…", "open a stream URL (rtsp://, http://)", "File"),
+    Binding("Ctrl+O", "open_file", "Open file…", "open a video or image file (one more stream, in a tile)", "File"),
+    Binding("Ctrl+K", "open_camera", "Open webcam…", "open a webcam (one more stream)", "File"),
+    Binding("Ctrl+U", "open_url", "Open stream URL…", "open a stream URL (rtsp://, http://; one more stream)",
+            "File"),
     Binding("Ctrl+N", "show_start", "Sources…", "show the sources: cameras, files, the demo clip, recent ones",
             "File"),
     Binding("S", "snapshot", "Snapshot", "save the annotated frame to the snapshot folder", "File"),
@@ -35,8 +36,8 @@ KEYS: tuple[Binding, ...] = (
             checkable=True, checked=True),
     Binding("F", "toggle_fullscreen", "Fullscreen", "fullscreen on / off", "View"),
     Binding("Esc", "escape", "Back to the video",
-            "close this help; cancel drawing a line or zone; leave a text field: the keys work the "
-            "shortcuts again", "View"),
+            "close this help; cancel drawing a line or zone; from one stream big back to the grid; leave a "
+            "text field: the keys work the shortcuts again", "View"),
     Binding("F1", "show_help", "Keys and mouse", "this help", "Help"),
 )
 
@@ -46,4 +47,8 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Drag on the video", "draw a counting line (after Draw line)"),
     ("Click corners, double-click", "draw a zone: click its corners, double-click to close it (after Draw zone)"),
     ("Double-click a line or zone", "in the counter list: rename it (its counts are kept)"),
+    ("Click a tile", "several streams: select it; the panel's confidence, classes, classifier, tracking and "
+                     "counters, pause, step, snapshot and record act on it"),
+    ("Double-click a tile", "several streams: show it big; double-click the video (or Esc) for the grid again"),
+    ("✕ on a tile", "stop that stream and close its tile"),
 )

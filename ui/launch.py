@@ -6,9 +6,10 @@ import os
 import sys
 
 
-def _open_window(config) -> int:
+def _open_window(configs) -> int:
+    """``configs``: one RunConfig per stream; the first one's options are the window's."""
     from .app import run_app
-    return run_app(config, snapshot_dir=config.snapshot_dir, record_dir=config.record_dir)
+    return run_app(configs, snapshot_dir=configs[0].snapshot_dir, record_dir=configs[0].record_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

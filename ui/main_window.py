@@ -1,5 +1,6 @@
-"""Lookout's main window: the video area (the start view until a source plays), the stats overlay,
-and a side panel of folding sections that scrolls. The GUI thread only paints.
+"""Lookout's main window: the video area (the start view until a source plays; with several streams
+a grid of tiles, or one of them big), the stats overlay, and a side panel of folding sections that
+scrolls. The GUI thread only paints.
 
 A QTimer pulls the engine worker's latest result (~60 Hz) and repaints only when it is new;
 requests go to the worker as method calls. Errors that come and go land in the status bar; a
@@ -31,6 +32,7 @@ from detector.util.files import part_path
 
 from .bindings import KEYS
 from .counter_actions import CounterActions
+from .grid_actions import GridActions
 from .help_dialog import HelpDialog
 from .notice import SavedNotice
 from .output_folders import OutputFolders, app_settings, claim_fresh
@@ -42,19 +44,20 @@ from .video_view import VideoView
 # 1024 x 600 netbook fits it; a 1280 x 720 or 1366 x 768 laptop has room to spare.
 MINIMUM_SIZE = (900, 560)
 
-class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
+class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWindow):
     def __init__(self, session: LiveSession, models: Models, config, snapshot_dir: str | None = None,
                  record_dir: str | None = None, settings: QSettings | None = None):
         """``snapshot_dir`` / ``record_dir``: this run's folders (--snapshot-dir / --record-dir); else
         the remembered ones. ``settings``: where choices are remembered (tests pass their own)."""
         super().__init__()
-        self.session, self.models, self.config = session, models, config
+        # models: what every stream shares (the detector); self.models is the selected stream's view
+        self.session, self.base_models, self.config = session, models, config
         self.settings = settings if settings is not None else app_settings()
         self.folders = OutputFolders(self.settings, snapshot_dir, record_dir)
         self.setWindowTitle("Lookout")
         self.setMinimumSize(*MINIMUM_SIZE)
         self.resize(1180, 680)
-        # The video area: one widget in the middle (a later grid of streams replaces the view in it).
+        # The video area: the big view of one stream, the start view, or the grid of several streams.
         self.view = VideoView()
         self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video takes the keys back
         self.view.setMinimumSize(480, 320)
@@ -66,13 +69,15 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         self.stage = QStackedWidget()
         self.stage.addWidget(self.view)
         self.stage.addWidget(self.start_view)
+        self._grid()
         self.setCentralWidget(self.stage)
         self._side_panel()
         self._actions()
         self.notice = SavedNotice()
         self.statusBar().addPermanentWidget(self.notice, 1)
         self.help_dialog: HelpDialog | None = None
-        self.shown_seq = 0
+        self.shown_seq = 0  # results shown in the big view (of whichever stream was selected)
+        self._shown_key: tuple[int, int] | None = None
         self._shown_detector = self.models.detector
         self._shown_state: tuple[str, str, str] | None = None
         self.display_rate = RateMeter()
@@ -134,21 +139,25 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
 
     def escape(self) -> None:
         """Close a dialog of ours (an application-wide Esc reaches us before the dialog would see it),
-        cancel drawing, come back from the sources to a playing video, give the keys back to the video."""
+        cancel drawing, come back from the sources to a playing video or from the focus view to the grid,
+        give the keys back to the video."""
         active = QApplication.activeWindow()
         if isinstance(active, QDialog) and active.parent() is self:
             active.close()
             return
         if self.view.draw_mode is not None:
             self.view.start_drawing(None)
-        if self.stage.currentWidget() is self.start_view and self.session.source_state[0] == "playing":
-            self.stage.setCurrentWidget(self.view)
-        self.view.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        elif self.stage.currentWidget() is self.start_view and self.session.source_state[0] in ("playing", "ended"):
+            self._show_video()
+        elif self.focused_view:
+            self.back_to_grid()
+        self.stage.currentWidget().setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # ---- the timer: pull, paint, stats ---------------------------------------------------------
     def pull(self) -> None:
         while not self.session.messages.empty():
             self.statusBar().showMessage(self.session.messages.get_nowait(), 8000)
+        self._sync_tiles()
         self._follow_source_state()
         while not self._probes.empty():
             self.start_view.set_cameras(self._probes.get_nowait())
@@ -156,12 +165,14 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
             self._shown_detector = self.models.detector
             self._fill_classes()
         result, seq = self.session.latest()
-        if result is None or seq == self.shown_seq:
+        key = (id(self.session.focus), seq)
+        if result is None or key == self._shown_key:
             if self.session.paused and self.view.stats_lines[:1] != self.stats_lines()[:1]:
                 self.view.stats_lines = self.stats_lines()  # "paused" shows at once, not at the next frame
                 self.view.update()
             return
-        self.shown_seq = seq
+        self._shown_key = key
+        self.shown_seq += 1
         now = time.monotonic()
         if not self.session.paused:
             self.display_rate.tick(now)
@@ -195,9 +206,13 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         return [rates,
                 f"detect p50 {d50:5.1f} ms  p95 {d95:5.1f} ms   classify p50 {c50:5.1f}  p95 {c95:5.1f} ms",
                 f"frame age at display {age:6.1f} ms   dropped {s.get('dropped')}   bad {s.get('bad_frames')}",
-                f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
+                self._stream_text() + f"{snap.detector.device} | {snap.detector.name} | classifier {clf}"
                 + ("  | PAUSED" if self.session.paused else "") + ("  | REC" if self.session.recording else "")
                 + self._camera_text(s)]
+
+    def _stream_text(self) -> str:
+        f = self.session.focus
+        return f"{f.name} | " if f is not None and self.several() else ""
 
     @staticmethod
     def _camera_text(stats) -> str:
@@ -207,7 +222,9 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
-        self.models.set_thresholds(conf=v / 100)
+        if self.session.focus is None:
+            self.models.set_thresholds(conf=v / 100)
+        self.session.set_conf(v / 100)  # the selected stream's; the shared detector runs at the lowest
         self.conf_label.setText(f"{v / 100:.2f}")
 
     def on_iou(self, v: int) -> None:
@@ -226,7 +243,7 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
             if not name:
                 return
         device = self.device_box.currentText()
-        self.session.load(name, lambda: self._load_detector(name, device), self.models.swap_detector)
+        self.session.load(name, lambda: self._load_detector(name, device), self.session.swap_detector)
 
     def _load_detector(self, name: str, device: str):
         """The command line's loader with its backend options (--backend, --half): torch-free when it can."""
@@ -242,14 +259,15 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         from detector.engine.run import load_classifier_or_warn
         name = self.config.classifier or DEFAULT_CLASSIFIER
         device = snap.detector.device
+        models = self.models  # the stream selected when it was asked for
         self.session.load(name, lambda: _require(load_classifier_or_warn(name, device, self.session.messages.put)),
-                                 lambda clf: self.models.set_classify(mode, clf), kind="classifier")
+                          lambda clf: models.set_classify(mode, clf), kind="classifier")
 
     def on_device(self, _index=None) -> None:
         device = self.device_box.currentText()
         name = self.model_box.currentText() if self.model_box.currentText() != "Open…" else self.config.model
         self.session.load(f"{name} on {device}", lambda: self._load_detector(name, device),
-                                 self.models.swap_detector)
+                          self.session.swap_detector)
 
     def toggle_pause(self) -> None:
         self.session.pause(self.act_pause.isChecked())
@@ -359,10 +377,6 @@ class MainWindow(SidePanel, CounterActions, SourceActions, QMainWindow):
         if self._probe_thread is not None:
             self._probe_thread.join(timeout=2.0)
         super().closeEvent(event)
-
-
-
-
 
 
 def _require(obj):

@@ -3,7 +3,6 @@ failed), the cameras probed off the GUI thread, and the recent sources remembere
 A mixin of MainWindow."""
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
@@ -15,8 +14,16 @@ RECENT_MAX = 6
 
 class SourceActions:
     def open_source(self, spec: str) -> None:
+        """Play ``spec``: instead of the selected stream when it failed, or when the sources were asked
+        for with one stream (the start view); else as one more stream, in a tile of its own."""
+        focus = self.session.focus
+        replace = focus is not None and (focus.state[0] in ("failed", "none") or (
+            not self.several() and self.stage.currentWidget() is self.start_view))
         self.start_view.set_opening(spec)
-        self.session.set_source(spec)
+        if replace:
+            self.session.set_source(spec)
+        else:
+            self.add_stream(spec)
 
     def show_start(self, reason: str | None = None) -> None:
         """The start view: cameras (probed off this thread), files, the demo clip, recent sources."""
@@ -53,10 +60,9 @@ class SourceActions:
             self.start_view.set_opening(spec)
         elif kind == "playing":
             self.start_view.set_reason("")
-            self.stage.setCurrentWidget(self.view)
+            self._show_video()
             self._remember_source(spec)
-        elif kind == "failed":
-            print(f"lookout: {text}", file=sys.stderr)  # the same line on the terminal
+        elif kind == "failed" and not self.several():  # of several, the tile says it (and the terminal)
             self.show_start(text)
         elif kind == "none":
             self.show_start("")

@@ -38,6 +38,7 @@ class VideoView(QWidget):
         # corners, double-click to close). ``on_counter(Line | Zone)`` gets it in frame pixels.
         self.draw_mode: str | None = None
         self.on_counter = None
+        self.on_double_click = None  # f(): a double-click while not drawing (the window: back to the grid)
         self._draft: list[tuple[float, float]] = []
         self._cursor: tuple[float, float] | None = None
         self.setMouseTracking(True)
@@ -113,6 +114,9 @@ class VideoView(QWidget):
                 self._draft.append(pt)
             if len(self._draft) >= 3:
                 self._finish(Zone("", tuple(self._draft)))
+            return
+        if self.draw_mode is None and self.on_double_click is not None:
+            self.on_double_click()
             return
         super().mouseDoubleClickEvent(event)
 

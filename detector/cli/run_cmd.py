@@ -177,7 +177,8 @@ def _display_works() -> bool:
         return False
 
 
-def run_window(config: RunConfig, open_window: Callable[[RunConfig], int] | None) -> int:
+def run_window(configs: list[RunConfig], open_window: Callable[[list[RunConfig]], int] | None) -> int:
+    """The window on every stream (a grid of tiles with several)."""
     if open_window is None:
         raise ValueError("this entry point has no window; use --headless (with --output, --detections or --dump-dir)")
     offscreen = os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal", "vnc")
@@ -186,10 +187,10 @@ def run_window(config: RunConfig, open_window: Callable[[RunConfig], int] | None
         print("lookout: no usable display found; use --headless (with --output, --detections or --dump-dir) "
               "to run without a window", file=sys.stderr)
         return 2
-    return open_window(config)
+    return open_window(configs)
 
 
-def run_main(argv: list[str], open_window: Callable[[RunConfig], int] | None = None) -> int:
+def run_main(argv: list[str], open_window: Callable[[list[RunConfig]], int] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.version:
         from detector.cli.info_cmd import version_text
@@ -209,11 +210,7 @@ def run_main(argv: list[str], open_window: Callable[[RunConfig], int] | None = N
         parser.set_defaults(**top)
         args = parser.parse_args(argv)  # the command line over the file
     configs = stream_configs(args, file_streams)
-    c = configs[0]
     headless = args.headless or any(x.output or x.detections or x.dump_dir for x in configs)
     if headless:
         return run_headless(configs)
-    if len(configs) > 1:
-        raise ValueError("the window shows one stream for now; run several with --headless and outputs "
-                         "(--detections out/{stream}.jsonl, --output out/{stream}.mp4)")
-    return run_window(c, open_window)
+    return run_window(configs, open_window)

@@ -135,6 +135,7 @@ class CaptureThread(threading.Thread):
         # ``step()`` lets one frame through. Cameras keep reading: their frames can't wait.
         self.hold = threading.Event()
         self._steps = threading.Semaphore(0)
+        self.reconnecting = False  # between losing a live source and getting it back (a window shows it)
 
     def step(self) -> None:
         self._steps.release()
@@ -163,6 +164,13 @@ class CaptureThread(threading.Thread):
             self.join(join_timeout)
 
     def _reconnect(self, source: Source) -> bool:
+        self.reconnecting = True
+        try:
+            return self._reconnect_tries(source)
+        finally:
+            self.reconnecting = False
+
+    def _reconnect_tries(self, source: Source) -> bool:
         delay = self.policy.reconnect_backoff_s
         tries = self.policy.reconnect_attempts
         for i in range(tries):

@@ -1,14 +1,16 @@
-"""A run session: one source at a time through the models, and the controls that change it.
+"""The window's engine thread: every stream it shows through one ``streams.Scheduler``, one detector.
 
-    live = LiveSession(models, spec, policy)         # the window: its own thread, newest result
+    live = LiveSession(models, spec, policy)         # one stream; add_source() for more
     live.start(); live.latest(); live.pause(True); live.step(); live.set_source(other)
+    live.add_source(spec, policy, name); live.remove_source(stream); live.set_focus(stream)
     live.load("name", load_fn, apply_fn)             # model swaps, ordered, off the caller's thread
     live.start_recording(path); live.stop_recording(); live.stop()
 
-Both open sources, count drops and run the models here, the same way; the CLI and the window differ
-only in what they do with the results (sinks, or the newest one painted) and in their controls.
-No Qt here: the window pulls ``latest()`` on a timer, so its GUI thread never waits on inference
-or I/O, and a slow GUI skips results instead of slowing the engine.
+The same scheduler as the headless run (``run_streams``): one shared detector, each stream its own
+Engine, tracker, counters and stats (``live_stream.LiveStream``); the window differs only in what it
+does with the results (the newest of each stream painted) and in its controls, which act on the
+focused stream. No Qt here: the window pulls ``latest()`` on a timer, so its GUI thread never waits
+on inference or I/O, and a slow GUI skips results instead of slowing the engine.
 """
 from __future__ import annotations
 
@@ -19,115 +21,175 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from detector.engine.capture import CapturePolicy, CaptureThread, EndOfStream
+from detector.engine.capture import CapturePolicy
+from detector.engine.live_stream import IDLE_STATE, LiveStream
 from detector.engine.output import OutputWorker
-from detector.engine.pipeline import Engine, Models, take_frame
-from detector.types.results import Result
+from detector.engine.pipeline import Models
 from detector.engine.stats import Stats
+from detector.engine.streams import Scheduler
 from detector.io.sinks import VideoSink
-from detector.io.sources import Source, is_live_spec
+from detector.io.sources import is_live_spec
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier
 
-
-class Session:
-    """Models + stats + the capture thread of the current source (one at a time)."""
-
-    def __init__(self, models: Models, stats: Stats | None = None, log: Callable[[str], None] | None = None):
-        """``log``: where the capture thread's lines go (reconnects, the camera mode granted)."""
-        self.models = models
-        self.stats = stats or Stats()
-        self.engine = Engine(models, self.stats)
-        self.log = log or (lambda msg: None)
-        self.capture: CaptureThread | None = None
-        self.source: Source | None = None
-
-    def open(self, spec: str, policy: CapturePolicy, timeout: float = 60.0, hold: bool = False) -> Source:
-        """Stop the current source, start a capture thread on ``spec`` and wait until it is open;
-        ``hold``: start it held (a paused window). SourceError (a ValueError naming the problem) when
-        it cannot be; nothing is left running."""
-        self.close_source()
-        self.stats.info.pop("camera", None)  # the next source reports its own mode, if it is a camera
-        self.stats.restart_rates()
-        cap = CaptureThread(spec, policy, self.stats, log=self.log)
-        if hold:
-            cap.hold.set()
-        cap.start()
-        try:
-            source = cap.wait_open(timeout=timeout)
-        except BaseException:
-            cap.stop()
-            raise
-        self.capture, self.source = cap, source
-        self.stats.info.update({"source": source.description, "policy": "live" if policy.live else "lossless"})
-        return source
-
-    def close_source(self) -> None:
-        if self.capture is not None:
-            self.capture.stop()
-            self.capture = None
+MAX_LIVE_BATCH = 8  # newest frames of that many streams in one detector call, at most
 
 
-class LiveSession(Session, threading.Thread):
-    """The window's engine thread: runs the current source, publishes the newest result, and acts on
-    requests (new source, pause/step, record, model swaps) between frames. Requests are plain method
-    calls from any thread; none of them waits on I/O."""
+class LiveSession(threading.Thread):
+    """Runs the streams, publishes each one's newest result, and acts on requests (add, remove or
+    switch a source, pause/step, record, model swaps) between detector calls. Requests are plain
+    method calls from any thread; none of them waits on I/O."""
 
-    def __init__(self, models: Models, source: str | None, policy: CapturePolicy | None = None):
-        """``policy``: for ``source``, and (its reconnect tries and source options: RTSP transport,
+    def __init__(self, models: Models, source: str | None = None, policy: CapturePolicy | None = None,
+                 name: str = ""):
+        """``models``: the loaded models every stream shares (and the first stream's own view of
+        them). ``policy``: for ``source``, and (its reconnect tries and source options: RTSP transport,
         camera mode) for the sources opened later."""
-        threading.Thread.__init__(self, name="lookout-engine", daemon=True)
+        super().__init__(name="lookout-engine", daemon=True)
+        self.models = models
         self.messages: queue.Queue[str] = queue.Queue()
-        Session.__init__(self, models, log=self.messages.put)
         self._base_policy = policy or CapturePolicy(live=True)
         self._halt = threading.Event()
+        self._wake = threading.Event()  # a request came: end the current wait for frames
         self._lock = threading.Lock()
-        self._latest: Result | None = None
-        self._seq = 0
-        self._pending_source: tuple[str, CapturePolicy] | None = None
-        self.paused = False
-        self._steps = 0
+        self._streams: list[LiveStream] = []
+        self._removed: list[LiveStream] = []
+        self._focus: LiveStream | None = None
+        self._idle_stats = Stats()
         self._recorder: OutputWorker | None = None
         self._record_sink: VideoSink | None = None
+        self._record_stream: LiveStream | None = None
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookout-loader")
         self._load_seq: dict[str, int] = {}
         self._finishers: list[threading.Thread] = []
-        self.source_desc = ""
-        # (state, spec, text) for a window to show: "opening", "playing" (text: the description),
-        # "failed" (text: why; it never opened, or it was lost for good) or "none" (nothing asked yet)
-        self.source_state: tuple[str, str, str] = ("none", "", "")
         if source is not None:
-            self.set_source(source, policy)
+            self.add_source(source, policy, name=name, models=models)
 
-    # ---- requests (any thread) -------------------------------------------------------------------
+    # ---- streams (any thread) ----------------------------------------------------------------------
+    def streams(self) -> list[LiveStream]:
+        with self._lock:
+            return list(self._streams)
+
+    @property
+    def focus(self) -> LiveStream | None:
+        """The stream the controls act on."""
+        return self._focus
+
+    def set_focus(self, stream: LiveStream | None) -> None:
+        with self._lock:
+            if stream is None or stream in self._streams:
+                self._focus = stream
+
+    def add_source(self, spec: str, policy: CapturePolicy | None = None, name: str = "",
+                   models: Models | None = None, focus: bool = True, conf: float | None = None,
+                   **options) -> LiveStream:
+        """A new stream on ``spec`` (opened by the engine thread), with ``models`` (default: the shared
+        models with a tracker, counters and class filter of its own: none yet) and its own score
+        threshold ``conf`` (default: the detector's now). ``options``: the LiveStream's (weight,
+        motion_keyframe)."""
+        if models is None:
+            m = self.models.snapshot()
+            models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
+        stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None, **options)
+        stream.log = lambda msg: self._say(stream, msg)
+        stream.engine.min_score = self.models.detector.score_threshold if conf is None else conf
+        with self._lock:
+            self._streams.append(stream)
+            if focus or self._focus is None:
+                self._focus = stream
+        self._share_threshold()
+        self._wake.set()
+        return stream
+
+    def remove_source(self, stream: LiveStream) -> None:
+        """Stop ``stream`` (its capture is stopped and joined on the engine thread) and forget it."""
+        with self._lock:
+            if stream not in self._streams:
+                return
+            self._streams.remove(stream)
+            self._removed.append(stream)
+            if self._focus is stream:
+                self._focus = self._streams[0] if self._streams else None
+        self._share_threshold()
+        if self._record_stream is stream:
+            self.stop_recording()
+        self._wake.set()
+
     def set_source(self, spec: str, policy: CapturePolicy | None = None) -> None:
-        """Switch to another source between frames (the old capture thread is stopped first)."""
+        """Switch the focused stream to another source (a new stream if there is none)."""
+        stream = self._focus
+        if stream is None:
+            self.add_source(spec, policy)
+            return
+        stream.switch(spec, self._policy_for(spec, policy))
+        self._wake.set()
+
+    def _policy_for(self, spec: str, policy: CapturePolicy | None) -> CapturePolicy:
         if policy is None:  # a viewer plays files in real time
             policy = dataclasses.replace(self._base_policy, live=True, play_realtime=not is_live_spec(spec))
-        with self._lock:
-            self._pending_source = (spec, policy)
-            self.source_state = ("opening", spec, "")
+        return policy
 
-    def latest(self) -> tuple[Result | None, int]:
-        """The newest result and its sequence number (1 for the first result, +1 for each next)."""
-        with self._lock:
-            return self._latest, self._seq
+    def _say(self, stream: LiveStream, msg: str) -> None:
+        several = len(self._streams) > 1
+        self.messages.put(f"{stream.name}: {msg}" if several and stream.name else msg)
+
+    # ---- the focused stream (any thread) -----------------------------------------------------------
+    @property
+    def stats(self) -> Stats:
+        f = self._focus
+        return f.stats if f is not None else self._idle_stats
+
+    @property
+    def source_state(self) -> tuple[str, str, str]:
+        f = self._focus
+        return f.state if f is not None else IDLE_STATE
+
+    @property
+    def source_desc(self) -> str:
+        f = self._focus
+        return f.description if f is not None else ""
+
+    @property
+    def paused(self) -> bool:
+        f = self._focus
+        return f is not None and f.paused
+
+    def latest(self):
+        """The focused stream's newest result and its sequence number (1 for the first result)."""
+        f = self._focus
+        return f.latest() if f is not None else (None, 0)
 
     def pause(self, paused: bool) -> None:
-        self.paused = paused
-        self.stats.set_paused(paused)
-        cap = self.capture
-        if cap is not None:
-            (cap.hold.set if paused else cap.hold.clear)()
+        f = self._focus
+        if f is not None:
+            f.pause(paused)
 
     def step(self) -> None:
-        """While paused: process exactly one more frame."""
-        with self._lock:
-            self._steps += 1
-        cap = self.capture
-        if cap is not None:
-            cap.step()
+        """While paused: process exactly one more frame of the focused stream."""
+        f = self._focus
+        if f is not None:
+            f.step()
 
+    def set_conf(self, conf: float) -> None:
+        """The focused stream's score threshold."""
+        f = self._focus
+        if f is not None:
+            f.engine.min_score = conf
+            self._share_threshold()
+
+    def _share_threshold(self) -> None:
+        """The shared detector keeps what the least demanding stream asks for; each stream's Engine
+        drops the boxes under its own threshold (as ``run_streams`` does)."""
+        scores = [s.engine.min_score for s in self.streams() if s.engine.min_score is not None]
+        if scores:
+            self.models.set_thresholds(conf=min(scores))
+
+    def swap_detector(self, detector) -> None:
+        """Every stream shares the detector: swap it in all of them (``load``'s apply for a model)."""
+        for models in {id(m): m for m in [self.models, *(s.models for s in self.streams())]}.values():
+            models.swap_detector(detector)
+
+    # ---- requests (any thread) -------------------------------------------------------------------
     def load(self, what: str, load: Callable[[], Detector | Classifier], apply: Callable[[Detector | Classifier], None],
              kind: str = "detector") -> None:
         """Run ``load()`` on the loader thread, then ``apply`` its result (a swap between frames);
@@ -156,22 +218,24 @@ class LiveSession(Session, threading.Thread):
         self._loader.submit(job)
 
     def start_recording(self, path: str, blur=()) -> None:
-        """Record what the window shows (annotated, at the measured rate) to ``path``, the boxes of
-        the class names in ``blur`` blurred. ValueError if the file cannot be made."""
+        """Record the focused stream as the window shows it (annotated, at the measured rate) to
+        ``path``, the boxes of the class names in ``blur`` blurred. ValueError if the file cannot be made."""
+        stream = self._focus
         sink = VideoSink(path, fps=None)
         rec = OutputWorker([sink], Stats(), blur=blur)
         rec.start()
         with self._lock:
-            self._record_sink, self._recorder = sink, rec
-            if self._latest is not None:  # it starts with the frame on screen when it was asked for
-                rec.put(self._latest)      # (in the lock: before any newer one; the queue is empty)
+            self._record_sink, self._recorder, self._record_stream = sink, rec, stream
+            shown = stream.latest()[0] if stream is not None else None
+            if shown is not None:  # it starts with the frame on screen when it was asked for
+                rec.put(shown)     # (in the lock: before any newer one; the queue is empty)
 
     def stop_recording(self) -> str | None:
         """Stop recording now; the encoder drains and the file is finished on a thread of its own (a
         message says when it is saved), so the caller never waits on the disk. The path, or None."""
         with self._lock:
             rec, sink = self._recorder, self._record_sink
-            self._recorder = self._record_sink = None
+            self._recorder = self._record_sink = self._record_stream = None
         if rec is None:
             return None
         finisher = threading.Thread(target=self._finish_recording, args=(rec, sink), name="lookout-record-close")
@@ -194,8 +258,9 @@ class LiveSession(Session, threading.Thread):
         return self._recorder is not None
 
     def stop(self, timeout: float = 2.0) -> None:
-        """End the thread (the capture stops, a recording is finished) and the loader; joins both."""
+        """End the thread (the captures stop, a recording is finished) and the loader; joins both."""
         self._halt.set()
+        self._wake.set()
         self._loader.shutdown(wait=False, cancel_futures=True)
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
@@ -203,67 +268,41 @@ class LiveSession(Session, threading.Thread):
             t.join(timeout=30.0)  # a recording's last frames reach the disk before the process ends
 
     # ---- the engine thread ---------------------------------------------------------------------
-    def _open_pending(self) -> None:
-        with self._lock:
-            pending, self._pending_source = self._pending_source, None
-        if pending is None:
-            return
-        spec, policy = pending
-        try:
-            source = self.open(spec, policy, timeout=policy.open_timeout_s + 5, hold=self.paused)
-        except ValueError as e:
-            self.messages.put(str(e))
-            self._set_state("failed", spec, str(e))
-            return
-        self.source_desc = source.description
-        self._set_state("playing", spec, source.description)
-        if self.models.analytics is not None:  # a new scene: tracks and counts start again
-            self.models.analytics.reset()
-        self.messages.put(f"playing {source.description}")
-
-    def _set_state(self, state: str, spec: str, text: str) -> None:
-        with self._lock:
-            if self._pending_source is None:  # a newer request's "opening" stands
-                self.source_state = (state, spec, text)
-
-    def _next_frame(self):
-        cap = self.capture
-        try:
-            return take_frame(cap, self.stats, timeout=0.05)
-        except EndOfStream:
-            err = cap.error
-            self.messages.put(f"source lost: {err}" if err else f"end of {self.source_desc}")
-            if err:
-                self._set_state("failed", cap.spec, f"source lost: {err}")
-            self.close_source()
-            return None
-
     def run(self) -> None:
+        scheduler, members = None, []
         try:
             while not self._halt.is_set():
-                self._open_pending()
-                if self.capture is None:
-                    self._halt.wait(0.05)
-                    continue
-                frame = self._next_frame()
-                if frame is None:
-                    continue
+                self._wake.clear()
                 with self._lock:
-                    if self.paused and self._steps == 0 and self.capture.source.live:
-                        continue  # a paused camera: keep draining it, show nothing new
-                    if self.paused and self._steps:
-                        self._steps -= 1
-                try:
-                    result = self.engine.infer(frame)
-                except Exception as e:  # a model error must not kill the window
-                    self.messages.put(f"model error: {e}")
-                    time.sleep(0.2)
+                    removed, self._removed = self._removed, []
+                for s in removed:
+                    s.close()  # its capture stopped and joined (with a timeout) here, never on the GUI thread
+                streams = self.streams()
+                for s in streams:
+                    s.update()
+                ready = [s for s in streams if s.capture is not None and not s.done]
+                if not ready:
+                    self._wake.wait(0.05)
                     continue
+                key = [(id(s), id(s.capture)) for s in ready]
+                if key != members:  # a stream or a source came or went: a scheduler for those there are now
+                    members = key
+                    scheduler = Scheduler(ready, batch_live=min(MAX_LIVE_BATCH, sum(s.live for s in ready)) or 1)
+                self._turn(scheduler)
+        finally:
+            for s in self.streams() + self._removed:
+                s.close()
+            self.stop_recording()
+
+    def _turn(self, scheduler: Scheduler) -> None:
+        """One detector call; each result published to its stream (and to the recording)."""
+        try:
+            for stream, result in scheduler.turn(self._wake):
+                stream.publish(result)
                 with self._lock:
-                    self._latest, self._seq = result, self._seq + 1
-                    rec = self._recorder
+                    rec = self._recorder if self._record_stream is stream else None
                 if rec is not None:
                     rec.put(result)
-        finally:
-            self.close_source()
-            self.stop_recording()
+        except Exception as e:  # a model error must not kill the window
+            self.messages.put(f"model error: {e}")
+            time.sleep(0.2)

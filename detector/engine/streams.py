@@ -100,16 +100,20 @@ class Scheduler:
 
     def results(self, stop: threading.Event) -> Iterator[tuple[Stream, Result]]:
         while not stop.is_set():
-            active = [s for s in self.streams if not s.done]
-            if not active:
+            if not any(not s.done for s in self.streams):
                 if self._missing <= 0:
                     return
                 self.ready.wait(0.1)  # the first sources are still opening
                 self.ready.clear()
                 continue
-            turn = self._take(active, stop)
-            if turn:
-                yield from self._run(turn)
+            yield from self.turn(stop)
+
+    def turn(self, stop: threading.Event) -> Iterator[tuple[Stream, Result]]:
+        """One detector call's results, or none after waiting briefly for a frame: the window's engine
+        thread takes turns one at a time, so it can act on its requests between them."""
+        active = [s for s in self.streams if not s.done]
+        turn = self._take(active, stop) if active else []
+        return self._run(turn) if turn else iter(())
 
     def _take(self, active: list[Stream], stop: threading.Event) -> list[tuple[Stream, Frame]]:
         """The next detector call's frames, or [] after waiting briefly for any."""
