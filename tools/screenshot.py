@@ -103,7 +103,7 @@ def main() -> int:
         os.chdir(ROOT)
         from detector.analytics.counting import Line
         # The default COCO model, tracking on and one counting line across the path
-        from detector.cli.streams_spec import split_source, unique_names
+        from detector.engine.stream_names import split_source, unique_names
         named = [split_source(s) for s in args.sources or ["assets/demo_vtest.mp4"]]
         configs = [RunConfig(source=src, stream=name, loop=True, track=True,
                              counters=(Line("path", (0.3, 0.2), (0.3, 0.8)),))

@@ -8,7 +8,7 @@ import sys
 
 from PyQt6.QtCore import Qt
 
-from detector.cli.streams_spec import name_from
+from detector.engine.stream_names import name_from
 
 from .stream_grid import StreamGrid
 from .tile_view import TileView
