@@ -19,7 +19,8 @@ from detector.engine.run import RunConfig
 SUBCOMMANDS = {"batch": "many videos and image folders into one output folder (lookout batch -h)",
                "models": "the detectors and classifiers Lookout names, and which work offline now",
                "cameras": "the capture devices present",
-               "convert": "TF graphs and TFLite files -> Lookout checkpoints (needs lookout[torch])"}
+               "convert": "TF graphs and TFLite files -> Lookout checkpoints (needs lookout[torch])",
+               "events": "list the events an --events folder holds (lookout events DIR -h)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frames per detector call in lossless runs (default 4: ~10%% faster a frame on CPU than 1; "
                          "live sources always use 1)")
     opt.add_stream_options(ap)
+    opt.add_event_options(ap)
     opt.add_camera_options(ap)
     ap.add_argument("--list-cameras", action="store_true", help="the same as lookout cameras")
     ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar or live line")
@@ -163,6 +165,6 @@ def run_main(argv: list[str], open_window: Callable[[RunConfig], int] | None = N
     if args.list_cameras:
         from detector.cli.info_cmd import cameras_main
         return cameras_main([])
-    headless = args.headless or bool(args.output or args.detections or args.dump_dir)
+    headless = args.headless or bool(args.output or args.detections or args.dump_dir or args.events)
     config = config_from(args)
     return run_headless(config) if headless else run_window(config, open_window)

@@ -70,6 +70,25 @@ class RunConfig:
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
+    # events (--events DIR; see detector/events): defaults measured on vtest.avi, see docs/usage.md
+    events: str | None = None
+    stream: str = ""                # the stream's name in events and topics ("": from the source)
+    event_gap: float = 2.0          # seconds an object is gone before its event ends
+    min_event_frames: int = 3       # frames a track is seen before it is an event
+    event_threshold: float = 0.6    # median score a track needs to be an event
+    min_area: tuple = ()            # ((label or "", area), ...): fraction of the frame below 1, else pixels
+    max_area: tuple = ()
+    loiter: float = 0.0             # seconds inside a zone that make a loiter event (0: off)
+    count_above: tuple = ()         # ((zone, label or "", n), ...)
+    pre_roll: float = 5.0
+    post_roll: float = 5.0
+    clip_annotated: bool = False
+    events_max_gb: float = 0.0      # retention (0: no limit)
+    events_max_days: float = 0.0
+    # secrets inside: never in a repr (and so never in a log line or a traceback's locals)
+    mqtt: str | None = field(default=None, repr=False)
+    webhooks: tuple = field(default=(), repr=False)
+    webhook_secret: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         """Every range check of the options, once, for the command line, the window and the API alike:
@@ -86,6 +105,13 @@ class RunConfig:
             (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
             (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
             (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
+            (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,
+             f"expected --event-gap > 0, --min-event-frames >= 1 and --event-threshold in 0..1, got "
+             f"{self.event_gap}, {self.min_event_frames} and {self.event_threshold}"),
+            (self.pre_roll >= 0 and self.post_roll >= 0 and self.loiter >= 0,
+             f"expected --pre-roll, --post-roll and --loiter >= 0, got {self.pre_roll}, {self.post_roll}, {self.loiter}"),
+            (self.events_max_gb >= 0 and self.events_max_days >= 0,
+             f"expected --events-max-gb and --events-max-days >= 0, got {self.events_max_gb}, {self.events_max_days}"),
             (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
              f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
         ]
@@ -136,6 +162,9 @@ def check_run_writes(config: RunConfig) -> None:
                   Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
     if config.dump_dir:
         check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
+    if config.events:
+        from detector.events.settings import check_events_dir
+        check_events_dir(config.events, inputs)
 
 
 def lossless_run(config: RunConfig) -> bool:
@@ -217,6 +246,7 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     session = Session(models, log=lambda msg: warn(f"lookout: {msg}"))
     stats = session.stats
     worker = None
+    hub = event_sink = None
     sinks: list[FileSink] = []
     report = RunReport({}, 0)
     try:
@@ -226,6 +256,9 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
         if models.analytics is not None and all(source.size):
             models.analytics.start(source.size)  # a counter outside the frame: ValueError, nothing written
         sinks = build_sinks(config, source.fps, policy.live, warn)
+        if config.events:
+            hub, event_sink = _event_outputs(config, source.fps, policy.live, warn)
+            sinks.append(event_sink)
         worker = OutputWorker(sinks, stats, config.queue_size)
         worker.start()
         batch = config.batch or (1 if policy.live else LOSSLESS_BATCH)
@@ -247,7 +280,11 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
             except SinkError as e:
                 if report.error is None:
                     report.stopped_by, report.error = "error", str(e)
+        if hub is not None:
+            hub.close()
     report.stats = stats.summary()
+    if hub is not None:
+        report.stats["events"] = {**hub.stats(), "streams": [event_sink.stats()]}
     report.bad_frames = stats.get("bad_frames")
     if report.bad_frames:
         report.warnings.append(f"{report.bad_frames} frame(s) of {mask_url(config.source)} could not be decoded and were skipped")
@@ -266,6 +303,25 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
     if config.stats_json:
         _write_json(config.stats_json, report.stats)
     return report
+
+
+def _event_outputs(config: RunConfig, fps: float, live: bool, warn):
+    """The process's event hub and this stream's event sink (see detector/events)."""
+    from detector.events.hub import EventHub
+    from detector.events.rules import RuleSettings
+    from detector.events.settings import stream_name
+    from detector.events.sink import EventSink
+    hub = EventHub(config.events, config.events_max_gb, config.events_max_days, config.mqtt, config.webhooks,
+                   config.webhook_secret, warn)
+    try:
+        rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
+                             config.max_area, config.loiter, config.count_above)
+        sink = EventSink(hub, config.stream or stream_name(config.source), rules, fps, live,
+                         config.pre_roll, config.post_roll, config.clip_annotated)
+    except Exception:
+        hub.close()
+        raise
+    return hub, sink
 
 
 def _drive(config: RunConfig, session: Session, worker: OutputWorker, stop: threading.Event, batch: int) -> str:

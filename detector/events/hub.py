@@ -1,0 +1,70 @@
+"""One process's event outputs, shared by its streams: the store (log + index + retention), the MQTT
+publisher and the webhook sender. Streams' recorder threads call ``event``/``count``/``announce``;
+every call only queues, never waits on a network."""
+from __future__ import annotations
+
+import threading
+
+from detector.events.settings import parse_mqtt, webhook_secret
+from detector.events.store import EventStore
+
+
+class EventHub:
+    def __init__(self, folder: str, max_gb: float = 0.0, max_days: float = 0.0, mqtt_url: str | None = None,
+                 webhooks: tuple[str, ...] = (), secret: str = "", warn=print):
+        self._lock = threading.Lock()
+        self.warn = warn
+        self.store = EventStore(folder, max_gb * 1e9, max_days)
+        self.mqtt = self.webhooks = None
+        self.events = {"start": 0, "end": 0}
+        try:
+            if mqtt_url:
+                from detector.events.mqtt import MqttPublisher
+                self.mqtt = MqttPublisher(parse_mqtt(mqtt_url), warn)
+                self.mqtt.publish(f"{self.mqtt.target.prefix}/available", "online", retain=True)
+                self.mqtt.start()
+            if webhooks:
+                from detector.events.webhook import WebhookSender
+                self.webhooks = WebhookSender(tuple(webhooks), webhook_secret(secret), warn)
+                self.webhooks.start()
+        except Exception:
+            self.close()
+            raise
+
+    def event(self, what: str, record: dict) -> None:
+        with self._lock:
+            self.events[what] += 1
+        if self.mqtt is not None:
+            self.mqtt.publish(f"{self.mqtt.target.prefix}/{record['stream']}/events", {"type": what, "event": record})
+        if self.webhooks is not None:
+            self.webhooks.post({"type": what, "event": record})
+
+    def count(self, stream: str, where: tuple, n: int) -> None:
+        if self.mqtt is not None:
+            self.mqtt.publish("/".join((self.mqtt.target.prefix, stream, *where)), str(n), retain=True)
+
+    def announce(self, stream: str, label: str, zone: str | None = None) -> None:
+        if self.mqtt is not None:
+            self.mqtt.announce(stream, label, zone)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send what waits (up to ``timeout`` s each), stop the senders, close the store."""
+        for sender in (self.mqtt, self.webhooks):
+            if sender is not None and sender.is_alive():
+                sender.finish(timeout)
+        if self.mqtt is not None and self.mqtt.outbox.dropped:
+            self.warn(f"lookout: warning: MQTT: {self.mqtt.outbox.dropped} message(s) dropped while "
+                      f"{self.mqtt.target.masked} was unreachable (queue of {self.mqtt.outbox.maxlen} full)")
+        if self.webhooks is not None and self.webhooks.outbox.dropped:
+            self.warn(f"lookout: warning: webhooks: {self.webhooks.outbox.dropped} message(s) dropped "
+                      f"(queue of {self.webhooks.outbox.maxlen} full)")
+        self.store.close()
+
+    def stats(self) -> dict:
+        out = {"folder": str(self.store.root), "started": self.events["start"], "ended": self.events["end"],
+               "deleted_by_retention": self.store.deleted}
+        if self.mqtt is not None:
+            out["mqtt"] = self.mqtt.stats()
+        if self.webhooks is not None:
+            out["webhooks"] = self.webhooks.stats()
+        return out
