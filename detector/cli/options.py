@@ -131,7 +131,7 @@ def add_event_options(ap) -> None:
                     help=f"median score a track needs to be an event (default {D['event_threshold']:g})")
     ev.add_argument("--min-area", action="append", default=[], metavar="[LABEL=]A",
                     help="smallest box an event counts: a fraction of the frame (below 1) or pixels; per label "
-                         "or for all; repeatable")
+                         "or for all (default 0.0008: smaller boxes on vtest were only false balls); repeatable")
     ev.add_argument("--max-area", action="append", default=[], metavar="[LABEL=]A", help="largest box, likewise")
     ev.add_argument("--loiter", type=float, default=D["loiter"], metavar="S",
                     help="a loiter event when a track stays inside a zone this long (needs --zone)")
@@ -197,7 +197,9 @@ def _event_values(given: dict, values: dict, counters: list) -> dict:
     """The event options as RunConfig values, checked (no model needed): ValueError, one line."""
     from detector.analytics.counting import Zone
     from detector.events import settings as ev
-    out = {"min_area": tuple(ev.parse_area("--min-area", s) for s in given.get("min_area", [])),
+    # a label's own --min-area adds to the default floor for every class; "--min-area A" replaces it
+    min_area = dict(D["min_area"]) | dict(ev.parse_area("--min-area", s) for s in given.get("min_area", []))
+    out = {"min_area": tuple(min_area.items()),
            "max_area": tuple(ev.parse_area("--max-area", s) for s in given.get("max_area", [])),
            "count_above": tuple(ev.parse_count_above(s) for s in given.get("count_above", [])),
            "webhooks": tuple(ev.check_webhook(u) for u in given.get("webhooks", []))}

@@ -233,8 +233,8 @@ class EventRules:
         if self.s.loiter_s > 0:
             for (zone, tid), since in self._inside.items():
                 tr = self.tracks.get(tid)
-                if tr is None or tr.event is None or (zone, tid) in self._loiter:
-                    continue
+                if tr is None or tr.event is None or (zone, tid) in self._loiter or tid not in boxes:
+                    continue  # a loiter starts on a frame the track is seen in
                 if pts - since >= self.s.loiter_s * 1000:
                     ev = Event(self._new_id("loiter", result.frame.index, tid, zone), self.stream, "loiter",
                                tr.label, tid, pts, result.frame.index, wall, zone=zone)
@@ -285,6 +285,6 @@ class EventRules:
         out.append(("start", ev))
 
     def _end(self, ev: Event, pts: float, wall: float, out) -> None:
-        ev.end_pts_ms, ev.end_wall = pts, wall
+        ev.end_pts_ms, ev.end_wall = max(pts, ev.start_pts_ms), max(wall, ev.start_wall)
         self.open.pop(ev.id, None)
         out.append(("end", ev))

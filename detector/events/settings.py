@@ -131,7 +131,10 @@ def check_events_dir(folder: str, inputs: list[Named]) -> None:
     if root.exists() and not root.is_dir():
         raise WriteRefused(f"--events {folder} is a file, not a folder; pick a folder for events")
     parent = root if root.is_dir() else _existing_parent(root)
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir():
+        raise WriteRefused(f"--events {folder}: {str(parent)!r} is a file, so the folder cannot be made; pick "
+                           f"another folder")
+    if not _can_write(parent):
         raise WriteRefused(f"--events {folder}: {str(parent)!r} is not writable; pick another folder")
     if not root.is_dir():
         return
@@ -142,8 +145,16 @@ def check_events_dir(folder: str, inputs: list[Named]) -> None:
     if log.exists() and not db.exists():
         raise WriteRefused(f"--events {folder}: {EVENTS_LOG} there has no Lookout index beside it, so Lookout did "
                            f"not write it; pick another folder")
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise WriteRefused(f"--events {folder} is not writable; pick another folder")
+
+
+def _can_write(folder: Path) -> bool:
+    """Try it: permissions alone do not tell (root ignores them; a read-only mount does not)."""
+    import tempfile
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".lookout-probe-"):
+            return True
+    except OSError:
+        return False
 
 
 def _existing_parent(p: Path) -> Path:
