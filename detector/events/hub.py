@@ -15,7 +15,8 @@ class EventHub:
         self._lock = threading.Lock()
         self.warn = warn
         self.store = EventStore(folder, max_gb * 1e9, max_days)
-        self.mqtt = self.webhooks = None
+        self.mqtt = None
+        self.webhooks: list = []
         self.events = {"start": 0, "end": 0}
         try:
             if mqtt_url:
@@ -25,8 +26,9 @@ class EventHub:
                 self.mqtt.start()
             if webhooks:
                 from detector.events.webhook import WebhookSender
-                self.webhooks = WebhookSender(tuple(webhooks), webhook_secret(secret), warn)
-                self.webhooks.start()
+                for url in webhooks:
+                    self.webhooks.append(WebhookSender(url, webhook_secret(secret), warn))
+                    self.webhooks[-1].start()
         except Exception:
             self.close()
             raise
@@ -36,8 +38,8 @@ class EventHub:
             self.events[what] += 1
         if self.mqtt is not None:
             self.mqtt.publish(f"{self.mqtt.target.prefix}/{record['stream']}/events", {"type": what, "event": record})
-        if self.webhooks is not None:
-            self.webhooks.post({"type": what, "event": record})
+        for hook in self.webhooks:
+            hook.post({"type": what, "event": record})
 
     def count(self, stream: str, where: tuple, n: int) -> None:
         if self.mqtt is not None:
@@ -49,15 +51,16 @@ class EventHub:
 
     def close(self, timeout: float = 10.0) -> None:
         """Send what waits (up to ``timeout`` s each), stop the senders, close the store."""
-        for sender in (self.mqtt, self.webhooks):
-            if sender is not None and sender.is_alive():
-                sender.finish(timeout)
+        senders = [s for s in (self.mqtt, *self.webhooks) if s is not None and s.is_alive()]
+        for s in senders:  # one that is down returns at once: its messages are counted unsent
+            s.finish(timeout)
         if self.mqtt is not None and self.mqtt.outbox.dropped:
             self.warn(f"lookout: warning: MQTT: {self.mqtt.outbox.dropped} message(s) dropped while "
                       f"{self.mqtt.target.masked} was unreachable (queue of {self.mqtt.outbox.maxlen} full)")
-        if self.webhooks is not None and self.webhooks.outbox.dropped:
-            self.warn(f"lookout: warning: webhooks: {self.webhooks.outbox.dropped} message(s) dropped "
-                      f"(queue of {self.webhooks.outbox.maxlen} full)")
+        for hook in self.webhooks:
+            if hook.outbox.dropped:
+                self.warn(f"lookout: warning: webhook {hook.stats()['url']}: {hook.outbox.dropped} message(s) "
+                          f"dropped (queue of {hook.outbox.maxlen} full)")
         self.store.close()
 
     def stats(self) -> dict:
@@ -65,6 +68,6 @@ class EventHub:
                "deleted_by_retention": self.store.deleted}
         if self.mqtt is not None:
             out["mqtt"] = self.mqtt.stats()
-        if self.webhooks is not None:
-            out["webhooks"] = self.webhooks.stats()
+        if self.webhooks:
+            out["webhooks"] = [h.stats() for h in self.webhooks]
         return out

@@ -1,4 +1,5 @@
-"""Webhooks: a JSON POST to each URL per event start and end, from one thread of their own.
+"""Webhooks: a JSON POST to each URL per event start and end, from a thread a URL (so a receiver that
+is down delays only its own messages).
 
 Each body is signed when a secret is set: ``X-Lookout-Signature: sha256=<hex HMAC-SHA256 of the
 body>`` (verify it over the raw bytes, before parsing). A receiver that fails, refuses or times out
@@ -26,19 +27,17 @@ def signature(secret: str, body: bytes) -> str:
 
 
 class WebhookSender(threading.Thread):
-    def __init__(self, urls: tuple[str, ...], secret: str, warn, maxlen: int = 1000):
-        super().__init__(name="lookout-webhooks", daemon=True)
-        self.urls, self._secret, self.warn = urls, secret, warn
+    def __init__(self, url: str, secret: str, warn, maxlen: int = 1000):
+        super().__init__(name="lookout-webhook", daemon=True)
+        self.url, self._secret, self.warn = url, secret, warn
         self.outbox = Outbox(maxlen)
         self.stop = threading.Event()
         self.sent = self.failed_tries = self.unsent = 0
         self._down: set[str] = set()
 
     def post(self, body: dict) -> None:
-        """Queue one message for every URL (never blocks)."""
-        data = json.dumps(body).encode()
-        for url in self.urls:
-            self.outbox.offer((url, data))
+        """Queue one message (never blocks)."""
+        self.outbox.offer((self.url, json.dumps(body).encode()))
 
     def _send(self, url: str, data: bytes) -> None:
         headers = {"Content-Type": "application/json", "User-Agent": "lookout"}
@@ -86,5 +85,5 @@ class WebhookSender(threading.Thread):
         self.unsent = len(self.outbox)
 
     def stats(self) -> dict:
-        return {"urls": len(self.urls), "sent": self.sent, "failed_tries": self.failed_tries,
+        return {"url": mask_url(self.url), "sent": self.sent, "failed_tries": self.failed_tries,
                 "dropped": self.outbox.dropped, "unsent": self.unsent}
