@@ -187,9 +187,14 @@ def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tm
     stop_process(sub)
     broker.stop()
     assert run.returncode == 0, err
+    # a second run without MQTT after it: 2 shared cores vary by more than 10 % from run to run, so the
+    # outage run is compared with the mean of one run before and one after it
+    base2 = lookout("--source", vtest, "--events", tmp_path / "base2", "--stats-json", tmp_path / "base2.json")
+    assert base2.returncode == 0, base2.stderr
     stats = json.loads((tmp_path / "run.json").read_text())
-    fps, base_fps = stats["fps"]["inferred"], json.loads((tmp_path / "base.json").read_text())["fps"]["inferred"]
-    print(f"fps without MQTT {base_fps:.1f}, with the broker killed for 4 s {fps:.1f}; mqtt {stats['events']['mqtt']}")
+    bases = [json.loads((tmp_path / f"{n}.json").read_text())["fps"]["inferred"] for n in ("base", "base2")]
+    fps, base_fps = stats["fps"]["inferred"], sum(bases) / 2
+    print(f"fps without MQTT {bases}, with the broker killed for 4 s {fps:.1f}; mqtt {stats['events']['mqtt']}")
     assert fps >= 0.9 * base_fps
     m = stats["events"]["mqtt"]
     assert m["outages"] >= 1 and m["down_s"] >= 3 and m["dropped"] == 0 and m["unsent"] == 0

@@ -53,6 +53,7 @@ class MqttPublisher(threading.Thread):
         self.sent = self.outages = 0
         self.unsent = 0
         self.down_s = 0.0
+        self.cpu_s = 0.0
 
     # -- called from the output thread -----------------------------------------------------------
     def publish(self, topic: str, payload, retain: bool = False) -> None:
@@ -127,6 +128,7 @@ class MqttPublisher(threading.Thread):
                 self._resend_state()
             self._pump()
         self._close()
+        self.cpu_s = time.thread_time()  # what publishing cost, all told (this thread's CPU time)
 
     def _resend_state(self) -> None:
         self.client.publish(self.available, "online", qos=1, retain=True)
@@ -191,4 +193,4 @@ class MqttPublisher(threading.Thread):
 
     def stats(self) -> dict:
         return {"broker": self.target.masked, "sent": self.sent, "dropped": self.outbox.dropped,
-                "unsent": self.unsent, "outages": self.outages, "down_s": round(self.down_s, 2)}
+                "unsent": self.unsent, "outages": self.outages, "down_s": round(self.down_s, 2), "thread_cpu_s": round(self.cpu_s, 3)}
