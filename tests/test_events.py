@@ -2,6 +2,7 @@
 Mosquitto broker on loopback, a real HTTP receiver, ffprobe on the clips, SQLite on the index."""
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import json
@@ -177,10 +178,13 @@ def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tm
     time.sleep(0.5)
     run = spawn("--source", vtest, "--events", tmp_path / "ev", "--mqtt", broker.url(), "--stats-json",
                 tmp_path / "run.json")
-    time.sleep(6.0)          # model loaded, events flowing
+    log = tmp_path / "ev" / "events.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 10):
+        time.sleep(0.1)  # until events flow
     broker.stop()
     t_down = time.time()
-    time.sleep(4.0)          # events of the outage wait in the queue
+    time.sleep(3.0)          # events of the outage wait in the queue
     broker.start()
     out, err = run.communicate(timeout=300)
     time.sleep(2.0)
@@ -194,15 +198,15 @@ def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tm
     stats = json.loads((tmp_path / "run.json").read_text())
     bases = [json.loads((tmp_path / f"{n}.json").read_text())["fps"]["inferred"] for n in ("base", "base2")]
     fps, base_fps = stats["fps"]["inferred"], sum(bases) / 2
-    print(f"fps without MQTT {bases}, with the broker killed for 4 s {fps:.1f}; mqtt {stats['events']['mqtt']}")
+    print(f"fps without MQTT {bases}, with the broker stopped for 3 s {fps:.1f}; mqtt {stats['events']['mqtt']}")
     assert fps >= 0.9 * base_fps
     m = stats["events"]["mqtt"]
-    assert m["outages"] >= 1 and m["down_s"] >= 3 and m["dropped"] == 0 and m["unsent"] == 0
+    assert m["outages"] >= 1 and m["down_s"] >= 2.5 and m["dropped"] == 0 and m["unsent"] == 0
     assert sum("MQTT broker" in l for l in err.splitlines()) == 1  # one line for the outage
     ids = {r["id"] for r in log_lines(tmp_path / "ev")}
     outage = {r["id"] for r in log_lines(tmp_path / "ev")
-              if t_down + 0.5 < time.mktime(time.strptime(r["start_time"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
-              < t_down + 3.5}
+              if t_down + 0.5 < calendar.timegm(time.strptime(r["start_time"][:19], "%Y-%m-%dT%H:%M:%S"))
+              < t_down + 2.5}
     got = starts_and_ends([json.loads(pl) for _, _, pl in read_messages(tmp_path / "sub.txt")])
     assert outage, "no event started during the outage: the run was too fast to test it"
     assert outage <= set(got)

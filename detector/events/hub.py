@@ -49,7 +49,7 @@ class EventHub:
         if self.mqtt is not None:
             self.mqtt.announce(stream, label, zone)
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         """Send what waits (up to ``timeout`` s each), stop the senders, close the store."""
         senders = [s for s in (self.mqtt, *self.webhooks) if s is not None and s.is_alive()]
         for s in senders:  # one that is down returns at once: its messages are counted unsent

@@ -9,7 +9,7 @@ Topics (``prefix`` from the URL, default ``lookout``):
   homeassistant/{binary_sensor,sensor}/lookout_<stream>_.../config  discovery (retained)
 
 The frame path only ``offer``s to a bounded outbox. This thread connects, reconnects with backoff
-(0.5 s doubling to 5 s) and hands paho a message only while connected, at most ``INFLIGHT`` unacked
+(0.5 s doubling to 2 s) and hands paho a message only while connected, at most ``INFLIGHT`` unacked
 at a time (QoS 1: paho sends those again after a reconnect). A broker that is down costs no frame
 time: messages wait, the oldest are dropped past the bound (counted), and one line says the broker
 is unreachable, once per outage. The password is given to paho only; what is shown is ``masked``.
@@ -109,13 +109,13 @@ class MqttPublisher(threading.Thread):
                     self._ever_connected = True
                 except (OSError, ValueError) as e:
                     self._outage(e)
-                    next_try, backoff = time.monotonic() + backoff, min(backoff * 2, 5.0)
+                    next_try, backoff = time.monotonic() + backoff, min(backoff * 2, 2.0)
                 continue
             rc = self.client.loop(0.05)
             if rc != self.mqtt.MQTT_ERR_SUCCESS:
                 self._connected.clear()
                 self._outage(None)
-                next_try, backoff = time.monotonic() + backoff, min(backoff * 2, 5.0)
+                next_try, backoff = time.monotonic() + backoff, min(backoff * 2, 2.0)
                 continue
             if not self._connected.is_set():
                 if time.monotonic() - handshake > 10:  # no CONNACK: start again
@@ -181,10 +181,10 @@ class MqttPublisher(threading.Thread):
         self.unsent = len(self.outbox) + len([m for m in self._inflight if not m.is_published()])
 
     def finish(self, timeout: float) -> None:
-        """Send what waits for up to ``timeout`` seconds (if the broker is up), then say offline and stop."""
+        """Send what waits for up to ``timeout`` seconds (reconnecting meanwhile if the broker is down:
+        a broker back a moment after the source ended still gets the news), then say offline and stop."""
         deadline = time.monotonic() + timeout
-        while (len(self.outbox) or self._inflight) and self._connected.is_set() and time.monotonic() < deadline \
-                and self.is_alive():
+        while (len(self.outbox) or self._inflight) and time.monotonic() < deadline and self.is_alive():
             time.sleep(0.05)
         self._deadline = time.monotonic() + 1.0
         self.stop.set()
