@@ -284,9 +284,12 @@ def run(config: RunConfig, stop: threading.Event | None = None, models: Models |
             except SinkError as e:
                 if report.error is None:
                     report.stopped_by, report.error = "error", str(e)
+        # the rates end with the last sink: the senders' flush below (up to 5 s for a broker that is
+        # down) is not processing time
+        summary = stats.summary()
         if hub is not None:
             hub.close()
-    report.stats = stats.summary()
+    report.stats = summary
     if hub is not None:
         report.stats["events"] = {**hub.stats(), "streams": [event_sink.stats()]}
     report.bad_frames = stats.get("bad_frames")

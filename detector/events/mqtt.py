@@ -50,6 +50,7 @@ class MqttPublisher(threading.Thread):
         self._entities: list[tuple[str, str, bytes]] = []  # discovery configs, sent again on each connect
         self._down_since: float | None = None
         self._deadline = float("inf")
+        self._refused: str | None = None
         self.sent = self.outages = 0
         self.unsent = 0
         self.down_s = 0.0
@@ -82,7 +83,9 @@ class MqttPublisher(threading.Thread):
     # -- paho callbacks (this thread, inside loop()) ----------------------------------------------
     def _on_connect(self, client, userdata, flags, reason, properties=None):
         if getattr(reason, "is_failure", False):
+            self._refused = str(reason)  # "Not authorized", "Bad user name or password": paho's words
             return
+        self._refused = None
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason, properties=None):
@@ -156,6 +159,8 @@ class MqttPublisher(threading.Thread):
         self.outages += 1
         why = f" ({getattr(error, 'strerror', None) or type(error).__name__})" if error is not None else ""
         verb = "lost" if self.outages > 1 or self._connected_before else "unreachable"
+        if self._refused:
+            verb, why = "refused the connection", f" ({self._refused})"
         self.warn(f"lookout: warning: MQTT broker {self.target.masked} {verb}{why}; events are still written, "
                   f"messages wait (up to {self.outbox.maxlen}) and are sent when it is back")
 
