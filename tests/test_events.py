@@ -49,12 +49,18 @@ def log_lines(folder: Path) -> list[dict]:
 class Receiver:
     """A webhook receiver on loopback: keeps every POST's headers and raw body."""
 
-    def __init__(self):
+    def __init__(self, fail_first: int = 0):
         posts = self.posts = []
+        refused = self.refused = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if len(refused) < fail_first:  # a receiver having a bad moment
+                    refused.append(body)
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 posts.append((dict(self.headers), body))
                 self.send_response(204)
                 self.end_headers()
@@ -166,6 +172,23 @@ def test_a_refused_password_and_errors_never_show_secrets(tmp_path):
     assert "webhook http://user:***@127.0.0.1" in p.stderr
     assert f"MQTT broker mqtt://lookout:***@127.0.0.1:{broker.port}/lookout refused the connection (Not authorized)" \
         in p.stderr
+
+
+def test_a_failing_webhook_receiver_is_retried_and_gets_each_message_once(tmp_path):
+    flaky = Receiver(fail_first=3)
+    try:
+        p = lookout("--source", DEMO_CLIP, "--events", tmp_path / "ev", "--webhook", flaky.url,
+                    "--stats-json", tmp_path / "s.json")
+    finally:
+        flaky.close()
+    assert p.returncode == 0, p.stderr
+    log = log_lines(tmp_path / "ev")
+    got = [json.loads(b) for _, b in flaky.posts]
+    assert len(flaky.refused) == 3 and len(got) == len(log)
+    assert sorted((m["type"], m["event"]["id"]) for m in got) == sorted((r["event"], r["id"]) for r in log)
+    hook = json.loads((tmp_path / "s.json").read_text())["events"]["webhooks"][0]
+    assert hook["failed_tries"] == 3 and hook["sent"] == len(log) and hook["unsent"] == 0
+    assert sum("webhook" in l for l in p.stderr.splitlines()) == 1  # one line for the bad moment
 
 
 # ---- outages ------------------------------------------------------------------------------------

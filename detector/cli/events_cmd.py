@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -58,7 +59,14 @@ def query(folder: str | Path, stream=None, label=None, kind=None, since_s=None, 
 
 
 def events_main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _list(build_parser().parse_args(argv))
+    except BrokenPipeError:  # lookout events DIR | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush is quiet too
+        return 0
+
+
+def _list(args) -> int:
     records = query(args.folder, args.stream, args.label, args.kind, args.since, args.limit)
     if args.json:
         for r in records:

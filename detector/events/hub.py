@@ -4,6 +4,7 @@ every call only queues, never waits on a network."""
 from __future__ import annotations
 
 import threading
+import time
 
 from detector.events.settings import parse_mqtt, webhook_secret
 from detector.events.store import EventStore
@@ -52,8 +53,9 @@ class EventHub:
     def close(self, timeout: float = 5.0) -> None:
         """Send what waits (up to ``timeout`` s each), stop the senders, close the store."""
         senders = [s for s in (self.mqtt, *self.webhooks) if s is not None and s.is_alive()]
-        for s in senders:  # one that is down returns at once: its messages are counted unsent
-            s.finish(timeout)
+        deadline = time.monotonic() + timeout
+        for s in senders:  # one deadline for all: a receiver that is down costs the timeout once
+            s.finish(max(deadline - time.monotonic(), 0.0))
         if self.mqtt is not None and self.mqtt.outbox.dropped:
             self.warn(f"lookout: warning: MQTT: {self.mqtt.outbox.dropped} message(s) dropped while "
                       f"{self.mqtt.target.masked} was unreachable (queue of {self.mqtt.outbox.maxlen} full)")

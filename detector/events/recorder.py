@@ -12,7 +12,6 @@ order on this thread, so the frame path only queues.
 """
 from __future__ import annotations
 
-import collections
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -191,8 +190,7 @@ class StreamRecorder(threading.Thread):
         shot = img.copy()
         if ev.best_box is not None:
             x1, y1, x2, y2 = (int(round(v)) for v in ev.best_box)
-            i = int(np.argmax(ev.best.detections.scores)) if len(ev.best.detections) else 0
-            color = class_color(int(ev.best.detections.class_ids[i])) if len(ev.best.detections) else (0, 255, 0)
+            color = class_color(ev.best_class)  # the colour the annotated video gives the class
             cv2.rectangle(shot, (x1, y1), (x2, y2), color, 2, cv2.LINE_AA)
             cv2.putText(shot, f"{ev.label} {ev.score:.2f}", (x1, max(y1 - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                         color, 1, cv2.LINE_AA)

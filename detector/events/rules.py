@@ -57,14 +57,15 @@ class Event:
     score: float = 0.0
     best: Result | None = field(default=None, repr=False)   # the best-score frame, for the snapshot
     best_box: tuple | None = None
+    best_class: int = 0
     clip: str | None = None
     clip_start_pts_ms: float | None = None
     snapshot: str | None = None
     crop: str | None = None
 
-    def offer(self, score: float, result: Result, box) -> None:
+    def offer(self, score: float, result: Result, box, class_id: int = 0) -> None:
         if self.best is None or score > self.score:
-            self.score, self.best = float(score), result
+            self.score, self.best, self.best_class = float(score), result, int(class_id)
             self.best_box = tuple(float(v) for v in box) if box is not None else None
 
     def record(self) -> dict:
@@ -186,7 +187,7 @@ class EventRules:
             if tr.candidate is None:
                 tr.candidate = Event("", self.stream, "object", tr.label, tid, tr.first_pts, tr.first_frame, tr.first_wall)
             target = tr.candidate
-        target.offer(float(dets.scores[i]), result, dets.xyxy[i])
+        target.offer(float(dets.scores[i]), result, dets.xyxy[i], int(dets.class_ids[i]))
         if tr.event is None and tr.seen >= self.s.min_frames and statistics.median(tr.scores) >= self.s.threshold:
             ev = tr.candidate
             ev.id = self._new_id("object", tr.first_frame, tid)

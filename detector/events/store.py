@@ -48,6 +48,9 @@ def open_db(folder: str | Path, readonly: bool = False) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     con = sqlite3.connect(db, timeout=10, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")  # readers (lookout events) never block the writer
+    # WAL's NORMAL: no fsync a commit (a power cut may lose the last events, never corrupts the index);
+    # a start's commit then never holds the lock the output thread takes for a new event's id
+    con.execute("PRAGMA synchronous=NORMAL")
     con.executescript(SCHEMA)
     con.execute("INSERT OR IGNORE INTO lookout_meta VALUES (?, ?)", MARK)
     con.commit()

@@ -3,7 +3,7 @@ is down delays only its own messages).
 
 Each body is signed when a secret is set: ``X-Lookout-Signature: sha256=<hex HMAC-SHA256 of the
 body>`` (verify it over the raw bytes, before parsing). A receiver that fails, refuses or times out
-is retried with backoff (0.5 s doubling to 30 s); messages wait in a bounded outbox meanwhile.
+is retried with backoff (0.5 s doubling to 10 s); messages wait in a bounded outbox meanwhile.
 The secret is never logged; URLs are shown with any password masked.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ class WebhookSender(threading.Thread):
                               f"retrying with backoff, messages wait (up to {self.outbox.maxlen})")
                 if self.stop.wait(backoff):
                     return  # the run is over: what is left is counted as unsent
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, 10.0)
                 continue
             self._down.discard(url)
             backoff = 0.5
@@ -75,10 +75,10 @@ class WebhookSender(threading.Thread):
             self.outbox.done(item)
 
     def finish(self, timeout: float) -> None:
-        """Send what is queued for up to ``timeout`` seconds, then stop."""
+        """Send what is queued for up to ``timeout`` seconds (retrying), then stop."""
         deadline = time.monotonic() + timeout
-        while len(self.outbox) and not self._down and time.monotonic() < deadline and self.is_alive():
-            time.sleep(0.05)
+        while len(self.outbox) and time.monotonic() < deadline and self.is_alive():
+            time.sleep(0.05)  # retries go on meanwhile: a receiver back within the timeout gets them
         self.stop.set()
         self.outbox.wake()
         self.join(TIMEOUT_S + 1)
