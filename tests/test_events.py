@@ -169,7 +169,7 @@ def test_a_refused_password_and_errors_never_show_secrets(tmp_path):
     assert p.returncode == 0, p.stderr
     for text in (p.stderr, p.stdout, (tmp_path / "s.json").read_text(), (tmp_path / "ev" / "events.jsonl").read_text()):
         assert PASSWORD not in text and SECRET not in text
-    assert "webhook http://user:***@127.0.0.1" in p.stderr
+    assert "webhook http://***@127.0.0.1" in p.stderr
     assert f"MQTT broker mqtt://lookout:***@127.0.0.1:{broker.port}/lookout refused the connection (Not authorized)" \
         in p.stderr
 

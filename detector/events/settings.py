@@ -24,7 +24,7 @@ def safe_name(text: str) -> str:
 def stream_name(source: str) -> str:
     """The default ``stream``: ``cam0`` for webcam 0, the file stem for a file, the host for a URL."""
     s = str(source).strip()
-    if s.isdigit():
+    if s.isascii() and s.isdigit():  # '²' is a digit to Python, not a webcam index
         return f"cam{s}"
     if "://" in s:
         parts = urlsplit(s)
@@ -47,10 +47,21 @@ class MqttTarget:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}/{self.prefix}"
 
 
+def hide_userinfo(url: str) -> str:
+    """``url`` with whatever stands before its last '@' (user name and password) shown as ``***``:
+    safe for any text, even a password holding '@', ':' or '/' (hiding too much is the safe side)."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return head + sep + rest
+
+
 def parse_mqtt(url: str) -> MqttTarget:
     """``mqtt://[user:pass@]host[:port][/prefix]`` (``mqtts://``: TLS, port 8883). ValueError that
     never repeats the password."""
-    shown = re.sub(r"(://[^/@:\s]*):[^@/\s]*@", r"\1:***@", url)
+    shown = hide_userinfo(url)
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -70,8 +81,7 @@ def parse_mqtt(url: str) -> MqttTarget:
 def check_webhook(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = re.sub(r"(://[^/@:\s]*):[^@/\s]*@", r"\1:***@", url)
-        raise ValueError(f"--webhook {shown!r}: expected an http:// or https:// URL")
+        raise ValueError(f"--webhook {hide_userinfo(url)!r}: expected an http:// or https:// URL")
     return url
 
 

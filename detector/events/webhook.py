@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 
 from detector.events.outbox import Outbox
-from detector.io.sources import mask_url
+from detector.events.settings import hide_userinfo
 
 TIMEOUT_S = 5.0
 
@@ -63,7 +63,7 @@ class WebhookSender(threading.Thread):
                 if url not in self._down:
                     self._down.add(url)
                     why = getattr(e, "reason", None) or getattr(e, "code", None) or type(e).__name__
-                    self.warn(f"lookout: warning: webhook {mask_url(url)} failed ({mask_url(str(why))}); "
+                    self.warn(f"lookout: warning: webhook {hide_userinfo(url)} failed ({hide_userinfo(str(why))}); "
                               f"retrying with backoff, messages wait (up to {self.outbox.maxlen})")
                 if self.stop.wait(backoff):
                     return  # the run is over: what is left is counted as unsent
@@ -85,5 +85,5 @@ class WebhookSender(threading.Thread):
         self.unsent = len(self.outbox)
 
     def stats(self) -> dict:
-        return {"url": mask_url(self.url), "sent": self.sent, "failed_tries": self.failed_tries,
+        return {"url": hide_userinfo(self.url), "sent": self.sent, "failed_tries": self.failed_tries,
                 "dropped": self.outbox.dropped, "unsent": self.unsent}
