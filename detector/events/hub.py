@@ -19,6 +19,7 @@ class EventHub:
         self.mqtt = None
         self.webhooks: list = []
         self.events = {"start": 0, "end": 0}
+        self._listeners: list = []
         try:
             if mqtt_url:
                 from detector.events.mqtt import MqttPublisher
@@ -34,9 +35,19 @@ class EventHub:
             self.close()
             raise
 
+    def listen(self, fn) -> None:
+        """Call ``fn(what, record)`` for every start and end, after it is in the log (on a recorder
+        thread: a window hands it to its own thread, e.g. through a Qt signal, and returns at once)."""
+        self._listeners.append(fn)
+
     def event(self, what: str, record: dict) -> None:
         with self._lock:
             self.events[what] += 1
+        for fn in self._listeners:
+            try:
+                fn(what, dict(record))
+            except Exception as e:  # a listener's bug must not stop the clips
+                self.warn(f"lookout: warning: event listener failed: {type(e).__name__}: {e}")
         if self.mqtt is not None:
             self.mqtt.publish(f"{self.mqtt.target.prefix}/{record['stream']}/events", {"type": what, "event": record})
         for hook in self.webhooks:

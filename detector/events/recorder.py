@@ -13,6 +13,7 @@ order on this thread, so the frame path only queues.
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,7 @@ class StreamRecorder(threading.Thread):
                     self.hub.count(self.stream, item[1], item[2])
                 elif kind == "announce":
                     self.hub.announce(self.stream, item[2], item[1])
-            except (OSError, ValueError) as e:  # disk full, folder gone: clips stop, events go on
+            except (OSError, ValueError, sqlite3.Error) as e:  # disk full, folder gone: clips stop, events go on
                 if not self.failed.is_set():
                     self.error = f"clips and snapshots of {self.stream} stopped: {e}"
                     self.hub.warn(f"lookout: warning: {self.error}")
