@@ -8,7 +8,6 @@ import hmac
 import json
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -414,7 +413,6 @@ def test_retention_deletes_the_oldest_first_and_keeps_files_and_rows_in_step(tmp
     from detector.events.store import EventStore
     store = EventStore(tmp_path / "ev", max_bytes=2500)
     (tmp_path / "ev" / "mine.txt").write_text("a user's file")
-    t0 = 1_700_000_000
     for i in range(6):
         rec = {"id": f"s-{i}", "stream": "s", "kind": "object", "label": "person", "track_id": i,
                "start_pts_ms": i * 1000.0, "end_pts_ms": None, "start_time": f"2024-01-0{i + 1}T00:00:00Z",

@@ -16,7 +16,6 @@ import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
