@@ -271,7 +271,10 @@ def test_broker_killed_mid_run_costs_no_fps_and_the_outage_is_delivered_after(tm
     got = starts_and_ends([json.loads(pl) for _, _, pl in read_messages(ev / "sub.txt")])
     assert outage, "no event started during the outage: the run was too fast to test it"
     assert outage <= set(got)
-    assert set(got) == ids and all(sorted(v) == ["end", "start"] for v in got.values())
+    # QoS 1 is at least once: a message the broker took just before it stopped, whose ack was lost with
+    # it, comes again after the restart (seen in 1 run of 6: one "end" twice); receivers dedupe by id
+    assert set(got) == ids and all(set(v) == {"start", "end"} for v in got.values())
+    assert sum(len(v) - 2 for v in got.values()) <= 5
 
 
 def test_a_broker_that_never_comes_up_costs_one_warning_line(tmp_path):
