@@ -122,6 +122,46 @@ def add_model_options(ap) -> None:
                        help="frames a lost track is kept to pick it up again (default 30)")
 
 
+def add_event_options(ap) -> None:
+    """Events, clips and alerts (detector/events); every dest a RunConfig field."""
+    ev = ap.add_argument_group("events, clips and alerts (--events turns tracking on)")
+    ev.add_argument("--events", metavar="DIR", default=D["events"],
+                    help="write events to DIR: events.jsonl, the index events.db (lookout events DIR), clips/ "
+                         "and snapshots/; nothing there that Lookout did not write is replaced or deleted")
+    ev.add_argument("--stream", default=D["stream"], metavar="NAME",
+                    help="the stream's name in events and MQTT topics (default: the file stem, cam0, ...)")
+    ev.add_argument("--event-gap", type=float, default=D["event_gap"], metavar="S",
+                    help=f"an object's event ends when it has been gone this long (default {D['event_gap']:g} s)")
+    ev.add_argument("--min-event-frames", type=int, default=D["min_event_frames"], metavar="N",
+                    help=f"frames a track must be seen before it is an event (default {D['min_event_frames']})")
+    ev.add_argument("--event-threshold", type=float, default=D["event_threshold"], metavar="SCORE",
+                    help=f"median score a track needs to be an event (default {D['event_threshold']:g})")
+    ev.add_argument("--min-area", action="append", default=[], metavar="[LABEL=]A",
+                    help="smallest box an event counts: a fraction of the frame (below 1) or pixels; per label "
+                         "or for all (default 0.0008: smaller boxes on vtest were only false balls); repeatable")
+    ev.add_argument("--max-area", action="append", default=[], metavar="[LABEL=]A", help="largest box, likewise")
+    ev.add_argument("--loiter", type=float, default=D["loiter"], metavar="S",
+                    help="a loiter event when a track stays inside a zone this long (needs --zone)")
+    ev.add_argument("--count-above", action="append", default=[], metavar="ZONE[:LABEL]=N",
+                    help="an event while a zone holds more than N tracks (of LABEL); repeatable")
+    ev.add_argument("--pre-roll", type=float, default=D["pre_roll"], metavar="S",
+                    help=f"seconds of video before an event in its clip (default {D['pre_roll']:g})")
+    ev.add_argument("--post-roll", type=float, default=D["post_roll"], metavar="S",
+                    help=f"seconds after its end (default {D['post_roll']:g})")
+    ev.add_argument("--clip-annotated", action="store_true", help="draw boxes in clips (default: raw frames)")
+    ev.add_argument("--events-max-gb", type=float, default=D["events_max_gb"], metavar="GB",
+                    help="retention: delete the oldest events (clip, snapshots, row) past this size")
+    ev.add_argument("--events-max-days", type=float, default=D["events_max_days"], metavar="DAYS",
+                    help="retention: delete events older than this")
+    ev.add_argument("--mqtt", metavar="URL", default=None,
+                    help="publish events, counts and Home Assistant discovery to "
+                         "mqtt://[user:pass@]host[:port][/prefix] (mqtts:// for TLS; prefix default lookout)")
+    ev.add_argument("--webhook", dest="webhooks", action="append", default=[], metavar="URL",
+                    help="POST each event start and end as JSON to URL; repeatable")
+    ev.add_argument("--webhook-secret", default="", metavar="SECRET",
+                    help="sign webhook bodies (X-Lookout-Signature: sha256=HMAC); or env LOOKOUT_WEBHOOK_SECRET")
+
+
 def add_camera_options(ap) -> None:
     cam = ap.add_argument_group("webcams (the camera may grant another mode; Lookout reports what it got)")
     cam.add_argument("--width", type=int, default=0, help="capture width in pixels")
@@ -153,6 +193,7 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
         reconnect_attempts=max(int(values.get("reconnect_attempts", D["reconnect_attempts"])), 0),
         open_timeout_s=max(float(values.get("open_timeout_s", D["open_timeout_s"])), 0.5),
     )
+    values.update(_event_values(given, values, counters))
     config = RunConfig(**values)
     _check_output(config)
     _check_int8(config)
@@ -165,6 +206,33 @@ def _names(text) -> tuple[str, ...]:
     """'person, car' or ['person', 'car'] (a config file) -> ('person', 'car')."""
     items = text.split(",") if isinstance(text, str) else list(text)
     return tuple(str(c).strip() for c in items if str(c).strip())
+
+
+def _event_values(given: dict, values: dict, counters: list) -> dict:
+    """The event options as RunConfig values, checked (no model needed): ValueError, one line."""
+    from detector.analytics.counting import Zone
+    from detector.events import settings as ev
+    # a label's own --min-area adds to the default floor for every class; "--min-area A" replaces it
+    min_area = dict(D["min_area"]) | dict(ev.parse_area("--min-area", s) for s in given.get("min_area", []))
+    out = {"min_area": tuple(min_area.items()),
+           "max_area": tuple(ev.parse_area("--max-area", s) for s in given.get("max_area", [])),
+           "count_above": tuple(ev.parse_count_above(s) for s in given.get("count_above", [])),
+           "webhooks": tuple(ev.check_webhook(u) for u in given.get("webhooks", []))}
+    events = values.get("events")
+    alerts = [f for f, v in (("--mqtt", given.get("mqtt")), ("--webhook", out["webhooks"])) if v]
+    if alerts and not events:
+        raise ValueError(f"{alerts[0]} sends events: give --events DIR too")
+    if given.get("mqtt"):
+        ev.parse_mqtt(given["mqtt"])
+        try:
+            import paho.mqtt.client  # noqa: F401
+        except ImportError:
+            raise ValueError("--mqtt needs paho-mqtt: pip install paho-mqtt") from None
+    ev.check_rules(float(values.get("loiter") or 0), out["count_above"],
+                   [c.name for c in counters if isinstance(c, Zone)])
+    if events:
+        out["track"] = True
+    return out
 
 
 def _counters(given: dict) -> list:

@@ -19,7 +19,8 @@ from detector.engine.run import RunConfig
 SUBCOMMANDS = {"batch": "many videos and image folders into one output folder (lookout batch -h)",
                "models": "the detectors and classifiers Lookout names, and which work offline now",
                "cameras": "the capture devices present",
-               "convert": "TF graphs and TFLite files -> Lookout checkpoints (needs lookout[torch])"}
+               "convert": "TF graphs and TFLite files -> Lookout checkpoints (needs lookout[torch])",
+               "events": "list the events an --events folder holds (lookout events DIR -h)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="frames per detector call in lossless runs (default 4: ~10%% faster a frame on CPU than 1; "
                          "live sources always use 1)")
     opt.add_stream_options(ap)
+    opt.add_event_options(ap)
     opt.add_camera_options(ap)
     ap.add_argument("--list-cameras", action="store_true", help="the same as lookout cameras")
     ap.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar or live line")
@@ -210,7 +212,7 @@ def run_main(argv: list[str], open_window: Callable[[list[RunConfig]], int] | No
         parser.set_defaults(**top)
         args = parser.parse_args(argv)  # the command line over the file
     configs = stream_configs(args, file_streams)
-    headless = args.headless or any(x.output or x.detections or x.dump_dir for x in configs)
+    headless = args.headless or any(x.output or x.detections or x.dump_dir or x.events for x in configs)
     if headless:
         return run_headless(configs)
     return run_window(configs, open_window)

@@ -3,7 +3,7 @@ checks and choices that follow from it alone, before anything loads."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detector.io.camera import CameraMode
 from detector.io.sources import DEFAULT_MAX_PIXELS, IMAGE_EXTS, SourceOptions, input_files, is_live_spec
@@ -58,6 +58,28 @@ class RunConfig:
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
+    # events (--events DIR; see detector/events). The confirmation defaults, measured on vtest.avi (795
+    # frames, 10 fps; 149 tracks: 126 person, 3 car, 16 skis, 3 sports ball, 1 backpack): 8 frames,
+    # median 0.5 and boxes of at least 0.08% of the frame make 93 person and 3 car events and none of
+    # the classes not in the scene (skis last 1-7 frames; the balls' boxes are 0.06% of the frame, the
+    # smallest person's 0.096%). 0.55 or 0.6 would lose the two low-scoring parked cars (median 0.42).
+    events: str | None = None
+    event_gap: float = 2.0          # seconds an object is gone before its event ends
+    min_event_frames: int = 8       # frames a track is seen before it is an event
+    event_threshold: float = 0.5    # median score (of its last 10) a track needs to be an event
+    min_area: tuple = (("", 0.0008),)  # ((label or "", area), ...): fraction of the frame below 1, else pixels
+    max_area: tuple = ()
+    loiter: float = 0.0             # seconds inside a zone that make a loiter event (0: off)
+    count_above: tuple = ()         # ((zone, label or "", n), ...)
+    pre_roll: float = 5.0
+    post_roll: float = 5.0
+    clip_annotated: bool = False
+    events_max_gb: float = 0.0      # retention (0: no limit)
+    events_max_days: float = 0.0
+    # secrets inside: never in a repr (and so never in a log line or a traceback's locals)
+    mqtt: str | None = field(default=None, repr=False)
+    webhooks: tuple = field(default=(), repr=False)
+    webhook_secret: str = field(default="", repr=False)
     blur: tuple[str, ...] = ()      # class names blurred in every video and image written
     stream: str = ""                # the stream's name in a run of several (log lines, outputs, stats)
     weight: float = 1.0             # its share of detector calls against the other streams' under overload
@@ -80,6 +102,13 @@ class RunConfig:
             (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
             (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
             (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
+            (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,
+             f"expected --event-gap > 0, --min-event-frames >= 1 and --event-threshold in 0..1, got "
+             f"{self.event_gap}, {self.min_event_frames} and {self.event_threshold}"),
+            (self.pre_roll >= 0 and self.post_roll >= 0 and self.loiter >= 0,
+             f"expected --pre-roll, --post-roll and --loiter >= 0, got {self.pre_roll}, {self.post_roll}, {self.loiter}"),
+            (self.events_max_gb >= 0 and self.events_max_days >= 0,
+             f"expected --events-max-gb and --events-max-days >= 0, got {self.events_max_gb}, {self.events_max_days}"),
             (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
              f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
         ]
@@ -130,6 +159,9 @@ def check_run_writes(config: RunConfig, inputs: list[Named] | None = None) -> No
                             Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
     if config.dump_dir:
         check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
+    if config.events:
+        from detector.events.settings import check_events_dir
+        check_events_dir(config.events, inputs)
 
 
 def output_kind(config: RunConfig) -> str | None:

@@ -110,6 +110,7 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
         models.set_thresholds(conf=min(c.conf for c in configs))
     runs = [StreamRun(c, models, warn, several) for c in configs]
     shared: dict[str, SharedSink] = {}
+    hubs: dict = {}  # events folder -> the process's EventHub for it (shared by its streams)
     lock, openers = threading.Lock(), []
     try:
         for r in runs:
@@ -118,12 +119,12 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
         scheduler = Scheduler([], batch_lossless=configs[0].batch or LOSSLESS_BATCH,
                               batch_live=configs[0].batch or min(8, max(1, live)), expected=len(runs))
         if not several:  # one stream: its errors before the first frame raise, nothing written
-            runs[0].open(shared, False, lock)
+            runs[0].open(shared, False, lock, hubs)
             scheduler.add(runs[0].stream)
         else:  # each stream joins as its source opens: one slow to open (or to fail) holds up no other
             for r in runs:
                 share = len([c for c in configs if c.detections == r.config.detections]) > 1
-                t = threading.Thread(target=r.open_into, args=(scheduler, shared, share, lock),
+                t = threading.Thread(target=r.open_into, args=(scheduler, shared, share, lock, hubs),
                                      name=f"lookout-open-{r.config.stream}", daemon=True)
                 t.start()
                 openers.append(t)
@@ -144,6 +145,8 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
             r.finish()
         for sink in shared.values():
             sink.close_all()
+        for hub in hubs.values():
+            hub.close()
     reports = [r.reported(models) for r in runs]
     _write_stats(configs, reports)
     return reports
@@ -164,6 +167,7 @@ def watch(sources, stop: threading.Event | None = None, models: Models | None = 
     stop = stop or threading.Event()
     models = models or load_models(configs[0], warn)
     runs = [StreamRun(c, models, warn, named=True) for c in configs]
+    hubs: dict = {}
     try:
         for r in runs:
             r.capture.start()
@@ -171,13 +175,30 @@ def watch(sources, stop: threading.Event | None = None, models: Models | None = 
         scheduler = Scheduler([], LOSSLESS_BATCH, min(8, live), expected=len(runs))
         lock = threading.Lock()
         for r in runs:
-            threading.Thread(target=r.open_into, args=(scheduler, {}, False, lock), daemon=True,
+            threading.Thread(target=r.open_into, args=(scheduler, {}, False, lock, hubs), daemon=True,
                              name=f"lookout-open-{r.config.stream}").start()
         for stream, result in scheduler.results(stop):
             yield stream.name, result
     finally:
         for r in runs:
             r.finish()
+        for hub in hubs.values():
+            hub.close()
+
+
+def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
+    """This stream's event sink, on the process's hub for its events folder (see detector/events)."""
+    from detector.events.hub import EventHub
+    from detector.events.rules import RuleSettings
+    from detector.events.settings import stream_name
+    from detector.events.sink import EventSink
+    if config.events not in hubs:
+        hubs[config.events] = EventHub(config.events, config.events_max_gb, config.events_max_days, config.mqtt,
+                                       config.webhooks, config.webhook_secret, warn)
+    rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
+                         config.max_area, config.loiter, config.count_above)
+    return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
+                     config.pre_roll, config.post_roll, config.clip_annotated)
 
 
 def check_streams_writes(configs: list[RunConfig]) -> None:
@@ -215,12 +236,15 @@ class StreamRun:
         self.worker: OutputWorker | None = None
         self.sinks: list[FileSink] = []
         self.open_error: Exception | None = None
+        self.event_sink = None
+        self.summary: dict | None = None
         self.report = RunReport({}, 0)
 
-    def open_into(self, scheduler: Scheduler, shared: dict, share_detections: bool, lock: threading.Lock) -> None:
+    def open_into(self, scheduler: Scheduler, shared: dict, share_detections: bool, lock: threading.Lock,
+                  hubs: dict | None = None) -> None:
         """``open``, then hand the stream to the scheduler (or tell it the stream will not come)."""
         try:
-            self.open(shared, share_detections, lock)
+            self.open(shared, share_detections, lock, hubs)
         except Exception as e:  # reported as this stream's failure; the others go on
             self.open_error = self.open_error or e
             self.report.stopped_by, self.report.error = "error", str(e)
@@ -230,10 +254,11 @@ class StreamRun:
         else:
             scheduler.gone()
 
-    def open(self, shared: dict, share_detections: bool, lock: threading.Lock) -> None:
+    def open(self, shared: dict, share_detections: bool, lock: threading.Lock, hubs: dict | None = None) -> None:
         """Wait for the source, then start the outputs (``lock``: one stream at a time builds its
-        sinks, some of which are shared). One stream: errors raise (nothing written); one of
-        several: the stream is reported as failed and the others go on."""
+        sinks, some of which are shared, as are the event ``hubs``). One stream: errors raise (nothing
+        written); one of several: the stream is reported as failed and the others go on."""
+        hubs = {} if hubs is None else hubs
         try:
             source = self.capture.wait_open(timeout=max(60.0, self.config.open_timeout_s + 5))
             self.stats.info.update({"source": mask_url(self.config.source), "policy": "live" if self.policy.live else "lossless",
@@ -244,6 +269,9 @@ class StreamRun:
             with lock:
                 self.sinks = build_sinks(self.config, source.fps, self.policy.live, self.warn, shared=shared,
                                          share_detections=share_detections)
+                if self.config.events:
+                    self.event_sink = _event_sink(self.config, hubs, source.fps, self.policy.live, self.warn)
+                    self.sinks.append(self.event_sink)
         except (SourceError, SinkError, ValueError) as e:
             self.capture.stop()
             if not self.named:
@@ -274,10 +302,15 @@ class StreamRun:
             except SinkError as e:
                 if self.report.error is None:
                     self.report.stopped_by, self.report.error = "error", str(e)
+        # the rates end with the last sink: the event senders' flush (up to 5 s for a broker that is
+        # down) is not processing time
+        self.summary = self.stats.summary()
 
     def reported(self, models: Models) -> RunReport:
         report, stats, config = self.report, self.stats, self.config
-        report.stats = stats.summary()
+        report.stats = self.summary or stats.summary()
+        if self.event_sink is not None:
+            report.stats["events"] = {**self.event_sink.hub.stats(), "streams": [self.event_sink.stats()]}
         report.bad_frames = stats.get("bad_frames")
         where = mask_url(config.source)
         if report.bad_frames:

@@ -1,0 +1,174 @@
+"""What an events run is told: parsed once from the options, checked before any model loads.
+
+Stdlib only. Secrets (the broker password, the webhook secret) live here and in the sender threads,
+and are never part of a repr, a log line, stats or an event: ``masked`` is what anything shows.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from detector.util.write_guard import Named, WriteRefused, same_file
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def safe_name(text: str) -> str:
+    """A name usable in a file name and an MQTT topic level: letters, digits, _ and -."""
+    return _SAFE.sub("_", text).strip("_") or "stream"
+
+
+def stream_name(source: str) -> str:
+    """The default ``stream``: ``cam0`` for webcam 0, the file stem for a file, the host for a URL."""
+    s = str(source).strip()
+    if s.isascii() and s.isdigit():  # '²' is a digit to Python, not a webcam index
+        return f"cam{s}"
+    if "://" in s:
+        parts = urlsplit(s)
+        return safe_name(f"{parts.hostname or 'stream'}{parts.path.replace('/', '_')}")
+    return safe_name(Path(s.rstrip("/")).stem)
+
+
+@dataclass(frozen=True)
+class MqttTarget:
+    host: str
+    port: int
+    prefix: str
+    tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def masked(self) -> str:
+        user = f"{self.username}:***@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}/{self.prefix}"
+
+
+def hide_userinfo(url: str) -> str:
+    """``url`` with whatever stands before its last '@' (user name and password) shown as ``***``:
+    safe for any text, even a password holding '@', ':' or '/' (hiding too much is the safe side)."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return head + sep + rest
+
+
+def parse_mqtt(url: str) -> MqttTarget:
+    """``mqtt://[user:pass@]host[:port][/prefix]`` (``mqtts://``: TLS, port 8883). ValueError that
+    never repeats the password."""
+    shown = hide_userinfo(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"--mqtt {shown!r}: expected mqtt://[user:pass@]host[:port][/prefix]") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"--mqtt {shown!r}: expected mqtt://[user:pass@]host[:port][/prefix] (mqtts:// for TLS)")
+    prefix = parts.path.strip("/") or "lookout"
+    if any(c in prefix for c in "#+") or parts.query or parts.fragment:
+        raise ValueError(f"--mqtt {shown!r}: the topic prefix may not hold #, + or ?")
+    tls = parts.scheme == "mqtts"
+    return MqttTarget(parts.hostname, port or (8883 if tls else 1883), prefix, tls,
+                      unquote(parts.username) if parts.username else None,
+                      unquote(parts.password) if parts.password is not None else None)
+
+
+def check_webhook(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--webhook {hide_userinfo(url)!r}: expected an http:// or https:// URL")
+    return url
+
+
+def parse_area(option: str, spec: str) -> tuple[str, float]:
+    """``[LABEL=]A``: a fraction of the frame (A < 1) or pixels (A >= 1); label '' for every class."""
+    label, sep, value = spec.rpartition("=")
+    try:
+        a = float(value)
+    except ValueError:
+        a = -1.0
+    if not (a >= 0 and a < 1e12):
+        raise ValueError(f"{option} {spec!r}: expected [LABEL=]AREA, AREA a fraction of the frame (below 1) "
+                         f"or pixels")
+    return label.strip(), a
+
+
+def parse_count_above(spec: str) -> tuple[str, str, int]:
+    """``ZONE[:LABEL]=N`` -> (zone, label or '', N)."""
+    head, sep, value = spec.rpartition("=")
+    zone, _, label = head.partition(":")
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not sep or not zone.strip() or n < 0:
+        raise ValueError(f"--count-above {spec!r}: expected ZONE=N or ZONE:LABEL=N (N a whole number >= 0)")
+    return zone.strip(), label.strip(), n
+
+
+def webhook_secret(given: str | None) -> str:
+    return given or os.environ.get("LOOKOUT_WEBHOOK_SECRET", "")
+
+
+def check_rules(loiter: float, count_above, zones: list[str]) -> None:
+    if loiter and not zones:
+        raise ValueError("--loiter needs a zone: give --zone NAME=x1,y1,x2,y2,x3,y3,... (or --counters FILE)")
+    for zone, _, _ in count_above:
+        if zone not in zones:
+            raise ValueError(f"--count-above {zone}: no zone of that name; the zones are: "
+                             f"{', '.join(zones) or 'none (give --zone)'}")
+
+
+EVENTS_DB, EVENTS_LOG = "events.db", "events.jsonl"
+
+
+def check_events_dir(folder: str, inputs: list[Named]) -> None:
+    """--events DIR: never an input or a folder holding one, never a file, writable, and its
+    events.db / events.jsonl only Lookout's own (a log without its index, or a database that is not
+    Lookout's, is someone else's). WriteRefused (one line) before anything loads."""
+    root = Path(folder)
+    real = os.path.realpath(root)
+    for i in inputs:
+        p = os.path.realpath(i.path)
+        if same_file(root, i.path) or p.startswith(real.rstrip(os.sep) + os.sep):
+            raise WriteRefused(f"--events {folder} is (or holds) the input {i.shown()}: pick a folder of its own "
+                               f"for events")
+    if root.exists() and not root.is_dir():
+        raise WriteRefused(f"--events {folder} is a file, not a folder; pick a folder for events")
+    parent = root if root.is_dir() else _existing_parent(root)
+    if not parent.is_dir():
+        raise WriteRefused(f"--events {folder}: {str(parent)!r} is a file, so the folder cannot be made; pick "
+                           f"another folder")
+    if not _can_write(parent):
+        raise WriteRefused(f"--events {folder}: {str(parent)!r} is not writable; pick another folder")
+    if not root.is_dir():
+        return
+    db, log = root / EVENTS_DB, root / EVENTS_LOG
+    from detector.events.store import is_lookout_db
+    if db.exists() and not is_lookout_db(db):
+        raise WriteRefused(f"--events {folder}: {EVENTS_DB} there is not Lookout's; pick another folder")
+    if log.exists() and not db.exists():
+        raise WriteRefused(f"--events {folder}: {EVENTS_LOG} there has no Lookout index beside it, so Lookout did "
+                           f"not write it; pick another folder")
+
+
+def _can_write(folder: Path) -> bool:
+    """Try it: permissions alone do not tell (root ignores them; a read-only mount does not)."""
+    import tempfile
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".lookout-probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def _existing_parent(p: Path) -> Path:
+    p = p.absolute()
+    while not p.exists():
+        p = p.parent
+    return p
