@@ -392,7 +392,7 @@ def test_loiter_and_count_above_rules(tmp_path):
 # ---- the index and retention ------------------------------------------------------------------------
 def test_lookout_events_lists_what_the_log_holds(tmp_path):
     ev = tmp_path / "ev"
-    p = lookout("--source", DEMO_CLIP, "--events", ev, "--stream", "front")
+    p = lookout("--source", f"front={DEMO_CLIP}", "--events", ev)
     assert p.returncode == 0, p.stderr
     log = log_lines(ev)
     listed = lookout_events(ev, "--json")

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def query(folder: str | Path, stream=None, label=None, kind=None, since_s=None, limit=0) -> list[dict]:
     """Event records from DIR/events.db, newest first. ValueError (one line) for a folder without one."""
-    from detector.events.settings import EVENTS_DB
+    from detector.events.store import EVENTS_DB
     from detector.events.store import is_lookout_db, open_db
     db = Path(folder) / EVENTS_DB
     if not db.is_file() or not is_lookout_db(db):

@@ -128,8 +128,6 @@ def add_event_options(ap) -> None:
     ev.add_argument("--events", metavar="DIR", default=D["events"],
                     help="write events to DIR: events.jsonl, the index events.db (lookout events DIR), clips/ "
                          "and snapshots/; nothing there that Lookout did not write is replaced or deleted")
-    ev.add_argument("--stream", default=D["stream"], metavar="NAME",
-                    help="the stream's name in events and MQTT topics (default: the file stem, cam0, ...)")
     ev.add_argument("--event-gap", type=float, default=D["event_gap"], metavar="S",
                     help=f"an object's event ends when it has been gone this long (default {D['event_gap']:g} s)")
     ev.add_argument("--min-event-frames", type=int, default=D["min_event_frames"], metavar="N",

@@ -153,14 +153,18 @@ def check_run_writes(config: RunConfig, inputs: list[Named] | None = None) -> No
     the run; default this config's), two outputs on one file, or an existing output without
     ``overwrite``: stdlib and file names only, so it runs before any load."""
     inputs = run_inputs(config) if inputs is None else inputs
-    outputs = ([Named("--output", t) for t in image_targets(config)] if output_kind(config) == "images"
-               else [Named("--output", config.output or "")])
+    if output_kind(config) == "images":  # the folder is made when missing: then it holds nothing yet
+        made = os.path.isdir(config.output)
+        outputs = [Named("--output", t) for t in image_targets(config)] if made else []
+        check_writes([Named("--output", os.path.normpath(config.output))] if not made else [], inputs, config.overwrite)
+    else:
+        outputs = [Named("--output", config.output or "")]
     check_writes(outputs + [Named("--detections", config.detections or ""),
                             Named("--stats-json", config.stats_json or "")], inputs, config.overwrite)
     if config.dump_dir:
         check_dump_folder(Named("--dump-dir", config.dump_dir), config.dump_ext, inputs, config.overwrite)
     if config.events:
-        from detector.events.settings import check_events_dir
+        from detector.events.store import check_events_dir
         check_events_dir(config.events, inputs)
 
 

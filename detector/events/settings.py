@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from detector.util.write_guard import Named, WriteRefused, same_file
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -122,53 +121,3 @@ def check_rules(loiter: float, count_above, zones: list[str]) -> None:
         if zone not in zones:
             raise ValueError(f"--count-above {zone}: no zone of that name; the zones are: "
                              f"{', '.join(zones) or 'none (give --zone)'}")
-
-
-EVENTS_DB, EVENTS_LOG = "events.db", "events.jsonl"
-
-
-def check_events_dir(folder: str, inputs: list[Named]) -> None:
-    """--events DIR: never an input or a folder holding one, never a file, writable, and its
-    events.db / events.jsonl only Lookout's own (a log without its index, or a database that is not
-    Lookout's, is someone else's). WriteRefused (one line) before anything loads."""
-    root = Path(folder)
-    real = os.path.realpath(root)
-    for i in inputs:
-        p = os.path.realpath(i.path)
-        if same_file(root, i.path) or p.startswith(real.rstrip(os.sep) + os.sep):
-            raise WriteRefused(f"--events {folder} is (or holds) the input {i.shown()}: pick a folder of its own "
-                               f"for events")
-    if root.exists() and not root.is_dir():
-        raise WriteRefused(f"--events {folder} is a file, not a folder; pick a folder for events")
-    parent = root if root.is_dir() else _existing_parent(root)
-    if not parent.is_dir():
-        raise WriteRefused(f"--events {folder}: {str(parent)!r} is a file, so the folder cannot be made; pick "
-                           f"another folder")
-    if not _can_write(parent):
-        raise WriteRefused(f"--events {folder}: {str(parent)!r} is not writable; pick another folder")
-    if not root.is_dir():
-        return
-    db, log = root / EVENTS_DB, root / EVENTS_LOG
-    from detector.events.store import is_lookout_db
-    if db.exists() and not is_lookout_db(db):
-        raise WriteRefused(f"--events {folder}: {EVENTS_DB} there is not Lookout's; pick another folder")
-    if log.exists() and not db.exists():
-        raise WriteRefused(f"--events {folder}: {EVENTS_LOG} there has no Lookout index beside it, so Lookout did "
-                           f"not write it; pick another folder")
-
-
-def _can_write(folder: Path) -> bool:
-    """Try it: permissions alone do not tell (root ignores them; a read-only mount does not)."""
-    import tempfile
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".lookout-probe-"):
-            return True
-    except OSError:
-        return False
-
-
-def _existing_parent(p: Path) -> Path:
-    p = p.absolute()
-    while not p.exists():
-        p = p.parent
-    return p

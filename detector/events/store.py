@@ -15,7 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from detector.events.settings import EVENTS_DB, EVENTS_LOG
+from detector.util.write_guard import Named, WriteRefused, same_file
+
+EVENTS_DB, EVENTS_LOG = "events.db", "events.jsonl"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lookout_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -183,3 +185,49 @@ def _epoch(iso_time: str | None) -> float | None:
         return None
     from datetime import datetime
     return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
+
+
+def check_events_dir(folder: str, inputs: list[Named]) -> None:
+    """--events DIR: never an input or a folder holding one, never a file, writable, and its
+    events.db / events.jsonl only Lookout's own (a log without its index, or a database that is not
+    Lookout's, is someone else's). WriteRefused (one line) before anything loads."""
+    root = Path(folder)
+    real = os.path.realpath(root)
+    for i in inputs:
+        p = os.path.realpath(i.path)
+        if same_file(root, i.path) or p.startswith(real.rstrip(os.sep) + os.sep):
+            raise WriteRefused(f"--events {folder} is (or holds) the input {i.shown()}: pick a folder of its own "
+                               f"for events")
+    if root.exists() and not root.is_dir():
+        raise WriteRefused(f"--events {folder} is a file, not a folder; pick a folder for events")
+    parent = root if root.is_dir() else _existing_parent(root)
+    if not parent.is_dir():
+        raise WriteRefused(f"--events {folder}: {str(parent)!r} is a file, so the folder cannot be made; pick "
+                           f"another folder")
+    if not _can_write(parent):
+        raise WriteRefused(f"--events {folder}: {str(parent)!r} is not writable; pick another folder")
+    if not root.is_dir():
+        return
+    db, log = root / EVENTS_DB, root / EVENTS_LOG
+    if db.exists() and not is_lookout_db(db):
+        raise WriteRefused(f"--events {folder}: {EVENTS_DB} there is not Lookout's; pick another folder")
+    if log.exists() and not db.exists():
+        raise WriteRefused(f"--events {folder}: {EVENTS_LOG} there has no Lookout index beside it, so Lookout did "
+                           f"not write it; pick another folder")
+
+
+def _can_write(folder: Path) -> bool:
+    """Try it: permissions alone do not tell (root ignores them; a read-only mount does not)."""
+    import tempfile
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".lookout-probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def _existing_parent(p: Path) -> Path:
+    p = p.absolute()
+    while not p.exists():
+        p = p.parent
+    return p
