@@ -19,7 +19,7 @@ def open_window(qtbot, tmp_path, source: str | None, model: str = "ssdlite-mobil
     from detector.engine.pipeline import Models
     from detector.engine.run import RunConfig
     from lookout_ui.app import build_window
-    config = RunConfig(source=source, loop=True, **config)
+    config = RunConfig(**{"source": source, "loop": True, **config})
     models = Models(Detector.load(model, device="cpu"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win, session = build_window(config, models, snapshot_dir=str(tmp_path / "snapshots"),

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 from detector.engine.capture import CapturePolicy
 from detector.engine.pipeline import Models
-from detector.engine.run import RunConfig, fresh_models, load_models, source_options
+from detector.engine.run import RunConfig, fresh_models, load_models, make_analytics, source_options
 from detector.engine.session import LiveSession
 from detector.io.sources import is_live_spec
 
@@ -26,9 +27,19 @@ def build_window(configs: RunConfig | list[RunConfig], models: Models | None = N
     tests make it. Folders: this run's (else the remembered ones); ``settings``: a QSettings."""
     from .main_window import MainWindow
     configs = [configs] if isinstance(configs, RunConfig) else list(configs)
+    if configs[0].events:  # events are tracks confirmed over frames (as the command line's --events)
+        configs = [replace(c, track=True) for c in configs]
     config = configs[0]
     models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr), throughput=False)  # live
-    session = LiveSession(models, policy=viewer_policy(config))
+    events = None
+    if config.events:
+        from detector.engine.live_events import LiveEvents
+        if models.analytics is None:
+            models.analytics = make_analytics(config)
+        events = LiveEvents(config, warn=lambda m: print(m, file=sys.stderr))
+    session = LiveSession(models, policy=viewer_policy(config), events=events)
+    if events is not None:  # its warnings (a folder that cannot be written) reach the status bar
+        events.warn = session.messages.put
     several = len(configs) > 1
     for c in configs:
         if c.source:  # several: each stream its own tracker, counters and class filter over the shared models

@@ -161,6 +161,8 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
         self._follow_source_state()
         while not self._probes.empty():
             self.start_view.set_cameras(self._probes.get_nowait())
+        if self.event_list is not None:
+            self.event_list.pull()
         if self.models.detector is not self._shown_detector:  # swapped in by a loader: new label list
             self._shown_detector = self.models.detector
             self._fill_classes()
@@ -373,7 +375,9 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
-        self.session.stop(timeout=2.0)
+        self.session.stop(timeout=2.0)  # with --events: the streams' last events end, the hub closes
+        if self.event_list is not None:
+            self.event_list.close_loader()
         if self._probe_thread is not None:
             self._probe_thread.join(timeout=2.0)
         super().closeEvent(event)

@@ -32,6 +32,13 @@ class SidePanel:
             Section("Tracking and counting", self._counting()),
             Section("Output folders", self._folder_controls()),
         )}
+        self.event_list = None
+        events = getattr(self.session, "events", None)
+        if events is not None:  # --events: the last events (no section at all without it)
+            from .event_list import EventList
+            self.event_list = EventList(events.folder, lambda text: self.statusBar().showMessage(text, 8000))
+            events.listen(self.event_list.hear)
+            self.sections["Events"] = Section("Events", self.event_list)
         content = QWidget()
         lay = QVBoxLayout(content)
         lay.setContentsMargins(6, 4, 6, 4)

@@ -41,10 +41,11 @@ class LiveSession(threading.Thread):
     method calls from any thread; none of them waits on I/O."""
 
     def __init__(self, models: Models, source: str | None = None, policy: CapturePolicy | None = None,
-                 name: str = ""):
+                 name: str = "", events=None):
         """``models``: the loaded models every stream shares (and the first stream's own view of
         them). ``policy``: for ``source``, and (its reconnect tries and source options: RTSP transport,
-        camera mode) for the sources opened later."""
+        camera mode) for the sources opened later. ``events``: a ``live_events.LiveEvents``
+        (``--events``) that every stream's results go to, as a headless run's go to its event sinks."""
         super().__init__(name="lookout-engine", daemon=True)
         self.models = models
         self.messages: queue.Queue[str] = queue.Queue()
@@ -62,6 +63,7 @@ class LiveSession(threading.Thread):
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookout-loader")
         self._load_seq: dict[str, int] = {}
         self._finishers: list[threading.Thread] = []
+        self.events = events
         if source is not None:
             self.add_source(source, policy, name=name, models=models)
 
@@ -264,6 +266,8 @@ class LiveSession(threading.Thread):
         self._loader.shutdown(wait=False, cancel_futures=True)
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
+            if self.events is not None:  # the last events end and their clips reach the disk
+                self.join(30.0)
         for t in list(self._finishers):
             t.join(timeout=30.0)  # a recording's last frames reach the disk before the process ends
 
@@ -277,9 +281,13 @@ class LiveSession(threading.Thread):
                     removed, self._removed = self._removed, []
                 for s in removed:
                     s.close()  # its capture stopped and joined (with a timeout) here, never on the GUI thread
+                    if self.events is not None:
+                        self.events.drop(s)
                 streams = self.streams()
                 for s in streams:
                     s.update()
+                    if s.done and self.events is not None:  # its source ended or failed: so do its events
+                        self.events.drop(s)
                 ready = [s for s in streams if s.capture is not None and not s.done]
                 if not ready:
                     self._wake.wait(0.05)
@@ -293,12 +301,16 @@ class LiveSession(threading.Thread):
             for s in self.streams() + self._removed:
                 s.close()
             self.stop_recording()
+            if self.events is not None:  # after the streams stop: their events end, then the hub closes
+                self.events.close()
 
     def _turn(self, scheduler: Scheduler) -> None:
         """One detector call; each result published to its stream (and to the recording)."""
         try:
             for stream, result in scheduler.turn(self._wake):
                 stream.publish(result)
+                if self.events is not None:
+                    self.events.feed(stream, result)
                 with self._lock:
                     rec = self._recorder if self._record_stream is stream else None
                 if rec is not None:

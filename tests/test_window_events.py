@@ -1,0 +1,73 @@
+"""The window with --events (issue #25, the window's part): each stream feeds the process's event hub
+like the headless run, so the folder gets events.jsonl, the index, clips and snapshots; the side
+panel lists the last events with their thumbnails; a double-click plays a finished event's clip. The
+real window on the demo clip, offscreen."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from window_helpers import DEMO_CLIP, no_thread_left, open_window  # noqa: E402
+
+ROLE = 256  # Qt.ItemDataRole.UserRole: the row's record
+
+
+def _rows(win) -> list:
+    lst = win.event_list
+    return [lst.item(i) for i in range(lst.count())]
+
+
+def test_window_writes_events_and_lists_them(qtbot, tmp_path, monkeypatch):
+    from PyQt6.QtGui import QDesktopServices
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    folder = tmp_path / "events"
+    with no_thread_left():
+        # played once: people are in every frame, so their shared clip closes when the file ends (its
+        # events end with it, as at the end of a headless run)
+        win = open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(folder), loop=False, pre_roll=1.0,
+                          post_roll=1.0)
+        assert win.sections["Events"].isVisible() and win.event_list.count() == 0
+        qtbot.waitUntil(lambda: win.event_list.count() >= 1, timeout=60000)
+        text = win.event_list.item(0).text()
+        assert " demo_vtest " in text and text.endswith("person"), text  # time, stream, label
+        assert text[:8].count(":") == 2  # HH:MM:SS
+        # an event still open says so instead of playing
+        still_open = [it for it in _rows(win) if not it.data(ROLE).get("end_time")]
+        assert still_open
+        win.event_list.itemDoubleClicked.emit(still_open[0])
+        assert "still open" in win.statusBar().currentMessage() and not opened
+
+        def finished():  # an event that ended, its thumbnail on its row and its clip on disk
+            for item in _rows(win):
+                rec = item.data(ROLE)
+                if rec.get("end_time") and not item.icon().isNull() and (folder / rec["clip"]).exists():
+                    return item
+            return None
+        qtbot.waitUntil(lambda: finished() is not None, timeout=90000)
+        item = finished()
+        record = item.data(ROLE)
+        assert (folder / record["snapshot"]).exists()
+        win.event_list.itemDoubleClicked.emit(item)
+        assert [u.toLocalFile() for u in opened] == [str((folder / record["clip"]).resolve())]
+        # newest first, at most the list's cap
+        starts = [it.data(ROLE)["start_time"] for it in _rows(win)]
+        assert starts == sorted(starts, reverse=True)
+        win.close()
+    # the hub closed: the log and index are complete, and every clip the list pointed to is there
+    assert (folder / "events.db").exists()
+    lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines() if x.strip()]
+    assert [x["event"] for x in lines if x["id"] == record["id"]] == ["start", "end"]
+    with sqlite3.connect(folder / "events.db") as db:
+        assert db.execute("SELECT clip FROM events WHERE id = ?", (record["id"],)).fetchone() == (record["clip"],)
+    assert all((folder / it.data(ROLE)["clip"]).exists() for it in _rows(win) if it.data(ROLE).get("clip"))
+
+
+def test_no_events_section_without_events(qtbot, tmp_path):
+    with no_thread_left():
+        win = open_window(qtbot, tmp_path, str(DEMO_CLIP), frames=1)
+        assert "Events" not in win.sections and win.event_list is None
+        win.close()
