@@ -8,11 +8,12 @@ import json
 import os
 import sqlite3
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from lookout_ui.event_list import MAX_EVENTS, ROLE, EventList  # noqa: E402
 from window_helpers import DEMO_CLIP, no_thread_left, open_window  # noqa: E402
-
-ROLE = 256  # Qt.ItemDataRole.UserRole: the row's record
 
 
 def _rows(win) -> list:
@@ -53,7 +54,7 @@ def test_window_writes_events_and_lists_them(qtbot, tmp_path, monkeypatch):
         assert (folder / record["snapshot"]).exists()
         win.event_list.itemDoubleClicked.emit(item)
         assert [u.toLocalFile() for u in opened] == [str((folder / record["clip"]).resolve())]
-        # newest first, at most the list's cap
+        # newest first (by when each object was first seen)
         starts = [it.data(ROLE)["start_time"] for it in _rows(win)]
         assert starts == sorted(starts, reverse=True)
         win.close()
@@ -71,3 +72,58 @@ def test_no_events_section_without_events(qtbot, tmp_path):
         win = open_window(qtbot, tmp_path, str(DEMO_CLIP), frames=1)
         assert "Events" not in win.sections and win.event_list is None
         win.close()
+
+
+def test_events_section_fits_a_laptop(qtbot, tmp_path):
+    """At a 1366 x 768 laptop's maximised size the panel, with the Events section, overlaps nothing
+    and scrolls to the list."""
+    from test_window_layout import _overlaps
+    with no_thread_left():
+        win = open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(tmp_path / "events"))
+        win.resize(1366, 740)
+        qtbot.waitUntil(lambda: win.height() == 740, timeout=5000)
+        qtbot.waitUntil(lambda: win.event_list.count() >= 1, timeout=60000)
+        overlapping, squeezed = _overlaps(win)
+        assert not overlapping and not squeezed, (overlapping, squeezed)
+        scroll = win.panel_scroll
+        scroll.ensureWidgetVisible(win.event_list)
+        qtbot.wait(50)
+        top_left = win.event_list.mapTo(scroll.viewport(), win.event_list.rect().topLeft())
+        assert scroll.viewport().rect().contains(top_left)
+        win.close()
+
+
+def test_a_stream_added_later_tracks_for_its_events(qtbot, tmp_path):
+    from detector import Detector
+    from detector.engine.live_events import LiveEvents
+    from detector.engine.pipeline import Models
+    from detector.engine.run import RunConfig
+    from detector.engine.session import LiveSession
+    events = LiveEvents(RunConfig(source=None, events=str(tmp_path / "events"), track=True))
+    session = LiveSession(Models(Detector.load("ssdlite-mobilenetv2-person", device="cpu")), events=events)
+    stream = session.add_source(str(DEMO_CLIP))
+    assert stream.models.analytics is not None
+    session.stop()
+
+
+def test_an_events_folder_that_is_an_input_is_refused_before_the_window(qtbot, tmp_path):
+    from detector.util.write_guard import WriteRefused
+    with pytest.raises(WriteRefused, match="--events"):
+        open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(DEMO_CLIP.parent))
+
+
+def test_the_list_keeps_the_newest_events_and_says_what_is_open(qtbot, tmp_path):
+    said = []
+    lst = EventList(str(tmp_path), said.append)
+    qtbot.addWidget(lst)
+    for n in range(MAX_EVENTS + 10):  # from another thread in the window: hear() only queues
+        lst.hear("start", {"id": f"e{n}", "stream": "door", "kind": "line" if n % 2 else "object", "label": "car",
+                           "start_time": f"2026-01-01T10:00:{n % 60:02d}.{n:03d}Z", "end_time": None,
+                           "clip": None, "snapshot": None})
+    assert lst.count() == 0
+    lst.pull()
+    assert lst.count() == MAX_EVENTS
+    assert lst.item(0).data(ROLE)["id"] == f"e{MAX_EVENTS + 9}" and lst.item(0).text().endswith("door  car (line)")
+    lst.itemDoubleClicked.emit(lst.item(0))
+    assert "still open" in said[-1]
+    lst.close_loader()

@@ -28,6 +28,9 @@ def build_window(configs: RunConfig | list[RunConfig], models: Models | None = N
     from .main_window import MainWindow
     configs = [configs] if isinstance(configs, RunConfig) else list(configs)
     if configs[0].events:  # events are tracks confirmed over frames (as the command line's --events)
+        from detector.engine.config import run_inputs
+        from detector.events.store import check_events_dir
+        check_events_dir(configs[0].events, [i for c in configs for i in run_inputs(c)])  # one line, before loading
         configs = [replace(c, track=True) for c in configs]
     config = configs[0]
     models = models or load_models(config, warn=lambda m: print(m, file=sys.stderr), throughput=False)  # live

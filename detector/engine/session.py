@@ -92,6 +92,9 @@ class LiveSession(threading.Thread):
         if models is None:
             m = self.models.snapshot()
             models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
+            if self.events is not None:  # events are confirmed tracks: a stream added later tracks too
+                from detector.engine.config import make_analytics
+                models.analytics = make_analytics(self.events.config)
         stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None, **options)
         stream.log = lambda msg: self._say(stream, msg)
         stream.engine.min_score = self.models.detector.score_threshold if conf is None else conf
