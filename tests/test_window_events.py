@@ -13,7 +13,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from lookout_ui.event_list import MAX_EVENTS, ROLE, EventList  # noqa: E402
-from window_helpers import DEMO_CLIP, no_thread_left, open_window  # noqa: E402
+from window_helpers import DEMO_CLIP, no_thread_left, open_grid, open_window  # noqa: E402
 
 
 def _rows(win) -> list:
@@ -32,6 +32,7 @@ def test_window_writes_events_and_lists_them(qtbot, tmp_path, monkeypatch):
         win = open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(folder), loop=False, pre_roll=1.0,
                           post_roll=1.0)
         assert win.sections["Events"].isVisible() and win.event_list.count() == 0
+        assert not win.track_box.isEnabled()  # events are confirmed tracks: tracking stays on
         qtbot.waitUntil(lambda: win.event_list.count() >= 1, timeout=60000)
         text = win.event_list.item(0).text()
         assert " demo_vtest " in text and text.endswith("person"), text  # time, stream, label
@@ -127,3 +128,14 @@ def test_the_list_keeps_the_newest_events_and_says_what_is_open(qtbot, tmp_path)
     lst.itemDoubleClicked.emit(lst.item(0))
     assert "still open" in said[-1]
     lst.close_loader()
+
+
+def test_two_streams_one_hub_both_in_the_list(qtbot, tmp_path):
+    folder = tmp_path / "events"
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, [("door", str(DEMO_CLIP)), ("yard", str(DEMO_CLIP))], events=str(folder))
+        qtbot.waitUntil(lambda: {it.data(ROLE)["stream"] for it in _rows(win)} == {"door", "yard"}, timeout=60000)
+        assert list(win.session.events.hubs) == [str(folder)]  # one hub for the folder, shared
+        win.close()
+    streams = {json.loads(x)["stream"] for x in (folder / "events.jsonl").read_text().splitlines()}
+    assert streams == {"door", "yard"}

@@ -39,6 +39,8 @@ class SidePanel:
             self.event_list = EventList(events.folder, lambda text: self.statusBar().showMessage(text, 8000))
             events.listen(self.event_list.hear)
             self.sections["Events"] = Section("Events", self.event_list)
+            self.track_box.setEnabled(False)  # events are confirmed tracks: tracking stays on
+            self.track_box.setToolTip("on while --events records events")
         content = QWidget()
         lay = QVBoxLayout(content)
         lay.setContentsMargins(6, 4, 6, 4)

@@ -3,7 +3,8 @@ process's one EventHub for the folder, built by the headless run's own ``_event_
 writes the same events.jsonl, index, clips and snapshots as ``lookout --headless --events`` does.
 
 Driven by the session's engine thread: ``feed`` after each published result, ``drop`` for a stream
-that was removed, ``close`` once the streams have stopped. Each stream's sink runs behind an
+whose source ended or that was removed (finished on a thread of its own), ``close`` once the
+streams have stopped. Each stream's sink runs behind an
 OutputWorker of its own, as in the headless run, so the engine thread only queues.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ class LiveEvents:
         self._lock = threading.Lock()
         # id(stream) -> (worker, EventSink, the capture it was made for)
         self._workers: dict[int, tuple[OutputWorker, object, object]] = {}
+        self._finishers: list[threading.Thread] = []  # streams dropped: their events ending, clips closing
         self._dead: set[int] = set()  # streams whose sink could not be made: warned once, not retried
         self.closed = False
 
@@ -77,8 +79,10 @@ class LiveEvents:
         """``stream``'s source ended, or the stream is gone: its open events end and its clip is
         finished (as at the end of a headless run); a next source gets a sink of its own."""
         entry = self._workers.pop(id(stream), None)
-        if entry is not None:
-            self._finish(*entry)
+        if entry is not None:  # on a thread of its own: the other streams' frames do not wait for a clip's end
+            t = threading.Thread(target=self._finish, args=entry, name="lookout-events-close")
+            t.start()
+            self._finishers.append(t)
 
     def _finish(self, worker: OutputWorker, sink, _capture=None) -> None:
         worker.finish()
@@ -92,6 +96,8 @@ class LiveEvents:
         self.closed = True
         for key in list(self._workers):
             self._finish(*self._workers.pop(key))
+        for t in self._finishers:
+            t.join(60.0)  # the recorder's own limit: a stream dropped earlier has ended its events
         for hub in self.hubs.values():
             hub.close()
         self.hubs.clear()
