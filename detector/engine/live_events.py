@@ -22,7 +22,6 @@ class LiveEvents:
         self.config, self.warn = config, warn
         self.hubs: dict = {}  # what ``_event_sink`` fills: one hub for the folder
         self._listeners: list = []
-        self._lock = threading.Lock()
         # id(stream) -> (worker, EventSink, the capture it was made for)
         self._workers: dict[int, tuple[OutputWorker, object, object]] = {}
         self._finishers: list[threading.Thread] = []  # streams dropped: their events ending, clips closing
@@ -59,13 +58,12 @@ class LiveEvents:
         if cap is None or cap.source is None:
             return None
         config = dataclasses.replace(self.config, source=cap.spec, stream=stream.name or None)
-        try:
-            with self._lock:
-                fresh = self.config.events not in self.hubs
-                sink = _event_sink(config, self.hubs, cap.source.fps, cap.policy.live, self.warn)
-                if fresh:  # before any stream can send an event through it
-                    for fn in self._listeners:
-                        self.hubs[self.config.events].listen(fn)
+        try:  # no lock: feed, drop and close all run on the engine thread
+            fresh = self.config.events not in self.hubs
+            sink = _event_sink(config, self.hubs, cap.source.fps, cap.policy.live, self.warn)
+            if fresh:  # before any stream can send an event through it
+                for fn in self._listeners:
+                    self.hubs[self.config.events].listen(fn)
         except Exception as e:  # the folder cannot be written: the video goes on, the user is told
             self._dead.add(id(stream))
             self.warn(f"events off for {stream.name or cap.spec}: {e}")
