@@ -28,7 +28,7 @@ SECRET = "hook-Secret-5520"
 
 
 def lookout(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), "--no-progress", *map(str, args)],
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), "--no-progress", "--headless", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
 
 
@@ -38,7 +38,7 @@ def lookout_events(*args):
 
 
 def spawn(*args, env=None):
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--no-progress", *map(str, args)],
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--no-progress", "--headless", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or ENV, cwd=ROOT)
 
 

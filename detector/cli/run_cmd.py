@@ -212,7 +212,7 @@ def run_main(argv: list[str], open_window: Callable[[list[RunConfig]], int] | No
         parser.set_defaults(**top)
         args = parser.parse_args(argv)  # the command line over the file
     configs = stream_configs(args, file_streams)
-    headless = args.headless or any(x.output or x.detections or x.dump_dir or x.events for x in configs)
+    headless = args.headless or any(x.output or x.detections or x.dump_dir for x in configs)  # --events: the window lists them
     if headless:
         return run_headless(configs)
     return run_window(configs, open_window)
