@@ -188,3 +188,13 @@ def test_batch_list_files(source_folder, lines):
     for inp in expand([str(listing)]):
         assert inp.name and "/" not in inp.name
         assert inp.problem is None or "\n" not in inp.problem
+
+
+@FAST
+@given(user=st.text(alphabet=string.ascii_lowercase + "@.:-", max_size=10), password=secret,
+       host=st.sampled_from(["127.0.0.1:554", "cam.local", "[::1]:8554"]), path=st.text(alphabet="abc/", max_size=6))
+def test_a_password_never_shows_whatever_the_user_name_holds(user, password, host, path):
+    from detector.io.sources import mask_url
+    url = f"rtsp://{user.replace(':', '')}:{password}@{host}/{path}"
+    shown = mask_url(f"cannot open {url}; retrying {url}")
+    assert password not in shown and shown.count(":***@") == 2, shown

@@ -45,13 +45,21 @@ class SourceOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):(?P<pw>[^@/\s]*)@")
+_URL_AUTHORITY = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<authority>[^/\s]*)")
+
+
+def _mask_authority(m: re.Match) -> str:
+    userinfo, at, host = m.group("authority").rpartition("@")  # the last '@': a user name may hold one
+    if not at or ":" not in userinfo:
+        return m.group(0)
+    return f"{m.group('scheme')}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def mask_url(text: str) -> str:
     """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``, anywhere in ``text``: what every
-    log line, title, stats file and error message shows of a source."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:***@", text)
+    log line, title, stats file and error message shows of a source (also when the user name or the
+    password holds '@' or ':')."""
+    return _URL_AUTHORITY.sub(_mask_authority, text)
 
 
 # OpenCV's FFmpeg backend reads its options from the environment at each open: one open at a time.
