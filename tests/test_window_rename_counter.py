@@ -7,15 +7,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from window_helpers import DEMO_CLIP, next_results, no_thread_left, open_window  # noqa: E402
-
-
-@pytest.fixture()
-def window(qtbot, tmp_path):
-    with no_thread_left():
-        win = open_window(qtbot, tmp_path, str(DEMO_CLIP))
-        yield win
-        win.close()
+from window_helpers import DEMO_CLIP, next_results, no_thread_left, open_window, window  # noqa: E402,F401 (window: the fixture)
 
 
 def _zone_counts(win, name):

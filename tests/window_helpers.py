@@ -6,6 +6,8 @@ import contextlib
 import threading
 import time
 
+import pytest
+
 from conftest import DEMO_CLIP  # noqa: F401  (re-exported for the tests)
 
 
@@ -91,3 +93,12 @@ def grab_pixels(widget):
     ptr.setsize(img.sizeInBytes())
     rows = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())
     return rows[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+@pytest.fixture()
+def window(qtbot, tmp_path):
+    """The window on the demo clip, past its first results; closed after the test with no thread left."""
+    with no_thread_left():
+        win = open_window(qtbot, tmp_path, str(DEMO_CLIP))
+        yield win
+        win.close()
