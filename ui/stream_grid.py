@@ -61,9 +61,6 @@ class StreamGrid(QWidget):
         tile.show()
         return tile
 
-    def tile_of(self, stream) -> TileView | None:
-        return next((t for t in self.tiles if t.stream is stream), None)
-
     def arrange(self) -> None:
         aspect = next((t._image.shape[1] / t._image.shape[0] for t in self.tiles if t._image is not None), 4 / 3)
         cols, rows = grid_shape(len(self.tiles), self.width(), self.height(), aspect)

@@ -16,7 +16,6 @@ from typing import Iterable
 
 import numpy as np
 
-from detector.engine.capture import CaptureThread
 from detector.types.detections import Classification
 from detector.types.frames import Frame
 from detector.types.results import Result
@@ -104,34 +103,14 @@ class Models:
             self._detector, self._classes = detector, classes
 
 
-def take_frame(capture: CaptureThread, stats: Stats, timeout: float = 0.2) -> Frame | None:
-    """The capture's next frame (None on timeout), counting the frames it dropped since the last
-    call into ``stats`` (a running count across sources). EndOfStream once it has ended or failed."""
-    try:
-        return capture.buffer.get(timeout=timeout)
-    finally:
-        dropped = capture.buffer.new_drops()
-        if dropped > 0:
-            stats.count("dropped", dropped)
-
-
 class Engine:
-    """Runs the models on frames. ``process`` is a generator: one Result per frame, in order."""
+    """One stream's side of the models: ``detect`` runs the (shared) detector on frames in one call,
+    ``finish`` takes each frame through this stream's class filter, classifier and tracker."""
 
     def __init__(self, models: Models, stats: Stats, min_score: float | None = None):
         """``min_score``: this stream's own score threshold, above the shared detector's (several
         streams share one detector, which runs at the lowest of their thresholds)."""
         self.models, self.stats, self.min_score = models, stats, min_score
-
-    def infer(self, frame: Frame) -> Result:
-        return self.infer_batch([frame])[0]
-
-    def infer_batch(self, frames: list[Frame]) -> list[Result]:
-        """One detector call for all ``frames`` (one settings snapshot for them all), then the class
-        filter, the classifier and tracking frame by frame, in order."""
-        m = self.models.snapshot()
-        all_dets, share = self.detect(m, frames)
-        return [self.finish(m, frame, dets, dict(share)) for frame, dets in zip(frames, all_dets)]
 
     def detect(self, m: ModelSnapshot, frames: list[Frame]) -> tuple[list, dict[str, float]]:
         """The detector on ``frames`` in one call: their Detections and each frame's share of the

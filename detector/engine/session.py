@@ -150,11 +150,6 @@ class LiveSession(threading.Thread):
         return f.state if f is not None else IDLE_STATE
 
     @property
-    def source_desc(self) -> str:
-        f = self._focus
-        return f.description if f is not None else ""
-
-    @property
     def paused(self) -> bool:
         f = self._focus
         return f is not None and f.paused
