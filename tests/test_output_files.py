@@ -11,23 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DEMO_CLIP, ROOT, shared_path
+from conftest import DEMO_CLIP, ROOT, read_frame, shared_path
 
 
 def lookout(*args, timeout=300):
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
-
-
-def decoded(video, index: int) -> np.ndarray:
-    cap = cv2.VideoCapture(str(video))
-    try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = cap.read()
-        assert ok, f"cannot read frame {index} of {video}"
-        return frame
-    finally:
-        cap.release()
 
 
 @pytest.mark.slow
@@ -64,7 +53,7 @@ def test_counts_in_the_written_video_read_as_the_jsonl_counts(tmp_path):
     c = line["counts"]["lines"]["door"]
     n_in, n_out = sum(c["in"].values()), sum(c["out"].values())
     assert n_in >= 2 and n_out >= 2, c
-    frame = decoded(video, 330)
+    frame = read_frame(video, 330)
     rows = RowsAnnotator("bottom", ink=(0, 255, 255))
     band = rows.band(frame.shape[:2], ["door"])
 
@@ -94,7 +83,7 @@ def test_blur_changes_the_people_in_the_video_and_not_the_detections(tmp_path):
         runs[name] = (video, jsonl.read_bytes())
     assert runs["plain"][1] == runs["blur"][1]
     line = json.loads(runs["plain"][1].decode().splitlines()[10])
-    plain, blurred = decoded(runs["plain"][0], 10), decoded(runs["blur"][0], 10)
+    plain, blurred = read_frame(runs["plain"][0], 10), read_frame(runs["blur"][0], 10)
     people = [d["xyxy"] for d in line["detections"] if d["label"] == "person" and d["score"] >= 0.5]
     assert people
     inside = np.zeros(plain.shape[:2], bool)

@@ -15,23 +15,29 @@ def open_window(qtbot, tmp_path, source: str | None, model: str = "ssdlite-mobil
                 **config):
     """The window on ``source`` (None: no source), shown; past ``frames`` results when > 0.
     ``config``: more RunConfig fields."""
+    from detector.engine.run import RunConfig
+    win = _shown(qtbot, tmp_path, RunConfig(**{"source": source, "loop": True, **config}), model)
+    if frames:
+        qtbot.waitUntil(lambda: win.shown_seq >= frames, timeout=20000)
+    return win
+
+
+def _shown(qtbot, tmp_path, config, model: str):
+    """The window on ``config`` (one RunConfig or a list), with its own settings file and output
+    folders under tmp_path, started and shown."""
     from PyQt6.QtCore import QSettings
 
     from detector import Detector
     from detector.engine.pipeline import Models
-    from detector.engine.run import RunConfig
     from lookout_ui.app import build_window
-    config = RunConfig(**{"source": source, "loop": True, **config})
-    models = Models(Detector.load(model, device="cpu"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win, session = build_window(config, models, snapshot_dir=str(tmp_path / "snapshots"),
-                                record_dir=str(tmp_path / "recordings"), settings=settings)
+    win, session = build_window(config, Models(Detector.load(model, device="cpu")),
+                                snapshot_dir=str(tmp_path / "snapshots"), record_dir=str(tmp_path / "recordings"),
+                                settings=settings)
     qtbot.addWidget(win)
     session.start()
     win.show()
     win.activateWindow()  # shortcuts go to the active window
-    if frames:
-        qtbot.waitUntil(lambda: win.shown_seq >= frames, timeout=20000)
     return win
 
 
@@ -56,21 +62,9 @@ def open_grid(qtbot, tmp_path, sources: list[tuple[str, str]], model: str = "ssd
               frames: int = 1, **config):
     """The window on several named streams ``[(name, source), ...]``, one RunConfig each as the
     command line makes them, shown; every tile past ``frames`` results when > 0."""
-    from PyQt6.QtCore import QSettings
-
-    from detector import Detector
-    from detector.engine.pipeline import Models
     from detector.engine.run import RunConfig
-    from lookout_ui.app import build_window
-    configs = [RunConfig(source=src, stream=name, loop=True, **config) for name, src in sources]
-    models = Models(Detector.load(model, device="cpu"))
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win, session = build_window(configs, models, snapshot_dir=str(tmp_path / "snapshots"),
-                                record_dir=str(tmp_path / "recordings"), settings=settings)
-    qtbot.addWidget(win)
-    session.start()
-    win.show()
-    win.activateWindow()
+    win = _shown(qtbot, tmp_path, [RunConfig(source=src, stream=name, loop=True, **config) for name, src in sources],
+                 model)
     if frames:
         qtbot.waitUntil(lambda: len(win.grid.tiles) == len(sources)
                         and all(t.seq >= frames for t in win.grid.tiles), timeout=30000)

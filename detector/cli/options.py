@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from pathlib import Path
 
 from detector.engine.run import RunConfig
@@ -42,7 +41,7 @@ def bitrate(text: str | None) -> int | None:
         value = float(t[:-1] if scale > 1 else t) * scale
     except ValueError:
         value = 0.0
-    if not 1000 <= value < 2**40 or math.isnan(value):
+    if not 1000 <= value < 2**40:  # nan and inf fail this too
         raise ValueError(f"expected --bitrate like 4M, 800k or 2500000 (bits/s, 1k to 1T), got {text!r}")
     return int(value)
 

@@ -8,7 +8,6 @@ torch model's ONNX Runtime mode: same graph, same NumPy pre- and postprocessing.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +45,7 @@ class OnnxDetector(DetectorCore):
                          mode, "cpu", options.score_threshold, options.iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        t0 = time.perf_counter()
-        pre = self.preprocessing
-        x = self.resize.batch(images, pre.scale, pre.offset)
-        if timings is not None:
-            timings["preprocess"] = (time.perf_counter() - t0) * 1000
+        x = self._resized(images, timings)
         with self._lock:
             enc, logits = self.session.run(self.outputs, {"images": x})
         return enc, logits

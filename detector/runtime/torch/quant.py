@@ -4,7 +4,6 @@ exported integer graph, which the loader builds.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import torch
@@ -34,11 +33,7 @@ class QuantizedDetector(DetectorCore):
                          str(self.torch_device), options.score_threshold, options.iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        t0 = time.perf_counter()
-        pre = self.preprocessing
-        x = self.resize.batch(images, pre.scale, pre.offset)
-        if timings is not None:
-            timings["preprocess"] = (time.perf_counter() - t0) * 1000
+        x = self._resized(images, timings)
         # TF32 on CUDA would break the integer arithmetic
         with self._lock, torch.inference_mode(), exact_fp32(self.torch_device, half=False):
             box, cls = self.model(torch.from_numpy(x).to(self.torch_device))
