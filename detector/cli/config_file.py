@@ -28,7 +28,7 @@ else:  # pragma: no cover - Python 3.10
 from detector.engine.stream_names import NAME
 
 PER_STREAM_KEYS = {"name", "source", "classes", "conf", "line", "zone", "counters_file", "output", "detections",
-                   "dump_dir", "stats_json", "motion", "motion_keyframe", "weight", "width", "height", "fps",
+                   "dump_dir", "stats_json", "motion", "motion_keyframe", "regions", "weight", "width", "height", "fps",
                    "fourcc", "blur", "max_frames"}
 NOT_IN_FILES = {"config", "help", "version", "list_models", "list_cameras", "source"}
 

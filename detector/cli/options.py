@@ -70,6 +70,12 @@ def add_stream_options(ap) -> None:
     ap.add_argument("--motion", action="store_true",
                     help="skip the detector on frames where nothing moved (their boxes carry over), with a full "
                          "detection at least every --motion-keyframe seconds: for mostly still cameras")
+    ap.add_argument("--regions", default=D["regions"], metavar="MODE",
+                    help="what the detector looks at: auto (squares around objects and motion, a sweep of the rest, "
+                         "the whole frame now and then), grid or grid:CxR (the whole frame plus overlapping tiles, every "
+                         "frame), off (the whole frame squeezed to the model's input). Default: auto when the frame's "
+                         "shorter side is at least twice the model's input (720p and up), off below (640x480, 768x576); "
+                         "images get grid. Small, distant people are found only with regions")
     ap.add_argument("--motion-keyframe", type=float, default=D["motion_keyframe"], metavar="S",
                     help="with --motion: detect at least this often (default 2 s)")
     ap.add_argument("--max-pixels", type=pixels, default=D["max_pixels"], metavar="N",

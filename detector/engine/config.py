@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from detector.engine.regions import RegionSpec
 from detector.io.camera import CameraMode
 from detector.io.sources import DEFAULT_MAX_PIXELS, IMAGE_EXTS, SourceOptions, input_files, is_live_spec
 from detector.models.registry import DEFAULT_MODEL
@@ -85,6 +86,7 @@ class RunConfig:
     weight: float = 1.0             # its share of detector calls against the other streams' under overload
     motion: bool = False            # skip the detector on frames where nothing moved (engine.motion)
     motion_keyframe: float = 2.0    # with motion: a full detection at least this often, in seconds
+    regions: str = ""               # what the detector looks at: auto, grid, grid:CxR, off ("": by frame size; engine.regions)
     snapshot_dir: str | None = None  # the window's snapshots and recordings for this run (None: its setting)
     record_dir: str | None = None
 
@@ -115,6 +117,7 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        RegionSpec.parse(self.regions)
         for flag, check, value in (("--conf", checked_score_threshold, self.conf),
                                    ("--iou", checked_iou_threshold, self.iou)):
             try:

@@ -1,6 +1,6 @@
 """The core shared by every mode: frames -> models -> results.
 
-    dets, share = engine.detect(models.snapshot(), frames)      # one detector call (streams.Scheduler)
+    dets, share = engine.detect(models.snapshot(), images, n)   # one detector call (streams.Scheduler)
     result = engine.finish(snapshot, frame, dets[i], share)     # each frame through its stream's state
 
 The window, file export and headless dump differ only in what consumes the results. Model settings
@@ -112,19 +112,23 @@ class Engine:
         streams share one detector, which runs at the lowest of their thresholds)."""
         self.models, self.stats, self.min_score = models, stats, min_score
 
-    def detect(self, m: ModelSnapshot, frames: list[Frame]) -> tuple[list, dict[str, float]]:
-        """The detector on ``frames`` in one call: their Detections and each frame's share of the
-        call's stage latencies (ms; "detect" is the whole call's)."""
+    def detect(self, m: ModelSnapshot, images: list[np.ndarray], frames: int) -> tuple[list, dict[str, float]]:
+        """The detector on ``images`` (whole frames or their regions' crops) in one call: their
+        Detections and each of the ``frames`` frames' share of the call's stage latencies (ms;
+        "detect" is the whole call's)."""
         lat_batch: dict[str, float] = {}
         t0 = time.perf_counter()
-        all_dets = m.detector.detect_batch([f.image for f in frames], timings=lat_batch)
-        share = {k: v / len(frames) for k, v in lat_batch.items()}
-        share["detect"] = (time.perf_counter() - t0) * 1000 / len(frames)
+        all_dets = m.detector.detect_batch(images, timings=lat_batch)
+        share = {k: v / frames for k, v in lat_batch.items()}
+        share["detect"] = (time.perf_counter() - t0) * 1000 / frames
+        self.stats.count("detector_calls")
         return all_dets, share
 
-    def finish(self, m: ModelSnapshot, frame: Frame, dets, lat: dict[str, float], inferred: bool = True) -> Result:
+    def finish(self, m: ModelSnapshot, frame: Frame, dets, lat: dict[str, float], inferred: bool = True,
+               regions: tuple = ()) -> Result:
         """One frame's detections through this stream's class filter, classifier and tracker;
-        ``inferred=False`` for detections carried over from an earlier frame (motion gating)."""
+        ``inferred=False`` for detections carried over from an earlier frame (motion gating);
+        ``regions``: the regions the detector looked at (empty: the whole frame)."""
         if self.min_score is not None and len(dets):
             dets = dets.filter(dets.scores >= self.min_score)
         if m.classes is not None:
@@ -149,4 +153,4 @@ class Engine:
         self.stats.add_latency("age", lat["capture_to_result"])
         self.stats.count("inferred" if inferred else "motion_skipped")
         # every sink shows boxes cut to the frame; the raw ones stay the detector's (and the tracker's)
-        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics)
+        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics, regions)

@@ -21,12 +21,13 @@ from detector.engine.capture import CaptureThread
 from detector.engine.motion import MotionGate
 from detector.engine.output import SharedSink
 from detector.engine.pipeline import Engine
+from detector.engine.regions import RegionPlanner, region_planner, summary as regions_summary
 from detector.engine.stats import Stats
 from detector.engine.stream_names import split_source, unique_names
 from detector.engine.streams import Scheduler, Stream
 from detector.types.results import Result
 from detector.io.sinks import FileSink, SinkError
-from detector.io.sources import SourceError, mask_url
+from detector.io.sources import ImageSource, SourceError, mask_url
 from detector.models.registry import DEFAULT_CLASSIFIER
 from detector.runtime.base import Detector
 from detector.runtime.options import LoadOptions
@@ -233,6 +234,7 @@ class StreamRun:
         self.capture = CaptureThread(config.source, self.policy, self.stats, log=lambda m: warn(self.prefix + m),
                                      stream=config.stream if named else "")
         self.stream: Stream | None = None
+        self.regions: RegionPlanner | None = None
         self.worker: OutputWorker | None = None
         self.sinks: list[FileSink] = []
         self.open_error: Exception | None = None
@@ -284,7 +286,10 @@ class StreamRun:
         self.worker.start()
         gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
         engine = Engine(self.models, self.stats, min_score=self.config.conf if self.named else None)
-        self.stream = Stream(self.config.stream, self.capture, engine, gate, self.config.weight, self.config.max_frames)
+        self.regions = region_planner(self.config.regions, min(self.models.detector.input_size), self.policy.live,
+                                      isinstance(source, ImageSource))
+        self.stream = Stream(self.config.stream, self.capture, engine, gate, self.config.weight, self.config.max_frames,
+                             self.regions)
         self.stats.info["batch"] = self.config.batch or (1 if self.policy.live else LOSSLESS_BATCH)
 
     def finish(self) -> None:
@@ -320,6 +325,7 @@ class StreamRun:
             report.warnings.append(f"the last {missing} frame(s) of {where} could not be read "
                                    f"(file cut short?); everything before them was processed")
         report.stats["stopped_by"] = report.stopped_by
+        report.stats["regions"] = regions_summary(self.regions, stats.get("inferred"), stats.get("detector_calls"))
         if config.motion:
             report.stats["frames"]["motion_skipped"] = stats.get("motion_skipped")
         det = models.detector

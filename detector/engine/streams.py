@@ -23,6 +23,8 @@ from typing import Iterator
 from detector.engine.capture import QUEUE_BYTES, CaptureThread, EndOfStream
 from detector.engine.motion import MotionGate
 from detector.engine.pipeline import Engine
+from detector.engine.regions import RegionPlanner
+from detector.ops.regions import crop
 from detector.types.detections import Detections
 from detector.types.frames import Frame
 from detector.types.results import Result
@@ -32,11 +34,12 @@ class Stream:
     """One stream's moving parts, driven by the scheduler's thread only (its capture thread aside).
 
     ``limit``: frames to process, 0 for all. ``weight``: its share of detector frames relative to the
-    other streams'. ``gate``: motion gating (None: every frame is detected)."""
+    other streams'. ``gate``: motion gating (None: every frame is detected). ``regions``: the region
+    stage (None: the detector sees each whole frame)."""
 
     def __init__(self, name: str, capture: CaptureThread, engine: Engine, gate: MotionGate | None = None,
-                 weight: float = 1.0, limit: int = 0):
-        self.name, self.capture, self.engine, self.gate = name, capture, engine, gate
+                 weight: float = 1.0, limit: int = 0, regions: RegionPlanner | None = None):
+        self.name, self.capture, self.engine, self.gate, self.regions = name, capture, engine, gate, regions
         self.weight, self.limit = max(weight, 1e-3), limit
         self.stats = engine.stats
         self.served = 0.0           # detector frames / weight: the fairness clock
@@ -171,16 +174,26 @@ class Scheduler:
                 need.append((s, f))
                 if s.gate is not None:
                     s.gate.detected(f)  # the reference for the frames after it, in this call too
-        found: dict[int, tuple[Detections, dict]] = {}
+        found: dict[int, tuple[Detections, dict, tuple]] = {}
         if need:
+            # every frame's regions (or the whole frame) in one detector call
+            images, plans = [], []
+            for s, f in need:
+                plan = s.regions.plan(f) if s.regions is not None else None
+                plans.append((len(images), plan))
+                images.extend([f.image] if plan is None else [crop(f.image, r) for r in plan])
             lead = turn[0][0].engine
-            all_dets, share = lead.detect(lead.models.snapshot(), [f for _, f in need])
-            found = {id(f): (dets, share) for (_, f), dets in zip(need, all_dets)}
+            snap = lead.models.snapshot()
+            all_dets, share = lead.detect(snap, images, len(need))
+            for (s, f), (start, plan) in zip(need, plans):
+                dets = all_dets[start] if plan is None else s.regions.merge(
+                    f, plan, all_dets[start:start + len(plan)], snap.detector.iou_threshold)
+                found[id(f)] = (dets, share, tuple(plan or ()))
         for s, f in turn:
             m = s.engine.models.snapshot()
             if id(f) in found:
-                dets, share = found[id(f)]
+                dets, share, looked = found[id(f)]
                 s._last_raw = dets
-                yield s, s.engine.finish(m, f, dets, dict(share))
+                yield s, s.engine.finish(m, f, dets, dict(share), regions=looked)
             else:  # nothing moved since the last detection: its boxes still hold
                 yield s, s.engine.finish(m, f, s._last_raw, {}, inferred=False)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from detector.types.detections import Detections
 from detector.types.frames import Frame
+from detector.types.regions import Region
 
 if TYPE_CHECKING:  # a type only: the envelope sits below the analytics that fill it
     from detector.analytics.counting import FrameAnalytics
@@ -13,13 +14,15 @@ if TYPE_CHECKING:  # a type only: the envelope sits below the analytics that fil
 
 @dataclass(frozen=True)
 class Result:
-    """A frame, its detections, per-stage latencies in ms (detect, classify, track, capture_to_result...)
-    and, when tracking is on, what tracking and counting add (events, counts, trails)."""
+    """A frame, its detections, per-stage latencies in ms (detect, classify, track, capture_to_result...),
+    when tracking is on, what tracking and counting add (events, counts, trails), and the regions the
+    detector looked at (``--regions``; not part of the detections file)."""
 
     frame: Frame
     detections: Detections
     latency_ms: dict = field(default_factory=dict)
     analytics: FrameAnalytics | None = None
+    regions: tuple[Region, ...] = ()  # what the detector looked at (empty: the whole frame, or nothing new)
 
     def to_json(self, timings: bool = False) -> dict:
         """The frame's line in the detections file. Without ``timings`` it depends only on the input

@@ -1,0 +1,285 @@
+"""What the detector looks at in each frame (``--regions``): the region stage between a frame and
+the detector.
+
+- ``off``: the whole frame squeezed to the model's input, as always (bit for bit: no crop, no merge).
+- ``grid`` (``grid:CxR``): the whole frame plus a fixed grid of overlapping square tiles, every frame;
+  deterministic, for files, images and batch.
+- ``auto``: squares around the objects already seen (where their motion predicts them), around
+  motion outside those, one grid tile a frame in turn (the sweep: what never moved is found too),
+  and the whole frame every ``FULL_EVERY`` detected frames (large objects); the first frame gets
+  the whole grid. An object that has not moved for ``STILL_AFTER`` detections is re-checked every
+  ``recheck_s`` seconds instead of every frame, its box carried meanwhile. Images get ``grid``.
+- default (no option): ``auto`` for frames whose shorter side is at least ``LARGE`` times the model's
+  input (a 1080p camera), ``off`` for smaller ones (a 640 x 480 webcam, the 768 x 576 demo clip).
+
+Every region is a square no smaller than the model's input; boxes come back to frame pixels as the
+crop's box plus its offset (``ops.regions``). Planning is deterministic for files: time is the
+frame's own timestamp, so a rerun looks at the same regions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from detector.ops import regions as ops
+from detector.ops.iou import box_iou
+from detector.types.detections import Detections
+from detector.types.frames import Frame
+from detector.types.regions import Region
+
+MODES = ("auto", "grid", "off")
+LARGE = 2.0            # default rule: regions when the frame's shorter side >= 2 x the model's input
+FULL_EVERY = 10        # auto: the whole frame once every this many detected frames
+STILL_AFTER = 5        # auto: detections without moving before an object counts as still
+MOTION_WIDTH = 480     # pixels across the grey copy the motion test compares
+PIXEL_DELTA = 18       # grey level change that counts as motion (as engine.motion)
+MAX_MEMORY = 256       # objects remembered between frames
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """``--regions``: mode ("auto", "grid", "off"; "" = the default rule) and, for grids, the columns
+    and rows (0 = chosen from the frame size)."""
+
+    mode: str = ""
+    cols: int = 0
+    rows: int = 0
+
+    @staticmethod
+    def parse(text: str | None) -> "RegionSpec":
+        """'auto', 'grid', 'grid:4x3', 'off' or '' -> RegionSpec; ValueError naming the forms."""
+        t = (text or "").strip().lower()
+        if t in ("", "default"):
+            return RegionSpec()
+        mode, _, cr = t.partition(":")
+        if mode in MODES and not cr:
+            return RegionSpec(mode)
+        if mode == "grid" and cr:
+            c, _, r = cr.partition("x")
+            if c.isdigit() and r.isdigit() and 1 <= int(c) <= 16 and 1 <= int(r) <= 16:
+                return RegionSpec("grid", int(c), int(r))
+        raise ValueError(f"expected --regions auto, grid, grid:CxR (1-16 each, e.g. grid:4x3) or off, got {text!r}")
+
+    def __str__(self) -> str:
+        return (f"grid:{self.cols}x{self.rows}" if self.cols else self.mode) or "default"
+
+
+def default_grid(width: int, height: int, model_side: int) -> tuple[int, int]:
+    """Columns and rows for a frame: tiles about ``TILE`` x the model's input, at least 2 x 1."""
+    side = TILE * model_side
+    return max(2, round(width / side)), max(1, round(height / side))
+
+
+TILE = 1.6  # grid tiles about 480 px for a 300 px model: a person 100 px tall reaches the model at ~60 px
+
+
+@dataclass
+class _Seen:
+    """An object remembered between frames: its last box, movement per detected frame, stillness."""
+
+    box: np.ndarray          # (4,) xyxy frame pixels
+    class_id: int
+    label: str
+    score: float
+    velocity: np.ndarray     # (4,) box change per detected frame
+    still: int = 0           # detections in a row without moving
+    checked_t: float = 0.0   # when a region last looked at it (s, stream time)
+
+
+class RegionPlanner:
+    """One stream's region stage: ``plan(frame)`` -> the regions to detect on (None: the whole frame
+    as is), then ``merge(frame, regions, per_region)`` -> the frame's Detections."""
+
+    def __init__(self, spec: RegionSpec, model_side: int, live: bool = False, image_source: bool = False,
+                 recheck_s: float = 2.0):
+        self.spec, self.model_side, self.live, self.recheck_s = spec, int(model_side), live, recheck_s
+        self.image_source = image_source
+        self._grey: np.ndarray | None = None
+        self._seen: list[_Seen] = []
+        self._n = 0          # detected frames so far
+        self._sweep = 0
+        self.counts = {"frames": 0, "regions": 0, "still_skipped": 0, "carried": 0}
+        self._looked: list[Region] = []
+
+    def mode(self, width: int, height: int) -> str:
+        """The mode for a frame this size (the default rule applied)."""
+        mode = self.spec.mode
+        if self.image_source and mode in ("", "auto"):
+            mode = "grid"
+        if mode == "":
+            mode = "auto" if min(width, height) >= LARGE * self.model_side else "off"
+        return mode
+
+    def _grid(self, width: int, height: int) -> list[Region]:
+        cols, rows = (self.spec.cols, self.spec.rows) if self.spec.cols else default_grid(width, height, self.model_side)
+        return ops.grid(width, height, cols, rows, self.model_side)
+
+    def _time(self, frame: Frame) -> float:
+        return frame.captured_at if self.live else frame.pts_ms / 1000.0
+
+    def plan(self, frame: Frame) -> list[Region] | None:
+        h, w = frame.image.shape[:2]
+        mode = self.mode(w, h)
+        if mode == "off" or min(w, h) < self.model_side:
+            self._looked = []
+            return None
+        full = Region(0, 0, w, h, "full")
+        if mode == "grid":
+            regions = [full] + self._grid(w, h)
+        else:
+            regions = self._plan_auto(frame, full)
+        self._looked = regions
+        self.counts["frames"] += 1
+        self.counts["regions"] += len(regions)
+        return regions
+
+    def _motion(self, image: np.ndarray) -> np.ndarray:
+        """Boxes (K, 4) in frame pixels of what changed since the last frame planned."""
+        h, w = image.shape[:2]
+        f = min(1.0, MOTION_WIDTH / w)
+        small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        prev, self._grey = self._grey, grey
+        if prev is None or prev.shape != grey.shape:
+            return np.zeros((0, 4), np.float32)
+        mask = cv2.dilate((cv2.absdiff(grey, prev) > PIXEL_DELTA).astype(np.uint8), None, iterations=2)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        keep = stats[1:, cv2.CC_STAT_AREA] >= 6  # a few grey pixels: noise
+        s = stats[1:][keep]
+        boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1).astype(np.float32) / f
+        return boxes.reshape(-1, 4)
+
+    def _plan_auto(self, frame: Frame, full: Region) -> list[Region]:
+        h, w = frame.image.shape[:2]
+        t = self._time(frame)
+        motion = self._motion(frame.image)
+        grid = self._grid(w, h)
+        self._n += 1
+        if not self._seen and self._n == 1:
+            return [full] + grid  # start-up: look everywhere once
+        moving = []
+        for s in self._seen:
+            predicted = s.box + s.velocity
+            stirred = len(motion) and (box_iou(predicted[None], motion) > 0).any()
+            if s.still >= STILL_AFTER and not stirred and t - s.checked_t < self.recheck_s:
+                self.counts["still_skipped"] += 1
+                continue
+            moving.append(predicted)
+        objects = np.array(moving, np.float32).reshape(-1, 4)
+        regions = ops.cluster(objects, w, h, self.model_side, "object")
+        covered = _corners(regions)
+        outside = motion[~(ops._inside(motion, covered) >= ops.INSIDE).any(axis=1)] if len(covered) else motion
+        regions += ops.cluster(outside, w, h, self.model_side, "motion")
+        # a busy scene: the grid tiles that hold what needs a look cost less than a square for each group
+        tiles = _holding(grid, np.concatenate([objects, outside]))
+        if len(regions) > len(tiles):
+            regions = tiles
+        if self._n % FULL_EVERY == 0:
+            regions.append(full)
+        regions.append(self._next_sweep(grid, regions))
+        return regions
+
+    def _next_sweep(self, grid: list[Region], taken: list[Region]) -> Region:
+        """The next grid tile in turn, skipping tiles this frame's regions already cover."""
+        boxes = _corners(taken)
+        for _ in range(len(grid)):
+            tile = grid[self._sweep % len(grid)]
+            self._sweep += 1
+            tb = np.array([[tile.x0, tile.y0, tile.x1, tile.y1]], np.float32)
+            if not len(boxes) or not (ops._inside(tb, boxes) >= 0.9).any():
+                break
+        return Region(tile.x0, tile.y0, tile.x1, tile.y1, "sweep")
+
+    def merge(self, frame: Frame, regions: list[Region], per_region: list[Detections], iou_threshold: float) -> Detections:
+        """The frame's detections from its regions' (each in its crop's pixels), plus, in auto mode,
+        still objects that no region looked at this frame (their last box carried)."""
+        hw = frame.image.shape[:2]
+        parts = [(r, ops.to_frame(d, r, hw)) for r, d in zip(regions, per_region)]
+        dets = ops.merge(parts, hw, iou_threshold, self.model_side)
+        if self.mode(hw[1], hw[0]) != "auto":
+            return dets
+        return self._remember(frame, regions, dets)
+
+    def _remember(self, frame: Frame, regions: list[Region], dets: Detections) -> Detections:
+        """Update the objects seen; add the still ones not looked at this frame to ``dets``."""
+        t = self._time(frame)
+        looked = _corners(regions)
+        old = self._seen
+        new: list[_Seen] = []
+        used = set()
+        if old and len(dets):
+            iou = box_iou(np.stack([s.box + s.velocity for s in old]), dets.xyxy)
+            iou[np.array([s.class_id for s in old])[:, None] != dets.class_ids[None, :]] = 0
+            for i, j in zip(*np.unravel_index(np.argsort(-iou, axis=None), iou.shape)):
+                if iou[i, j] < 0.3:
+                    break
+                if i in used or j + len(old) in used:
+                    continue
+                used.update((i, j + len(old)))
+                s, box = old[i], dets.xyxy[j].astype(np.float32)
+                moved = box_iou(s.box[None], box[None])[0, 0] < 0.9
+                new.append(_Seen(box, int(dets.class_ids[j]), dets.labels[j], float(dets.scores[j]),
+                                 0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1, t))
+        for j in range(len(dets)):
+            if j + len(old) not in used:
+                new.append(_Seen(dets.xyxy[j].astype(np.float32), int(dets.class_ids[j]), dets.labels[j],
+                                 float(dets.scores[j]), np.zeros(4, np.float32), 0, t))
+        carried = []
+        for i, s in enumerate(old):
+            if i in used:
+                continue
+            seen_here = len(looked) and (ops._inside(s.box[None], looked) >= 0.9).any()
+            if not seen_here and s.still >= STILL_AFTER:  # not looked at: still there, as far as we know
+                new.append(s)
+                carried.append(s)
+        self._seen = new[:MAX_MEMORY]
+        if not carried:
+            return dets
+        self.counts["carried"] += len(carried)
+        extra = Detections(np.stack([s.box for s in carried]), np.array([s.score for s in carried], np.float32),
+                           np.array([s.class_id for s in carried], np.int64), tuple(s.label for s in carried),
+                           image_hw=dets.image_hw)
+        return _concat(dets, extra)
+
+
+def _corners(regions: list[Region]) -> np.ndarray:
+    """(R, 4) float32 xyxy of the regions."""
+    return np.array([[r.x0, r.y0, r.x1, r.y1] for r in regions], np.float32).reshape(-1, 4)
+
+
+def _holding(grid: list[Region], boxes: np.ndarray) -> list[Region]:
+    """The grid tiles that hold the boxes (K, 4): for each box the tile holding most of it, once each."""
+    if not len(boxes):
+        return []
+    best = np.argmax(ops._inside(boxes, _corners(grid)), axis=1)
+    return [Region(t.x0, t.y0, t.x1, t.y1, "object") for k, t in enumerate(grid) if k in set(best.tolist())]
+
+
+def _concat(a: Detections, b: Detections) -> Detections:
+    """a's rows then b's, best score first."""
+    xyxy = np.concatenate([a.xyxy, b.xyxy]).astype(np.float32)
+    scores = np.concatenate([a.scores, b.scores]).astype(np.float32)
+    classes = np.concatenate([a.class_ids, b.class_ids]).astype(np.int64)
+    labels = a.labels + b.labels
+    order = np.argsort(-scores, kind="stable")
+    return Detections(xyxy[order], scores[order], classes[order], tuple(labels[i] for i in order), image_hw=a.image_hw)
+
+
+def summary(planner: "RegionPlanner | None", inferred: int, calls: int) -> dict:
+    """The stats' "regions" entry: mode, regions and detector calls per detected frame."""
+    if planner is None:
+        return {"mode": "off", "per_frame": 1.0}
+    c = planner.counts
+    frames = max(1, inferred)
+    whole = inferred - c["frames"]  # frames detected whole (small frames under the default rule)
+    return {"mode": str(planner.spec), "per_frame": round((c["regions"] + whole) / frames, 2),
+            "calls_per_frame": round(calls / frames, 3), "still_skipped": c["still_skipped"],
+            "carried": c["carried"]}
+
+
+def region_planner(text: str, model_side: int, live: bool, image_source: bool) -> RegionPlanner | None:
+    """The planner for ``--regions`` ``text`` (None for "off": the whole-frame path, untouched)."""
+    spec = RegionSpec.parse(text)
+    return None if spec.mode == "off" else RegionPlanner(spec, model_side, live=live, image_source=image_source)
