@@ -33,8 +33,12 @@ MODES = ("auto", "grid", "off")
 LARGE = 2.0            # default rule: regions when the frame's shorter side >= 2 x the model's input
 FULL_EVERY = 10        # auto: the whole frame once every this many detected frames
 STILL_AFTER = 5        # auto: detections without moving before an object counts as still
+MOVED = 0.2            # auto: a centre shift of this much of the box's size (or a size change of 1/3) is a move;
+                       # a still object's boxes from views at other scales differ by less
 MOTION_WIDTH = 480     # pixels across the grey copy the motion test compares
 PIXEL_DELTA = 18       # grey level change that counts as motion (as engine.motion)
+KEEP_MISSES = 2        # auto: looks that miss a remembered object before it is forgotten
+SEEN_PX = 24           # auto: an object smaller than this at a region's model scale was not looked at there
 MAX_MEMORY = 256       # objects remembered between frames
 
 
@@ -85,7 +89,8 @@ class _Seen:
     score: float
     velocity: np.ndarray     # (4,) box change per detected frame
     still: int = 0           # detections in a row without moving
-    checked_t: float = 0.0   # when a region last looked at it (s, stream time)
+    anchor: np.ndarray | None = None  # (4,) where it was when it stopped moving
+    misses: int = 0          # looks in a row that did not find it
 
 
 class RegionPlanner:
@@ -100,6 +105,7 @@ class RegionPlanner:
         self._seen: list[_Seen] = []
         self._n = 0          # detected frames so far
         self._sweep = 0
+        self._recheck_at = 0.0
         self.counts = {"frames": 0, "regions": 0, "still_skipped": 0, "carried": 0}
         self._looked: list[Region] = []
 
@@ -160,10 +166,13 @@ class RegionPlanner:
         if not self._seen and self._n == 1:
             return [full] + grid  # start-up: look everywhere once
         moving = []
+        recheck = t >= self._recheck_at  # still objects are looked at again together, every recheck_s
+        if recheck:
+            self._recheck_at = t + self.recheck_s
         for s in self._seen:
             predicted = s.box + s.velocity
             stirred = len(motion) and (box_iou(predicted[None], motion) > 0).any()
-            if s.still >= STILL_AFTER and not stirred and t - s.checked_t < self.recheck_s:
+            if s.still >= STILL_AFTER and not stirred and not recheck:
                 self.counts["still_skipped"] += 1
                 continue
             moving.append(predicted)
@@ -205,7 +214,6 @@ class RegionPlanner:
     def _remember(self, frame: Frame, regions: list[Region], dets: Detections) -> Detections:
         """Update the objects seen; add the still ones not looked at this frame to ``dets``."""
         t = self._time(frame)
-        looked = _corners(regions)
         old = self._seen
         new: list[_Seen] = []
         used = set()
@@ -219,21 +227,26 @@ class RegionPlanner:
                     continue
                 used.update((i, j + len(old)))
                 s, box = old[i], dets.xyxy[j].astype(np.float32)
-                moved = box_iou(s.box[None], box[None])[0, 0] < 0.9
+                moved = _moved(s.anchor, box)
                 new.append(_Seen(box, int(dets.class_ids[j]), dets.labels[j], float(dets.scores[j]),
-                                 0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1, t))
+                                 0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1,
+                                 box if moved else s.anchor))
         for j in range(len(dets)):
             if j + len(old) not in used:
                 new.append(_Seen(dets.xyxy[j].astype(np.float32), int(dets.class_ids[j]), dets.labels[j],
-                                 float(dets.scores[j]), np.zeros(4, np.float32), 0, t))
+                                 float(dets.scores[j]), np.zeros(4, np.float32), 0,
+                                 dets.xyxy[j].astype(np.float32)))
         carried = []
         for i, s in enumerate(old):
             if i in used:
                 continue
-            seen_here = len(looked) and (ops._inside(s.box[None], looked) >= 0.9).any()
-            if not seen_here and s.still >= STILL_AFTER:  # not looked at: still there, as far as we know
+            if not _looked_at(s.box, regions, self.model_side):
+                if s.still >= STILL_AFTER:  # not looked at: still there, as far as we know
+                    new.append(s)
+                    carried.append(s)
+            elif s.misses < KEEP_MISSES:  # looked at and not found: remembered (not shown) a little longer,
+                s.misses += 1              # so a detection that flickers keeps its stillness
                 new.append(s)
-                carried.append(s)
         self._seen = new[:MAX_MEMORY]
         if not carried:
             return dets
@@ -242,6 +255,23 @@ class RegionPlanner:
                            np.array([s.class_id for s in carried], np.int64), tuple(s.label for s in carried),
                            image_hw=dets.image_hw)
         return _concat(dets, extra)
+
+
+def _moved(anchor: np.ndarray, box: np.ndarray) -> bool:
+    """Whether ``box`` is away from ``anchor`` (both (4,) xyxy) by more than a still object's jitter."""
+    aw, ah = anchor[2] - anchor[0], anchor[3] - anchor[1]
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    shift = np.abs((box[:2] + box[2:]) - (anchor[:2] + anchor[2:])) / 2
+    return bool(shift[0] > MOVED * aw or shift[1] > MOVED * ah or not 0.75 <= bh / max(ah, 1e-6) <= 4 / 3
+                or not 0.75 <= bw / max(aw, 1e-6) <= 4 / 3)
+
+
+def _looked_at(box: np.ndarray, regions: list[Region], model_side: int) -> bool:
+    """Whether a region held ``box`` (4,) whole, at a scale where the model could see it (at least
+    ``SEEN_PX`` model pixels): a far person is not looked at by the whole 4K frame."""
+    size = max(box[2] - box[0], box[3] - box[1])
+    return any(r.x0 <= box[0] and r.y0 <= box[1] and box[2] <= r.x1 and box[3] <= r.y1
+               and size * model_side / max(r.width, r.height) >= SEEN_PX for r in regions)
 
 
 def _corners(regions: list[Region]) -> np.ndarray:
