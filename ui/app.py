@@ -48,7 +48,8 @@ def build_window(configs: RunConfig | list[RunConfig], models: Models | None = N
         if c.source:  # several: each stream its own tracker, counters and class filter over the shared models
             session.add_source(c.source, viewer_policy(c), name=c.stream or "",
                                models=fresh_models(models, c) if several else models, focus=False, conf=c.conf,
-                               weight=c.weight, motion_keyframe=c.motion_keyframe if c.motion else None)
+                               weight=c.weight, motion_keyframe=c.motion_keyframe if c.motion else None,
+                               regions=c.regions)
     window = MainWindow(session, models, config, snapshot_dir=snapshot_dir, record_dir=record_dir, settings=settings)
     return window, session
 

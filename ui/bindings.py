@@ -34,6 +34,8 @@ KEYS: tuple[Binding, ...] = (
     Binding("I", "toggle_stats", "Stats overlay", "stats overlay on / off", "View", checkable=True, checked=True),
     Binding("T", "toggle_tracks", "Track IDs and trails", "track IDs and trails on / off", "View",
             checkable=True, checked=True),
+    Binding("G", "toggle_regions", "Regions looked at", "show the regions the detector looked at (--regions: "
+            "object, motion, sweep, grid, whole frame) on / off", "View", checkable=True),
     Binding("F", "toggle_fullscreen", "Fullscreen", "fullscreen on / off", "View"),
     Binding("Esc", "escape", "Back to the video",
             "close this help; cancel drawing a line or zone; from one stream big back to the grid; leave a "

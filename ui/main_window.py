@@ -285,6 +285,10 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
         self.view.show_tracks = not self.view.show_tracks
         self.view.update()
 
+    def toggle_regions(self) -> None:
+        self.view.show_regions = not self.view.show_regions
+        self.view.update()
+
     def toggle_stats(self) -> None:
         self.view.show_stats = not self.view.show_stats
         self.view.update()

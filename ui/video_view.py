@@ -34,6 +34,7 @@ class VideoView(QWidget):
         self.stats_lines: list[str] = []
         self.show_stats = True
         self.show_tracks = True  # track IDs in the captions and ~1 s trails
+        self.show_regions = False  # the regions the detector looked at (--regions), G
         # Drawing a counter with the mouse: "line" (press, drag, release) or "zone" (click the
         # corners, double-click to close). ``on_counter(Line | Zone)`` gets it in frame pixels.
         self.draw_mode: str | None = None
@@ -136,6 +137,8 @@ class VideoView(QWidget):
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(self.frame_rect(), self._qimage)
             self._paint_counters(p)
+            if self.show_regions:
+                self._paint_regions(p)
             self._paint_boxes(p)
             self._paint_draft(p)
         if self.show_stats and self.stats_lines:
@@ -162,6 +165,22 @@ class VideoView(QWidget):
             p.fillRect(QRectF(x1, ty, tw, th), color)
             p.setPen(QColor(255, 255, 255))
             p.drawText(QRectF(x1 + 3, ty, tw, th), Qt.AlignmentFlag.AlignVCenter, text)
+
+    REGION_COLOURS = {"full": (255, 255, 255), "grid": (180, 180, 180), "object": (255, 200, 0),
+                      "motion": (255, 0, 255), "sweep": (0, 200, 255)}  # RGB
+
+    def _paint_regions(self, p: QPainter) -> None:
+        """The squares the detector looked at for this frame, each labelled with why (engine.regions);
+        nothing when it saw the whole frame as it is."""
+        regions = self.result.regions
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for r in regions:
+            colour = QColor(*self.REGION_COLOURS.get(r.kind, (255, 255, 255)))
+            p.setPen(QPen(colour, 1, Qt.PenStyle.DashLine))
+            a, b = self.to_widget(r.x0, r.y0), self.to_widget(r.x1, r.y1)
+            p.drawRect(QRectF(a, b).adjusted(1, 1, -1, -1))
+            p.setPen(colour)
+            p.drawText(QPointF(a.x() + 4, b.y() - 4), r.kind)
 
     def _paint_counters(self, p: QPainter) -> None:
         a = self.result.analytics

@@ -127,9 +127,12 @@ def print_summary(report, prefix: str = "") -> None:
     det = lat.get("detect", {})
     age = lat.get("age", {})
     skipped = f", {fr['motion_skipped']} still (motion)" if "motion_skipped" in fr else ""
+    reg = s.get("regions", {})
+    regions = (f" | regions {reg['mode']}: {reg['per_frame']:g} a frame, {reg.get('calls_per_frame', 0):g} detector calls a "
+               f"frame, {reg.get('still_skipped', 0)} still objects skipped" if reg.get("per_frame", 1) != 1 else "")
     print(f"lookout: {prefix}{fr['inferred']} frames processed{skipped}, {fr['written']} written, {fr['dropped']} dropped, "
           f"{fr['bad_frames']} bad | {fps['inferred']:.1f} fps | detect p50 {det.get('p50_ms', 0):.1f} ms "
-          f"p95 {det.get('p95_ms', 0):.1f} ms | age p50 {age.get('p50_ms', 0):.1f} ms | {report.stopped_by}",
+          f"p95 {det.get('p95_ms', 0):.1f} ms | age p50 {age.get('p50_ms', 0):.1f} ms{regions} | {report.stopped_by}",
           file=sys.stderr)
     counts = s.get("counts")
     for name, c in (counts or {}).get("lines", {}).items():

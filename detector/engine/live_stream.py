@@ -13,6 +13,7 @@ from typing import Callable
 from detector.engine.capture import CapturePolicy, CaptureThread
 from detector.engine.motion import MotionGate
 from detector.engine.pipeline import Engine, Models
+from detector.engine.regions import region_planner
 from detector.engine.stats import Stats
 from detector.engine.streams import Stream
 from detector.io.sources import mask_url
@@ -27,12 +28,14 @@ IDLE_STATE = ("none", "", "")
 
 class LiveStream(Stream):
     def __init__(self, name: str, spec: str, policy: CapturePolicy, models: Models,
-                 log: Callable[[str], None], weight: float = 1.0, motion_keyframe: float | None = None):
+                 log: Callable[[str], None], weight: float = 1.0, motion_keyframe: float | None = None,
+                 regions: str = ""):
         """``log``: where its capture's lines and its own (playing, ended, lost) go. ``weight``: its
         share of detector frames; ``motion_keyframe``: motion gating on (``--motion``), with a full
-        detection at least this often (s)."""
+        detection at least this often (s); ``regions``: ``--regions`` (engine.regions)."""
         stats = Stats()
-        super().__init__(name, None, Engine(models, stats), weight=weight)
+        planner = region_planner(regions, min(models.detector.input_size), live=True, image_source=False)
+        super().__init__(name, None, Engine(models, stats), weight=weight, regions=planner)
         self.motion_keyframe = motion_keyframe
         self.models, self.log = models, log
         self.done = True  # nothing to poll until its capture starts

@@ -88,7 +88,7 @@ class LiveSession(threading.Thread):
         """A new stream on ``spec`` (opened by the engine thread), with ``models`` (default: the shared
         models with a tracker, counters and class filter of its own: none yet) and its own score
         threshold ``conf`` (default: the detector's now). ``options``: the LiveStream's (weight,
-        motion_keyframe)."""
+        motion_keyframe, regions)."""
         if models is None:
             m = self.models.snapshot()
             models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
