@@ -65,6 +65,16 @@ class ModelInfo:
         path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
         return path if path is not None and path.is_file() else None
 
+    @property
+    def bundle(self) -> Path | None:
+        """Lookout's one-file ONNX model for this detector (``models.bundle``), where it is or will be:
+        beside the embedded checkpoint, or beside the converted one in the cache (written on the
+        first load), so that finding it never hashes a checkpoint. None for classifiers."""
+        if self.task != "detector":
+            return None
+        path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
+        return path.with_suffix(".onnx") if path is not None else None
+
     def download_path(self) -> Path:
         return cache_dir() / self.download_name
 

@@ -18,8 +18,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from detector.convert.onnx_format import (bundle_paths, classifier_key, file_key, find_bundle, read_classifier_bundle,
-                                          save_bundle_meta, save_classifier_bundle)
+from detector.models.bundle import (cached_bundle_path, classifier_key, file_key, keep_bundle, read_bundle,
+                                    read_classifier_bundle, save_classifier_bundle)
 from detector.models.labels import find_labels
 from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
                                       check_detector_name, checkpoint_file, display_name)
@@ -30,7 +30,6 @@ from detector.runtime.onnx.classifier import OnnxClassifier
 from detector.runtime.onnx.detector import OnnxDetector, load_cached
 from detector.runtime.onnx.int8 import int8_detector, int8_refusal
 from detector.runtime.options import LoadOptions, load_options, select_mode
-from detector.util.files import keep_cache_file
 
 
 def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOptions | str | None = None,
@@ -92,37 +91,41 @@ def _float_ssdlite(name, options: LoadOptions) -> Detector:
     from detector.runtime.torch.detector import Detector as TorchDetector  # the interface is Detector here
     from detector.runtime.weights import float_weights
     weights = float_weights(name)
-    ckpt = checkpoint_file(name)
-    key = file_key(ckpt) if ckpt else weights.digest()
-    bundle = find_bundle(ckpt, key) if ckpt and options.mode in ("auto", "onnxruntime") else None
     return TorchDetector(weights.build(), weights.labels, device_name(options.device), weights.preprocessing.size,
-                         display_name(name), options, cache_key=key, preprocessing=weights.preprocessing,
-                         bundle=bundle)
+                         display_name(name), options, preprocessing=weights.preprocessing,
+                         bundle=_bundle_file(name, weights))
+
+
+def _bundle_file(name, weights=None) -> Path:
+    """Where a detector's one-file ONNX model is kept: a named model's (``ModelInfo.bundle``), else
+    the cache's under its checkpoint's ``file_key`` (a frozen graph: its weights' digest)."""
+    info = MODELS.get(str(name))
+    if info is not None and info.bundle is not None and (info.weights != "embedded" or info.bundle.is_file()):
+        return info.bundle  # never written into the installed package: a missing asset's export goes to the cache
+    ckpt = checkpoint_file(name)
+    return cached_bundle_path(file_key(ckpt) if ckpt else weights.digest())
 
 
 def _quantised_ssd(name, options: LoadOptions) -> Detector:
     """A quantised TFLite SSD, integer-exact: ONNX Runtime's integer kernels on the exported graph
     (``OnnxDetector``; the graph and its bundle kept in the cache), or the torch model in eager mode.
     ``half`` does not apply."""
-    from detector.runtime.weights import quant_source, quant_weights
+    from detector.runtime.weights import quant_source, quant_ssd_graph, quant_weights
     device = device_name(options.device)
     mode = select_mode(device, options.mode, "quant-detector")
     path = quant_source(name)
     if mode == "eager":
         from detector.runtime.torch.quant import QuantizedDetector
         return QuantizedDetector(*quant_weights(path), device, display_name(name), options)
-    key = file_key(path)
-    found = find_bundle(path, key)
-    if found is not None:
-        return OnnxDetector(found[0], found[1], display_name(name), options)
-    conv, labels = quant_weights(path)
-    from detector.convert.bundle_export import quant_ssd_graph
-    from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
-    graph = quant_ssd_graph(conv)
-    onnx_path, _ = bundle_paths(key)
-    keep_cache_file(onnx_path, graph)  # a read-only cache: this run uses the bytes, the next exports again
-    meta = save_bundle_meta(key, labels, ssd_preprocessing(conv), ssd_postprocessor(conv))
-    return OnnxDetector(onnx_path, meta, display_name(name), options, graph=graph)
+    bundle = _bundle_file(name)
+    found = read_bundle(bundle)
+    if found is None:
+        conv, labels = quant_weights(path)
+        from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
+        # a read-only cache: this run uses the bytes, the next exports again
+        found = keep_bundle(bundle, quant_ssd_graph(conv), display_name(name), labels, ssd_preprocessing(conv),
+                            ssd_postprocessor(conv))
+    return OnnxDetector(bundle, found[1], display_name(name), options, graph=found[0])
 
 
 # How each registry family (``ModelInfo.family``) loads; files map to a family in ``weights.family_of``.
