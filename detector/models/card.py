@@ -7,12 +7,13 @@ The card (format 1)::
     {"format": 1, "name": str, "task": "detect" | "classify", "labels": [str, ...],
      "input": {"size": [H, W], "layout": "NCHW" | "NHWC", "dtype": "float32" | "uint8",
                "colour": "RGB" | "BGR", "mean": [m] or [m, m, m], "std": [s] or [s, s, s],
-               "resize": "stretch" | "letterbox", "pad": 0-255,
+               "resize": "stretch" | "letterbox", "pad": 0-255, "place": "centre" | "corner",
                "interpolation": "cv2_linear" | "tf_bilinear"},
      "decoder": {"kind": str, ...the kind's parameters},
      "source": str, "licence": str}
 
-A network input pixel is ``(value - mean) / std`` of the resized image's 0-255 value. ``labels``:
+A network input pixel is ``(value - mean) / std`` of the resized image's 0-255 value (a uint8
+input takes the value itself). ``place``: where a letterboxed image sits (``ops.detector_layouts``). ``labels``:
 index = class id as the decoder gives it. Decoder kinds and their parameters are the runtime's
 (``runtime.onnx.decoders``); an array parameter (SSD anchors) is ``{"shape": [...], "float32": BASE64}``
 (the little-endian bytes, exact). Unknown keys are refused, so a typo never passes silently.
@@ -32,11 +33,12 @@ CARD_FORMAT = 1
 FUSABLE_OPS_KEY = "lookout.fusable_ops"
 
 TOP_KEYS = ("format", "name", "task", "labels", "input", "decoder", "source", "licence")
-INPUT_KEYS = ("size", "layout", "dtype", "colour", "mean", "std", "resize", "pad", "interpolation")
+INPUT_KEYS = ("size", "layout", "dtype", "colour", "mean", "std", "resize", "pad", "place", "interpolation")
 _CHOICES = {"layout": ("NCHW", "NHWC"), "dtype": ("float32", "uint8"), "colour": ("RGB", "BGR"),
-            "resize": ("stretch", "letterbox"), "interpolation": ("cv2_linear", "tf_bilinear")}
+            "resize": ("stretch", "letterbox"), "place": ("centre", "corner"),
+            "interpolation": ("cv2_linear", "tf_bilinear")}
 INPUT_DEFAULTS = {"layout": "NCHW", "dtype": "float32", "colour": "RGB", "mean": [0.0], "std": [1.0],
-                  "resize": "stretch", "pad": 114, "interpolation": "cv2_linear"}
+                  "resize": "stretch", "pad": 114, "place": "centre", "interpolation": "cv2_linear"}
 
 
 class CardError(ValueError):

@@ -2,11 +2,12 @@
 ``Classifier.load``), the command line, the window's model menu and batch workers alike; the only
 module that knows every runtime, and nothing in the runtime imports it.
 
-    load_detector("ssd-mobilenetv2-coco", device="cpu")
-      -> onnx.detector.load_cached   the model's ONNX Runtime bundle, without importing torch, when
-                                     the options give ONNX Runtime and a bundle exists
-      -> onnx.int8.int8_detector     --int8: the float model's bundle quantised
-      -> FAMILY_LOADERS[family]      otherwise (needs torch): by the registry's family of the model
+    load_model("ssd-mobilenetv2-coco", device="cpu")   (also ``load_detector``)
+      -> _onnx_file                  an .onnx path: Lookout's own file, or any ONNX detector (onnx.foreign)
+      -> onnx.detector.load_cached   the model's one-file ONNX model (models.bundle), without importing
+                                     torch, when the options give ONNX Runtime and the file exists
+      -> onnx.int8.int8_detector     --int8: the float model's file quantised
+      -> FILE_KINDS[family]          otherwise (needs torch): by the family of the model
 
     load_classifier("mobilenet_v2_1.0_224_quant.tflite")
       -> onnx.classifier.OnnxClassifier  its integer graph kept in the cache by an earlier start (no torch)
@@ -22,7 +23,7 @@ from detector.models.bundle import (cached_bundle_path, classifier_key, file_key
                                     read_classifier_bundle, save_classifier_bundle)
 from detector.models.labels import find_labels
 from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
-                                      check_detector_name, checkpoint_file, display_name)
+                                      check_detector_name, checkpoint_file, display_name, family)
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
 from detector.runtime.host import device_name, ort_installed, require_torch
@@ -32,8 +33,8 @@ from detector.runtime.onnx.int8 import int8_detector, int8_refusal
 from detector.runtime.options import LoadOptions, load_options, select_mode
 
 
-def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOptions | str | None = None,
-                  **changes) -> Detector:
+def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOptions | str | None = None,
+               **changes) -> Detector:
     """A detector by registry name or path as the fastest exact runtime for its options
     (``options.load_options``: a ``LoadOptions``, a device name, and/or its fields as keywords; mode
     choice in ``options.select_mode``). Every runtime answers ``Detector``'s interface. ValueError
@@ -41,15 +42,39 @@ def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: Load
     that needs PyTorch where it is missing."""
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
     options = load_options(options, **changes)
+    check_detector_name(name)
+    if FILE_KINDS.get(family(name)) is _onnx_file:
+        return _onnx_file(name, options)
     if options.int8 is not False:
         return _int8(name, options)
     fast = load_cached(name, options)
     if fast is not None:
         return fast
-    check_detector_name(name)  # a bad name is said as such, not as a missing torch
     require_torch(_why_torch(name, options))
     from detector.runtime.weights import family_of
-    return FAMILY_LOADERS[family_of(name)](name, options)
+    return FILE_KINDS[family_of(name)](name, options)
+
+
+load_detector = load_model  # the name the API and the engine have used
+
+
+def _onnx_file(name, options: LoadOptions) -> Detector:
+    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``), or any other
+    detector (``onnx.foreign``); both in ONNX Runtime on the CPU, without torch."""
+    if options.half or options.mode not in ("auto", "onnxruntime") or device_name(options.device) != "cpu":
+        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend, --half and --device cuda)")
+    path = Path(str(name))
+    found = read_bundle(path)
+    if found is not None:
+        det = OnnxDetector(path, found[1], display_name(name), options, graph=found[0])
+        return int8_detector(det, options) if options.int8 is not False else det
+    if options.int8 is not False:
+        raise ValueError(f"--int8 is for the float SSDLite models; {display_name(name)} is another ONNX detector "
+                         f"(drop --int8)")
+    from detector.runtime.onnx.foreign import ForeignOnnxDetector, describe
+    layout, session = describe(path, options.labels)
+    return ForeignOnnxDetector(layout, session, display_name(name), options)
 
 
 def _why_torch(name, options: LoadOptions) -> str:
@@ -128,8 +153,9 @@ def _quantised_ssd(name, options: LoadOptions) -> Detector:
     return OnnxDetector(bundle, found[1], display_name(name), options, graph=found[0])
 
 
-# How each registry family (``ModelInfo.family``) loads; files map to a family in ``weights.family_of``.
-FAMILY_LOADERS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd}
+# The one table of file kinds: how each family (``ModelInfo.family``, ``registry.family`` of a path;
+# a checkpoint's by its recorded format, ``weights.family_of``) loads.
+FILE_KINDS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd, "onnx": _onnx_file}
 
 
 def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device: str = "cpu",
@@ -172,5 +198,5 @@ def _classifier_key(name, labels) -> str | None:
     return None
 
 
-Detector._loader = load_detector
+Detector._loader = load_model
 Classifier._loader = load_classifier
