@@ -155,6 +155,8 @@ def _infer_kind(outs: list, n_classes: int | None, input_hw, two_inputs: bool, f
                                      _HOW.format(file=file))
     if len(outs) == 2:
         boxes = [o.name for o in outs if len(shapes[o.name]) == 3 and shapes[o.name][-1] == 4]
+        if len(boxes) == 2:  # four classes, or three and "no object": the names tell
+            boxes = [b for b in boxes if "box" in b.lower()]
         if len(boxes) == 1:
             logits = next(o.name for o in outs if o.name != boxes[0])
             k = shapes[logits][-1]
