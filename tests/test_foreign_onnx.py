@@ -241,3 +241,67 @@ def test_the_engine_runs_a_foreign_detector_on_every_frame(tmp_path):
     for rec in lines:
         assert [d["label"] for d in rec["detections"]] == ["person"]
         assert rec["detections"][0]["xyxy"] == pytest.approx([324.0, 228.0, 444.0, 348.0], abs=0.01)  # (220 - 80) * 1.2 = 228
+
+
+def _lookout(*args):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+
+
+def _refused(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lookout: error: "), proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def _bad_files(tmp_path):
+    """(what is wrong, model file, extra args, words the one line must say) for each refusal."""
+    p = np.zeros((1, 7, 8400), np.float32)
+    good = constant_detector(tmp_path / "good.onnx", [1, 3, 640, 640], {"output0": p})
+    typo = constant_detector(tmp_path / "typo.onnx", [1, 3, 640, 640], {"output0": p})
+    (tmp_path / "typo.onnx.toml").write_text('[input]\nsize = [640, 640]\nresise = "letterbox"\n')
+    three = tmp_path / "three.txt"
+    three.write_text("a\nb\n")
+    odd = constant_detector(tmp_path / "odd.onnx", [1, 3, 640, 640], {"a": np.zeros((1, 5), np.float32),
+                                                                      "b": np.zeros((2, 2, 2, 2, 2), np.float32)})
+    not_onnx = tmp_path / "video.onnx"
+    not_onnx.write_bytes(DEMO_CLIP.read_bytes()[:20000])
+    return [("card key", typo, [], ["typo.onnx.toml", "'resise'", "input's keys are"]),
+            ("labels", good, ["--labels", str(three)], ["2 labels", "3 classes"]),
+            ("missing labels file", good, ["--labels", str(tmp_path / "none.txt")], ["--labels"]),
+            ("outputs", odd, [], ["no decoder accepts", "a[1, 5]", "odd.onnx.toml", "decoder] kind"]),
+            ("not onnx", not_onnx, [], ["video.onnx is not an ONNX model file"])]
+
+
+def test_files_lookout_cannot_run_are_refused_in_one_line_before_any_frame(tmp_path):
+    """A card with a wrong key, a labels list that doesn't fit, a missing labels file, outputs no
+    decoder accepts, a file that is not ONNX: exit 2, one line, and no output file begun."""
+    for what, model, extra, words in _bad_files(tmp_path):
+        out = tmp_path / f"{what}.jsonl"
+        _refused(_lookout("--source", str(DEMO_CLIP), "--headless", "--model", str(model), "--detections", str(out),
+                          *extra), *words)
+        assert not out.exists(), what
+        if what != "missing labels file":
+            _refused(_lookout("models", "inspect", str(model), *extra), *words)
+
+
+def test_inspect_says_what_it_understood_and_how_a_frame_maps(tmp_path):
+    p = np.zeros((1, 7, 8400), np.float32)
+    model = constant_detector(tmp_path / "m.onnx", [1, 3, 640, 640], {"output0": p},
+                              metadata={"names": COCO3, "imgsz": "[640, 640]"})
+    proc = _lookout("models", "inspect", str(model), "--frame", "1920x1080")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for words in ("decoder: centre_size, channels_first True (from the outputs' shapes and names)",
+                  "labels: 3: person, car, dog (from the file's names metadata)",
+                  "preprocessing: letterbox (centre, pad 114)", "NCHW, size 640x640",
+                  "a 1920x1080 frame: resized to 640x360 at x 0, y 140 of the 640x640 input",
+                  "y = (y_input - 140) * 3"):
+        assert words in text, text
+    proc = _lookout("models", "inspect", str(ROOT / "assets" / "ssdlite_mobilenetv2_person.onnx"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Lookout's own detector file" in proc.stdout and "labels: 2: background, person" in proc.stdout
+    assert "decoder: ssd_anchors: 1917 anchors" in proc.stdout and "tf_bilinear" in proc.stdout

@@ -138,18 +138,18 @@ def _infer_kind(outs: list, n_classes: int | None, input_hw, two_inputs: bool, f
         if len(s) == 3 and s[1] and s[2]:
             a, b = s[1], s[2]
             cells = _grid_cells(input_hw)
-            if n_classes is not None:
+            if n_classes is not None:  # the labels' count decides; a count that fits nothing is said later
                 if a == 4 + n_classes and b != 4 + n_classes:
                     return "centre_size", {"channels_first": True}, {"predictions": o}
                 if b == 5 + n_classes and a == cells:
                     return "yolox", {}, {"predictions": o}
                 if b == 4 + n_classes:
                     return "centre_size", {"channels_first": False}, {"predictions": o}
-            elif a < b:
+            if a < b:
                 return "centre_size", {"channels_first": True}, {"predictions": o}
             elif a != cells:
                 return "centre_size", {"channels_first": False}, {"predictions": o}
-            else:
+            elif n_classes is None:
                 raise ModelFileError(f"{file}: output {o}{s} may be centre-size boxes (N x (4 + classes)) or a YOLOX "
                                      f"grid (N x (5 + classes)): give its labels (--labels or names) or " +
                                      _HOW.format(file=file))
@@ -173,6 +173,21 @@ def _infer_kind(outs: list, n_classes: int | None, input_hw, two_inputs: bool, f
             roles = {"boxes": boxes[0], "classes": classes[0], "scores": scores[0], **({"count": count[0]} if count else {})}
             return "ssd_postprocessed", {}, roles
     raise ModelFileError(f"{file}: no decoder accepts the outputs {desc}; " + _HOW.format(file=file))
+
+
+def _class_count(kind: str, decoder: dict, roles: dict, shapes: dict) -> int | None:
+    """How many classes the outputs score, where their shapes say."""
+    if kind == "centre_size":
+        s = shapes[roles["predictions"]]
+        k = s[1] if decoder.get("channels_first", True) else s[2]
+        return k - 4 if isinstance(k, int) else None
+    if kind == "yolox":
+        k = shapes[roles["predictions"]][-1]
+        return k - 5 if isinstance(k, int) else None
+    if kind == "detr":
+        k = shapes[roles["logits"]][-1]
+        return None if not isinstance(k, int) else k - 1 if decoder.get("activation") == "softmax" else k
+    return None
 
 
 def _grid_cells(input_hw) -> int | None:
@@ -262,8 +277,15 @@ def describe(path: str | Path, labels_file: str | Path | None = None) -> tuple[F
                              f"{', '.join(sorted(names))} under [decoder.outputs] in {path.name}.toml")
     for key, value in _INPUT_BY_KIND[kind].items():
         inp.setdefault(key, value)
+    if inp.get("interpolation", "cv2_linear") != "cv2_linear":
+        raise CardError(f"{sources.get('card', path.name)}: input interpolation {inp['interpolation']!r} is for "
+                        f"Lookout's own TF models; another detector is resized by OpenCV (cv2_linear)")
+    classes = _class_count(kind, decoder, roles, {o.name: _shape(o) for o in session.get_outputs()})
     if labels is None:
         sources["labels"] = "none: class indices (give --labels FILE or labels in the card)"
+    elif classes is not None and len(labels) != classes:
+        raise ModelFileError(f"{path.name}: {sources['labels']} lists {len(labels)} labels, but the model scores "
+                             f"{classes} classes: give one name a line, class 0 first")
     full = check_card({"format": 1, "name": raw.get("name") or path.stem, "task": "detect",
                        "labels": list(labels or []), "input": inp, "decoder": decoder,
                        "source": raw.get("source", ""), "licence": raw.get("licence", "")}, path.name)
