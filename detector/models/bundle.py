@@ -17,8 +17,6 @@ cache as ``onnx/KEY.onnx``, KEY = ``file_key`` of the checkpoint (its bytes and 
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -123,10 +121,12 @@ def keep_bundle(path: Path, graph: bytes, name: str, labels, preprocessing: Prep
     return data, check_card(card)
 
 
-# A quantised classifier's integer graph (``qlinear_export.export_qlinear``) is kept in the cache as
-# KEY.classifier.onnx + KEY.classifier.npz (labels, preprocessing), KEY a hash of the model file and
-# its labels file, so that later starts run it in ONNX Runtime without torch.
-CLASSIFIER_BUNDLE_FORMAT = "lookout-onnx-classifier/1"
+# A classifier file is one ONNX graph with a card too: task "classify", decoder {"kind": "softmax"}
+# (logits (N, classes) in, probabilities out), input (N, 3, S, S) float32 ``(rgb - mean) / std``,
+# stretched. A quantised classifier's integer graph (``qlinear_export.export_qlinear``) is kept in the
+# cache as KEY.classifier.onnx, KEY a hash of the model file and its labels file, so that later
+# starts run it in ONNX Runtime without torch; ``lookout train`` writes the same kind of file.
+CLASSIFIER_BUNDLE_FORMAT = "lookout-onnx-classifier/2"  # /2: one file, its card in the graph's metadata
 
 
 def classifier_key(model: Path, labels: Path | None = None) -> str:
@@ -137,34 +137,63 @@ def classifier_key(model: Path, labels: Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-def classifier_bundle_paths(key: str) -> tuple[Path, Path]:
-    folder = cache_dir() / "onnx"
-    return folder / f"{key}.classifier.onnx", folder / f"{key}.classifier.npz"
+def classifier_bundle_path(key: str) -> Path:
+    return cache_dir() / "onnx" / f"{key}.classifier.onnx"
 
 
-def save_classifier_bundle(key: str, graph: bytes, labels: tuple[str, ...], preprocessing: dict) -> None:
-    """Keep a classifier's graph, labels and preprocessing (``ClassifierPreprocessing.to_dict``) in
-    the cache, atomically; a read-only cache only costs torch's import later."""
-    onnx_path, meta_path = classifier_bundle_paths(key)
-    buf = io.BytesIO()
-    np.savez(buf, format=np.array(CLASSIFIER_BUNDLE_FORMAT), key=np.array(key), labels=np.array(labels),
-             size=np.int64(preprocessing["size"]), resize_to=np.int64(preprocessing["resize_to"]),
-             mean=np.array(preprocessing["mean"], np.float64), std=np.array(preprocessing["std"], np.float64))
-    keep_cache_file(onnx_path, graph)
-    keep_cache_file(meta_path, buf.getvalue())
+def classifier_card(name: str, labels: tuple[str, ...], preprocessing: dict) -> dict | None:
+    """The card of a classifier with ``preprocessing`` (``ClassifierPreprocessing.to_dict``); None
+    for a short-side resize and centre crop, which the card does not describe."""
+    if preprocessing.get("resize_to"):
+        return None
+    size = int(preprocessing["size"])
+    return {"format": 1, "name": name, "task": "classify", "labels": list(labels),
+            "input": {"size": [size, size], "layout": "NCHW", "dtype": "float32", "colour": "RGB",
+                      "mean": [float(v) for v in preprocessing["mean"]], "std": [float(v) for v in preprocessing["std"]],
+                      "resize": "stretch"},
+            "decoder": {"kind": "softmax"}}
+
+
+def classifier_preprocessing(card: dict) -> dict:
+    """A classify card's input as ``ClassifierPreprocessing.from_dict`` takes it; CardError where
+    the card asks for what the classifiers don't do."""
+    inp = card["input"]
+    h, w = inp["size"] if inp.get("size") else (0, 0)
+    if h != w or not h or inp["layout"] != "NCHW" or inp["dtype"] != "float32" or inp["colour"] != "RGB" \
+            or inp["resize"] != "stretch" or card.get("decoder", {}).get("kind", "softmax") != "softmax":
+        raise CardError(f"{card.get('name') or 'this classifier'}: a classifier card takes a square size, NCHW float32 "
+                        f"RGB input, stretch resize and the softmax decoder")
+    three = lambda v: [float(x) for x in (v * 3 if len(v) == 1 else v)]  # noqa: E731
+    return {"size": int(h), "resize_to": 0, "mean": three(inp["mean"]), "std": three(inp["std"])}
+
+
+def read_classifier_file(path: Path) -> tuple[bytes, dict] | None:
+    """(graph bytes, card) of a classifier file with a classify card, else None (absent, damaged, no card)."""
+    try:
+        data = path.read_bytes()
+        card = read_card(data)
+    except (OSError, ValueError):
+        return None
+    if card is None or card.get("task") != "classify" or not card.get("labels"):
+        return None
+    return data, card
+
+
+def save_classifier_bundle(key: str, graph: bytes, labels: tuple[str, ...], preprocessing: dict,
+                           name: str = "") -> None:
+    """Keep a classifier's graph with its card in the cache, atomically; a read-only cache (or a
+    preprocessing the card does not describe) only costs torch's import later."""
+    card = classifier_card(name, tuple(labels), preprocessing)
+    if card is not None:
+        keep_cache_file(classifier_bundle_path(key), with_card(graph, card))
 
 
 def read_classifier_bundle(key: str) -> tuple[bytes, tuple[str, ...], dict] | None:
     """(graph, labels, preprocessing dict) kept under ``key``, or None (absent, damaged, other format)."""
-    onnx_path, meta_path = classifier_bundle_paths(key)
+    found = read_classifier_file(classifier_bundle_path(key))
+    if found is None:
+        return None
     try:
-        with np.load(meta_path, allow_pickle=False) as z:
-            meta = {k: z[k] for k in z.files}
-        graph = onnx_path.read_bytes()
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return found[0], tuple(found[1]["labels"]), classifier_preprocessing(found[1])
+    except CardError:
         return None
-    if str(meta.get("format")) != CLASSIFIER_BUNDLE_FORMAT or str(meta.get("key")) != key:
-        return None
-    pre = {"size": int(meta["size"]), "resize_to": int(meta["resize_to"]),
-           "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]]}
-    return graph, tuple(str(v) for v in meta["labels"]), pre

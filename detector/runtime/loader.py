@@ -164,6 +164,8 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     in ONNX Runtime without torch (``mode`` "auto" on the CPU, in a process without torch loaded);
     anything else is the torch classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
     name = DEFAULT_CLASSIFIER if name_or_path is None else name_or_path
+    if Path(str(name)).suffix == ".onnx":
+        return _onnx_classifier(Path(str(name)), device, mode, throughput)
     key = _classifier_key(name, labels)
     cpu = mode == "auto" and str(device) in ("auto", "cpu") and device_name(device) == "cpu"
     # Not importing torch is what the kept graph saves; where torch is loaded already, the torch
@@ -180,8 +182,26 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     from detector.runtime.torch.classifier import TorchClassifier
     clf = TorchClassifier.build(name, device, labels, mode, throughput)
     if key is not None and clf.ort_graph is not None:
-        save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict())
+        save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict(), display_name(name))
     return clf
+
+
+def _onnx_classifier(path: Path, device: str, mode: str, throughput: bool) -> Classifier:
+    """A classifier .onnx file with its card (task "classify": ``lookout train``'s, or any graph
+    given one) in ONNX Runtime on the CPU."""
+    from detector.models.bundle import classifier_preprocessing, read_classifier_file
+    from detector.models.card import read_onnx
+    if mode not in ("auto", "onnxruntime") or device_name(device) != "cpu":
+        raise ValueError(f"{path.name} is an ONNX classifier: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend and --device cuda)")
+    read_onnx(path)  # not a file, not ONNX: said as such
+    found = read_classifier_file(path)
+    if found is None:
+        raise ValueError(f"{path.name} has no classifier card: its lookout.card metadata must give task "
+                         f"\"classify\", labels and input (docs/models.md)")
+    graph, card = found
+    pre = ClassifierPreprocessing.from_dict(classifier_preprocessing(card))
+    return OnnxClassifier(graph, tuple(card["labels"]), pre, card.get("name") or path.stem, throughput)
 
 
 def _classifier_key(name, labels) -> str | None:
