@@ -11,6 +11,7 @@ Run it twice and read the second (the first may fill the cache).
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 import time
@@ -48,17 +49,19 @@ def main() -> None:
     pkg = str(ROOT / "detector")
     stop = [False]
 
+    def ours(frame) -> bool:
+        """A function of Lookout's (not a module or class body run by an import)."""
+        return frame.f_code.co_filename.startswith(pkg) and bool(frame.f_code.co_flags & inspect.CO_OPTIMIZED)
+
     def profile(frame, event, arg):
         if stop[0]:
             return
-        if event == "call":
-            fn = frame.f_code.co_filename
-            if fn.startswith(pkg):
-                depth[0] += 1
-                if frame.f_code.co_name != "<module>" and fn not in walk:
-                    walk.append(fn)
-                depth[1] = max(depth[1], depth[0])
-        elif event == "return" and frame.f_code.co_filename.startswith(pkg):
+        if event == "call" and ours(frame):
+            depth[0] += 1
+            if frame.f_code.co_filename not in walk:
+                walk.append(frame.f_code.co_filename)
+            depth[1] = max(depth[1], depth[0])
+        elif event == "return" and ours(frame):
             depth[0] -= 1
         elif event == "c_call" and getattr(arg, "__qualname__", "") == "InferenceSession.__init__":
             stop[0] = True
