@@ -85,6 +85,8 @@ def main() -> None:
     active[0] = False
     print(f"load_models: {elapsed:.3f} s, {type(models.detector).__name__}")
     print(f"files read: {len(opened)}, {sum(opened.values()) / 1e6:.2f} MB")
+    data = {p: n for p, n in opened.items() if not p.endswith((".py", ".pyc", ".so"))}
+    print(f"  of them not code (models, metadata, cache): {len(data)}, {sum(data.values()) / 1e6:.2f} MB")
     for path, size in sorted(opened.items(), key=lambda kv: -kv[1])[:8]:
         print(f"  {size:>10}  {path}")
     print(f"walk to the session: {len(walk)} Lookout files, {depth[1]} call levels")

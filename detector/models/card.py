@@ -158,8 +158,13 @@ def onnx_metadata(data: bytes) -> dict[str, str]:
         if number == _GRAPH and wire == 2:
             graph = True
         elif number == _METADATA and wire == 2:
-            entry = {n: v for n, w, v in _fields(value) if w == 2}
-            props[entry.get(1, b"").decode("utf-8", "replace")] = entry.get(2, b"").decode("utf-8", "replace")
+            key = text = b""
+            for n, w, v in _fields(value):
+                if w == 2 and n == 1:
+                    key = v
+                elif w == 2 and n == 2:
+                    text = v
+            props[key.decode("utf-8", "replace")] = text.decode("utf-8", "replace")
     if not graph:
         raise ValueError("no graph")
     return props

@@ -52,7 +52,12 @@ def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOpt
         return fast
     require_torch(_why_torch(name, options))
     from detector.runtime.weights import family_of
-    return FILE_KINDS[family_of(name)](name, options)
+    det = FILE_KINDS[family_of(name)](name, options)
+    if options.mode == "auto" and not isinstance(det, OnnxDetector):
+        # The first load of a converted model exported its file on the way: the same graph, pre-
+        # and postprocessing as every later start's, so the same runtime class from the first run on
+        return load_cached(name, options) or det
+    return det
 
 
 load_detector = load_model  # the name the API and the engine have used
