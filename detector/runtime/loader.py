@@ -78,7 +78,7 @@ def _onnx_file(name, options: LoadOptions) -> Detector:
         raise ValueError(f"--int8 is for the float SSDLite models; {display_name(name)} is another ONNX detector "
                          f"(drop --int8)")
     from detector.runtime.onnx.foreign import ForeignOnnxDetector, describe
-    layout, session = describe(path, options.labels)
+    layout, session = describe(path, options.labels, spin=not options.throughput)
     return ForeignOnnxDetector(layout, session, display_name(name), options)
 
 

@@ -196,9 +196,9 @@ def _grid_cells(input_hw) -> int | None:
     return sum((input_hw[0] // s) * (input_hw[1] // s) for s in (8, 16, 32))
 
 
-def describe(path: str | Path, labels_file: str | Path | None = None) -> tuple[ForeignLayout, object]:
+def describe(path: str | Path, labels_file: str | Path | None = None, spin: bool = True) -> tuple[ForeignLayout, object]:
     """(what Lookout understood, the ONNX Runtime session) of the detector file ``path``;
-    ModelFileError / CardError (one line) when it can't be run."""
+    ModelFileError / CardError (one line) when it can't be run. ``spin``: as ``optimise.ort_session``'s."""
     path = Path(path)
     data, props = read_onnx(path)
     sources: dict[str, str] = {}
@@ -212,9 +212,9 @@ def describe(path: str | Path, labels_file: str | Path | None = None) -> tuple[F
     raw = card or {}
     from detector.runtime.onnx.session import plain_ort_session
     try:
-        session = plain_ort_session(data, int(os.environ.get("OMP_NUM_THREADS") or 0))
+        session = plain_ort_session(data, int(os.environ.get("OMP_NUM_THREADS") or 0), spin)
     except ValueError:
-        raise
+        raise  # ONNX Runtime missing: its own line
     except Exception as e:  # noqa: BLE001 ORT's load errors have no common public base
         raise ModelFileError(f"{path.name}: ONNX Runtime cannot load it ({str(e).splitlines()[0][:200]})") from None
     inputs = session.get_inputs()
