@@ -66,14 +66,19 @@ load_detector = load_model  # the name the API and the engine have used
 def _onnx_file(name, options: LoadOptions) -> Detector:
     """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``), or any other
     detector (``onnx.foreign``); both in ONNX Runtime on the CPU, without torch."""
-    if options.half or options.mode not in ("auto", "onnxruntime") or device_name(options.device) != "cpu":
+    if options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu"):
         raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
                          f"(drop --backend, --half and --device cuda)")
     path = Path(str(name))
     found = read_bundle(path)
     if found is not None:
         det = OnnxDetector(path, found[1], display_name(name), options, graph=found[0])
-        return int8_detector(det, options) if options.int8 is not False else det
+        if options.int8 is False:
+            return det
+        refusal = int8_refusal(name, options.device, options.half, options.mode)
+        if refusal:
+            raise ValueError(refusal)
+        return int8_detector(det, options)
     if options.int8 is not False:
         raise ValueError(f"--int8 is for the float SSDLite models; {display_name(name)} is another ONNX detector "
                          f"(drop --int8)")
