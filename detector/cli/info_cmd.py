@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -21,9 +22,12 @@ def version_text() -> str:
 
 
 def models_main(argv: list[str]) -> int:
+    if argv[:1] == ["inspect"]:
+        return inspect_main(argv[1:])
     argparse.ArgumentParser(prog="lookout models", description="The models Lookout names: architecture, "
                             "classes, size, licence, where the weights come from, and whether each works "
-                            "offline now.").parse_args(argv)
+                            "offline now. lookout models inspect FILE: what Lookout reads in a model file.",
+                            ).parse_args(argv)
     from detector.models.registry import model_table
     titles = {"detectors": "Detectors (--model NAME)", "classifiers": "Classifiers (--classifier NAME, with --classify)"}
     for k, (section, rows) in enumerate(model_table().items()):
@@ -31,6 +35,28 @@ def models_main(argv: list[str]) -> int:
         for r in rows:
             print(f"  {r['name']}\n    {r['architecture']}; {r['classes']}; {r['size']}; licence {r['licence']}\n"
                   f"    weights: {r['weights']}\n    offline now: {r['offline']}")
+    return 0
+
+
+def inspect_main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="lookout models inspect",
+                                 description="What Lookout understands of an ONNX detector file (its layout, input, "
+                                             "preprocessing, labels and decoder) and how it maps a frame's boxes; a "
+                                             "file it cannot run is refused in one line saying what to supply.")
+    ap.add_argument("file", help="an .onnx detector (Lookout's own, or any exported detector; see docs/models.md)")
+    ap.add_argument("--labels", metavar="FILE", help="class names, one a line, for a file that names none")
+    ap.add_argument("--frame", default="768x576", metavar="WxH", help="the frame size to show the mapping for")
+    args = ap.parse_args(argv)
+    try:
+        fw, fh = (int(v) for v in args.frame.lower().split("x"))
+        if fw < 1 or fh < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"expected --frame WIDTHxHEIGHT in pixels, e.g. 1920x1080, got {args.frame!r}") from None
+    if args.labels and not os.path.isfile(args.labels):
+        raise ValueError(f"expected --labels to name a file of class names, one a line; {args.labels!r} is not a file")
+    from detector.runtime.onnx.inspect import inspect_lines
+    print("\n".join(inspect_lines(args.file, args.labels, (fh, fw))))
     return 0
 
 

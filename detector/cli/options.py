@@ -100,7 +100,10 @@ def add_model_options(ap) -> None:
                          "default: the demo clip)")
     ap.add_argument("--model", default=DEFAULT_MODEL,
                     help=f"detector name ({', '.join(KNOWN_MODELS)}; default {DEFAULT_MODEL}) or path "
-                         f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see lookout models")
+                         f"(any .onnx detector, .tflite SSD, .pt, .pb, model-zoo .tar.gz); see lookout models "
+                         f"and docs/models.md")
+    ap.add_argument("--labels", default=None, metavar="FILE",
+                    help="class names for an .onnx --model whose file names none (one a line, class 0 first)")
     ap.add_argument("--classifier", default=D["classifier"],
                     help=f"classifier name ({', '.join(CLASSIFIERS)}; default {DEFAULT_CLASSIFIER}) or path to a "
                          f".tflite / .pt")

@@ -5,7 +5,7 @@ usage:
   python -m detector.convert SSD.tflite OUT.pt                        # quantised SSD detector (with its
                                                                       #   TFLite_Detection_PostProcess op)
   python -m detector.convert MODEL.tflite OUT.pt --labels LABELS.txt  # quantised MobileNet classifier
-  python -m detector.convert CHECKPOINT.pt --onnx-bundle              # ONNX Runtime bundle beside it
+  python -m detector.convert CHECKPOINT.pt --onnx-bundle              # one-file ONNX model beside it
 
 The embedded detectors are made with:
   python -m detector.convert ../shared/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \\
@@ -26,7 +26,7 @@ def main(argv: list[str], prog: str = "python -m detector.convert") -> int:
     ap.add_argument("source")
     ap.add_argument("out", nargs="?")
     ap.add_argument("--onnx-bundle", action="store_true",
-                    help="export a detector checkpoint's ONNX Runtime bundle beside it (no OUT)")
+                    help="export a detector checkpoint's one-file ONNX model (graph + card) beside it (no OUT)")
     ap.add_argument("--labels", help="labels file for a .tflite classifier (one per output)")
     args = ap.parse_args(argv)
     if args.onnx_bundle == bool(args.out):
@@ -34,8 +34,7 @@ def main(argv: list[str], prog: str = "python -m detector.convert") -> int:
     try:
         if args.onnx_bundle:
             from detector.convert.bundle_export import write_bundle_beside
-            onnx_path, meta_path = write_bundle_beside(args.source)
-            print(f"wrote {onnx_path} and {meta_path}")
+            print(f"wrote {write_bundle_beside(args.source)}")
             return 0
         if args.source.endswith(".tflite") and _has_postprocess_op(Path(args.source)):
             from detector.models.labels import COCO90

@@ -9,7 +9,7 @@ ORT's product ``x_scale * w_scale / y_scale`` is exactly the model's float32 ``s
 shift by 128, which saturates at the same values). Residual adds keep XNNPACK's fixed-point
 arithmetic in int64; the pool and the logits' dequantisation are the model's own float32 math.
 
-The graph's metadata (``onnx_format.FUSABLE_OPS_KEY``) describes each residual add and each SSD output
+The graph's metadata (``models.card.FUSABLE_OPS_KEY``) describes each residual add and each SSD output
 concatenation with its integers, so that ``fused_ops`` can swap them for ONNX Runtime's
 ``QLinearAdd`` / ``QLinearConcat`` on a machine where those give the same integers.
 
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from detector.models.layers import tf_same_pad
-from detector.convert.onnx_format import FUSABLE_OPS_KEY
+from detector.models.card import FUSABLE_OPS_KEY
 from detector.models.quant_sim import QAdd, QAvgPool, QConv, QHead
 
 

@@ -25,6 +25,7 @@ class RunConfig:
     half: bool = False              # fp16 on CUDA (opt-in: fp32 is faster at batch 1 on an H200)
     backend: str = "auto"           # detector mode: auto, eager, fused, jit, onnxruntime
     model: str = DEFAULT_MODEL
+    labels: str | None = None       # --labels: class names for an .onnx detector without its own
     int8: bool = False              # float SSDLite models as ONNX Runtime int8 (opt-in, VNNI CPUs)
     int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
@@ -102,6 +103,10 @@ class RunConfig:
             (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
             (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
             (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
+            (not self.labels or str(self.model).endswith(".onnx"),
+             f"--labels names the classes of an .onnx --model; {self.model} has its own (drop --labels)"),
+            (not self.labels or os.path.isfile(self.labels),
+             f"expected --labels to name a file of class names, one a line; {self.labels!r} is not a file"),
             (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
             (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
             (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,

@@ -69,7 +69,7 @@ def load_detector_for(model: str, device: str, config: RunConfig, throughput: bo
     return load_detector(model, LoadOptions(device=device, mode=config.backend, half=config.half,
                                             score_threshold=config.conf, iou_threshold=config.iou,
                                             int8=(config.int8_calibration or True) if int8 else False,
-                                            throughput=throughput))
+                                            throughput=throughput, labels=config.labels))
 
 
 def fresh_models(models: Models, config: RunConfig) -> Models:

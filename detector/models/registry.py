@@ -65,6 +65,16 @@ class ModelInfo:
         path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
         return path if path is not None and path.is_file() else None
 
+    @property
+    def bundle(self) -> Path | None:
+        """Lookout's one-file ONNX model for this detector (``models.bundle``), where it is or will be:
+        beside the embedded checkpoint, or beside the converted one in the cache (written on the
+        first load), so that finding it never hashes a checkpoint. None for classifiers."""
+        if self.task != "detector":
+            return None
+        path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
+        return path.with_suffix(".onnx") if path is not None else None
+
     def download_path(self) -> Path:
         return cache_dir() / self.download_name
 
@@ -126,7 +136,8 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
 def family(name_or_path) -> str | None:
     """The family (``ModelInfo.family``: which loader builds it) a detector name or path stands for:
-    a registry name's own, "tflite-ssd" for a .tflite file, "ssdlite-graph" for a frozen graph; None
+    a registry name's own, "tflite-ssd" for a .tflite file, "ssdlite-graph" for a frozen graph,
+    "onnx" for an ONNX file (Lookout's own or any other detector, ``runtime.onnx.foreign``); None
     for a checkpoint, whose recorded format says (``runtime.weights.family_of``), and for anything else."""
     name = str(name_or_path)
     if name in MODELS:
@@ -136,6 +147,8 @@ def family(name_or_path) -> str | None:
         return "tflite-ssd"
     if suffix in GRAPH_SUFFIXES:
         return "ssdlite-graph"
+    if suffix == ".onnx":
+        return "onnx"
     return None
 
 
@@ -143,11 +156,13 @@ def check_detector_name(name_or_path) -> None:
     """ValueError (one line) unless ``name_or_path`` is a registry detector, a path ``family`` knows, or
     an existing checkpoint file: said before anything heavy loads."""
     name = str(name_or_path)
+    if Path(name).suffix == ".onnx" and not Path(name).is_file():
+        raise ValueError(f"expected an ONNX detector file, got {name!r}, which does not exist")
     if family(name) is not None:
         return
     if Path(name).suffix not in CHECKPOINT_SUFFIXES:
-        raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, "
-                         f"or a path to a .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
+        raise ValueError(f"unknown detector {name!r}: expected one of {', '.join(KNOWN_MODELS)}, or a path to "
+                         f"an .onnx detector, .pt checkpoint, .tflite SSD, .pb frozen graph or model-zoo .tar.gz")
     if not Path(name).is_file():
         raise ValueError(f"expected a detector checkpoint file, got {name!r}, which does not exist")
 

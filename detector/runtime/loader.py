@@ -2,11 +2,12 @@
 ``Classifier.load``), the command line, the window's model menu and batch workers alike; the only
 module that knows every runtime, and nothing in the runtime imports it.
 
-    load_detector("ssd-mobilenetv2-coco", device="cpu")
-      -> onnx.detector.load_cached   the model's ONNX Runtime bundle, without importing torch, when
-                                     the options give ONNX Runtime and a bundle exists
-      -> onnx.int8.int8_detector     --int8: the float model's bundle quantised
-      -> FAMILY_LOADERS[family]      otherwise (needs torch): by the registry's family of the model
+    load_model("ssd-mobilenetv2-coco", device="cpu")   (also ``load_detector``)
+      -> _onnx_file                  an .onnx path: Lookout's own file, or any ONNX detector (onnx.foreign)
+      -> onnx.detector.load_cached   the model's one-file ONNX model (models.bundle), without importing
+                                     torch, when the options give ONNX Runtime and the file exists
+      -> onnx.int8.int8_detector     --int8: the float model's file quantised
+      -> FILE_KINDS[family]          otherwise (needs torch): by the family of the model
 
     load_classifier("mobilenet_v2_1.0_224_quant.tflite")
       -> onnx.classifier.OnnxClassifier  its integer graph kept in the cache by an earlier start (no torch)
@@ -18,11 +19,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from detector.convert.onnx_format import (bundle_paths, classifier_key, file_key, find_bundle, read_classifier_bundle,
-                                          save_bundle_meta, save_classifier_bundle)
+from detector.models.bundle import (cached_bundle_path, classifier_key, file_key, keep_bundle, read_bundle,
+                                    read_classifier_bundle, save_classifier_bundle)
 from detector.models.labels import find_labels
 from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
-                                      check_detector_name, checkpoint_file, display_name)
+                                      check_detector_name, checkpoint_file, display_name, family)
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
 from detector.runtime.host import device_name, ort_installed, require_torch
@@ -30,11 +31,10 @@ from detector.runtime.onnx.classifier import OnnxClassifier
 from detector.runtime.onnx.detector import OnnxDetector, load_cached
 from detector.runtime.onnx.int8 import int8_detector, int8_refusal
 from detector.runtime.options import LoadOptions, load_options, select_mode
-from detector.util.files import keep_cache_file
 
 
-def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOptions | str | None = None,
-                  **changes) -> Detector:
+def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOptions | str | None = None,
+               **changes) -> Detector:
     """A detector by registry name or path as the fastest exact runtime for its options
     (``options.load_options``: a ``LoadOptions``, a device name, and/or its fields as keywords; mode
     choice in ``options.select_mode``). Every runtime answers ``Detector``'s interface. ValueError
@@ -42,15 +42,49 @@ def load_detector(name_or_path: str | Path | None = DEFAULT_MODEL, options: Load
     that needs PyTorch where it is missing."""
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
     options = load_options(options, **changes)
+    check_detector_name(name)
+    if FILE_KINDS.get(family(name)) is _onnx_file:
+        return _onnx_file(name, options)
     if options.int8 is not False:
         return _int8(name, options)
     fast = load_cached(name, options)
     if fast is not None:
         return fast
-    check_detector_name(name)  # a bad name is said as such, not as a missing torch
     require_torch(_why_torch(name, options))
     from detector.runtime.weights import family_of
-    return FAMILY_LOADERS[family_of(name)](name, options)
+    det = FILE_KINDS[family_of(name)](name, options)
+    if options.mode == "auto" and not isinstance(det, OnnxDetector):
+        # The first load of a converted model exported its file on the way: the same graph, pre-
+        # and postprocessing as every later start's, so the same runtime class from the first run on
+        return load_cached(name, options) or det
+    return det
+
+
+load_detector = load_model  # the name the API and the engine have used
+
+
+def _onnx_file(name, options: LoadOptions) -> Detector:
+    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``), or any other
+    detector (``onnx.foreign``); both in ONNX Runtime on the CPU, without torch."""
+    if options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu"):
+        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend, --half and --device cuda)")
+    path = Path(str(name))
+    found = read_bundle(path)
+    if found is not None:
+        det = OnnxDetector(path, found[1], display_name(name), options, graph=found[0])
+        if options.int8 is False:
+            return det
+        refusal = int8_refusal(name, options.device, options.half, options.mode)
+        if refusal:
+            raise ValueError(refusal)
+        return int8_detector(det, options)
+    if options.int8 is not False:
+        raise ValueError(f"--int8 is for the float SSDLite models; {display_name(name)} is another ONNX detector "
+                         f"(drop --int8)")
+    from detector.runtime.onnx.foreign import ForeignOnnxDetector, describe
+    layout, session = describe(path, options.labels, spin=not options.throughput)
+    return ForeignOnnxDetector(layout, session, display_name(name), options)
 
 
 def _why_torch(name, options: LoadOptions) -> str:
@@ -92,41 +126,46 @@ def _float_ssdlite(name, options: LoadOptions) -> Detector:
     from detector.runtime.torch.detector import Detector as TorchDetector  # the interface is Detector here
     from detector.runtime.weights import float_weights
     weights = float_weights(name)
-    ckpt = checkpoint_file(name)
-    key = file_key(ckpt) if ckpt else weights.digest()
-    bundle = find_bundle(ckpt, key) if ckpt and options.mode in ("auto", "onnxruntime") else None
     return TorchDetector(weights.build(), weights.labels, device_name(options.device), weights.preprocessing.size,
-                         display_name(name), options, cache_key=key, preprocessing=weights.preprocessing,
-                         bundle=bundle)
+                         display_name(name), options, preprocessing=weights.preprocessing,
+                         bundle=_bundle_file(name, weights))
+
+
+def _bundle_file(name, weights=None) -> Path:
+    """Where a detector's one-file ONNX model is kept: a named model's (``ModelInfo.bundle``), else
+    the cache's under its checkpoint's ``file_key`` (a frozen graph: its weights' digest)."""
+    info = MODELS.get(str(name))
+    if info is not None and info.bundle is not None and (info.weights != "embedded" or info.bundle.is_file()):
+        return info.bundle  # never written into the installed package: a missing asset's export goes to the cache
+    ckpt = checkpoint_file(name)
+    return cached_bundle_path(file_key(ckpt) if ckpt else weights.digest())
 
 
 def _quantised_ssd(name, options: LoadOptions) -> Detector:
     """A quantised TFLite SSD, integer-exact: ONNX Runtime's integer kernels on the exported graph
     (``OnnxDetector``; the graph and its bundle kept in the cache), or the torch model in eager mode.
     ``half`` does not apply."""
-    from detector.runtime.weights import quant_source, quant_weights
+    from detector.runtime.weights import quant_source, quant_ssd_graph, quant_weights
     device = device_name(options.device)
     mode = select_mode(device, options.mode, "quant-detector")
     path = quant_source(name)
     if mode == "eager":
         from detector.runtime.torch.quant import QuantizedDetector
         return QuantizedDetector(*quant_weights(path), device, display_name(name), options)
-    key = file_key(path)
-    found = find_bundle(path, key)
-    if found is not None:
-        return OnnxDetector(found[0], found[1], display_name(name), options)
-    conv, labels = quant_weights(path)
-    from detector.convert.bundle_export import quant_ssd_graph
-    from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
-    graph = quant_ssd_graph(conv)
-    onnx_path, _ = bundle_paths(key)
-    keep_cache_file(onnx_path, graph)  # a read-only cache: this run uses the bytes, the next exports again
-    meta = save_bundle_meta(key, labels, ssd_preprocessing(conv), ssd_postprocessor(conv))
-    return OnnxDetector(onnx_path, meta, display_name(name), options, graph=graph)
+    bundle = _bundle_file(name)
+    found = read_bundle(bundle)
+    if found is None:
+        conv, labels = quant_weights(path)
+        from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
+        # a read-only cache: this run uses the bytes, the next exports again
+        found = keep_bundle(bundle, quant_ssd_graph(conv), display_name(name), labels, ssd_preprocessing(conv),
+                            ssd_postprocessor(conv))
+    return OnnxDetector(bundle, found[1], display_name(name), options, graph=found[0])
 
 
-# How each registry family (``ModelInfo.family``) loads; files map to a family in ``weights.family_of``.
-FAMILY_LOADERS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd}
+# The one table of file kinds: how each family (``ModelInfo.family``, ``registry.family`` of a path;
+# a checkpoint's by its recorded format, ``weights.family_of``) loads.
+FILE_KINDS = {"ssdlite-graph": _float_ssdlite, "tflite-ssd": _quantised_ssd, "onnx": _onnx_file}
 
 
 def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device: str = "cpu",
@@ -135,6 +174,8 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     in ONNX Runtime without torch (``mode`` "auto" on the CPU, in a process without torch loaded);
     anything else is the torch classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
     name = DEFAULT_CLASSIFIER if name_or_path is None else name_or_path
+    if Path(str(name)).suffix == ".onnx":
+        return _onnx_classifier(Path(str(name)), device, mode, throughput)
     key = _classifier_key(name, labels)
     cpu = mode == "auto" and str(device) in ("auto", "cpu") and device_name(device) == "cpu"
     # Not importing torch is what the kept graph saves; where torch is loaded already, the torch
@@ -151,8 +192,26 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     from detector.runtime.torch.classifier import TorchClassifier
     clf = TorchClassifier.build(name, device, labels, mode, throughput)
     if key is not None and clf.ort_graph is not None:
-        save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict())
+        save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict(), display_name(name))
     return clf
+
+
+def _onnx_classifier(path: Path, device: str, mode: str, throughput: bool) -> Classifier:
+    """A classifier .onnx file with its card (task "classify": ``lookout train``'s, or any graph
+    given one) in ONNX Runtime on the CPU."""
+    from detector.models.bundle import classifier_preprocessing, read_classifier_file
+    from detector.models.card import read_onnx
+    if mode not in ("auto", "onnxruntime") or device_name(device) != "cpu":
+        raise ValueError(f"{path.name} is an ONNX classifier: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend and --device cuda)")
+    read_onnx(path)  # not a file, not ONNX: said as such
+    found = read_classifier_file(path)
+    if found is None:
+        raise ValueError(f"{path.name} has no classifier card: its lookout.card metadata must give task "
+                         f"\"classify\", labels and input (docs/models.md)")
+    graph, card = found
+    pre = ClassifierPreprocessing.from_dict(classifier_preprocessing(card))
+    return OnnxClassifier(graph, tuple(card["labels"]), pre, card.get("name") or path.stem, throughput)
 
 
 def _classifier_key(name, labels) -> str | None:
@@ -169,5 +228,5 @@ def _classifier_key(name, labels) -> str | None:
     return None
 
 
-Detector._loader = load_detector
+Detector._loader = load_model
 Classifier._loader = load_classifier

@@ -39,6 +39,7 @@ class LoadOptions:
     (calibrated on the demo clip) or a video / image / folder to calibrate on: a float SSDLite as
     ONNX Runtime int8 (``onnx.int8``). ``throughput``: for lossless runs, where decoding and encoding
     threads share the cores (ONNX Runtime's workers never spin; ``onnx.optimise.ort_session``).
+    ``labels``: a labels file for an ONNX detector whose file names none (``onnx.foreign``).
     """
 
     device: str = "auto"
@@ -48,6 +49,7 @@ class LoadOptions:
     iou_threshold: float = 0.6
     int8: bool | str | Path = False
     throughput: bool = False
+    labels: str | Path | None = None  # a labels file for an ONNX detector without its own (one name a line)
 
     def __post_init__(self):
         object.__setattr__(self, "device", str(self.device))

@@ -77,3 +77,9 @@ def quant_weights(path: Path) -> tuple[ConvertedSSD, tuple[str, ...]]:
         conv = read_tflite_ssd(path)
         return conv, labels_for_classes(conv.num_classes)
     return read_quant_ssd(path)
+
+
+def quant_ssd_graph(conv: ConvertedSSD) -> bytes:
+    """A quantised SSD's integer ONNX graph, exported on its first torch-free load (then kept)."""
+    from detector.convert.bundle_export import quant_ssd_graph as export
+    return export(conv)

@@ -20,6 +20,7 @@ class OnnxClassifier(Classifier):
         # threads and spinning as the detector's (onnx.detector.OnnxDetector)
         self.session = ort_session(graph, int(os.environ.get("OMP_NUM_THREADS") or 0), spin=not throughput)
         self._out = self.session.get_outputs()[0].name
+        self._in = self.session.get_inputs()[0].name  # "images" in Lookout's exports; a trained file's own name
         self._mean = np.asarray(preprocessing.mean, np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(preprocessing.std, np.float32).reshape(1, 3, 1, 1)
 
@@ -31,4 +32,4 @@ class OnnxClassifier(Classifier):
 
     def _logits(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self.session.run([self._out], {"images": x})[0]
+            return self.session.run([self._out], {self._in: x})[0]

@@ -45,7 +45,7 @@ def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: st
         return (f"--int8 is for the float SSDLite models; {name} is already integer "
                 f"(drop --int8, or use --model ssdlite-mobilenetv2-person)")
     if not ort_installed():
-        return "--int8 needs ONNX Runtime and onnx: pip install 'lookout[fast]'"
+        return "--int8 needs ONNX Runtime and onnx (Lookout's own dependencies): pip install onnxruntime onnx"
     if not has_vnni():
         return ("--int8 needs a CPU with VNNI (AVX512-VNNI or AVX-VNNI): without it ONNX Runtime's int8 "
                 "kernels saturate and the int8 model found only 91% of the float model's boxes; run without --int8")
@@ -126,7 +126,7 @@ def int8_detector(fp32: OnnxDetector, options: LoadOptions) -> OnnxDetector:
             graph = Path(d) / "int8.onnx"
             quantize_graph(fp32.graph_path, graph, inputs)
             keep_cache_file(path, graph.read_bytes())  # a read-only cache: run from the temporary copy
-        det = OnnxDetector(graph, fp32.meta, f"{fp32.name} int8", options, mode="onnxruntime-int8")  # reads it here
+        det = OnnxDetector(graph, fp32.card, f"{fp32.name} int8", options, mode="onnxruntime-int8")  # reads it here
     report = path.with_name(f"{path.stem}.agreement-{options.score_threshold:.2f}.json")
     det.int8_agreement = _calibration_agreement(report, fp32, det, frames)
     return det

@@ -9,7 +9,7 @@ def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'") from None
+        raise ValueError("the onnxruntime backend needs ONNX Runtime: ONNX Runtime is one of Lookout's own dependencies: pip install onnxruntime") from None
     opts = ort.SessionOptions()
     # ORT's own default (0: one thread per physical core) pins its workers to cores; an explicit count
     # leaves them unpinned, and they woke up cold between frames: at 10 fps a frame took 32-33 ms

@@ -14,7 +14,9 @@ import time
 import numpy as np
 import torch
 
-from detector.convert.onnx_format import bundle_paths, save_bundle_meta
+from pathlib import Path
+
+from detector.models.bundle import detector_card, read_bundle
 from detector.models.fold import fold_batchnorm
 from detector.models.ssd import SSD
 from detector.models.ssdlite import graph_postprocessor
@@ -30,14 +32,14 @@ class Detector(DetectorCore):
 
     ``device``: a torch device or its name ("cpu", "cuda[:N]"), already resolved; ``options``: its
     mode, half, thresholds and throughput (default: eager, the load defaults otherwise).
-    ``cache_key`` / ``bundle``: where the ONNX Runtime mode keeps or finds its exported graph.
+    ``bundle``: the file where the ONNX Runtime mode finds its exported graph or keeps it, with its
+    card, for a torch-free start next time (``models.bundle``); None: exported each time.
     Postprocessing (decode, NMS, Detections) is shared with every runtime (``DetectorCore``).
     """
 
     def __init__(self, model: SSD, labels: tuple[str, ...], device: torch.device | str,
                  input_size: tuple[int, int], name: str = "", options: LoadOptions | None = None,
-                 cache_key: str = "", preprocessing: Preprocessing = Preprocessing(),
-                 bundle: tuple | None = None):
+                 preprocessing: Preprocessing = Preprocessing(), bundle: Path | None = None):
         options = options or LoadOptions(mode="eager")
         self.torch_device = torch.device(device)
         mode = select_mode(self.torch_device.type, options.mode, "detector")
@@ -52,11 +54,10 @@ class Detector(DetectorCore):
         self.anchors, self.box_coder = post.anchors, post.box_coder
         super().__init__(labels, post, input_size, name, mode, str(self.torch_device),
                          options.score_threshold, options.iou_threshold)
-        self.net = self._build_net(mode, cache_key, bundle)
+        self.net = self._build_net(mode, bundle)
 
-    def _build_net(self, mode: str, cache_key: str, bundle: tuple | None):
-        """The forward callable for ``mode`` (see ``torch.modes``). ``bundle``: an exported graph
-        that already exists for these weights (``onnx_format.find_bundle``)."""
+    def _build_net(self, mode: str, bundle: Path | None):
+        """The forward callable for ``mode`` (see ``torch.modes``); ``bundle``: as the class's."""
         if mode == "eager":
             return self.model
         fused = fold_batchnorm(self.model)
@@ -66,14 +67,13 @@ class Detector(DetectorCore):
                               dtype=torch.half if self.half else torch.float32)
         if mode == "jit":
             return trace_frozen(fused, example)
-        if not cache_key:
+        if bundle is None:
             return OnnxRuntimeModel(fused, example, spin=self._spin)
-        if bundle is not None:  # a valid exported graph already exists: no export
-            return OnnxRuntimeModel(fused, example, cache=bundle[0], spin=self._spin)
-        net = OnnxRuntimeModel(fused, example, cache=bundle_paths(cache_key)[0], spin=self._spin)
+        if read_bundle(bundle) is not None:  # a valid exported graph already exists: no export
+            return OnnxRuntimeModel(fused, example, cache=bundle, spin=self._spin)
         # What a later start needs to run this graph without torch (see onnx.detector).
-        save_bundle_meta(cache_key, self.labels, self.preprocessing, self.postprocessor)
-        return net
+        card = detector_card(self.name, self.labels, self.preprocessing, self.postprocessor)
+        return OnnxRuntimeModel(fused, example, cache=bundle, spin=self._spin, card=card)
 
     def preprocess(self, images: list[np.ndarray]) -> torch.Tensor:
         """BGR uint8 images -> (N, 3, H, W) RGB, ``x * scale + offset`` (the weights' preprocessing: [-1, 1]

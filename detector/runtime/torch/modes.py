@@ -18,6 +18,7 @@ from torch import nn
 
 from detector.convert.onnx_export import export_onnx
 from detector.runtime.onnx.optimise import ort_session
+from detector.models.card import with_card
 from detector.util.files import keep_cache_file
 
 
@@ -33,16 +34,18 @@ class OnnxRuntimeModel:
     """Runs an exported model in ONNX Runtime; called like the torch model (CPU tensors in and out)."""
 
     def __init__(self, model: nn.Module, example: torch.Tensor, threads: int | None = None,
-                 cache: Path | None = None, spin: bool = True):
-        """``cache``: where to keep the exported graph, so later starts skip the export; ``spin``:
+                 cache: Path | None = None, spin: bool = True, card: dict | None = None):
+        """``cache``: where to keep the exported graph, so later starts skip the export; ``card``:
+        given, the graph is exported (whatever ``cache`` holds) and kept with this card
+        (``models.card``), a file later starts run without torch; ``spin``:
         ``onnx.optimise.ort_session``'s (False for lossless runs)."""
         if importlib.util.find_spec("onnxruntime") is None:
-            raise ValueError("the onnxruntime backend needs ONNX Runtime: pip install 'lookout[fast]'")
-        data = cache.read_bytes() if cache is not None and cache.is_file() else None
+            raise ValueError("the onnxruntime backend needs ONNX Runtime: ONNX Runtime is one of Lookout's own dependencies: pip install onnxruntime")
+        data = cache.read_bytes() if cache is not None and card is None and cache.is_file() else None
         if data is None:
             data = export_onnx(model, example)
             if cache is not None:
-                keep_cache_file(cache, data)
+                keep_cache_file(cache, with_card(data, card) if card is not None else data)
         self.session = ort_session(data, threads or torch.get_num_threads(), spin)
         self.outputs = [o.name for o in self.session.get_outputs()]
 

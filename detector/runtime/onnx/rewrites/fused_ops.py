@@ -31,7 +31,7 @@ from itertools import product
 
 import numpy as np
 
-from detector.convert.onnx_format import FUSABLE_OPS_KEY
+from detector.models.card import FUSABLE_OPS_KEY
 from detector.runtime.host import cpu_flags
 from detector.runtime.onnx.rewrites.verdict import RewriteVerdict, same_outputs
 from detector.runtime.onnx.session import plain_ort_session
