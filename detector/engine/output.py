@@ -112,10 +112,10 @@ def build_sinks(config, source_fps: float, live: bool, warn=None, shared: dict |
         if config.detections and share_detections and shared is not None:
             if config.detections not in shared:
                 shared[config.detections] = SharedSink(detections_sink(config.detections, config.frame_timings,
-                                                                       with_stream=True))
+                                                                       with_stream=True, live=live))
             sinks.append(shared[config.detections])
         elif config.detections:
-            sinks.append(detections_sink(config.detections, config.frame_timings))
+            sinks.append(detections_sink(config.detections, config.frame_timings, live=live))
         if config.dump_dir:
             sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))
     except Exception:

@@ -59,14 +59,25 @@ def open_db(folder: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return con
 
 
+class FolderBusy(OSError):
+    """Another process holds the folder (``EventStore(exclusive=True)``)."""
+
+
 class EventStore:
-    def __init__(self, folder: str | Path, max_bytes: float = 0, max_days: float = 0):
+    def __init__(self, folder: str | Path, max_bytes: float = 0, max_days: float = 0, exclusive: bool = False):
+        """Runs share the folder (a shared ``flock`` on events.jsonl, which the kernel drops when the
+        process dies); ``exclusive`` (``lookout recover``) raises FolderBusy while any run holds it."""
         self.root = Path(folder)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes, self.max_days = max_bytes, max_days
         self._lock = threading.Lock()
-        self.con = open_db(self.root)
         self._log = open(self.root / EVENTS_LOG, "a", encoding="utf-8")
+        try:
+            _flock(self._log, exclusive)
+        except OSError:
+            self._log.close()
+            raise FolderBusy(f"{self.root}: a running Lookout writes events there") from None
+        self.con = open_db(self.root)
         self.deleted = 0
 
     def unique(self, rel: str) -> str:
@@ -178,6 +189,14 @@ class EventStore:
             if not self._log.closed:
                 self._log.close()
             self.con.close()
+
+
+def _flock(f, exclusive: bool) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; recover then trusts the user that no run is going
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
 
 
 def _epoch(iso_time: str | None) -> float | None:

@@ -3,6 +3,10 @@
 File sinks are context managers. They write under a temporary name beside the target and rename it
 into place on close, so an output file under its real name is always complete: a playable video,
 whole JSONL lines. Failures to write raise ``SinkError`` (a ValueError) saying what to do.
+
+A live source's outputs must also survive a kill: its video is a fragmented MP4 whose fragments
+(a second each) are on disk as they complete, its lines are handed to the OS frame by frame, and a
+note beside each temporary file (``util.partial``) lets ``lookout recover`` finish them later.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import numpy as np
 from detector.types.results import Result
 from detector.io.video_out import count_frames, open_writer, pick_encoder
 from detector.util.files import commit, part_path, replace_bytes
+from detector.util.partial import Note
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
@@ -55,7 +60,7 @@ class VideoSink(FileSink):
     """Annotated video at the source's size, timed by the source's timestamps.
 
     ``fps``: the source's nominal rate; None for live sources, where it is measured from the capture
-    times of the first ``measure_frames`` results (those frames are held until then). Live frames are
+    times of the first ``measure_frames`` results, or the first second's (those frames are held until then). Live frames are
     timed by when they were captured, file frames by their own timestamps, so a variable rate is kept
     (with PyAV; OpenCV's fallback spaces frames evenly). ``codec``: h264, hevc, mpeg4 or mjpeg (None:
     H.264 for .mp4/.mkv/.mov, MJPEG for .avi); ``warn`` gets one line when it falls back.
@@ -79,6 +84,7 @@ class VideoSink(FileSink):
         self.measure_frames = measure_frames
         self._held: list[tuple[float, np.ndarray]] = []
         self._writer = None
+        self._note: Note | None = None
         self._t0: float | None = None
         self._last_t = -1.0
         self.frames = 0
@@ -86,8 +92,14 @@ class VideoSink(FileSink):
     def _open(self, size: tuple[int, int]) -> None:
         self._frame_size = size
         try:
-            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate, self.preset)
+            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate, self.preset,
+                                       live=self.live)
+            self._note = Note(self.tmp, self.path, "video", self.live)
         except Exception as e:  # PyAV raises its own error types; OpenCV an OSError from CvWriter
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+                self.tmp.unlink(missing_ok=True)
             raise SinkError(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
                             f"folder and free space") from None
 
@@ -134,7 +146,7 @@ class VideoSink(FileSink):
         t = self._time_of(result)
         if self._writer is None:
             self._held.append((t, img))
-            if not self.live or len(self._held) >= self.measure_frames:
+            if not self.live or len(self._held) >= self.measure_frames or t >= 1.0:  # a slow camera: a second
                 self._flush_held()
             return
         self._put(t, img)
@@ -165,6 +177,8 @@ class VideoSink(FileSink):
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
+            if self._note is not None:
+                self._note.done()
 
 
 class _LinesSink(FileSink):
@@ -174,11 +188,19 @@ class _LinesSink(FileSink):
     what = "detections"
     header = b""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, live: bool = False):
+        """``live``: from a camera or stream (see the module docstring)."""
         self.path = Path(path)
         _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"{self.what} {self.path.name}")
         self.tmp = part_path(self.path)
         self._f = open(self.tmp, "wb")
+        try:
+            self._note = Note(self.tmp, self.path, "lines", live)
+        except OSError as e:
+            self._f.close()
+            self.tmp.unlink(missing_ok=True)
+            raise SinkError(f"cannot write {self.what} {str(self.path)!r} ({e.strerror}); free some space or pick "
+                            f"another path") from None
         self._good = 0
         if self.header:
             self._append(self.header)
@@ -218,15 +240,17 @@ class _LinesSink(FileSink):
         except OSError as e:
             raise SinkError(f"cannot finish {self.what} {str(self.path)!r} ({e.strerror}); was its folder "
                             f"removed or made read-only?") from None
+        finally:
+            self._note.done()
 
 
 class JsonlSink(_LinesSink):
     """One JSON line per processed frame (see ``Result.to_json``); ``timings`` adds each frame's
     per-stage latencies, which differ from run to run."""
 
-    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False):
+    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False, live: bool = False):
         """``with_stream``: lines start with ``"stream"`` (one file for several streams)."""
-        super().__init__(path)
+        super().__init__(path, live)
         self.timings, self.with_stream = timings, with_stream
 
     def lines(self, result: Result) -> bytes:
@@ -245,11 +269,11 @@ class CsvSink(_LinesSink):
     ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1).
     Frames without detections have no rows."""
 
-    def __init__(self, path: str | Path, with_stream: bool = False):
+    def __init__(self, path: str | Path, with_stream: bool = False, live: bool = False):
         """``with_stream``: a first column ``stream`` (one file for several streams)."""
         self.with_stream = with_stream
         self.header = (",".join((("stream",) if with_stream else ()) + CSV_COLUMNS) + "\r\n").encode()
-        super().__init__(path)
+        super().__init__(path, live)
 
     def lines(self, result: Result) -> bytes:
         buf = io.StringIO()
@@ -263,12 +287,13 @@ class CsvSink(_LinesSink):
         return buf.getvalue().encode()
 
 
-def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False) -> _LinesSink:
+def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False,
+                    live: bool = False) -> _LinesSink:
     """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies;
-    ``with_stream``: each line or row names its stream)."""
+    ``with_stream``: each line or row names its stream; ``live``: from a camera or stream)."""
     if str(path).lower().endswith(".csv"):
-        return CsvSink(path, with_stream)
-    return JsonlSink(path, timings, with_stream)
+        return CsvSink(path, with_stream, live)
+    return JsonlSink(path, timings, with_stream, live)
 
 
 class ImageSink(FileSink):
