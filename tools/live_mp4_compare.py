@@ -1,4 +1,5 @@
-"""How much of a live recording a kill loses, and what it costs: a fragmented MP4 against short segments.
+"""How much of a live recording a kill loses, and what it costs: a fragmented MP4 (a fragment a frame, as
+Lookout writes it, or a fragment a key frame) against short segments (each a whole faststart file).
 
 Feeds the frames of a clip to Lookout's writer at the clip's rate (timestamps only, no sleeping) and,
 every few frames, counts what a player would find on disk right then (what a ``kill -9`` would leave).
@@ -22,6 +23,7 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from detector.io import video_out  # noqa: E402
 from detector.io.video_out import AvWriter, playable_frames  # noqa: E402
 
 
@@ -80,9 +82,13 @@ def main() -> None:
     a = ap.parse_args()
     frames, fps = frames_of(a.clip, a.frames)
     print(f"{a.clip}: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} at {fps:g} fps")
-    for layout, seg in (("fmp4", 0), ("segments", 1.0), ("segments", 2.0)):
+    per_frame = video_out.LIVE_MOVFLAGS
+    per_key = per_frame.replace("frag_every_frame", "frag_keyframe")
+    for layout, seg, flags in (("fmp4", 0, per_frame), ("fmp4", 0, per_key), ("segments", 1.0, ""),
+                               ("segments", 2.0, "")):
+        video_out.LIVE_MOVFLAGS = flags or per_frame
         worst, mean, ms, size = run(layout, frames, fps, a.every, seg)
-        name = layout if layout == "fmp4" else f"{seg:g} s segments"
+        name = ("fmp4/frame" if flags == per_frame else "fmp4/key") if layout == "fmp4" else f"{seg:g} s segments"
         print(f"{name:>14}: lag worst {worst:.2f} s mean {mean:.2f} s / encode {ms:.1f} ms CPU a frame / "
               f"{size / 1e6:.2f} MB")
 

@@ -28,8 +28,8 @@ DEFAULT_CRF = 23  # x264's own default: visually clean at a third of MPEG-4 Part
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEFAULT_PRESET = "veryfast"
 PRESET_ENCODERS = ("libx264", "libx265")  # the encoders --crf and --preset apply to
-LIVE_MOVFLAGS = "+frag_keyframe+empty_moov+default_base_moof"
-LIVE_KEY_S = 1.0  # a live recording's key frame (and so fragment) interval in seconds, at most
+LIVE_MOVFLAGS = "+frag_every_frame+empty_moov+default_base_moof"
+LIVE_KEY_S = 1.0  # a live recording's key frame interval in seconds, at most
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,10 @@ class AvWriter:
     def __init__(self, path: Path, size: tuple[int, int], fps: float, encoder: str, crf: int | None = None,
                  bitrate: int | None = None, preset: str | None = None, live: bool = False):
         """``live``: a camera's recording, which must survive a kill: MP4/MOV are written fragmented
-        (``LIVE_MOVFLAGS``: each key frame starts a fragment, written out whole as the next begins),
-        a key frame at least every second and no encoder look-ahead, so what is on disk plays up to
-        about a second before any moment (docs/faults.md). Otherwise the index goes first (faststart),
-        written when the file is closed."""
+        (``LIVE_MOVFLAGS``: every frame its own fragment, on disk once the next frame comes), with no
+        encoder look-ahead or B-frames and a key frame at least every ``LIVE_KEY_S``, so what is on
+        disk plays up to a frame or two before any moment (tools/live_mp4_compare.py; docs/faults.md).
+        Otherwise the index goes first (faststart), written when the file is closed."""
         import av
         self._av = av
         fmt = CONTAINERS[path.suffix.lower()]
@@ -164,7 +164,7 @@ class AvWriter:
             pts = int(round(pts_s * self._tick))
         frame.pts = max(pts, self._last_pts + 1)  # strictly increasing, even if the source repeats a time
         if self._live and (self._last_key is None or frame.pts - self._last_key >= LIVE_KEY_S * self._tick):
-            frame.pict_type = self._av.video.frame.PictureType.I  # a fragment ends here: on disk as a whole
+            frame.pict_type = self._av.video.frame.PictureType.I  # a seek point (and a cut file's restart)
             self._last_key = frame.pts
         self._last_pts = frame.pts
         self._n += 1
