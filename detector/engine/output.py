@@ -106,16 +106,22 @@ def build_sinks(config, source_fps: float, live: bool, warn=None, shared: dict |
         kind = output_kind(config)
         if kind in ("image", "images"):
             sinks.append(ImageSink(config.output, input_files(config.source) if kind == "images" else None))
+        elif config.output and config.segment:
+            from detector.io.segments import SegmentedVideoSink
+            sinks.append(SegmentedVideoSink(config.output, config.segment, None if live else (source_fps or 25.0),
+                                            codec=config.codec, crf=config.crf, bitrate=config.bitrate, warn=warn,
+                                            preset=config.preset))
         elif config.output:
             sinks.append(VideoSink(config.output, None if live else (source_fps or 25.0), codec=config.codec,
                                    crf=config.crf, bitrate=config.bitrate, warn=warn, preset=config.preset))
+        segment_of = (lambda seg=sinks[-1]: seg.current) if config.output and config.segment and sinks else None
         if config.detections and share_detections and shared is not None:
             if config.detections not in shared:
                 shared[config.detections] = SharedSink(detections_sink(config.detections, config.frame_timings,
                                                                        with_stream=True, live=live))
             sinks.append(shared[config.detections])
         elif config.detections:
-            sinks.append(detections_sink(config.detections, config.frame_timings, live=live))
+            sinks.append(detections_sink(config.detections, config.frame_timings, live=live, segment_of=segment_of))
         if config.dump_dir:
             sinks.append(DumpSink(config.dump_dir, config.dump_ext, config.dump_raw))
     except Exception:

@@ -198,7 +198,7 @@ def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
     rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
                          config.max_area, config.loiter, config.count_above)
     return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
-                     config.pre_roll, config.post_roll, config.clip_annotated)
+                     config.pre_roll, config.post_roll, config.clip_annotated, config.max_clip)
 
 
 def check_streams_writes(configs: list[RunConfig]) -> None:

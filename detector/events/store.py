@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS events (
     open INTEGER, record TEXT);
 CREATE INDEX IF NOT EXISTS events_start ON events (start_epoch);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, bytes INTEGER, added_epoch REAL);
+CREATE TABLE IF NOT EXISTS clip_parts (clip TEXT, part TEXT PRIMARY KEY);
 """
 MARK = ("app", "lookout-events")
 
@@ -136,6 +137,18 @@ class EventStore:
             self.con.execute("UPDATE events SET clip_end_pts_ms=? WHERE clip=?", (end_pts_ms, rel))
             self.con.commit()
 
+    def clip_part(self, clip: str, part: str) -> None:
+        """``part`` continues ``clip`` (--max-clip): kept and deleted with it."""
+        with self._lock:
+            self.con.execute("INSERT OR REPLACE INTO clip_parts VALUES (?,?)", (clip, part))
+            self.con.commit()
+
+    def parts_of(self, clip: str | None) -> list[str]:
+        if not clip:
+            return []
+        with self._lock:
+            return [r[0] for r in self.con.execute("SELECT part FROM clip_parts WHERE clip=? ORDER BY part", (clip,))]
+
     def _write_log(self, what: str, rec: dict) -> None:
         self._log.write(json.dumps({"event": what, **rec}) + "\n")
         self._log.flush()
@@ -175,13 +188,18 @@ class EventStore:
             owned = self.con.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone()
             if used or not owned:
                 continue  # still another event's, or never recorded as ours (a clip still being written)
-            target = (self.root / rel).resolve()
-            if self.root.resolve() in target.parents:
-                try:
-                    os.unlink(target)
-                except FileNotFoundError:
-                    pass
-            self.con.execute("DELETE FROM files WHERE path=?", (rel,))
+            parts = [r[0] for r in self.con.execute("SELECT part FROM clip_parts WHERE clip=?", (rel,))]
+            for path in [rel, *parts]:
+                if not self.con.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone():
+                    continue  # a part still being written is not Lookout's to delete yet
+                target = (self.root / path).resolve()
+                if self.root.resolve() in target.parents:
+                    try:
+                        os.unlink(target)
+                    except FileNotFoundError:
+                        pass
+                self.con.execute("DELETE FROM files WHERE path=?", (path,))
+            self.con.execute("DELETE FROM clip_parts WHERE clip=?", (rel,))
         return 1
 
     def close(self) -> None:

@@ -59,9 +59,9 @@ class FileSink:
 class VideoSink(FileSink):
     """Annotated video at the source's size, timed by the source's timestamps.
 
-    ``fps``: the source's nominal rate; None for live sources, where it is measured from the capture
-    times of the first ``measure_frames`` results, or the first second's (those frames are held until then). Live frames are
-    timed by when they were captured, file frames by their own timestamps, so a variable rate is kept
+    ``fps``: the source's nominal rate; None for live sources, which are written from their first
+    frame on with a nominal rate in the header. Live frames are timed by when they were captured,
+    file frames by their own timestamps, so a variable rate is kept
     (with PyAV; OpenCV's fallback spaces frames evenly). ``codec``: h264, hevc, mpeg4 or mjpeg (None:
     H.264 for .mp4/.mkv/.mov, MJPEG for .avi); ``warn`` gets one line when it falls back.
     """
@@ -69,7 +69,11 @@ class VideoSink(FileSink):
     needs_annotated = True
 
     def __init__(self, path: str | Path, fps: float | None, measure_frames: int = 16, codec: str | None = None,
-                 crf: int | None = None, bitrate: int | None = None, warn=None, preset: str | None = None):
+                 crf: int | None = None, bitrate: int | None = None, warn=None, preset: str | None = None,
+                 live: bool | None = None, origin: float | None = None):
+        """``live``: a camera's frames (default: when ``fps`` is None; a live segment after the first
+        knows its rate). ``origin``: the time (capture time live, seconds of the source otherwise)
+        that is 0 in the file; default the first frame's."""
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise SinkError(f"cannot write video {str(self.path)!r}: expected one of {', '.join(VIDEO_SUFFIXES)}")
@@ -80,12 +84,12 @@ class VideoSink(FileSink):
         self.crf, self.bitrate, self.preset = crf, bitrate, preset
         self.tmp = part_path(self.path)
         self.fps = fps if fps and fps > 0 else None
-        self.live = self.fps is None
+        self.live = self.fps is None if live is None else live
         self.measure_frames = measure_frames
         self._held: list[tuple[float, np.ndarray]] = []
         self._writer = None
         self._note: Note | None = None
-        self._t0: float | None = None
+        self._t0: float | None = origin
         self._last_t = -1.0
         self.frames = 0
 
@@ -146,7 +150,9 @@ class VideoSink(FileSink):
         t = self._time_of(result)
         if self._writer is None:
             self._held.append((t, img))
-            if not self.live or len(self._held) >= self.measure_frames or t >= 1.0:  # a slow camera: a second
+            # a live recording starts at its first frame (what a kill leaves must hold it); its rate is only
+            # the nominal one in the header, the frames' own times are what players follow
+            if self.fps is not None or self.live or len(self._held) >= self.measure_frames:
                 self._flush_held()
             return
         self._put(t, img)
@@ -248,15 +254,21 @@ class JsonlSink(_LinesSink):
     """One JSON line per processed frame (see ``Result.to_json``); ``timings`` adds each frame's
     per-stage latencies, which differ from run to run."""
 
-    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False, live: bool = False):
-        """``with_stream``: lines start with ``"stream"`` (one file for several streams)."""
+    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False, live: bool = False,
+                 segment_of=None):
+        """``with_stream``: lines start with ``"stream"`` (one file for several streams);
+        ``segment_of``: () -> the video segment (a path) the frame went to, kept as ``"segment"`` (its
+        file name)."""
         super().__init__(path, live)
-        self.timings, self.with_stream = timings, with_stream
+        self.timings, self.with_stream, self.segment_of = timings, with_stream, segment_of
 
     def lines(self, result: Result) -> bytes:
         d = result.to_json(self.timings)
         if self.with_stream:
             d = {"stream": result.frame.stream, **d}
+        if self.segment_of is not None:
+            seg = self.segment_of()
+            d["segment"] = Path(seg).name if seg else None
         return (json.dumps(d) + "\n").encode()
 
 
@@ -288,12 +300,12 @@ class CsvSink(_LinesSink):
 
 
 def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False,
-                    live: bool = False) -> _LinesSink:
+                    live: bool = False, segment_of=None) -> _LinesSink:
     """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies;
     ``with_stream``: each line or row names its stream; ``live``: from a camera or stream)."""
     if str(path).lower().endswith(".csv"):
         return CsvSink(path, with_stream, live)
-    return JsonlSink(path, timings, with_stream, live)
+    return JsonlSink(path, timings, with_stream, live, segment_of)
 
 
 class ImageSink(FileSink):

@@ -1,0 +1,90 @@
+"""``--segment DURATION``: the annotated video as a run of files, ``rec-{start}.mp4``, each
+``DURATION`` long (by the frames' own times), each appearing under its name when complete.
+
+``{start}`` is the segment's first frame's local time, ``YYYYmmdd-HHMMSS`` (names sort in time order);
+an ``--output`` without it gets ``-{start}`` before its extension. Every frame goes to exactly one
+segment, and each segment starts with a key frame (its own encoder), so a cut never splits a group of
+pictures. Timestamps run on across segments (a segment's first frame keeps its time since the run's
+first frame), so the segments of a run line up end to end. A live segment is written like a live
+recording (fragmented, with a note for ``lookout recover``); a kill loses only the tail of the open one.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from detector.io.sinks import FileSink, VideoSink
+from detector.types.results import Result
+from detector.util.partial import free_name
+
+START = "{start}"
+START_FORMAT = "%Y%m%d-%H%M%S"
+
+
+def segment_pattern(path: str) -> str:
+    """``path`` with a ``{start}`` placeholder (added before the extension when missing)."""
+    if START in path:
+        return path
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-{START}{p.suffix}"))
+
+
+class SegmentedVideoSink(FileSink):
+    """``VideoSink`` cut every ``seconds`` of the source's time (capture time live, timestamps for
+    files). ``names``: the segments finished so far (paths), oldest first; ``current``: the open one's."""
+
+    needs_annotated = True
+
+    def __init__(self, pattern: str, seconds: float, fps: float | None, wall=time.time, **video):
+        """``fps``: as for ``VideoSink`` (None: live, measured); ``wall``: the clock names are made from;
+        ``video``: ``VideoSink``'s codec options."""
+        self.pattern, self.seconds, self.fps, self.live = segment_pattern(pattern), seconds, fps, fps is None
+        self.wall, self.video = wall, video
+        self.sink: VideoSink | None = None
+        self.names: list[Path] = []
+        self.current: Path | None = None
+        self.frames = 0
+        self._t0: float | None = None
+        self._start: float = 0.0
+
+    def _time(self, result: Result) -> float:
+        return result.frame.captured_at if self.live else result.frame.pts_ms / 1000.0
+
+    def _name(self, result: Result, t: float) -> Path:
+        if self.live:  # the wall time the frame was captured at
+            moment = self.wall() - (time.monotonic() - result.frame.captured_at)
+        else:
+            moment = self._wall0 + (t - self._t0)
+        stamp = time.strftime(START_FORMAT, time.localtime(moment))
+        return free_name(Path(self.pattern.replace(START, stamp)))
+
+    def write(self, result: Result, annotated: np.ndarray | None) -> None:
+        t = self._time(result)
+        if self._t0 is None:
+            self._t0, self._wall0 = t, self.wall()
+        if self.sink is None or t - self._start >= self.seconds:
+            self._cut(result, t)
+        self.sink.write(result, annotated)
+        self.frames += 1
+
+    def _cut(self, result: Result, t: float) -> None:
+        fps = None
+        if self.sink is not None:
+            fps = self.sink.fps
+            self._finish()
+        self.current = self._name(result, t)
+        self._start = t
+        # the first segment measures a live rate; the next ones take it over, so none holds frames back
+        self.sink = VideoSink(self.current, fps or self.fps, live=self.live, origin=self._t0, **self.video)
+
+    def _finish(self) -> None:
+        sink, self.sink = self.sink, None
+        sink.close()
+        if sink.frames:
+            self.names.append(sink.path)
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self._finish()
