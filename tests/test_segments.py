@@ -1,0 +1,118 @@
+"""--segment and --max-clip on real video: every frame in exactly one segment, segments end to end in
+time, the detections' lines naming their segment; an event clip cut at --max-clip goes on in parts
+the index keeps with it. The live case (35 s of an RTSP camera with --segment 10s) is slow."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import av
+import pytest
+
+from conftest import shared_path
+from test_cli import assert_one_clear_line, lookout
+
+
+def packet_times(path) -> list[float]:
+    """Each video frame's presentation time in seconds, in the order a player shows them."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sorted(float(p.pts * s.time_base) for p in c.demux(s) if p.size)
+
+
+def check_segments(paths, frames_written: int, fps: float | None) -> list[int]:
+    """The segments hold every frame once: their counts add up, and each starts a frame after the last
+    ends: within 1.5 frame intervals at ``fps``, or (live, ``fps`` None: a camera's frames come unevenly)
+    no further apart than two frames inside a segment ever are."""
+    counts, last, widest, cuts = [], None, 0.0, []
+    for p in paths:
+        t = packet_times(p)
+        assert t and len(set(t)) == len(t), p.name  # no frame shown twice
+        widest = max([widest] + [b - a for a, b in zip(t, t[1:])])
+        if last is not None:
+            cuts.append((p.name, last, t[0]))
+        last = t[-1]
+        counts.append(len(t))
+    for name, end, start in cuts:
+        assert 0 < start - end <= (1.5 / fps if fps else widest), (name, end, start, widest)  # no gap, no repeat
+    assert sum(counts) == frames_written, (counts, frames_written)
+    return counts
+
+
+def test_segments_of_a_file_hold_every_frame_once_and_the_jsonl_names_them(tmp_path):
+    vtest = shared_path("media/vtest.avi")  # 10 fps
+    out = tmp_path / "rec-{start}.mp4"
+    jsonl = tmp_path / "d.jsonl"
+    p = lookout("--source", str(vtest), "--max-frames", "250", "--output", str(out), "--segment", "10s",
+                "--detections", str(jsonl), "--classes", "person", timeout=600)
+    assert p.returncode == 0, p.stderr
+    segs = sorted(tmp_path.glob("rec-*.mp4"))
+    assert [s.name[4:19] for s in segs] == sorted(s.name[4:19] for s in segs)  # local time, sortable names
+    assert check_segments(segs, 250, 10.0) == [100, 100, 50]  # 10 s of a 10 fps file each
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["segment"] for line in lines] == [s.name for s, n in zip(segs, (100, 100, 50)) for _ in range(n)]
+    assert sum(len(line["detections"]) for line in lines) > len(lines)  # the people of vtest, in every segment
+    assert not list(tmp_path.glob(".*"))  # each segment moved into place when complete
+
+
+@pytest.mark.parametrize("value,words", [("0.5s", "--segment of at least 1s"), ("ten", "expected a duration")])
+def test_bad_segment_is_one_line(tmp_path, value, words):
+    p = lookout("--source", str(shared_path("media/vtest.avi")), "--output", str(tmp_path / "o.mp4"),
+                "--segment", value)
+    assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_segment_without_a_video_output_is_refused(tmp_path):
+    p = lookout("--source", str(shared_path("media/vtest.avi")), "--detections", str(tmp_path / "d.jsonl"),
+                "--segment", "10s")
+    assert_one_clear_line(p, 2, "--segment cuts the --output video")
+
+
+def test_max_clip_cuts_a_long_clip_into_parts_kept_with_their_event(tmp_path):
+    """vtest's first 20 s always have people in view: one clip, cut every 4 s into parts."""
+    events = tmp_path / "ev"
+    p = lookout("--source", str(shared_path("media/vtest.avi")), "--max-frames", "200", "--events", str(events),
+                "--classes", "person", "--max-clip", "4s", "--detections", str(tmp_path / "d.jsonl"), timeout=600)
+    assert p.returncode == 0, p.stderr
+    con = sqlite3.connect(events / "events.db")
+    try:
+        clips = [r[0] for r in con.execute("SELECT DISTINCT clip FROM events WHERE clip IS NOT NULL")]
+        parts = [r[0] for r in con.execute("SELECT part FROM clip_parts ORDER BY part")]
+        owned = {r[0] for r in con.execute("SELECT path FROM files")}
+    finally:
+        con.close()
+    assert len(clips) == 1 and len(parts) == 4, (clips, parts)
+    counts = [len(packet_times(events / rel)) for rel in clips + parts]
+    assert counts == [40, 40, 40, 40, 40]  # 4 s at 10 fps each, all 200 frames
+    assert set(clips + parts) <= owned
+    ends = [json.loads(line) for line in (events / "events.jsonl").read_text().splitlines() if '"end"' in line]
+    # an end record lists the parts written by then: the later ones list more
+    assert ends and all(e.get("clip_parts", []) == parts[:len(e.get("clip_parts", []))] for e in ends)
+    assert ends[-1]["clip_parts"] == parts
+
+
+@pytest.mark.slow
+def test_a_live_camera_cut_into_10s_segments_loses_and_repeats_nothing(tmp_path):
+    """35 s of an RTSP camera (GStreamer's server on loopback) with --segment 10s."""
+    from test_rtsp import Server, _gst_rtsp_available, free_port
+    from kill_helpers import long_h264_clip
+    if not _gst_rtsp_available():
+        pytest.skip("needs GStreamer's RTSP server for the system Python (see tests/test_rtsp.py)")
+    clip = long_h264_clip(tmp_path / "clip.mp4", repeats=8)
+    srv = Server(clip, free_port()).start()
+    try:
+        stats = tmp_path / "s.json"
+        p = lookout("--source", srv.url(), "--output", str(tmp_path / "cam.mp4"), "--segment", "10s",
+                    "--detections", str(tmp_path / "cam.jsonl"), "--duration", "35", "--stats-json", str(stats),
+                    timeout=300)
+    finally:
+        srv.kill()
+    assert p.returncode == 0, p.stderr
+    segs = sorted(tmp_path.glob("cam-*.mp4"))
+    written = json.loads(stats.read_text())["frames"]["written"]
+    assert len(segs) >= 3
+    lines = [json.loads(line) for line in (tmp_path / "cam.jsonl").read_text().splitlines()]
+    counts = check_segments(segs, written, None)
+    assert {line["segment"] for line in lines} == {s.name for s in segs}
+    assert [sum(1 for line in lines if line["segment"] == s.name) for s in segs] == counts
