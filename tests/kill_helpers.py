@@ -55,6 +55,7 @@ class Watch:
     """The smallest (wall - pts) seen per stream while the JSONL grew."""
 
     offset: dict = field(default_factory=dict)
+    lines: dict = field(default_factory=dict)  # the most whole lines seen on disk
 
     def look(self, folder: Path) -> None:
         now = time.time()
@@ -66,6 +67,7 @@ class Watch:
             end = data.rfind(b"\n")
             if end <= 0:
                 continue
+            self.lines[s] = max(self.lines.get(s, 0), data.count(b"\n"))
             last = data[data.rfind(b"\n", 0, end) + 1:end]
             try:
                 pts = json.loads(last)["pts_ms"] / 1000

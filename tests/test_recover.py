@@ -175,3 +175,53 @@ def test_a_fragmented_recording_cut_anywhere_recovers_to_its_whole_fragments(tmp
             continue
         assert done.target == dest and count_frames(dest) == whole, (cut, whole)
         assert dest.stat().st_size == mdat_ends[whole - 1] and not note_path(part).exists()
+
+
+def _rtsp_servers(clip: Path):
+    from test_rtsp import Server, _gst_rtsp_available, free_port
+    from kill_helpers import STREAMS, long_h264_clip
+    if not _gst_rtsp_available():
+        pytest.skip("needs GStreamer's RTSP server for the system Python (see tests/test_rtsp.py)")
+    if not clip.exists():
+        long_h264_clip(clip, repeats=6)
+    return {s: Server(clip, free_port()).start() for s in STREAMS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("power_cut", [False, True], ids=["kill", "power-cut"])
+def test_two_rtsp_cameras_killed_three_times_recover_whole(tmp_path, power_cut):
+    """Two RTSP cameras recorded (video, JSONL, events) and SIGKILLed at a random moment 5-20 s in, three
+    times (once for the power cut: the folder copied while the run writes, then the copy recovered).
+    Every line on disk before the kill is kept, the video is behind the JSONL by at most the frame
+    being encoded and the one waiting for the next, the index is whole with no event open."""
+    from kill_helpers import (STREAMS, Watch, check_recovered, copy_as_disk_image, kill9, recover, run_for,
+                              start_run, wait_until_recording)
+    rng = random.Random(32)
+    for k in range(1 if power_cut else 3):
+        servers = _rtsp_servers(tmp_path / "clip.mp4")
+        out = tmp_path / f"run{k}"
+        out.mkdir()
+        try:
+            watch = Watch()
+            proc = start_run({s: v.url() for s, v in servers.items()}, out, ENV)
+            wait_until_recording(proc, out, watch)
+            run_for(proc, out, watch, rng.uniform(5, 20))
+            if power_cut:
+                image = tmp_path / f"image{k}"
+                at = time.time()
+                copy_as_disk_image(out, image)
+                seen = dict(watch.lines)
+                kill9(proc)
+                out = image
+            else:
+                seen = dict(watch.lines)
+                at = kill9(proc)
+        finally:
+            for v in servers.values():
+                v.kill()
+        r = recover(out, ENV)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for loss in check_recovered(out, watch, at):
+            assert loss.lines >= seen[loss.stream]
+            assert loss.lines - loss.video_frames <= 3, loss
+        assert recover(out, ENV).stdout.strip() == f"lookout: nothing to recover in {out}"

@@ -116,3 +116,37 @@ def test_a_live_camera_cut_into_10s_segments_loses_and_repeats_nothing(tmp_path)
     counts = check_segments(segs, written, None)
     assert {line["segment"] for line in lines} == {s.name for s in segs}
     assert [sum(1 for line in lines if line["segment"] == s.name) for s in segs] == counts
+
+
+def test_retention_deletes_only_its_own_oldest_segments_and_clips(tmp_path):
+    """--min-free 99% is never met on a real disk: retention deletes every segment and ended event's clip
+    it recorded except the newest segment, and nothing else: the user's files in both folders (one
+    named like a segment) survive, and the record and the index match the folders afterwards."""
+    out, events = tmp_path / "rec", tmp_path / "ev"
+    out.mkdir()
+    (events / "clips" / "vtest").mkdir(parents=True)
+    mine = [out / "rec-20000101-000000.mp4", out / "notes.txt", events / "clips" / "vtest" / "mine.mp4"]
+    for f in mine:
+        f.write_bytes(b"the user's own file")
+    p = lookout("--source", str(shared_path("media/vtest.avi")), "--max-frames", "150", "--output",
+                str(out / "rec.mp4"), "--segment", "3s", "--events", str(events), "--classes", "person",
+                "--max-clip", "4s", "--post-roll", "0", "--min-free", "99%", timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert all(f.read_bytes() == b"the user's own file" for f in mine)
+    record = [json.loads(line) for line in (out / ".lookout-segments.jsonl").read_text().splitlines()]
+    segs = sorted(out.glob("rec-2*.mp4"))
+    assert [r["name"] for r in record] == [s.name for s in segs if s not in mine]
+    assert len(record) == 1 and len(packet_times(out / record[0]["name"])) == 150 - 4 * 30  # the newest: 3 s
+    said = [l for l in p.stderr.splitlines() if "retention deleted" in l]
+    assert len(said) == 4, p.stderr  # the first four, each at the next cut
+    con = sqlite3.connect(events / "events.db")
+    try:
+        owned = {r[0] for r in con.execute("SELECT path FROM files")}
+        kept_events = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    finally:
+        con.close()
+    ended = sum('"event": "end"' in line for line in (events / "events.jsonl").read_text().splitlines())
+    assert kept_events < ended  # ended events went, with their clips (the log keeps their lines)
+    on_disk = {str(f.relative_to(events)) for f in events.rglob("*") if f.is_file()} - {
+        "events.db", "events.db-wal", "events.db-shm", "events.jsonl", "clips/vtest/mine.mp4"}
+    assert on_disk == owned  # the index matches the folder: nothing of ours left unlisted, nothing listed gone

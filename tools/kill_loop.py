@@ -52,8 +52,8 @@ def main() -> None:
             try:
                 watch = Watch()
                 proc = start_run({s: v.url() for s, v in servers.items()}, out, ENV)
-                t_start = time.monotonic()
                 wait_until_recording(proc, out, watch)
+                t_start = time.monotonic()  # the kill comes 5-40 s into the recording, whatever the start-up took
                 at = rng.uniform(a.min_s, a.max_s)
                 run_for(proc, out, watch, max(0.0, at - (time.monotonic() - t_start)))
                 if a.power_cut:

@@ -67,6 +67,11 @@ def add_video_options(ap) -> None:
                     help="cut the --output video into files DURATION long (10s, 10m, 1h), named by their start's "
                          "local time: {start} in the name (added before the extension if missing); each file "
                          "appears when complete, the detections file's lines name their segment")
+    ap.add_argument("--keep", type=duration, default=D["keep"], metavar="AGE",
+                    help="delete Lookout's own segments (--segment) and event clips older than AGE (7d, 12h); "
+                         "never a file it did not write")
+    ap.add_argument("--min-free", default=D["min_free"], metavar="SIZE",
+                    help="keep this much free on their disk (5G, 500M, or 10%%) by deleting the oldest of them")
     quality = ap.add_mutually_exclusive_group()
     quality.add_argument("--crf", type=int, default=D["crf"], metavar="Q",
                          help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")

@@ -76,6 +76,8 @@ class RunConfig:
     clip_annotated: bool = False
     max_clip: float = 300.0         # seconds an event clip runs before the next file continues it
     segment: float = 0.0            # --segment: seconds a video file of a run holds (0: one file)
+    keep: float = 0.0               # --keep: seconds Lookout's own segments and clips are kept (0: no limit)
+    min_free: str = ""              # --min-free: "5G" or "10%" kept free by deleting the oldest of them
     events_max_gb: float = 0.0      # retention (0: no limit)
     events_max_days: float = 0.0
     # secrets inside: never in a repr (and so never in a log line or a traceback's locals)
@@ -117,6 +119,13 @@ class RunConfig:
             (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
              f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
         ]
+        if self.keep < 0:
+            checks.append((False, f"expected --keep >= 0, got {self.keep:g} s"))
+        from detector.io.retention import parse_min_free
+        parse_min_free(self.min_free)  # ValueError, one line
+        if (self.keep or self.min_free) and not (self.segment or self.events):
+            checks.append((False, "--keep and --min-free delete old segments and event clips: give --segment "
+                                  "(with --output) or --events too"))
         if self.segment and output_kind(self) != "video":
             checks.append((False, "--segment cuts the --output video: give --output NAME.mp4 (or .mkv, .mov)"))
         for ok, message in checks:

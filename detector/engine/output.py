@@ -108,7 +108,9 @@ def build_sinks(config, source_fps: float, live: bool, warn=None, shared: dict |
             sinks.append(ImageSink(config.output, input_files(config.source) if kind == "images" else None))
         elif config.output and config.segment:
             from detector.io.segments import SegmentedVideoSink
+            from detector.io.retention import parse_min_free
             sinks.append(SegmentedVideoSink(config.output, config.segment, None if live else (source_fps or 25.0),
+                                            keep_s=config.keep, min_free=parse_min_free(config.min_free),
                                             codec=config.codec, crf=config.crf, bitrate=config.bitrate, warn=warn,
                                             preset=config.preset))
         elif config.output:

@@ -193,8 +193,12 @@ def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
     from detector.events.settings import stream_name
     from detector.events.sink import EventSink
     if config.events not in hubs:
-        hubs[config.events] = EventHub(config.events, config.events_max_gb, config.events_max_days, config.mqtt,
+        days = min(d for d in (config.events_max_days, config.keep / 86400) if d) if (
+            config.events_max_days or config.keep) else 0.0
+        hubs[config.events] = EventHub(config.events, config.events_max_gb, days, config.mqtt,
                                        config.webhooks, config.webhook_secret, warn)
+        from detector.io.retention import parse_min_free
+        hubs[config.events].store.min_free = parse_min_free(config.min_free)
     rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
                          config.max_area, config.loiter, config.count_above)
     return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,

@@ -149,7 +149,14 @@ class StreamRecorder(threading.Thread):
         sink: VideoSink | None = None
         rel, last_pts = None, 0.0
         while True:
-            item = self.q.get()
+            try:
+                item = self.q.get(timeout=60)
+            except queue.Empty:  # nothing happened for a minute: retention still looks (--keep, --min-free)
+                try:
+                    self.store.prune()
+                except sqlite3.Error:
+                    pass
+                continue
             kind = item[0]
             if kind == "stop":
                 if sink is not None:

@@ -80,6 +80,7 @@ class EventStore:
             raise FolderBusy(f"{self.root}: a running Lookout writes events there") from None
         self.con = open_db(self.root)
         self.deleted = 0
+        self.min_free = None  # io.retention.MinFree: --min-free
 
     def unique(self, rel: str) -> str:
         """``rel``, or ``rel`` with -2, -3 ... before the suffix: never a name already there."""
@@ -157,7 +158,8 @@ class EventStore:
         """Retention: oldest ended events first (by start) until the folder's files fit ``max_bytes``,
         and every ended event older than ``max_days``; an event's clip goes when no event left uses it.
         Returns how many events were deleted."""
-        if not (self.max_bytes or self.max_days):
+        short = self.min_free is not None and (self.min_free.bytes or self.min_free.percent)
+        if not (self.max_bytes or self.max_days or short):
             return 0
         deleted = 0
         with self._lock:
@@ -174,6 +176,11 @@ class EventStore:
                     before = self.con.execute("SELECT COALESCE(SUM(bytes), 0) FROM files").fetchone()[0]
                     deleted += self._delete(eid)
                     total -= before - self.con.execute("SELECT COALESCE(SUM(bytes), 0) FROM files").fetchone()[0]
+            if short:
+                for (eid,) in self.con.execute("SELECT id FROM events WHERE open=0 ORDER BY start_epoch, id").fetchall():
+                    if not self.min_free.short_of(self.root):
+                        break
+                    deleted += self._delete(eid)
             self.con.commit()
         self.deleted += deleted
         return deleted

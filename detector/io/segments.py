@@ -7,6 +7,8 @@ segment, and each segment starts with a key frame (its own encoder), so a cut ne
 pictures. Timestamps run on across segments (a segment's first frame keeps its time since the run's
 first frame), so the segments of a run line up end to end. A live segment is written like a live
 recording (fragmented, with a note for ``lookout recover``); a kill loses only the tail of the open one.
+Finished segments are recorded in the folder's ``.lookout-segments.jsonl``, which ``--keep`` and
+``--min-free`` go by (``retention``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.io.retention import MinFree, SegmentRecord
 from detector.io.sinks import FileSink, VideoSink
 from detector.types.results import Result
 from detector.util.partial import free_name
@@ -37,11 +40,16 @@ class SegmentedVideoSink(FileSink):
 
     needs_annotated = True
 
-    def __init__(self, pattern: str, seconds: float, fps: float | None, wall=time.time, **video):
+    def __init__(self, pattern: str, seconds: float, fps: float | None, wall=time.time, keep_s: float = 0.0,
+                 min_free: MinFree = MinFree(), warn=None, **video):
         """``fps``: as for ``VideoSink`` (None: live, measured); ``wall``: the clock names are made from;
-        ``video``: ``VideoSink``'s codec options."""
+        ``keep_s``, ``min_free``: retention of the finished segments (``retention``), applied at each
+        cut and at least once a minute; ``video``: ``VideoSink``'s codec options."""
         self.pattern, self.seconds, self.fps, self.live = segment_pattern(pattern), seconds, fps, fps is None
-        self.wall, self.video = wall, video
+        self.wall, self.video, self.warn = wall, {**video, "warn": warn}, warn
+        self.record = SegmentRecord(Path(self.pattern).parent, keep_s, min_free, wall)
+        self._checked = time.monotonic()
+        self._seg_wall = 0.0
         self.sink: VideoSink | None = None
         self.names: list[Path] = []
         self.current: Path | None = None
@@ -68,6 +76,8 @@ class SegmentedVideoSink(FileSink):
             self._cut(result, t)
         self.sink.write(result, annotated)
         self.frames += 1
+        if time.monotonic() - self._checked >= 60:  # retention's clock runs even when segments are long
+            self._prune()
 
     def _cut(self, result: Result, t: float) -> None:
         fps = None
@@ -76,6 +86,7 @@ class SegmentedVideoSink(FileSink):
             self._finish()
         self.current = self._name(result, t)
         self._start = t
+        self._seg_wall = self.wall()
         # the first segment measures a live rate; the next ones take it over, so none holds frames back
         self.sink = VideoSink(self.current, fps or self.fps, live=self.live, origin=self._t0, **self.video)
 
@@ -84,6 +95,19 @@ class SegmentedVideoSink(FileSink):
         sink.close()
         if sink.frames:
             self.names.append(sink.path)
+            self.record.add(sink.path, self._seg_wall)
+            self._prune()
+
+    def _prune(self) -> None:
+        self._checked = time.monotonic()
+        try:
+            gone = self.record.prune()
+        except OSError as e:
+            if self.warn is not None:
+                self.warn(f"lookout: warning: retention of {self.record.folder} failed ({e.strerror or e})")
+            return
+        if gone and self.warn is not None:
+            self.warn(f"lookout: retention deleted {len(gone)} old segment(s): {', '.join(gone)}")
 
     def close(self) -> None:
         if self.sink is not None:
