@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import av
 import pytest
@@ -150,3 +151,60 @@ def test_retention_deletes_only_its_own_oldest_segments_and_clips(tmp_path):
     on_disk = {str(f.relative_to(events)) for f in events.rglob("*") if f.is_file()} - {
         "events.db", "events.db-wal", "events.db-shm", "events.jsonl", "clips/vtest/mine.mp4"}
     assert on_disk == owned  # the index matches the folder: nothing of ours left unlisted, nothing listed gone
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_recording_alone_and_it_resumes_in_a_new_segment(tmp_path):
+    """The demo clip as a camera (--live --loop), its segments on a 2 MB tmpfs the test mounts, its
+    detections elsewhere. The disk fills: one line says so, the segment so far plays, the detections
+    go on; a file freed on the tmpfs lets a new segment start."""
+    import signal
+    import subprocess
+    import sys
+    from conftest import DEMO_CLIP, ROOT
+    from test_cli import ENV
+    from detector.io.video_out import count_frames
+    small = tmp_path / "small"
+    small.mkdir()
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], capture_output=True, text=True)
+    if m.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({m.stderr.strip() or 'not permitted'})")
+    try:
+        filler = small / "filler.bin"
+        filler.write_bytes(b"\0" * (1 << 20))
+        err_path, jsonl, stats = tmp_path / "err.txt", tmp_path / "d.jsonl", tmp_path / "s.json"
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO_CLIP), "--live", "--loop",
+                                     "--output", str(small / "cam.mp4"), "--segment", "3s", "--detections", str(jsonl),
+                                     "--stats-json", str(stats), "--no-progress"],
+                                    stdout=subprocess.DEVNULL, stderr=err, env=ENV, cwd=ROOT)
+
+        def wait_for(words: str) -> None:  # on the run's own lines; the deadline only stops a hang
+            deadline = time.monotonic() + 240
+            while words not in err_path.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, err_path.read_text()
+                time.sleep(0.2)
+
+        try:
+            wait_for("no space left")
+            lines_at_full = jsonl_lines = len(list(tmp_path.glob(".d.part-*.jsonl"))[0].read_text().splitlines())
+            before = sorted(small.glob("cam-*.mp4"))
+            filler.unlink()  # the user makes room
+            wait_for("space free again")
+            while jsonl_lines < lines_at_full + 40:  # the detections never stopped
+                time.sleep(0.2)
+                jsonl_lines = len(list(tmp_path.glob(".d.part-*.jsonl"))[0].read_text().splitlines())
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+        said = err_path.read_text()
+        assert proc.returncode == 130, said
+        full = [l for l in said.splitlines() if "no space left" in l]
+        assert len(full) >= 1 and "recording stopped, kept" in full[0] and str(small) in full[0], said
+        assert before and all(count_frames(p) > 0 for p in before)  # what was written before the full point plays
+        after = sorted(set(small.glob("cam-*.mp4")) - set(before))
+        assert after and count_frames(after[0]) > 0  # a new segment after the space came back
+        assert len(jsonl.read_text().splitlines()) >= jsonl_lines
+        assert json.loads(stats.read_text())["frames_not_recorded"] > 0
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)

@@ -284,7 +284,8 @@ class StreamRun:
             self.report.stopped_by, self.report.error = "error", str(e)
             self.warn(f"{self.prefix}error: {e}")
             return
-        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur)
+        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur,
+                                   warn=lambda m: self.warn(self.prefix + m))
         self.worker.start()
         gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
         engine = Engine(self.models, self.stats, min_score=self.config.conf if self.named else None)

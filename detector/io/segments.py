@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from detector.io.retention import MinFree, SegmentRecord
-from detector.io.sinks import FileSink, VideoSink
+from detector.io.sinks import FileSink, SinkError, VideoSink
 from detector.types.results import Result
 from detector.util.partial import free_name
 
 START = "{start}"
+RESUME_FREE_BYTES = 4 << 20  # free space (or a tenth of a small disk) a stopped recording waits for
 START_FORMAT = "%Y%m%d-%H%M%S"
 
 
@@ -50,6 +51,8 @@ class SegmentedVideoSink(FileSink):
         self.record = SegmentRecord(Path(self.pattern).parent, keep_s, min_free, wall)
         self._checked = time.monotonic()
         self._seg_wall = 0.0
+        self.waiting_since: float | None = None  # a full disk stopped recording (live): monotonic time
+        self.skipped = 0                          # frames not recorded while it was full
         self.sink: VideoSink | None = None
         self.names: list[Path] = []
         self.current: Path | None = None
@@ -72,9 +75,19 @@ class SegmentedVideoSink(FileSink):
         t = self._time(result)
         if self._t0 is None:
             self._t0, self._wall0 = t, self.wall()
+        if self.waiting_since is not None and not self._space_again():
+            self.skipped += 1
+            return
         if self.sink is None or t - self._start >= self.seconds:
             self._cut(result, t)
-        self.sink.write(result, annotated)
+        try:
+            self.sink.write(result, annotated)
+        except SinkError as e:
+            if not (e.no_space and self.live):
+                raise
+            self._disk_full(e)
+            self.skipped += 1
+            return
         self.frames += 1
         if time.monotonic() - self._checked >= 60:  # retention's clock runs even when segments are long
             self._prune()
@@ -97,6 +110,34 @@ class SegmentedVideoSink(FileSink):
             self.names.append(sink.path)
             self.record.add(sink.path, self._seg_wall)
             self._prune()
+
+    def _disk_full(self, error: SinkError) -> None:
+        """Live: the open segment keeps what is on disk, recording waits for space (``_space_again``)."""
+        sink, self.sink = self.sink, None
+        kept = sink.salvage()
+        if kept.startswith("kept "):
+            self.names.append(sink.path)
+        self.waiting_since = self._last_look = time.monotonic()
+        if self.warn is not None:
+            self.warn(f"lookout: warning: no space left: {error}; recording stopped, {kept}; it starts a new "
+                      f"segment when space is free again; the other outputs go on")
+
+    def _space_again(self) -> bool:
+        """Every 2 s while waiting: room for a segment again (retention may make it)? Then the next
+        frame starts a new segment."""
+        if time.monotonic() - self._last_look < 2.0:
+            return False
+        self._last_look = time.monotonic()
+        self._prune()
+        import shutil
+        usage = shutil.disk_usage(Path(self.pattern).parent)
+        if usage.free < min(RESUME_FREE_BYTES, usage.total // 10) or self.record.min_free.short_of(Path(self.pattern).parent):
+            return False
+        if self.warn is not None:
+            self.warn(f"lookout: space free again after {time.monotonic() - self.waiting_since:.0f} s "
+                      f"({self.skipped} frames not recorded): recording goes on in a new segment")
+        self.waiting_since = None
+        return True
 
     def _prune(self) -> None:
         self._checked = time.monotonic()

@@ -11,6 +11,7 @@ note beside each temporary file (``util.partial``) lets ``lookout recover`` fini
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -28,7 +29,16 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
 
 class SinkError(ValueError):
-    """An output cannot be written; the message names the file and the next step."""
+    """An output cannot be written; the message names the file and the next step. ``no_space``:
+    because its disk is full (a live output then stops alone: see ``salvage``)."""
+
+    no_space = False
+
+
+def _sink_error(message: str, cause: BaseException) -> SinkError:
+    e = SinkError(message)
+    e.no_space = getattr(cause, "errno", None) == errno.ENOSPC or "No space left" in str(cause)
+    return e
 
 
 def _check_writable_dir(folder: Path, what: str) -> None:
@@ -104,8 +114,8 @@ class VideoSink(FileSink):
                 self._writer.close()
                 self._writer = None
                 self.tmp.unlink(missing_ok=True)
-            raise SinkError(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
-                            f"folder and free space") from None
+            raise _sink_error(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
+                              f"folder and free space", e) from None
 
     def _measured_fps(self) -> float:
         times = [t for t, _ in self._held]
@@ -133,8 +143,8 @@ class VideoSink(FileSink):
         except SinkError:
             raise
         except Exception as e:
-            raise SinkError(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
-                            f"--output") from None
+            raise _sink_error(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
+                              f"--output", e) from None
 
     def _flush_held(self) -> None:
         if self.fps is None:
@@ -186,6 +196,43 @@ class VideoSink(FileSink):
             if self._note is not None:
                 self._note.done()
 
+    def salvage(self) -> str:
+        """After a SinkError with ``no_space`` (live): keep what is on disk; one line saying what."""
+        where, frames = _salvage_video(self)
+        if where is None:
+            return f"nothing of {self.path.name} could be kept"
+        if frames == 0:
+            return f"{where.name} kept for lookout recover"
+        return f"kept {where} with {frames} frames"
+
+
+def _salvage_video(sink: VideoSink) -> tuple[Path | None, int]:
+    """A live video whose disk filled: the encoder dropped (its last packets cannot be written), the
+    file cut back to its whole fragments and moved into place, or left with its note for ``lookout
+    recover`` when it cannot be. (where it is, frames kept)."""
+    from detector.io.recover import whole_fragments_end
+    from detector.io.video_out import playable_frames
+    from detector.util.partial import free_name
+    writer, sink._writer = sink._writer, None
+    if writer is not None:
+        try:
+            writer.container.close()  # without the encoder's flush: there is no room for more packets
+        except Exception:  # PyAV/FFmpeg errors on a full disk: what is on disk is what counts
+            pass
+    try:
+        end = whole_fragments_end(sink.tmp) if sink.tmp.exists() else 0
+        if end == 0:
+            return None, 0
+        os.truncate(sink.tmp, end)
+        frames = playable_frames(sink.tmp)
+        target = free_name(sink.path)
+        os.replace(sink.tmp, target)
+    except OSError:
+        return sink.tmp, 0
+    if sink._note is not None:
+        sink._note.done()
+    return target, frames
+
 
 class _LinesSink(FileSink):
     """A text file written a frame's lines at a time and flushed; if a write fails part-way (disk full),
@@ -208,11 +255,27 @@ class _LinesSink(FileSink):
             raise SinkError(f"cannot write {self.what} {str(self.path)!r} ({e.strerror}); free some space or pick "
                             f"another path") from None
         self._good = 0
+        self.live = live
         if self.header:
             self._append(self.header)
 
     def lines(self, result: Result) -> bytes:
         raise NotImplementedError
+
+    def salvage(self) -> str:
+        """After a SinkError with ``no_space`` (live): the whole lines so far moved into place."""
+        try:
+            self._f.close()
+        except OSError:
+            pass
+        try:
+            with open(self.tmp, "r+b") as f:
+                f.truncate(self._good)
+            os.replace(self.tmp, self.path)
+        except OSError:
+            return f"{self.tmp.name} kept for lookout recover"
+        self._note.done()
+        return f"kept {self.path} with its whole lines"
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
         self._append(self.lines(result))
@@ -224,8 +287,8 @@ class _LinesSink(FileSink):
             self._good += len(data)
         except OSError as e:
             self._cut_back()
-            raise SinkError(f"cannot write {self.what} to {str(self.path)!r} ({e.strerror}); "
-                            f"free some space or pick another path") from None
+            raise _sink_error(f"cannot write {self.what} to {str(self.path)!r} ({e.strerror}); "
+                              f"free some space or pick another path", e) from None
 
     def _cut_back(self) -> None:
         try:
