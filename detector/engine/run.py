@@ -32,8 +32,6 @@ from detector.runtime.base import Detector
 from detector.runtime.options import LoadOptions
 from detector.util.files import replace_text
 
-LIVE_WAITING = 2  # results a live stream's output thread holds at most (see StreamRun.open)
-
 
 @dataclass
 class RunReport:
@@ -286,10 +284,7 @@ class StreamRun:
             self.report.stopped_by, self.report.error = "error", str(e)
             self.warn(f"{self.prefix}error: {e}")
             return
-        # live: a result waiting to be written is what a crash loses, so few wait (the camera's newest
-        # frame wins upstream anyway)
-        waiting = min(self.config.queue_size, LIVE_WAITING) if self.policy.live else self.config.queue_size
-        self.worker = OutputWorker(self.sinks, self.stats, waiting, self.config.blur,
+        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur,
                                    warn=lambda m: self.warn(self.prefix + m))
         self.worker.start()
         gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
