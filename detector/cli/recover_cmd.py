@@ -55,14 +55,16 @@ def recover_main(argv: list[str]) -> int:
     return recover(folder)
 
 
-def left_notice(folders) -> str | None:
-    """One line for the start of a run: what killed runs left in the folders it writes into."""
+def left_notice(folders, events_folders=()) -> str | None:
+    """One line for the start of a run: what killed runs left in the folders it writes into (an
+    output's folder itself; an events folder with its clips below it)."""
     from detector.util.partial import left_in
     seen, where = 0, []
-    for folder in dict.fromkeys(Path(f) for f in folders if f):
+    looks = {Path(f): False for f in folders if f} | {Path(f): True for f in events_folders if f}
+    for folder, below in looks.items():
         if not folder.is_dir():
             continue
-        n = len(left_in(folder))
+        n = len(left_in(folder, recursive=below))
         if n:
             seen += n
             where.append(str(folder))
@@ -74,13 +76,13 @@ def left_notice(folders) -> str | None:
 
 def print_left_notice(configs) -> None:
     import os
-    folders = []
+    folders, events = [], []
     for c in configs:
         for path in (c.output, c.detections):
             if path:
                 folders.append(os.path.dirname(os.path.abspath(path)))
         if c.events:
-            folders.append(c.events)
-    line = left_notice(folders)
+            events.append(c.events)
+    line = left_notice(folders, events)
     if line:
         print(line, file=sys.stderr)
