@@ -4,8 +4,10 @@
 ``{start}`` is the segment's first frame's local time, ``YYYYmmdd-HHMMSS`` (names sort in time order);
 an ``--output`` without it gets ``-{start}`` before its extension. Every frame goes to exactly one
 segment, and each segment starts with a key frame (its own encoder), so a cut never splits a group of
-pictures. Timestamps run on across segments (a segment's first frame keeps its time since the run's
-first frame), so the segments of a run line up end to end. A live segment is written like a live
+pictures. A file source's timestamps run on across segments (a segment's first frame keeps its time
+since the run's first frame, as an edit list), so its segments line up end to end; a live segment is
+a fragmented MP4, which has no place for that offset, so its times start at 0 (the detections' lines
+carry the stream's own timestamps and each one's segment). A live segment is written like a live
 recording (fragmented, with a note for ``lookout recover``); a kill loses only the tail of the open one.
 Finished segments are recorded in the folder's ``.lookout-segments.jsonl``, which ``--keep`` and
 ``--min-free`` go by (``retention``).
