@@ -129,7 +129,13 @@ def pytest_sessionfinish(session, exitstatus):
         said = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/]+/", "…/", said)  # test folders, not news
         said = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", said)
         lines.append(f"| {fault} | {code} | {said.replace('|', '/')} |")
-    (ROOT / "docs" / "faults.md").write_text("\n".join(lines) + "\n")
+    path = ROOT / "docs" / "faults.md"
+    old = path.read_text() if path.exists() else ""
+    kept = old[old.index(FAULTS_KEPT):] if FAULTS_KEPT in old else ""  # the hand-kept sections below it
+    path.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
+
+
+FAULTS_KEPT = "<!-- kept when the table above is regenerated -->"
 
 
 def part_of(dest):

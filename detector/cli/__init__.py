@@ -18,10 +18,10 @@ def main(argv: list[str] | None = None, open_window: Callable | None = None) -> 
     from detector.runtime.host import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     argv = sys.argv[1:] if argv is None else list(argv)
-    from detector.cli import batch_cmd, events_cmd, info_cmd, run_cmd
+    from detector.cli import batch_cmd, events_cmd, info_cmd, recover_cmd, run_cmd
     commands = {"batch": batch_cmd.batch_main, "models": info_cmd.models_main, "cameras": info_cmd.cameras_main,
                 "convert": info_cmd.convert_main,
-                "events": events_cmd.events_main}
+                "events": events_cmd.events_main, "recover": recover_cmd.recover_main}
     try:
         if argv[:1] and argv[0] in commands:
             return commands[argv[0]](argv[1:])

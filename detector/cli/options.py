@@ -46,6 +46,16 @@ def bitrate(text: str | None) -> int | None:
     return int(value)
 
 
+def duration(text: str) -> float:
+    """'10s', '10m', '1h', '2d' or plain seconds -> seconds (argparse type; its error is one line, exit 2)."""
+    import argparse
+    import re
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(text).lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"expected a duration like 10s, 10m, 1h or 1d, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
 def add_video_options(ap) -> None:
     from detector.io.video_out import PRESETS
     ap.add_argument("--codec", choices=("h264", "hevc", "mpeg4", "mjpeg"), default=D["codec"],
@@ -53,6 +63,15 @@ def add_video_options(ap) -> None:
     ap.add_argument("--preset", choices=PRESETS, default=D["preset"],
                     help="H.264/HEVC encoder speed preset (default veryfast; ultrafast: about 14%% more frames a "
                          "second through a lossless run on 2 cores, for a file 2.4-2.7x as big)")
+    ap.add_argument("--segment", type=duration, default=D["segment"], metavar="DURATION",
+                    help="cut the --output video into files DURATION long (10s, 10m, 1h), named by their start's "
+                         "local time: {start} in the name (added before the extension if missing); each file "
+                         "appears when complete, the detections file's lines name their segment")
+    ap.add_argument("--keep", type=duration, default=D["keep"], metavar="AGE",
+                    help="delete Lookout's own segments (--segment) and event clips older than AGE (7d, 12h); "
+                         "never a file it did not write")
+    ap.add_argument("--min-free", default=D["min_free"], metavar="SIZE",
+                    help="keep this much free on their disk (5G, 500M, or 10%%) by deleting the oldest of them")
     quality = ap.add_mutually_exclusive_group()
     quality.add_argument("--crf", type=int, default=D["crf"], metavar="Q",
                          help="H.264/HEVC quality, 0-51, lower is better and bigger (default 23)")
@@ -155,6 +174,8 @@ def add_event_options(ap) -> None:
     ev.add_argument("--post-roll", type=float, default=D["post_roll"], metavar="S",
                     help=f"seconds after its end (default {D['post_roll']:g})")
     ev.add_argument("--clip-annotated", action="store_true", help="draw boxes in clips (default: raw frames)")
+    ev.add_argument("--max-clip", type=duration, default=D["max_clip"], metavar="DURATION",
+                    help="an event clip ends at this length and the next file continues it (default 5m; 30s, 10m, 1h)")
     ev.add_argument("--events-max-gb", type=float, default=D["events_max_gb"], metavar="GB",
                     help="retention: delete the oldest events (clip, snapshots, row) past this size")
     ev.add_argument("--events-max-days", type=float, default=D["events_max_days"], metavar="DAYS",

@@ -20,7 +20,8 @@ SUBCOMMANDS = {"batch": "many videos and image folders into one output folder (l
                "models": "the detectors and classifiers Lookout names, and which work offline now",
                "cameras": "the capture devices present",
                "convert": "TF graphs and TFLite files -> Lookout checkpoints (needs lookout[torch])",
-               "events": "list the events an --events folder holds (lookout events DIR -h)"}
+               "events": "list the events an --events folder holds (lookout events DIR -h)",
+               "recover": "finish the recordings and events a killed run left in DIR (lookout recover DIR)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,6 +216,8 @@ def run_main(argv: list[str], open_window: Callable[[list[RunConfig]], int] | No
         parser.set_defaults(**top)
         args = parser.parse_args(argv)  # the command line over the file
     configs = stream_configs(args, file_streams)
+    from detector.cli.recover_cmd import print_left_notice
+    print_left_notice(configs)
     headless = args.headless or any(x.output or x.detections or x.dump_dir for x in configs)  # --events: the window lists them
     if headless:
         return run_headless(configs)

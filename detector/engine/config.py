@@ -76,6 +76,10 @@ class RunConfig:
     pre_roll: float = 5.0
     post_roll: float = 5.0
     clip_annotated: bool = False
+    max_clip: float = 300.0         # seconds an event clip runs before the next file continues it
+    segment: float = 0.0            # --segment: seconds a video file of a run holds (0: one file)
+    keep: float = 0.0               # --keep: seconds Lookout's own segments and clips are kept (0: no limit)
+    min_free: str = ""              # --min-free: "5G" or "10%" kept free by deleting the oldest of them
     events_max_gb: float = 0.0      # retention (0: no limit)
     events_max_days: float = 0.0
     # secrets inside: never in a repr (and so never in a log line or a traceback's locals)
@@ -114,11 +118,23 @@ class RunConfig:
              f"{self.event_gap}, {self.min_event_frames} and {self.event_threshold}"),
             (self.pre_roll >= 0 and self.post_roll >= 0 and self.loiter >= 0,
              f"expected --pre-roll, --post-roll and --loiter >= 0, got {self.pre_roll}, {self.post_roll}, {self.loiter}"),
+            (self.segment == 0 or self.segment >= 1, f"expected --segment of at least 1s (or 0: one file), got "
+                                                      f"{self.segment:g} s"),
+            (self.max_clip >= 1, f"expected --max-clip of at least 1s, got {self.max_clip:g} s"),
             (self.events_max_gb >= 0 and self.events_max_days >= 0,
              f"expected --events-max-gb and --events-max-days >= 0, got {self.events_max_gb}, {self.events_max_days}"),
             (self.reconnect_attempts >= 0 and self.open_timeout_s > 0,
              f"expected --reconnect >= 0 and --open-timeout > 0, got {self.reconnect_attempts} and {self.open_timeout_s}"),
         ]
+        if self.keep < 0:
+            checks.append((False, f"expected --keep >= 0, got {self.keep:g} s"))
+        from detector.io.retention import parse_min_free
+        parse_min_free(self.min_free)  # ValueError, one line
+        if (self.keep or self.min_free) and not (self.segment or self.events):
+            checks.append((False, "--keep and --min-free delete old segments and event clips: give --segment "
+                                  "(with --output) or --events too"))
+        if self.segment and output_kind(self) != "video":
+            checks.append((False, "--segment cuts the --output video: give --output NAME.mp4 (or .mkv, .mov)"))
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

@@ -194,12 +194,16 @@ def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
     from detector.events.settings import stream_name
     from detector.events.sink import EventSink
     if config.events not in hubs:
-        hubs[config.events] = EventHub(config.events, config.events_max_gb, config.events_max_days, config.mqtt,
+        days = min(d for d in (config.events_max_days, config.keep / 86400) if d) if (
+            config.events_max_days or config.keep) else 0.0
+        hubs[config.events] = EventHub(config.events, config.events_max_gb, days, config.mqtt,
                                        config.webhooks, config.webhook_secret, warn)
+        from detector.io.retention import parse_min_free
+        hubs[config.events].store.min_free = parse_min_free(config.min_free)
     rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
                          config.max_area, config.loiter, config.count_above)
     return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
-                     config.pre_roll, config.post_roll, config.clip_annotated)
+                     config.pre_roll, config.post_roll, config.clip_annotated, config.max_clip)
 
 
 def check_streams_writes(configs: list[RunConfig]) -> None:
@@ -282,7 +286,8 @@ class StreamRun:
             self.report.stopped_by, self.report.error = "error", str(e)
             self.warn(f"{self.prefix}error: {e}")
             return
-        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur)
+        self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur,
+                                   warn=lambda m: self.warn(self.prefix + m))
         self.worker.start()
         gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
         engine = Engine(self.models, self.stats, min_score=self.config.conf if self.named else None)

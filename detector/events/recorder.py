@@ -5,8 +5,9 @@ frame goes into the ring, and while any event of the stream is open (or within i
 frame is queued for the stream's one encoder. An event that starts with no clip being written opens
 one from the ring, ``pre_roll`` before the event's start; events that overlap share that clip (one
 encoding, one file: each event records ``clip`` and ``clip_start_pts_ms``). The clip closes
-``post_roll`` after the last of them ends. Clips go through ``VideoSink`` (H.264 mp4, faststart,
-temporary name renamed when complete). Snapshots (the best-score frame with its box, and the box's
+``post_roll`` after the last of them ends; a clip longer than ``max_clip_s`` goes on in a new file, a
+part of it (the index's ``clip_parts``; the event's end record lists them). Clips go through
+``VideoSink`` (H.264 mp4 under a temporary name renamed when complete; fragmented for live sources). Snapshots (the best-score frame with its box, and the box's
 crop) are written when the event ends. The event log, the index and the messages are handled in
 order on this thread, so the frame path only queues.
 """
@@ -37,16 +38,18 @@ class _Segment:
     last_index: int
     open: set = field(default_factory=set)
     until: float = float("-inf")
+    part_first_pts: float = 0.0   # where the file now being written (the clip or its latest part) starts
 
 
 class StreamRecorder(threading.Thread):
     def __init__(self, stream: str, hub, fps: float | None, live: bool, pre_s: float, post_s: float,
-                 annotated: bool, ring_frames: int):
+                 annotated: bool, ring_frames: int, max_clip_s: float = 300.0):
         super().__init__(name=f"lookout-events-{stream}", daemon=True)
         self.stream, self.hub = stream, hub
         self.store, self.root = hub.store, hub.store.root
         self.fps, self.live = fps, live
         self.pre_ms, self.post_ms, self.annotated = pre_s * 1000, post_s * 1000, annotated
+        self.max_clip_ms = max_clip_s * 1000
         self.ring = FrameRing(ring_frames)
         self.q: queue.Queue = queue.Queue(QUEUE_ITEMS)
         self.failed = threading.Event()
@@ -70,7 +73,8 @@ class StreamRecorder(threading.Thread):
                     frames = self.ring.since(ev.start_pts_ms - self.pre_ms) or ([result] if result else [])
                     if frames:
                         rel = self.store.unique(f"clips/{self.stream}/{self.stream}-{frames[0].frame.index:08d}.mp4")
-                        self.seg = _Segment(rel, frames[0].frame.pts_ms, frames[-1].frame.index)
+                        self.seg = _Segment(rel, frames[0].frame.pts_ms, frames[-1].frame.index,
+                                            part_first_pts=frames[0].frame.pts_ms)
                         self._put(("open", rel))
                         for r in frames:
                             self._put(("frame", r))
@@ -85,6 +89,12 @@ class StreamRecorder(threading.Thread):
                 self._put(("end", ev, ev.record()))
         if result is not None and self.seg is not None:
             if result.frame.index > self.seg.last_index:
+                if result.frame.pts_ms - self.seg.part_first_pts >= self.max_clip_ms:
+                    # --max-clip: this file ends, the next continues it (the clip's parts, in the index)
+                    part = self.store.unique(f"clips/{self.stream}/{self.stream}-{result.frame.index:08d}.mp4")
+                    self._put(("close", None))
+                    self._put(("open", part, self.seg.rel))
+                    self.seg.part_first_pts = result.frame.pts_ms
                 self._put(("frame", result))
                 self.seg.last_index = result.frame.index
             if not self.seg.open and result.frame.pts_ms >= self.seg.until:
@@ -139,7 +149,14 @@ class StreamRecorder(threading.Thread):
         sink: VideoSink | None = None
         rel, last_pts = None, 0.0
         while True:
-            item = self.q.get()
+            try:
+                item = self.q.get(timeout=60)
+            except queue.Empty:  # nothing happened for a minute: retention still looks (--keep, --min-free)
+                try:
+                    self.store.prune()
+                except sqlite3.Error:
+                    pass
+                continue
             kind = item[0]
             if kind == "stop":
                 if sink is not None:
@@ -150,6 +167,8 @@ class StreamRecorder(threading.Thread):
                     rel = item[1]
                     (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
                     sink = VideoSink(self.root / rel, None if self.live else (self.fps or 25.0))
+                    if len(item) > 2:
+                        self.store.clip_part(item[2], rel)
                 elif kind == "frame" and sink is not None:
                     r = item[1]
                     img = annotate(r.frame.image, r.detections, analytics=r.analytics) if self.annotated else None
@@ -164,8 +183,12 @@ class StreamRecorder(threading.Thread):
                     self.hub.event("start", item[1])
                 elif kind == "end":
                     self._snapshots(item[1])
-                    self.store.ended(item[2])
-                    self.hub.event("end", item[2])
+                    rec = item[2]
+                    parts = self.store.parts_of(rec.get("clip"))
+                    if parts:
+                        rec = {**rec, "clip_parts": parts}
+                    self.store.ended(rec)
+                    self.hub.event("end", rec)
                     self.store.prune()
                 elif kind == "count":
                     self.hub.count(self.stream, item[1], item[2])

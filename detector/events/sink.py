@@ -15,13 +15,13 @@ class EventSink(FileSink):
     needs_annotated = False  # clips are drawn on the recorder thread when --clip-annotated asks
 
     def __init__(self, hub, stream: str, settings: RuleSettings, fps: float | None, live: bool,
-                 pre_s: float = 5.0, post_s: float = 5.0, annotated: bool = False):
+                 pre_s: float = 5.0, post_s: float = 5.0, annotated: bool = False, max_clip_s: float = 300.0):
         self.hub, self.stream = hub, stream
         self.rules = EventRules(stream, settings)
         rate = fps if fps and fps > 0 else 30.0
         # the pre-roll, plus the frames a track needs before it is confirmed, plus some slack
         ring_frames = math.ceil((pre_s + 1.0) * rate) + settings.min_frames + 8
-        self.recorder = StreamRecorder(stream, hub, fps, live, pre_s, post_s, annotated, ring_frames)
+        self.recorder = StreamRecorder(stream, hub, fps, live, pre_s, post_s, annotated, ring_frames, max_clip_s)
         self.recorder.start()
         self._closed = False
 

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS events (
     open INTEGER, record TEXT);
 CREATE INDEX IF NOT EXISTS events_start ON events (start_epoch);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, bytes INTEGER, added_epoch REAL);
+CREATE TABLE IF NOT EXISTS clip_parts (clip TEXT, part TEXT PRIMARY KEY);
 """
 MARK = ("app", "lookout-events")
 
@@ -59,15 +60,27 @@ def open_db(folder: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return con
 
 
+class FolderBusy(OSError):
+    """Another process holds the folder (``EventStore(exclusive=True)``)."""
+
+
 class EventStore:
-    def __init__(self, folder: str | Path, max_bytes: float = 0, max_days: float = 0):
+    def __init__(self, folder: str | Path, max_bytes: float = 0, max_days: float = 0, exclusive: bool = False):
+        """Runs share the folder (a shared ``flock`` on events.jsonl, which the kernel drops when the
+        process dies); ``exclusive`` (``lookout recover``) raises FolderBusy while any run holds it."""
         self.root = Path(folder)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes, self.max_days = max_bytes, max_days
         self._lock = threading.Lock()
-        self.con = open_db(self.root)
         self._log = open(self.root / EVENTS_LOG, "a", encoding="utf-8")
+        try:
+            _flock(self._log, exclusive)
+        except OSError:
+            self._log.close()
+            raise FolderBusy(f"{self.root}: a running Lookout writes events there") from None
+        self.con = open_db(self.root)
         self.deleted = 0
+        self.min_free = None  # io.retention.MinFree: --min-free
 
     def unique(self, rel: str) -> str:
         """``rel``, or ``rel`` with -2, -3 ... before the suffix: never a name already there."""
@@ -125,6 +138,18 @@ class EventStore:
             self.con.execute("UPDATE events SET clip_end_pts_ms=? WHERE clip=?", (end_pts_ms, rel))
             self.con.commit()
 
+    def clip_part(self, clip: str, part: str) -> None:
+        """``part`` continues ``clip`` (--max-clip): kept and deleted with it."""
+        with self._lock:
+            self.con.execute("INSERT OR REPLACE INTO clip_parts VALUES (?,?)", (clip, part))
+            self.con.commit()
+
+    def parts_of(self, clip: str | None) -> list[str]:
+        if not clip:
+            return []
+        with self._lock:
+            return [r[0] for r in self.con.execute("SELECT part FROM clip_parts WHERE clip=? ORDER BY part", (clip,))]
+
     def _write_log(self, what: str, rec: dict) -> None:
         self._log.write(json.dumps({"event": what, **rec}) + "\n")
         self._log.flush()
@@ -133,7 +158,8 @@ class EventStore:
         """Retention: oldest ended events first (by start) until the folder's files fit ``max_bytes``,
         and every ended event older than ``max_days``; an event's clip goes when no event left uses it.
         Returns how many events were deleted."""
-        if not (self.max_bytes or self.max_days):
+        short = self.min_free is not None and (self.min_free.bytes or self.min_free.percent)
+        if not (self.max_bytes or self.max_days or short):
             return 0
         deleted = 0
         with self._lock:
@@ -150,6 +176,11 @@ class EventStore:
                     before = self.con.execute("SELECT COALESCE(SUM(bytes), 0) FROM files").fetchone()[0]
                     deleted += self._delete(eid)
                     total -= before - self.con.execute("SELECT COALESCE(SUM(bytes), 0) FROM files").fetchone()[0]
+            if short:
+                for (eid,) in self.con.execute("SELECT id FROM events WHERE open=0 ORDER BY start_epoch, id").fetchall():
+                    if not self.min_free.short_of(self.root):
+                        break
+                    deleted += self._delete(eid)
             self.con.commit()
         self.deleted += deleted
         return deleted
@@ -164,13 +195,18 @@ class EventStore:
             owned = self.con.execute("SELECT 1 FROM files WHERE path=?", (rel,)).fetchone()
             if used or not owned:
                 continue  # still another event's, or never recorded as ours (a clip still being written)
-            target = (self.root / rel).resolve()
-            if self.root.resolve() in target.parents:
-                try:
-                    os.unlink(target)
-                except FileNotFoundError:
-                    pass
-            self.con.execute("DELETE FROM files WHERE path=?", (rel,))
+            parts = [r[0] for r in self.con.execute("SELECT part FROM clip_parts WHERE clip=?", (rel,))]
+            for path in [rel, *parts]:
+                if not self.con.execute("SELECT 1 FROM files WHERE path=?", (path,)).fetchone():
+                    continue  # a part still being written is not Lookout's to delete yet
+                target = (self.root / path).resolve()
+                if self.root.resolve() in target.parents:
+                    try:
+                        os.unlink(target)
+                    except FileNotFoundError:
+                        pass
+                self.con.execute("DELETE FROM files WHERE path=?", (path,))
+            self.con.execute("DELETE FROM clip_parts WHERE clip=?", (rel,))
         return 1
 
     def close(self) -> None:
@@ -178,6 +214,14 @@ class EventStore:
             if not self._log.closed:
                 self._log.close()
             self.con.close()
+
+
+def _flock(f, exclusive: bool) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; recover then trusts the user that no run is going
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
 
 
 def _epoch(iso_time: str | None) -> float | None:

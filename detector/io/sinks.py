@@ -3,10 +3,15 @@
 File sinks are context managers. They write under a temporary name beside the target and rename it
 into place on close, so an output file under its real name is always complete: a playable video,
 whole JSONL lines. Failures to write raise ``SinkError`` (a ValueError) saying what to do.
+
+A live source's outputs must also survive a kill: its video is a fragmented MP4 whose fragments
+(a second each) are on disk as they complete, its lines are handed to the OS frame by frame, and a
+note beside each temporary file (``util.partial``) lets ``lookout recover`` finish them later.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -18,12 +23,22 @@ import numpy as np
 from detector.types.results import Result
 from detector.io.video_out import count_frames, open_writer, pick_encoder
 from detector.util.files import commit, part_path, replace_bytes
+from detector.util.partial import Note
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
 
 class SinkError(ValueError):
-    """An output cannot be written; the message names the file and the next step."""
+    """An output cannot be written; the message names the file and the next step. ``no_space``:
+    because its disk is full (a live output then stops alone: see ``salvage``)."""
+
+    no_space = False
+
+
+def _sink_error(message: str, cause: BaseException) -> SinkError:
+    e = SinkError(message)
+    e.no_space = getattr(cause, "errno", None) == errno.ENOSPC or "No space left" in str(cause)
+    return e
 
 
 def _check_writable_dir(folder: Path, what: str) -> None:
@@ -54,9 +69,9 @@ class FileSink:
 class VideoSink(FileSink):
     """Annotated video at the source's size, timed by the source's timestamps.
 
-    ``fps``: the source's nominal rate; None for live sources, where it is measured from the capture
-    times of the first ``measure_frames`` results (those frames are held until then). Live frames are
-    timed by when they were captured, file frames by their own timestamps, so a variable rate is kept
+    ``fps``: the source's nominal rate; None for live sources, which are written from their first
+    frame on with a nominal rate in the header. Live frames are timed by when they were captured,
+    file frames by their own timestamps, so a variable rate is kept
     (with PyAV; OpenCV's fallback spaces frames evenly). ``codec``: h264, hevc, mpeg4 or mjpeg (None:
     H.264 for .mp4/.mkv/.mov, MJPEG for .avi); ``warn`` gets one line when it falls back.
     """
@@ -64,7 +79,11 @@ class VideoSink(FileSink):
     needs_annotated = True
 
     def __init__(self, path: str | Path, fps: float | None, measure_frames: int = 16, codec: str | None = None,
-                 crf: int | None = None, bitrate: int | None = None, warn=None, preset: str | None = None):
+                 crf: int | None = None, bitrate: int | None = None, warn=None, preset: str | None = None,
+                 live: bool | None = None, origin: float | None = None):
+        """``live``: a camera's frames (default: when ``fps`` is None; a live segment after the first
+        knows its rate). ``origin``: the time (capture time live, seconds of the source otherwise)
+        that is 0 in the file; default the first frame's."""
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_SUFFIXES:
             raise SinkError(f"cannot write video {str(self.path)!r}: expected one of {', '.join(VIDEO_SUFFIXES)}")
@@ -75,21 +94,28 @@ class VideoSink(FileSink):
         self.crf, self.bitrate, self.preset = crf, bitrate, preset
         self.tmp = part_path(self.path)
         self.fps = fps if fps and fps > 0 else None
-        self.live = self.fps is None
+        self.live = self.fps is None if live is None else live
         self.measure_frames = measure_frames
         self._held: list[tuple[float, np.ndarray]] = []
         self._writer = None
-        self._t0: float | None = None
+        self._note: Note | None = None
+        self._t0: float | None = origin
         self._last_t = -1.0
         self.frames = 0
 
     def _open(self, size: tuple[int, int]) -> None:
         self._frame_size = size
         try:
-            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate, self.preset)
+            self._writer = open_writer(self.tmp, self.choice, size, self.fps, self.crf, self.bitrate, self.preset,
+                                       live=self.live)
+            self._note = Note(self.tmp, self.path, "video", self.live)
         except Exception as e:  # PyAV raises its own error types; OpenCV an OSError from CvWriter
-            raise SinkError(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
-                            f"folder and free space") from None
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+                self.tmp.unlink(missing_ok=True)
+            raise _sink_error(f"cannot open a {self.choice.codec} writer for {str(self.path)!r} ({e}); check the "
+                              f"folder and free space", e) from None
 
     def _measured_fps(self) -> float:
         times = [t for t, _ in self._held]
@@ -117,8 +143,8 @@ class VideoSink(FileSink):
         except SinkError:
             raise
         except Exception as e:
-            raise SinkError(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
-                            f"--output") from None
+            raise _sink_error(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
+                              f"--output", e) from None
 
     def _flush_held(self) -> None:
         if self.fps is None:
@@ -134,7 +160,9 @@ class VideoSink(FileSink):
         t = self._time_of(result)
         if self._writer is None:
             self._held.append((t, img))
-            if not self.live or len(self._held) >= self.measure_frames:
+            # a live recording starts at its first frame (what a kill leaves must hold it); its rate is only
+            # the nominal one in the header, the frames' own times are what players follow
+            if self.fps is not None or self.live or len(self._held) >= self.measure_frames:
                 self._flush_held()
             return
         self._put(t, img)
@@ -165,6 +193,45 @@ class VideoSink(FileSink):
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
+            if self._note is not None:
+                self._note.done()
+
+    def salvage(self) -> str:
+        """After a SinkError with ``no_space`` (live): keep what is on disk; one line saying what."""
+        where, frames = _salvage_video(self)
+        if where is None:
+            return f"nothing of {self.path.name} could be kept"
+        if frames == 0:
+            return f"{where.name} kept for lookout recover"
+        return f"kept {where} with {frames} frames"
+
+
+def _salvage_video(sink: VideoSink) -> tuple[Path | None, int]:
+    """A live video whose disk filled: the encoder dropped (its last packets cannot be written), the
+    file cut back to its whole fragments and moved into place, or left with its note for ``lookout
+    recover`` when it cannot be. (where it is, frames kept)."""
+    from detector.io.recover import whole_fragments_end
+    from detector.io.video_out import playable_frames
+    from detector.util.partial import free_name
+    writer, sink._writer = sink._writer, None
+    if writer is not None:
+        try:
+            writer.container.close()  # without the encoder's flush: there is no room for more packets
+        except Exception:  # PyAV/FFmpeg errors on a full disk: what is on disk is what counts
+            pass
+    try:
+        end = whole_fragments_end(sink.tmp) if sink.tmp.exists() else 0
+        if end == 0:
+            return None, 0
+        os.truncate(sink.tmp, end)
+        frames = playable_frames(sink.tmp)
+        target = free_name(sink.path)
+        os.replace(sink.tmp, target)
+    except OSError:
+        return sink.tmp, 0
+    if sink._note is not None:
+        sink._note.done()
+    return target, frames
 
 
 class _LinesSink(FileSink):
@@ -174,17 +241,41 @@ class _LinesSink(FileSink):
     what = "detections"
     header = b""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, live: bool = False):
+        """``live``: from a camera or stream (see the module docstring)."""
         self.path = Path(path)
         _check_writable_dir(self.path.parent if str(self.path.parent) else Path("."), f"{self.what} {self.path.name}")
         self.tmp = part_path(self.path)
         self._f = open(self.tmp, "wb")
+        try:
+            self._note = Note(self.tmp, self.path, "lines", live)
+        except OSError as e:
+            self._f.close()
+            self.tmp.unlink(missing_ok=True)
+            raise SinkError(f"cannot write {self.what} {str(self.path)!r} ({e.strerror}); free some space or pick "
+                            f"another path") from None
         self._good = 0
+        self.live = live
         if self.header:
             self._append(self.header)
 
     def lines(self, result: Result) -> bytes:
         raise NotImplementedError
+
+    def salvage(self) -> str:
+        """After a SinkError with ``no_space`` (live): the whole lines so far moved into place."""
+        try:
+            self._f.close()
+        except OSError:
+            pass
+        try:
+            with open(self.tmp, "r+b") as f:
+                f.truncate(self._good)
+            os.replace(self.tmp, self.path)
+        except OSError:
+            return f"{self.tmp.name} kept for lookout recover"
+        self._note.done()
+        return f"kept {self.path} with its whole lines"
 
     def write(self, result: Result, annotated: np.ndarray | None) -> None:
         self._append(self.lines(result))
@@ -196,8 +287,8 @@ class _LinesSink(FileSink):
             self._good += len(data)
         except OSError as e:
             self._cut_back()
-            raise SinkError(f"cannot write {self.what} to {str(self.path)!r} ({e.strerror}); "
-                            f"free some space or pick another path") from None
+            raise _sink_error(f"cannot write {self.what} to {str(self.path)!r} ({e.strerror}); "
+                              f"free some space or pick another path", e) from None
 
     def _cut_back(self) -> None:
         try:
@@ -218,21 +309,29 @@ class _LinesSink(FileSink):
         except OSError as e:
             raise SinkError(f"cannot finish {self.what} {str(self.path)!r} ({e.strerror}); was its folder "
                             f"removed or made read-only?") from None
+        finally:
+            self._note.done()
 
 
 class JsonlSink(_LinesSink):
     """One JSON line per processed frame (see ``Result.to_json``); ``timings`` adds each frame's
     per-stage latencies, which differ from run to run."""
 
-    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False):
-        """``with_stream``: lines start with ``"stream"`` (one file for several streams)."""
-        super().__init__(path)
-        self.timings, self.with_stream = timings, with_stream
+    def __init__(self, path: str | Path, timings: bool = False, with_stream: bool = False, live: bool = False,
+                 segment_of=None):
+        """``with_stream``: lines start with ``"stream"`` (one file for several streams);
+        ``segment_of``: () -> the video segment (a path) the frame went to, kept as ``"segment"`` (its
+        file name)."""
+        super().__init__(path, live)
+        self.timings, self.with_stream, self.segment_of = timings, with_stream, segment_of
 
     def lines(self, result: Result) -> bytes:
         d = result.to_json(self.timings)
         if self.with_stream:
             d = {"stream": result.frame.stream, **d}
+        if self.segment_of is not None:
+            seg = self.segment_of()
+            d["segment"] = Path(seg).name if seg else None
         return (json.dumps(d) + "\n").encode()
 
 
@@ -245,11 +344,11 @@ class CsvSink(_LinesSink):
     ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1).
     Frames without detections have no rows."""
 
-    def __init__(self, path: str | Path, with_stream: bool = False):
+    def __init__(self, path: str | Path, with_stream: bool = False, live: bool = False):
         """``with_stream``: a first column ``stream`` (one file for several streams)."""
         self.with_stream = with_stream
         self.header = (",".join((("stream",) if with_stream else ()) + CSV_COLUMNS) + "\r\n").encode()
-        super().__init__(path)
+        super().__init__(path, live)
 
     def lines(self, result: Result) -> bytes:
         buf = io.StringIO()
@@ -263,12 +362,13 @@ class CsvSink(_LinesSink):
         return buf.getvalue().encode()
 
 
-def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False) -> _LinesSink:
+def detections_sink(path: str | Path, timings: bool = False, with_stream: bool = False,
+                    live: bool = False, segment_of=None) -> _LinesSink:
     """--detections: CSV when the name ends in .csv, else JSON lines (``timings``: with latencies;
-    ``with_stream``: each line or row names its stream)."""
+    ``with_stream``: each line or row names its stream; ``live``: from a camera or stream)."""
     if str(path).lower().endswith(".csv"):
-        return CsvSink(path, with_stream)
-    return JsonlSink(path, timings, with_stream)
+        return CsvSink(path, with_stream, live)
+    return JsonlSink(path, timings, with_stream, live, segment_of)
 
 
 class ImageSink(FileSink):

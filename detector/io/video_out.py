@@ -28,6 +28,8 @@ DEFAULT_CRF = 23  # x264's own default: visually clean at a third of MPEG-4 Part
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEFAULT_PRESET = "veryfast"
 PRESET_ENCODERS = ("libx264", "libx265")  # the encoders --crf and --preset apply to
+LIVE_MOVFLAGS = "+frag_every_frame+empty_moov+default_base_moof"
+LIVE_KEY_S = 1.0  # a live recording's key frame interval in seconds, at most
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,20 @@ class AvWriter:
     """One file through PyAV: yuv420p (what players expect), timestamps at 1/90000 s (1 ms for MPEG-4)."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, encoder: str, crf: int | None = None,
-                 bitrate: int | None = None, preset: str | None = None):
+                 bitrate: int | None = None, preset: str | None = None, live: bool = False):
+        """``live``: a camera's recording, which must survive a kill: MP4/MOV are written fragmented
+        (``LIVE_MOVFLAGS``: every frame its own fragment, on disk once the next frame comes), with no
+        encoder look-ahead or B-frames and a key frame at least every ``LIVE_KEY_S``, so what is on
+        disk plays up to a frame or two before any moment (tools/live_mp4_compare.py; docs/faults.md).
+        Otherwise the index goes first (faststart), written when the file is closed."""
         import av
         self._av = av
         fmt = CONTAINERS[path.suffix.lower()]
-        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}  # index first: plays while loading
+        options: dict[str, str] = {}
+        if fmt in ("mp4", "mov"):
+            options = {"movflags": LIVE_MOVFLAGS, "flush_packets": "1"} if live else {"movflags": "+faststart"}
+        elif live:
+            options = {"flush_packets": "1"}
         self.container = av.open(str(path), mode="w", format=fmt, options=options)
         try:
             rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
@@ -124,6 +135,13 @@ class AvWriter:
                 self.stream.bit_rate = int(bitrate)
             elif encoder == "mpeg4":
                 opts.update({"flags": "+qscale", "global_quality": str(3 * 118)})  # -q:v 3, as ffmpeg spells it
+            self._live, self._last_key = live, None
+            if live:
+                # Key frames come by time in ``write`` (the rate a camera delivers is not the nominal
+                # one); the encoder's own interval is only the upper bound.
+                self.stream.codec_context.gop_size = max(1, int(round(2 * float(rate))))
+                if encoder in PRESET_ENCODERS:
+                    opts["tune"] = "zerolatency"  # frames leave the encoder as they come (no look-ahead, B-frames)
             self.stream.options = opts
         except Exception:
             self.container.close()
@@ -145,6 +163,9 @@ class AvWriter:
         else:
             pts = int(round(pts_s * self._tick))
         frame.pts = max(pts, self._last_pts + 1)  # strictly increasing, even if the source repeats a time
+        if self._live and (self._last_key is None or frame.pts - self._last_key >= LIVE_KEY_S * self._tick):
+            frame.pict_type = self._av.video.frame.PictureType.I  # a seek point (and a cut file's restart)
+            self._last_key = frame.pts
         self._last_pts = frame.pts
         self._n += 1
         frame.time_base = self.stream.codec_context.time_base
@@ -160,9 +181,9 @@ class AvWriter:
 
 
 def open_writer(path: Path, choice: EncoderChoice, size: tuple[int, int], fps: float, crf: int | None = None,
-                bitrate: int | None = None, preset: str | None = None):
+                bitrate: int | None = None, preset: str | None = None, live: bool = False):
     if choice.library == "pyav":
-        return AvWriter(path, size, fps, choice.encoder, crf, bitrate, preset)
+        return AvWriter(path, size, fps, choice.encoder, crf, bitrate, preset, live)
     return CvWriter(path, size, fps, choice.encoder)
 
 
@@ -189,3 +210,23 @@ def count_frames(path: Path) -> int:
         return int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
     finally:
         cap.release()
+
+
+def playable_frames(path: Path) -> int:
+    """Video frames a player finds in a file that may be cut short or still being written (a
+    fragmented MP4 a killed run left): counted up to the first error, where ``count_frames`` says 0."""
+    try:
+        import av
+    except ImportError:
+        return count_frames(path)
+    n = 0
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                return 0
+            for p in c.demux(c.streams.video[0]):
+                if p.size:
+                    n += 1
+    except Exception:  # PyAV/FFmpeg errors at a cut: what came before it still plays
+        pass
+    return n
