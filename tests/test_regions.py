@@ -213,3 +213,17 @@ def test_a_bad_regions_value_is_one_line_and_exit_2():
     assert p.returncode == 2
     assert "--regions" in p.stderr and "grid:CxR" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_regions_per_stream_from_a_config_file(tmp_path):
+    """``regions = "grid"`` for one stream of a config file, the other left to the default (off on the
+    768 x 576 clip): each stream's stats say what it looked at."""
+    (tmp_path / "cameras.toml").write_text(
+        f'stats_json = "{tmp_path}/stats.json"\nmax_frames = 8\nmodel = "ssd-mobilenetv2-coco"\n'
+        f'[[streams]]\nname = "tiles"\nsource = "{DEMO_CLIP}"\nregions = "grid"\n'
+        f'[[streams]]\nname = "whole"\nsource = "{DEMO_CLIP}"\n')
+    p = _run_cli("--config", str(tmp_path / "cameras.toml"), "--headless")
+    assert p.returncode == 0, p.stderr
+    streams = json.loads((tmp_path / "stats.json").read_text())["streams"]
+    assert streams["tiles"]["regions"]["mode"] == "grid" and streams["tiles"]["regions"]["per_frame"] == 3.0
+    assert streams["whole"]["regions"]["mode"] == "default" and streams["whole"]["regions"]["per_frame"] == 1.0

@@ -34,6 +34,8 @@ CASES = {
     "two streams, one file": ('[[streams]]\nname = "a"\nsource = "DEMO"\noutput = "out/x.mp4"\n'
                               '[[streams]]\nname = "b"\nsource = "DEMO"\noutput = "out/x.mp4"\n', "both write", "out/x.mp4"),
     "not TOML": ('[[streams]\nname = "a"\n', "not valid TOML", "cameras.toml"),
+    "bad regions in a stream": ('[[streams]]\nname = "a"\nsource = "DEMO"\nregions = "tiles"\n', "--regions",
+                                "grid:CxR"),
 }
 
 
