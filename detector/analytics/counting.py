@@ -256,16 +256,18 @@ class Analytics:
         with self._lock:
             return list(self._given)
 
-    def update(self, dets: Detections, time_s: float) -> tuple[Detections, FrameAnalytics]:
+    def update(self, dets: Detections, time_s: float, image: np.ndarray | None = None) -> tuple[Detections, FrameAnalytics]:
         """Track ``dets`` and count; ``time_s`` is the frame's time on the source's clock (pts in
         seconds), so trails span the same stretch of video whether frames arrive in real time or
-        faster (a lossless file run decodes ahead of the wall clock)."""
+        faster (a lossless file run decodes ahead of the wall clock), and lost tracks are kept for
+        the same time at any frame rate. ``image``: the BGR frame, for the tracker's appearance
+        vectors when it has an embedder."""
         with self._lock:
             h, w = dets.image_hw
             if self._size is None and w and h:
                 self._size = (w, h)
                 self._reset_state()
-            dets = self.tracker.update(dets)
+            dets = self.tracker.update(dets, time_s, image)
             return dets, self._count(dets, time_s)
 
     def _count(self, dets: Detections, now: float) -> FrameAnalytics:

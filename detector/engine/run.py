@@ -196,7 +196,8 @@ def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
         hubs[config.events] = EventHub(config.events, config.events_max_gb, config.events_max_days, config.mqtt,
                                        config.webhooks, config.webhook_secret, warn)
     rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
-                         config.max_area, config.loiter, config.count_above)
+                         config.max_area, config.loiter, config.count_above, min_s=config.min_event_s,
+                         classes=config.event_classes or None, thresholds=config.event_thresholds)
     return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
                      config.pre_roll, config.post_roll, config.clip_annotated)
 
