@@ -1,7 +1,7 @@
 """Tracking accuracy: the tracker alone on hidden detections, or Lookout end to end on a sequence.
 
 usage: python tools/mot_eval.py [lookout|bytetrack|sort] [--match M] [--buffer B]
-       python tools/mot_eval.py run SOURCE [--gt gt.txt] [--repeat K] [--label person] [-- LOOKOUT OPTIONS]
+       python tools/mot_eval.py run SOURCE [--gt gt.txt] [--rate FPS] [--label person] [-- LOOKOUT OPTIONS]
 
 ``run``: ``lookout --source SOURCE --track --events DIR`` (defaults, or the options after ``--``),
 then from its detections JSONL and events.jsonl: the tracks of ``--label`` (how many, median
@@ -9,9 +9,10 @@ length in frames), the events of that label; with ``--gt`` (MOTChallenge ``gt.tx
 x, y, w, h, conf, class, visibility; rows with conf 0 or a class other than 1 are not people to
 find) also IDF1, MOTA, ID switches and events per person (motmetrics, IoU 0.5). SOURCE is a
 video or a MOTChallenge sequence folder (``img1/`` + ``seqinfo.ini``: its frames are written to
-a lossless video at the sequence's rate first). ``--repeat K`` writes each frame K times into a
-video at K times the rate (a camera at a higher rate watching the same scene); the ground truth
-is then compared on the first copy of each frame. One JSON line out.
+a lossless video at the sequence's rate first). ``--rate FPS`` writes the frames into a video at
+that rate instead, each source frame repeated for as long as it lasts (10 fps at 25: 2, 3, 2, 3,
+... copies: a camera at a higher rate watching the same scene); the ground truth is then compared
+on the first copy of each frame. One JSON line out.
 
 The hidden-detection mode: tracking accuracy on the MOT sequences that ship with ``motmetrics``
 (TUD-Campus, TUD-Stadtmitte).
@@ -104,9 +105,10 @@ def evaluate(kind: str, match: float | None = None, buffer: int | None = None) -
                    "ID_switches": int(r["num_switches"])} for name, r in summary.iterrows()}
 
 
-def _frames_video(source: str, repeat: int, out: str) -> tuple[str, float]:
-    """``source`` as a video Lookout can read, each frame ``repeat`` times at ``repeat`` x its rate:
-    (path, the original rate). A video with repeat 1 is used as it is."""
+def _frames_video(source: str, rate: float | None, out: str) -> tuple[str, float, list[int]]:
+    """``source`` as a video Lookout can read at ``rate`` fps (None: its own), each frame repeated
+    for as long as it lasts: (path, the source's rate, the source frame (0-based) of each frame
+    written). A video at its own rate is used as it is."""
     import configparser
     import glob
 
@@ -120,18 +122,23 @@ def _frames_video(source: str, repeat: int, out: str) -> tuple[str, float]:
     else:
         cap = cv2.VideoCapture(source)
         fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        if repeat == 1:
-            return source, fps
+        if rate is None:
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            return source, fps, list(range(n))
         read = lambda: (lambda ok_f: ok_f[1] if ok_f[0] else None)(cap.read())  # noqa: E731
-    writer = None
+    rate = rate or fps
+    writer, which, k = None, [], 0
     while (frame := read()) is not None:
         if writer is None:  # MJPEG at top quality: every frame kept, decodable by every FFmpeg
-            writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"MJPG"), fps * repeat, frame.shape[1::-1])
+            writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"MJPG"), rate, frame.shape[1::-1])
             writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
-        for _ in range(repeat):
+        # output frame i shows the source frame that is on screen at time i / rate
+        while int(len(which) * fps / rate + 1e-9) == k:
             writer.write(frame)
+            which.append(k)
+        k += 1
     writer.release()
-    return out, fps
+    return out, fps, which
 
 
 def _read_gt(path: str) -> dict:
@@ -146,13 +153,13 @@ def _read_gt(path: str) -> dict:
     return out
 
 
-def end_to_end(source: str, gt: str | None = None, repeat: int = 1, label: str = "person",
+def end_to_end(source: str, gt: str | None = None, rate: float | None = None, label: str = "person",
                options: list[str] | None = None) -> dict:
     import subprocess
     import tempfile
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     with tempfile.TemporaryDirectory(prefix="lookout-mot-") as tmp:
-        video, fps = _frames_video(source, repeat, os.path.join(tmp, "frames.avi"))
+        video, fps, which = _frames_video(source, rate, os.path.join(tmp, "frames.avi"))
         jsonl, events = os.path.join(tmp, "d.jsonl"), os.path.join(tmp, "events")
         opts = options if options else ["--track", "--events", events]
         if "--events" not in opts:
@@ -177,11 +184,11 @@ def end_to_end(source: str, gt: str | None = None, repeat: int = 1, label: str =
         dets = [d for d in line["detections"] if d["label"] == label and d.get("track_id", -1) >= 0]
         for d in dets:
             lengths[d["track_id"]] = lengths.get(d["track_id"], 0) + 1
-        if acc is not None and k % repeat == 0:
-            g_ids, g_boxes = truth.get(k // repeat + 1, (np.zeros(0, int), np.zeros((0, 4))))
+        if acc is not None and k < len(which) and (k == 0 or which[k] != which[k - 1]):
+            g_ids, g_boxes = truth.get(which[k] + 1, (np.zeros(0, int), np.zeros((0, 4))))
             boxes = np.array([d["xyxy"] for d in dets], np.float64).reshape(-1, 4)
             acc.update(g_ids, [d["track_id"] for d in dets], mm.distances.iou_matrix(tl(g_boxes), tl(boxes), max_iou=0.5))
-    out = {"source": os.path.basename(source.rstrip("/")), "frames": len(lines), "fps": round(fps * repeat, 3),
+    out = {"source": os.path.basename(source.rstrip("/")), "frames": len(lines), "fps": round(rate or fps, 3),
            f"{label}_tracks": len(lengths),
            "median_track_frames": float(np.median(list(lengths.values()))) if lengths else 0.0,
            f"{label}_events": by_label.get(label, 0), "events_by_label": by_label}
@@ -202,10 +209,10 @@ if __name__ == "__main__":
         ap = argparse.ArgumentParser(prog="mot_eval.py run")
         ap.add_argument("source")
         ap.add_argument("--gt")
-        ap.add_argument("--repeat", type=int, default=1)
+        ap.add_argument("--rate", type=float)
         ap.add_argument("--label", default="person")
         a = ap.parse_args(argv)
-        print(json.dumps(end_to_end(a.source, a.gt, a.repeat, a.label, extra)))
+        print(json.dumps(end_to_end(a.source, a.gt, a.rate, a.label, extra)))
         sys.exit(0)
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=("lookout", "bytetrack", "sort"))

@@ -150,6 +150,7 @@ class Tracker:
         self.match_threshold, self.track_buffer, self.per_class = float(match_threshold), track_buffer, per_class
         self.lost_s, self.frame_rate, self.embed = float(lost_s), float(frame_rate), embed
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
+        self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
         self.stitched = 0   # new tracks that took a lost track's ID
         self.reset()
@@ -186,7 +187,7 @@ class Tracker:
                 continue
             dissimilar = 1.0 - feats @ t.feature.astype(np.float32)
             ok &= dissimilar < self.appearance_gate
-            cost[r, ok] = dissimilar[ok] + 0.05 * dist[ok] / gate
+            cost[r, ok] = dissimilar[ok] + self.distance_weight * dist[ok] / gate
         return cost
 
     def _cost(self, tracks: list[_Track], boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray | None):
