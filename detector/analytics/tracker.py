@@ -9,7 +9,10 @@ Each frame: predict every track; match the confident detections (score >= ``high
 tracked and recently lost tracks by IoU (Hungarian assignment, IoU > 1 - ``match_threshold``,
 IoU weighted by the score as ByteTrack does on MOT17); then match the weak detections to the
 tracks still unmatched (IoU > 0.5), which keeps tracks alive through occlusion without starting
-tracks on weak boxes; tracks born last frame need a second hit (IoU > 0.3) to be confirmed; a
+tracks on weak boxes; a new track is confirmed on a second hit (IoU > 0.3) that is new evidence,
+a box that differs from its first (IoU below 0.99), or else once it has been matched in every
+frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames several times
+over, and a box seen in one real frame must not become a track on its copies; a
 confident detection left over starts a track if it scores >= ``new_track_threshold``. With
 ``per_class`` (the default) a detection only matches tracks of its own class.
 
@@ -19,7 +22,8 @@ confident detection nobody took may *re-link* a lost track: same class, a simila
 a factor 1.5), its centre within ``0.75 + relink_speed * seconds lost`` box heights of where the
 track was last seen or where its motion predicts, and, when an ``embed`` function gives appearance
 vectors (``runtime.onnx.appearance``), a cosine similarity of at least ``1 - appearance_gate`` to
-the track's vector (an average of its unoccluded boxes'); without ``embed``, no re-link. Track *stitching*: a new track confirmed
+the track's vector (an average of its unoccluded boxes', refreshed every ``refresh_s``; the
+vectors a frame needs are computed in one batch); without ``embed``, no re-link. Track *stitching*: a new track confirmed
 on its second hit that passes the same test against a lost track takes that track's ID.
 
 Boxes are xyxy pixels (the ``Detections`` convention). The assignment is SciPy's
@@ -97,7 +101,7 @@ def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.n
 
 class _Track:
     __slots__ = ("id", "mean", "cov", "class_id", "score", "hits", "confirmed", "last_frame", "last_time",
-                 "last_box", "feature")
+                 "last_box", "feature", "first_time", "first_box", "feature_time")
 
     def __init__(self, track_id: int, xyxy: np.ndarray, class_id: int, score: float, frame: int, confirmed: bool,
                  time_s: float, feature: np.ndarray | None):
@@ -106,7 +110,9 @@ class _Track:
         self.class_id, self.score = int(class_id), float(score)
         self.hits, self.confirmed, self.last_frame, self.last_time = 1, confirmed, frame, time_s
         self.last_box = xyxy.astype(np.float64)
+        self.first_time, self.first_box = time_s, self.last_box
         self.feature = None if feature is None else feature.astype(np.float16)
+        self.feature_time = time_s
 
     def blend(self, feature: np.ndarray) -> None:
         """The track's appearance: a running average of its boxes' unit vectors (0.9 old, 0.1 new, as
@@ -127,6 +133,10 @@ class Tracker:
         0.50-0.58, which ByteTrack's 0.6 never lets start a track).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
     lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
+    confirm_s: seconds a new track seen only in repeated boxes is matched in every frame before it
+        is confirmed (0.09: more than the 0.08 s of three copies of a 10 fps frame at 25 fps).
+    refresh_s: how often a tracked box's appearance vector is computed to update its track's
+        (0.5 s; boxes no track took by overlap get one every frame).
     track_buffer: if given, also drop a lost track after this many frames (None: by time only).
     frame_rate: the clock when ``update`` is given no ``time_s`` (frame / frame_rate; 30).
     per_class: match detections only to tracks of the same class (True).
@@ -139,7 +149,7 @@ class Tracker:
     def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
-                 relink_speed: float = 1.0):
+                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
@@ -149,6 +159,7 @@ class Tracker:
         self.high_threshold, self.new_track_threshold = float(high_threshold), float(new_track_threshold)
         self.match_threshold, self.track_buffer, self.per_class = float(match_threshold), track_buffer, per_class
         self.lost_s, self.frame_rate, self.embed = float(lost_s), float(frame_rate), embed
+        self.confirm_s, self.refresh_s = float(confirm_s), float(refresh_s)
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
         self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
@@ -215,15 +226,9 @@ class Tracker:
         classes = np.asarray(dets.class_ids, dtype=np.int64)
         ids = np.full(len(dets), -1, dtype=np.int64)
         high = np.flatnonzero(scores >= self.high_threshold)
-        feats = None
+        feats = None  # (N, D) appearance vectors, filled after stage 1 for the boxes that need one
+        clean: set = set()
         if self.embed is not None and image is not None:
-            # the confident boxes only, in one batch: they are the ones that re-link, stitch and
-            # keep a track's appearance up to date
-            feats = np.zeros((len(dets), 0), np.float32)
-            if len(high):
-                got = np.asarray(self.embed(image, boxes[high]), np.float32)
-                feats = np.zeros((len(dets), got.shape[1]), np.float32)
-                feats[high] = got
             # a box overlapping another confident box shows some of that object too
             overlap = box_iou(boxes[high], boxes[high]) if len(high) else np.zeros((0, 0))
             np.fill_diagonal(overlap, 0.0)
@@ -244,7 +249,11 @@ class Tracker:
             track.class_id, track.last_box = int(classes[j]), boxes[j]
             if feats is not None and j in clean:
                 track.blend(feats[j])
+                track.feature_time = now
             if not track.confirmed:
+                changed = box_iou(track.first_box[None], boxes[j][None])[0, 0] < 0.99
+                if not changed and now - track.first_time < self.confirm_s:
+                    return  # the same box again: pending a while longer, no ID yet
                 self._confirm_or_stitch(track, j, boxes, classes, feats, now, frame)
             ids[j] = track.id
 
@@ -256,6 +265,8 @@ class Tracker:
                                         self.match_threshold)
         for r, c in pairs:
             hit(confirmed[r], high[c])
+        if self.embed is not None and image is not None:
+            feats = self._embed(image, boxes, high, left_h, [(confirmed[r], high[c]) for r, c in pairs], clean, now)
         # 1b: confident detections left to lost tracks, by position and appearance
         lost = [confirmed[r] for r in left_t if confirmed[r].last_frame < frame - 1]
         if lost and len(left_h) and feats is not None:
@@ -272,7 +283,7 @@ class Tracker:
         pairs, _, _ = _assign(self._cost(free, boxes[low], classes[low], None), 0.5)
         for r, c in pairs:
             hit(free[r], low[c])
-        # 3: tracks born last frame take a second hit from the confident leftovers, or go
+        # 3: new tracks take another hit from the confident leftovers, or go
         rest = high[left_h]
         pairs, _, left_r = _assign(self._cost(pending, boxes[rest], classes[rest], scores[rest]), 0.7)
         for r, c in pairs:
@@ -293,6 +304,21 @@ class Tracker:
                 and (self.track_buffer is None or frame - t.last_frame <= self.track_buffer)]
         self._tracks = kept + [t for t in pending if id(t) in matched_pending] + born
         return dets.with_track_ids(ids)
+
+    def _embed(self, image, boxes, high, left_h, matched, clean, now) -> np.ndarray:
+        """Appearance vectors, in one batch, for the boxes that need one this frame: the confident
+        boxes no track took by overlap (they may re-link, stitch or start a track) and the unoccluded
+        boxes of tracks whose vector is ``refresh_s`` old; (N, D), zeros elsewhere. Vectors of the
+        matched tracks are blended in here."""
+        stale = [(t, j) for t, j in matched if j in clean and (t.feature is None or now - t.feature_time >= self.refresh_s)]
+        need = sorted(set(high[left_h].tolist()) | {j for _, j in stale})
+        got = np.asarray(self.embed(image, boxes[need]), np.float32) if need else np.zeros((0, 1), np.float32)
+        feats = np.zeros((len(boxes), got.shape[1]), np.float32)
+        feats[need] = got
+        for t, j in stale:
+            t.blend(feats[j])
+            t.feature_time = now
+        return feats
 
     def _confirm_or_stitch(self, track: _Track, j: int, boxes, classes, feats, now: float, frame: int) -> None:
         """A new track's second hit: it continues a lost track that passes the re-link test (the

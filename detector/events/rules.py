@@ -14,8 +14,12 @@ one file make the same events with the same ids; only ``start_time``/``end_time`
   seen and ends when it has not been seen for ``gap_s`` (end = the last frame it was seen).
 - One event a visit: a track confirmed while an event of its label is waiting out its ``gap_s``
   (its object lost, not yet ended) continues that event when it starts near where that object was
-  last seen (within 0.75 + 1 box height a second lost, a similar height): the tracker gave the
-  same object a new ID. The event's ``track_ids`` lists every ID it had.
+  last seen (within 0.75 + 1 box height a second lost, half a height for a still object; a similar
+  height): the tracker gave the same object a new ID. The event's ``track_ids`` lists every ID.
+- A still object (seen for ``STILL_S`` or more, its box's centre within half its height of where
+  it was first seen: a parked car) is waited for ``STILL_GAP_S`` instead of ``gap_s`` before its
+  event ends, so a detector that finds it on and off makes one event, not one per re-detection;
+  once it moves it is waited for ``gap_s`` as any other.
 - The counters' ``line_cross`` / ``zone_enter`` / ``zone_exit`` of a confirmed track are events of
   one frame; those of a track not yet confirmed wait for it, and are dropped if it never is.
 - ``loiter``: a confirmed track inside a zone for ``loiter_s`` or more (start: the frame it passes
@@ -33,6 +37,9 @@ import numpy as np
 
 from detector.events.settings import DEFAULT_EVENT_CLASSES
 from detector.types.results import Result
+
+STILL_S = 5.0       # seen this long without moving: a still object
+STILL_GAP_S = 30.0  # how long a still object may go unseen before its event ends
 
 
 
@@ -107,6 +114,14 @@ class _Track:
     last_wall: float
     scores: list = field(default_factory=list)     # (pts, score) of the last score_window_s
     last_box: tuple = ()
+    first_box: tuple = ()
+
+    def still(self) -> bool:
+        if self.last_pts - self.first_pts < STILL_S * 1000:
+            return False
+        (a1, b1, a2, b2), (x1, y1, x2, y2) = self.first_box, self.last_box
+        moved = np.hypot((x1 + x2 - a1 - a2) / 2, (y1 + y2 - b1 - b2) / 2)
+        return bool(moved <= 0.5 * max(y2 - y1, 1.0))
     seen: int = 0
     event: Event | None = None
     candidate: Event | None = None                 # best frame so far, before it is confirmed
@@ -181,7 +196,8 @@ class EventRules:
         for ev in (result.analytics.events if result.analytics is not None else ()):
             self._counter_event(ev, boxes, result, pts, wall, out)
         self._rules(result, boxes, pts, wall, out)
-        for tid in [t for t, tr in self.tracks.items() if pts - tr.last_pts > self.s.gap_s * 1000]:
+        for tid in [t for t, tr in self.tracks.items()
+                    if pts - tr.last_pts > (STILL_GAP_S if tr.event is not None and tr.still() else self.s.gap_s) * 1000]:
             self._drop(tid, out)
         return out
 
@@ -204,6 +220,8 @@ class EventRules:
             tr = self.tracks[tid] = _Track(dets.labels[i], pts, result.frame.index, wall, pts, wall)
         tr.seen += 1
         tr.last_pts, tr.last_wall, tr.last_box = pts, wall, tuple(float(v) for v in dets.xyxy[i])
+        if not tr.first_box:
+            tr.first_box = tr.last_box
         tr.scores.append((pts, float(dets.scores[i])))
         while tr.scores[0][0] < pts - self.s.score_window_s * 1000:
             tr.scores.pop(0)
@@ -233,7 +251,7 @@ class EventRules:
     def _continued(self, tid: int, tr: _Track, out) -> Event | None:
         """The open event of a lost object of ``tr``'s label that ``tr`` starts near (see the module
         docstring), taken over from its old track; None if there is none."""
-        x1, y1, x2, y2 = tr.last_box
+        x1, y1, x2, y2 = tr.first_box  # where it came back
         h, centre = max(y2 - y1, 1.0), np.array([(x1 + x2) / 2, (y1 + y2) / 2])
         best, best_d = None, np.inf
         for old_id, old in self.tracks.items():
@@ -243,7 +261,8 @@ class EventRules:
             oh = max(oy2 - oy1, 1.0)
             d = float(np.hypot((ox1 + ox2) / 2 - centre[0], (oy1 + oy2) / 2 - centre[1])) / oh
             lost_s = (tr.first_pts - old.last_pts) / 1000
-            if d <= 0.75 + lost_s and 1 / 1.5 <= h / oh <= 1.5 and d < best_d:
+            gate = 0.5 if old.still() else 0.75 + lost_s  # a still object comes back where it was
+            if d <= gate and 1 / 1.5 <= h / oh <= 1.5 and d < best_d:
                 best, best_d = old_id, d
         if best is None:
             return None
