@@ -171,6 +171,7 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frame = 0
+        self.jumped: set[int] = set()
 
     def _confirm(self, track: _Track) -> None:
         """IDs are handed out on confirmation, so they count objects (1, 2, 3, ...) without gaps."""
@@ -220,6 +221,7 @@ class Tracker:
         frame the boxes are in, for the appearance vectors (none without it)."""
         self._frame += 1
         frame = self._frame
+        self.jumped = set()  # IDs picked up again this frame away from where they were lost
         now = float(time_s) if time_s is not None else frame / self.frame_rate
         boxes = np.asarray(dets.xyxy, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(dets.scores, dtype=np.float64)
@@ -276,6 +278,7 @@ class Tracker:
             for r, c in pairs:
                 hit(lost[r], cand[c], jump=True)
                 self.relinked += 1
+                self.jumped.add(lost[r].id)
             left_h = left_h[rest_c]
             left_t = np.array([r for r in left_t if confirmed[r].last_frame < frame], dtype=np.int64)
         # 2: weak detections to the confirmed tracks that were tracked last frame and are still free
@@ -335,8 +338,14 @@ class Tracker:
                     track.feature = old.feature if track.feature is None else track.feature
                 old.id, old.confirmed = -1, False  # gone: dropped at the end of this frame
                 self.stitched += 1
+                self.jumped.add(track.id)
                 return
         self._confirm(track)
+
+    @property
+    def alive_ids(self) -> set[int]:
+        """IDs of the confirmed tracks kept, seen this frame or lost (and perhaps picked up again)."""
+        return {t.id for t in self._tracks if t.confirmed}
 
     @property
     def active_tracks(self) -> int:
