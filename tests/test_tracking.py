@@ -151,3 +151,89 @@ def test_counters_file_round_trip(tmp_path):
     assert p.returncode == 0, p.stderr
     counts = json.loads(jsonl.read_text().splitlines()[-1])["counts"]
     assert set(counts["lines"]) == {"door"} and set(counts["zones"]) == {"lot"}
+
+
+# ---- #36: tracks that hold (time-based loss, appearance re-link) --------------------------------
+@pytest.fixture(scope="module")
+def demo_detections():
+    """The demo clip's frames and the COCO detector's boxes on each (computed once)."""
+    from detector import Detector
+    det = Detector.load("ssd-mobilenetv2-coco", device="cpu")
+    frames = _demo_frames()
+    return frames, [det.detect(f) for f in frames]
+
+
+def _person_runs(dets) -> dict[int, list[tuple[int, int]]]:
+    """Plain tracking of the clip: person track id -> [(frame, box index), ...]."""
+    from detector import Tracker
+    tracker, runs = Tracker(), {}
+    for i, d in enumerate(dets):
+        out = tracker.update(d, i / 10)
+        for j, (t, label) in enumerate(zip(out.track_ids, out.labels)):
+            if t >= 0 and label == "person":
+                runs.setdefault(int(t), []).append((i, j))
+    return runs
+
+
+def test_appearance_vectors_tell_one_person_from_another(demo_detections):
+    """The embedding of the embedded SSD backbone (+ colour): a person's first box is more like
+    their own last box than like other people's (AUC over all pairs; measured 0.79 on vtest's first
+    300 frames). Batched: one call embeds every box of a frame, the same as one at a time."""
+    from detector.runtime.onnx.appearance import DIM, Appearance
+    frames, dets = demo_detections
+    runs = {t: r for t, r in _person_runs(dets).items() if len(r) >= 10}
+    embed = Appearance.shared()
+    first = {t: embed(frames[r[0][0]], dets[r[0][0]].xyxy[[r[0][1]]])[0] for t, r in runs.items()}
+    last = {t: embed(frames[r[-1][0]], dets[r[-1][0]].xyxy[[r[-1][1]]])[0] for t, r in runs.items()}
+    same = np.array([first[t] @ last[t] for t in runs])
+    other = np.array([first[a] @ last[b] for a in runs for b in runs if a != b])
+    auc = float((same[:, None] > other[None, :]).mean())
+    assert len(runs) >= 8 and auc >= 0.7, (len(runs), auc)
+    batch = embed(frames[30], dets[30].xyxy)
+    assert batch.shape == (len(dets[30]), DIM) and np.allclose(np.linalg.norm(batch, axis=1), 1, atol=1e-4)
+    one = np.stack([embed(frames[30], dets[30].xyxy[[k]])[0] for k in range(len(dets[30]))])
+    assert np.allclose(batch, one, atol=1e-5)
+
+
+def _hide_and_track(frames, dets, run, hidden_frames, rate, lost_s, embed):
+    """Track the clip at ``rate`` fps (10: as it is; 25: each frame 2, 3, 2, 3, ... times) with one
+    person's box removed from ``hidden_frames``: (their ID before, their ID three frames after)."""
+    from detector import Tracker
+    tracker = Tracker(embed=embed, lost_s=lost_s)
+    box_of = dict(run)
+    before_frame, after_frame = min(hidden_frames) - 1, max(hidden_frames) + 3
+    ids, t = {}, 0.0
+    for i, d in enumerate(dets):
+        keep = np.ones(len(d), bool)
+        if i in hidden_frames:
+            keep[box_of[i]] = False
+        copies = 1 if rate == 10 else 2 + i % 2
+        for _ in range(copies):
+            out = tracker.update(d.filter(keep), t, frames[i])
+            t += 1 / rate
+        if i in (before_frame, after_frame):
+            ids[i] = int(out.track_ids[box_of[i]])
+    return ids[before_frame], ids[after_frame]
+
+
+@pytest.mark.slow
+def test_a_person_lost_for_a_second_keeps_their_id_at_10_and_25_fps(demo_detections):
+    """Every person tracked through 20+ frames of the demo clip in a row, hidden from the tracker
+    for 1 s (frames 6-15 of their track, as behind a pillar) while they walk on: with appearance
+    and the default 3 s, most keep their ID, at 10 fps and at the same frames repeated to 25 fps;
+    with lost tracks kept 0.5 s none does, at either rate: the time counts, not the frames.
+    Measured 2026-12-07: 5 of 7 at 10 fps, 6 of 7 at 25 fps; 0 of 7 with 0.5 s."""
+    from detector.runtime.onnx.appearance import Appearance
+    frames, dets = demo_detections
+    runs = [r for r in _person_runs(dets).values() if len(r) >= 20 and r[-1][0] - r[0][0] == len(r) - 1]
+    assert len(runs) >= 5
+    embed = Appearance.shared()
+    for rate in (10, 25):
+        kept = 0
+        for run in runs:
+            hidden = {i for i, _ in run[6:16]}
+            before, after = _hide_and_track(frames, dets, run, hidden, rate, 3.0, embed)
+            kept += before == after and before > 0
+            short = _hide_and_track(frames, dets, run, hidden, rate, 0.5, embed)
+            assert short[0] != short[1], (rate, run[0])
+        assert kept >= len(runs) * 0.6, (rate, kept, len(runs))

@@ -256,28 +256,36 @@ class Analytics:
         with self._lock:
             return list(self._given)
 
-    def update(self, dets: Detections, time_s: float) -> tuple[Detections, FrameAnalytics]:
+    def update(self, dets: Detections, time_s: float, image: np.ndarray | None = None) -> tuple[Detections, FrameAnalytics]:
         """Track ``dets`` and count; ``time_s`` is the frame's time on the source's clock (pts in
         seconds), so trails span the same stretch of video whether frames arrive in real time or
-        faster (a lossless file run decodes ahead of the wall clock)."""
+        faster (a lossless file run decodes ahead of the wall clock), and lost tracks are kept for
+        the same time at any frame rate. ``image``: the BGR frame, for the tracker's appearance
+        vectors when it has an embedder."""
         with self._lock:
             h, w = dets.image_hw
             if self._size is None and w and h:
                 self._size = (w, h)
                 self._reset_state()
-            dets = self.tracker.update(dets)
+            dets = self.tracker.update(dets, time_s, image)
             return dets, self._count(dets, time_s)
 
     def _count(self, dets: Detections, now: float) -> FrameAnalytics:
         ids = dets.track_ids
         tracked = np.flatnonzero(ids >= 0)
+        # a track picked up again away from where it was lost was not seen crossing anything on
+        # the way (and may, rarely, be another object): its side of each line starts again
+        for tid in getattr(self.tracker, "jumped", ()):
+            for key in [k for k in self._side if k[1] == tid]:
+                del self._side[key]
+        alive = getattr(self.tracker, "alive_ids", None)
         centres = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2], 1)
         events: list[dict] = []
         for c in self._counters:
             if isinstance(c, Line):
                 self._cross_line(c, ids, tracked, centres, dets.labels, events, dets.xyxy)
             else:
-                self._zone(c, ids, tracked, centres, dets.labels, events)
+                self._zone(c, ids, tracked, centres, dets.labels, events, alive)
         for j in tracked:
             tid = int(ids[j])
             # the length bound holds where a live source's timestamps stand still (a camera
@@ -325,7 +333,9 @@ class Analytics:
             events.append({"type": "line_cross", "line": line.name, "direction": direction, "track_id": tid,
                            "label": labels[j]})
 
-    def _zone(self, zone: Zone, ids, tracked, centres, labels, events) -> None:
+    def _zone(self, zone: Zone, ids, tracked, centres, labels, events, alive=None) -> None:
+        """A track stays inside while it is lost, as long as the tracker keeps it (``alive``: its
+        IDs; without them, while it has a trail), so one picked up again has not entered twice."""
         now_in = self._in_zone.setdefault(zone.name, {})
         hits = inside(np.array(zone.points, np.float64), centres[tracked]) if len(tracked) else np.zeros(0, bool)
         seen = set()
@@ -338,7 +348,8 @@ class Analytics:
                 events.append({"type": "zone_enter", "zone": zone.name, "track_id": tid, "label": labels[j]})
             elif not hit and tid in now_in:
                 events.append({"type": "zone_exit", "zone": zone.name, "track_id": tid, "label": now_in.pop(tid)})
-        for tid in [t for t in now_in if t not in seen and t not in self._trails]:
+        kept = alive if alive is not None else self._trails
+        for tid in [t for t in now_in if t not in seen and t not in kept]:
             events.append({"type": "zone_exit", "zone": zone.name, "track_id": tid, "label": now_in.pop(tid)})
         current = collections.Counter(now_in.values())
         for label, n in current.items():

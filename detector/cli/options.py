@@ -146,7 +146,13 @@ def add_model_options(ap) -> None:
     track.add_argument("--tracker-match", type=float, default=D["tracker_match"], metavar="M",
                        help="association cost limit, 1 - IoU (default 0.8; lower = stricter)")
     track.add_argument("--tracker-buffer", type=int, default=D["tracker_buffer"], metavar="FRAMES",
-                       help="frames a lost track is kept to pick it up again (default 30)")
+                       help="at most this many frames a lost track is kept (default 0: by --track-lost's time only)")
+    track.add_argument("--track-lost", type=float, default=D["track_lost"], metavar="S",
+                       help=f"seconds a lost track is kept to pick it up again where it reappears, at any frame "
+                            f"rate (default {D['track_lost']:g})")
+    track.add_argument("--no-appearance", dest="track_appearance", action="store_false",
+                       help="re-link lost tracks without appearance vectors of the boxes (then only by overlap; "
+                            "saves the embedding's CPU)")
 
 
 def add_event_options(ap) -> None:
@@ -157,10 +163,17 @@ def add_event_options(ap) -> None:
                          "and snapshots/; nothing there that Lookout did not write is replaced or deleted")
     ev.add_argument("--event-gap", type=float, default=D["event_gap"], metavar="S",
                     help=f"an object's event ends when it has been gone this long (default {D['event_gap']:g} s)")
+    ev.add_argument("--min-event-seconds", dest="min_event_s", type=float, default=D["min_event_s"], metavar="S",
+                    help=f"seconds of video a track must be seen before it is an event, at any frame rate "
+                         f"(default {D['min_event_s']:g})")
     ev.add_argument("--min-event-frames", type=int, default=D["min_event_frames"], metavar="N",
-                    help=f"frames a track must be seen before it is an event (default {D['min_event_frames']})")
-    ev.add_argument("--event-threshold", type=float, default=D["event_threshold"], metavar="SCORE",
-                    help=f"median score a track needs to be an event (default {D['event_threshold']:g})")
+                    help=f"and frames it must be seen in (default {D['min_event_frames']})")
+    ev.add_argument("--event-threshold", dest="event_threshold_spec", default=None, metavar="SCORE|LABEL=SCORE,...",
+                    help=f"median score (over the last second) a track needs to be an event: one for every class, "
+                         f"per class (person=0.6,car=0.7), or both (default {D['event_threshold']:g})")
+    ev.add_argument("--event-classes", dest="event_classes_spec", default=None, metavar="NAMES",
+                    help="classes that make events, comma-separated, or all (default: people, vehicles and "
+                         f"animals: {','.join(D['event_classes'])}); other classes are still detected and drawn")
     ev.add_argument("--min-area", action="append", default=[], metavar="[LABEL=]A",
                     help="smallest box an event counts: a fraction of the frame (below 1) or pixels; per label "
                          "or for all (default 0.0008: smaller boxes on vtest were only false balls); repeatable")
@@ -245,6 +258,15 @@ def _event_values(given: dict, values: dict, counters: list) -> dict:
            "max_area": tuple(ev.parse_area("--max-area", s) for s in given.get("max_area", [])),
            "count_above": tuple(ev.parse_count_above(s) for s in given.get("count_above", [])),
            "webhooks": tuple(ev.check_webhook(u) for u in given.get("webhooks", []))}
+    if given.get("event_threshold_spec") is not None:
+        default, pairs = ev.parse_event_threshold(given["event_threshold_spec"])
+        out["event_thresholds"] = pairs
+        if default is not None:
+            out["event_threshold"] = default
+        _check_classes(values.get("model", D["model"]), tuple(k for k, _ in pairs), "--event-threshold")
+    if given.get("event_classes_spec") is not None:
+        out["event_classes"] = ev.parse_event_classes(given["event_classes_spec"])
+        _check_classes(values.get("model", D["model"]), out["event_classes"], "--event-classes")
     events = values.get("events")
     alerts = [f for f, v in (("--mqtt", given.get("mqtt")), ("--webhook", out["webhooks"])) if v]
     if alerts and not events:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from detector.engine.regions import RegionSpec
+from detector.events.settings import DEFAULT_EVENT_CLASSES
 from detector.io.camera import CameraMode
 from detector.io.sources import DEFAULT_MAX_PIXELS, IMAGE_EXTS, SourceOptions, input_files, is_live_spec
 from detector.models.registry import DEFAULT_MODEL
@@ -56,7 +57,9 @@ class RunConfig:
     track: bool = False             # tracking (on by itself when counters are given)
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
-    tracker_buffer: int = 30
+    tracker_buffer: int = 0         # frames a lost track is kept at most (0: by time only, track_lost)
+    track_lost: float = 3.0         # seconds of the source's clock a lost track is kept to be re-linked
+    track_appearance: bool = True   # appearance vectors (runtime.onnx.appearance) to re-link lost tracks
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
@@ -66,9 +69,15 @@ class RunConfig:
     # the classes not in the scene (skis last 1-7 frames; the balls' boxes are 0.06% of the frame, the
     # smallest person's 0.096%). 0.55 or 0.6 would lose the two low-scoring parked cars (median 0.42).
     events: str | None = None
-    event_gap: float = 2.0          # seconds an object is gone before its event ends
-    min_event_frames: int = 8       # frames a track is seen before it is an event
-    event_threshold: float = 0.5    # median score (of its last 10) a track needs to be an event
+    # Issue #36: confirmation by time (min_event_s, the median over the last second), so the same
+    # events at any frame rate; 0.7 s is the 8 frames at 10 fps measured above. event_gap 3 s: as
+    # long as the tracker keeps a lost track (track_lost), so a re-linked object continues its event.
+    event_gap: float = 3.0          # seconds an object is gone before its event ends
+    min_event_frames: int = 2       # frames a track is seen before it is an event
+    min_event_s: float = 0.7        # seconds (source clock) a track is seen before it is an event
+    event_threshold: float = 0.5    # median score (over its last second) a track needs to be an event
+    event_thresholds: tuple = ()    # ((label, score), ...): per-class medians, over event_threshold
+    event_classes: tuple = DEFAULT_EVENT_CLASSES  # labels that make events; (): every class
     min_area: tuple = (("", 0.0008),)  # ((label or "", area), ...): fraction of the frame below 1, else pixels
     max_area: tuple = ()
     loiter: float = 0.0             # seconds inside a zone that make a loiter event (0: off)
@@ -104,7 +113,8 @@ class RunConfig:
              f"expected --max-frames and --duration >= 0, got {self.max_frames} and {self.duration}"),
             (self.crf is None or 0 <= self.crf <= 51, f"expected --crf between 0 and 51, got {self.crf}"),
             (0 < self.tracker_match <= 1, f"expected --tracker-match in (0, 1], got {self.tracker_match}"),
-            (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
+            (self.tracker_buffer >= 0, f"expected --tracker-buffer >= 0 frames (0: by time only), got {self.tracker_buffer}"),
+            (0 < self.track_lost <= 600, f"expected --track-lost from above 0 to 600 seconds, got {self.track_lost}"),
             (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
             (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
             (not self.labels or str(self.model).endswith(".onnx"),
@@ -116,6 +126,9 @@ class RunConfig:
             (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,
              f"expected --event-gap > 0, --min-event-frames >= 1 and --event-threshold in 0..1, got "
              f"{self.event_gap}, {self.min_event_frames} and {self.event_threshold}"),
+            (0 <= self.min_event_s <= 600, f"expected --min-event-seconds from 0 to 600, got {self.min_event_s}"),
+            (all(0 <= v <= 1 for _, v in self.event_thresholds),
+             f"expected --event-threshold scores in 0..1, got {self.event_thresholds}"),
             (self.pre_roll >= 0 and self.post_roll >= 0 and self.loiter >= 0,
              f"expected --pre-roll, --post-roll and --loiter >= 0, got {self.pre_roll}, {self.post_roll}, {self.loiter}"),
             (self.segment == 0 or self.segment >= 1, f"expected --segment of at least 1s (or 0: one file), got "
@@ -220,5 +233,12 @@ def make_analytics(config: RunConfig):
         return None
     from detector.analytics.counting import Analytics
     from detector.analytics.tracker import Tracker
-    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer),
+    embed = None
+    if config.track_appearance:
+        from detector.runtime.host import ort_installed
+        if ort_installed():
+            from detector.runtime.onnx.appearance import Appearance
+            embed = Appearance.shared()
+    return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer or None,
+                             lost_s=config.track_lost, embed=embed),
                      list(config.counters))

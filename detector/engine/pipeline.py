@@ -144,7 +144,7 @@ class Engine:
         analytics = None
         if self.models.analytics is not None:
             t2 = time.perf_counter()
-            dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0)
+            dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0, frame.image)
             lat["track"] = (time.perf_counter() - t2) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
         for stage in ("preprocess", "detect", "classify", "track"):

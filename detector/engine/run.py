@@ -201,7 +201,8 @@ def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
         from detector.io.retention import parse_min_free
         hubs[config.events].store.min_free = parse_min_free(config.min_free)
     rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
-                         config.max_area, config.loiter, config.count_above)
+                         config.max_area, config.loiter, config.count_above, min_s=config.min_event_s,
+                         classes=config.event_classes or None, thresholds=config.event_thresholds)
     return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
                      config.pre_roll, config.post_roll, config.clip_annotated, config.max_clip)
 

@@ -4,10 +4,22 @@ One ``EventRules`` a stream, fed every processed ``Result`` in order (the output
 it decides comes from the frames' own timestamps (``pts_ms``), never from the clock, so two runs on
 one file make the same events with the same ids; only ``start_time``/``end_time`` are wall clock.
 
-- A track is a confirmed object once seen in ``min_frames`` frames (boxes outside the class's area
-  limits do not count) with the median of its last ten scores at ``threshold`` or above, as Frigate
-  decides; its ``object`` event starts at the frame it was first seen and ends when it has not been
-  seen for ``gap_s`` (end = the last frame it was seen).
+- Only tracks of the event classes (``classes``: people, vehicles and animals by default,
+  ``DEFAULT_EVENT_CLASSES``) make events; every class is still tracked, drawn and counted.
+- A track is a confirmed object once seen for ``min_s`` seconds of the source's clock and in
+  ``min_frames`` frames (boxes outside the class's area limits do not count), with the median of
+  its scores over the last ``score_window_s`` seconds at its class's threshold (``thresholds``,
+  else ``threshold``) or above, as Frigate decides; seconds, not frames, so a camera at 25 fps
+  confirms the same objects as one at 10. Its ``object`` event starts at the frame it was first
+  seen and ends when it has not been seen for ``gap_s`` (end = the last frame it was seen).
+- One event a visit: a track confirmed while an event of its label is waiting out its ``gap_s``
+  (its object lost, not yet ended) continues that event when it starts near where that object was
+  last seen (within 0.75 + 1 box height a second lost, half a height for a still object; a similar
+  height): the tracker gave the same object a new ID. The event's ``track_ids`` lists every ID.
+- A still object (seen for ``STILL_S`` or more, its box's centre within half its height of where
+  it was first seen: a parked car) is waited for ``STILL_GAP_S`` instead of ``gap_s`` before its
+  event ends, so a detector that finds it on and off makes one event, not one per re-detection;
+  once it moves it is waited for ``gap_s`` as any other.
 - The counters' ``line_cross`` / ``zone_enter`` / ``zone_exit`` of a confirmed track are events of
   one frame; those of a track not yet confirmed wait for it, and are dropped if it never is.
 - ``loiter``: a confirmed track inside a zone for ``loiter_s`` or more (start: the frame it passes
@@ -23,9 +35,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from detector.events.settings import DEFAULT_EVENT_CLASSES
 from detector.types.results import Result
 
-SCORE_WINDOW = 10  # scores the median is taken over (the most recent)
+STILL_S = 5.0       # seen this long without moving: a still object
+STILL_GAP_S = 30.0  # how long a still object may go unseen before its event ends
+
 
 
 def iso(wall: float) -> str:
@@ -62,6 +77,7 @@ class Event:
     clip_start_pts_ms: float | None = None
     snapshot: str | None = None
     crop: str | None = None
+    track_ids: list = field(default_factory=list)  # every track ID the object had (object events)
 
     def offer(self, score: float, result: Result, box, class_id: int = 0) -> None:
         if self.best is None or score > self.score:
@@ -71,6 +87,8 @@ class Event:
     def record(self) -> dict:
         d = {"id": self.id, "stream": self.stream, "kind": self.kind, "label": self.label,
              "track_id": self.track_id}
+        if self.track_ids:
+            d["track_ids"] = list(self.track_ids)
         if self.zone is not None:
             d["zone"] = self.zone
         if self.line is not None:
@@ -94,7 +112,16 @@ class _Track:
     first_wall: float
     last_pts: float
     last_wall: float
-    scores: list = field(default_factory=list)
+    scores: list = field(default_factory=list)     # (pts, score) of the last score_window_s
+    last_box: tuple = ()
+    first_box: tuple = ()
+
+    def still(self) -> bool:
+        if self.last_pts - self.first_pts < STILL_S * 1000:
+            return False
+        (a1, b1, a2, b2), (x1, y1, x2, y2) = self.first_box, self.last_box
+        moved = np.hypot((x1 + x2 - a1 - a2) / 2, (y1 + y2 - b1 - b2) / 2)
+        return bool(moved <= 0.5 * max(y2 - y1, 1.0))
     seen: int = 0
     event: Event | None = None
     candidate: Event | None = None                 # best frame so far, before it is confirmed
@@ -103,13 +130,20 @@ class _Track:
 
 @dataclass(frozen=True)
 class RuleSettings:
-    min_frames: int = 3
+    min_frames: int = 2
     threshold: float = 0.5
     gap_s: float = 2.0
     min_area: tuple = ()        # (label or '', fraction < 1 or pixels)
     max_area: tuple = ()
     loiter_s: float = 0.0
     count_above: tuple = ()     # (zone, label or '', n)
+    min_s: float = 0.7          # seconds a track is seen before it is an event
+    score_window_s: float = 1.0  # the median score is taken over this much of the recent past
+    classes: tuple | None = DEFAULT_EVENT_CLASSES  # labels that make events; None: every class
+    thresholds: tuple = ()      # (label, score): per-class medians, over ``threshold``
+
+    def threshold_of(self, label: str) -> float:
+        return dict(self.thresholds).get(label, self.threshold)
 
 
 def _limit(pairs, label: str, frame_area: float) -> float | None:
@@ -131,7 +165,8 @@ class EventRules:
         self._ids: set[str] = set()
         self.last_pts = 0.0
         self.last_wall = 0.0
-        self.counts_removed = {"short": 0, "low_score": 0, "area": 0}
+        self.counts_removed = {"short": 0, "low_score": 0, "area": 0, "class": 0}
+        self.continued = 0  # tracks that continued an open event (one visit, two track IDs)
 
     # -- public ----------------------------------------------------------------------------------
     def update(self, result: Result) -> list[tuple[str, Event]]:
@@ -147,6 +182,9 @@ class EventRules:
             tid = int(ids[i])
             if tid < 0:
                 continue
+            if self.s.classes is not None and dets.labels[i] not in self.s.classes:
+                self.counts_removed["class"] += 1
+                continue
             x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
             area = max(x2 - x1, 0) * max(y2 - y1, 0)
             lo, hi = _limit(self.s.min_area, dets.labels[i], w * h), _limit(self.s.max_area, dets.labels[i], w * h)
@@ -158,7 +196,8 @@ class EventRules:
         for ev in (result.analytics.events if result.analytics is not None else ()):
             self._counter_event(ev, boxes, result, pts, wall, out)
         self._rules(result, boxes, pts, wall, out)
-        for tid in [t for t, tr in self.tracks.items() if pts - tr.last_pts > self.s.gap_s * 1000]:
+        for tid in [t for t, tr in self.tracks.items()
+                    if pts - tr.last_pts > (STILL_GAP_S if tr.event is not None and tr.still() else self.s.gap_s) * 1000]:
             self._drop(tid, out)
         return out
 
@@ -180,22 +219,61 @@ class EventRules:
         if tr is None:
             tr = self.tracks[tid] = _Track(dets.labels[i], pts, result.frame.index, wall, pts, wall)
         tr.seen += 1
-        tr.last_pts, tr.last_wall = pts, wall
-        tr.scores = (tr.scores + [float(dets.scores[i])])[-SCORE_WINDOW:]
+        tr.last_pts, tr.last_wall, tr.last_box = pts, wall, tuple(float(v) for v in dets.xyxy[i])
+        if not tr.first_box:
+            tr.first_box = tr.last_box
+        tr.scores.append((pts, float(dets.scores[i])))
+        while tr.scores[0][0] < pts - self.s.score_window_s * 1000:
+            tr.scores.pop(0)
         target = tr.event
         if target is None:
             if tr.candidate is None:
                 tr.candidate = Event("", self.stream, "object", tr.label, tid, tr.first_pts, tr.first_frame, tr.first_wall)
             target = tr.candidate
         target.offer(float(dets.scores[i]), result, dets.xyxy[i], int(dets.class_ids[i]))
-        if tr.event is None and tr.seen >= self.s.min_frames and statistics.median(tr.scores) >= self.s.threshold:
-            ev = tr.candidate
-            ev.id = self._new_id("object", tr.first_frame, tid)
-            tr.event, tr.candidate = ev, None
-            self._start(ev, out)
+        if tr.event is None and tr.seen >= self.s.min_frames and pts - tr.first_pts >= self.s.min_s * 1000 \
+                and statistics.median(s for _, s in tr.scores) >= self.s.threshold_of(tr.label):
+            ev = self._continued(tid, tr, out)
+            if ev is not None:
+                c = tr.candidate
+                ev.offer(c.score, c.best, c.best_box, c.best_class)
+                tr.event, tr.candidate = ev, None
+            else:
+                ev = tr.candidate
+                ev.id = self._new_id("object", tr.first_frame, tid)
+                ev.track_ids.append(tid)
+                tr.event, tr.candidate = ev, None
+                self._start(ev, out)
             for kind, extra, p, wl, res, box, score in tr.pending:
                 self._instant(kind, extra, tid, tr.label, p, wl, res, box, score, out)
             tr.pending.clear()
+
+    def _continued(self, tid: int, tr: _Track, out) -> Event | None:
+        """The open event of a lost object of ``tr``'s label that ``tr`` starts near (see the module
+        docstring), taken over from its old track; None if there is none."""
+        x1, y1, x2, y2 = tr.first_box  # where it came back
+        h, centre = max(y2 - y1, 1.0), np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+        best, best_d = None, np.inf
+        for old_id, old in self.tracks.items():
+            if old_id == tid or old.event is None or old.label != tr.label or old.last_pts >= tr.first_pts:
+                continue
+            ox1, oy1, ox2, oy2 = old.last_box
+            oh = max(oy2 - oy1, 1.0)
+            d = float(np.hypot((ox1 + ox2) / 2 - centre[0], (oy1 + oy2) / 2 - centre[1])) / oh
+            lost_s = (tr.first_pts - old.last_pts) / 1000
+            gate = 0.5 if old.still() else 0.75 + lost_s  # a still object comes back where it was
+            if d <= gate and 1 / 1.5 <= h / oh <= 1.5 and d < best_d:
+                best, best_d = old_id, d
+        if best is None:
+            return None
+        old = self.tracks.pop(best)
+        for key in [k for k in self._inside if k[1] == best]:
+            del self._inside[key]
+        for key in [k for k in self._loiter if k[1] == best]:
+            self._end(self._loiter.pop(key), old.last_pts, old.last_wall, out)
+        old.event.track_ids.append(tid)
+        self.continued += 1
+        return old.event
 
     def _drop(self, tid: int, out) -> None:
         tr = self.tracks.pop(tid)
@@ -205,7 +283,7 @@ class EventRules:
             self._end(self._loiter.pop(key), tr.last_pts, tr.last_wall, out)
         if tr.event is not None:
             self._end(tr.event, tr.last_pts, tr.last_wall, out)
-        elif tr.seen < self.s.min_frames:
+        elif tr.seen < self.s.min_frames or tr.last_pts - tr.first_pts < self.s.min_s * 1000:
             self.counts_removed["short"] += 1
         else:
             self.counts_removed["low_score"] += 1

@@ -14,6 +14,39 @@ from urllib.parse import unquote, urlsplit
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
+# People, vehicles and animals (COCO names): what a camera on a door, a yard or a drive is for.
+# Other classes (a chair, skis, a sports ball) are still tracked, drawn and counted, never alerted on.
+DEFAULT_EVENT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "bird", "cat", "dog",
+                         "horse", "sheep", "cow", "bear")
+
+
+def parse_event_classes(text: str) -> tuple[str, ...]:
+    """``--event-classes``: 'person,car' -> ('person', 'car'); 'all' -> () (every class)."""
+    names = tuple(n.strip() for n in str(text).split(",") if n.strip())
+    if not names:
+        raise ValueError(f"--event-classes {text!r}: expected class names separated by commas, or all")
+    return () if names == ("all",) else names
+
+
+def parse_event_threshold(text: str) -> tuple[float | None, tuple[tuple[str, float], ...]]:
+    """``--event-threshold``: '0.6' (every class), 'person=0.6,car=0.7' (those classes) or both
+    ('0.5,person=0.6') -> (the default or None, ((label, score), ...)); scores in 0..1."""
+    default, pairs = None, {}
+    for item in (i.strip() for i in str(text).split(",")):
+        label, sep, value = item.rpartition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = -1.0
+        if not item or not 0 <= v <= 1 or (sep and not label.strip()):
+            raise ValueError(f"--event-threshold {text!r}: expected SCORE or LABEL=SCORE,... with scores "
+                             f"from 0 to 1, e.g. person=0.6,car=0.7")
+        if sep:
+            pairs[label.strip()] = v
+        else:
+            default = v
+    return default, tuple(pairs.items())
+
 
 def safe_name(text: str) -> str:
     """A name usable in a file name and an MQTT topic level: letters, digits, _ and -."""

@@ -19,8 +19,8 @@ class EventSink(FileSink):
         self.hub, self.stream = hub, stream
         self.rules = EventRules(stream, settings)
         rate = fps if fps and fps > 0 else 30.0
-        # the pre-roll, plus the frames a track needs before it is confirmed, plus some slack
-        ring_frames = math.ceil((pre_s + 1.0) * rate) + settings.min_frames + 8
+        # the pre-roll, plus the time and frames a track needs before it is confirmed, plus some slack
+        ring_frames = math.ceil((pre_s + 1.0 + settings.min_s) * rate) + settings.min_frames + 8
         self.recorder = StreamRecorder(stream, hub, fps, live, pre_s, post_s, annotated, ring_frames, max_clip_s)
         self.recorder.start()
         self._closed = False
