@@ -11,6 +11,8 @@ module that knows every runtime, and nothing in the runtime imports it.
     load_classifier("mobilenet_v2_1.0_224_quant.tflite")
       -> onnx.classifier.OnnxClassifier  its integer graph kept in the cache by an earlier start (no torch)
       -> torch.classifier.TorchClassifier  otherwise (needs torch); its integer graph is kept then
+    load_classifier("doorstep.onnx")
+      -> onnx.classifier.card_classifier  a lookout train file: labels and preprocessing from its card
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from pathlib import Path
 
 from detector.convert.onnx_format import (bundle_paths, classifier_key, file_key, find_bundle, read_classifier_bundle,
                                           save_bundle_meta, save_classifier_bundle)
+from detector.convert.card_io import CARD_KEY, read_card
 from detector.models.labels import find_labels
 from detector.models.registry import (CHECKPOINT_SUFFIXES, DEFAULT_CLASSIFIER, DEFAULT_MODEL, GRAPH_SUFFIXES, MODELS,
                                       check_detector_name, checkpoint_file, display_name)
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
 from detector.runtime.host import device_name, ort_installed, require_torch
-from detector.runtime.onnx.classifier import OnnxClassifier
+from detector.runtime.onnx.classifier import OnnxClassifier, card_classifier
 from detector.runtime.onnx.detector import OnnxDetector, load_cached
 from detector.runtime.onnx.int8 import int8_detector, int8_refusal
 from detector.runtime.options import LoadOptions, load_options, select_mode
@@ -135,6 +138,8 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     in ONNX Runtime without torch (``mode`` "auto" on the CPU, in a process without torch loaded);
     anything else is the torch classifier (ValueError naming ``lookout[torch]`` where torch is missing)."""
     name = DEFAULT_CLASSIFIER if name_or_path is None else name_or_path
+    if Path(str(name)).suffix.lower() == ".onnx":
+        return _card_classifier(str(name), throughput)
     key = _classifier_key(name, labels)
     cpu = mode == "auto" and str(device) in ("auto", "cpu") and device_name(device) == "cpu"
     # Not importing torch is what the kept graph saves; where torch is loaded already, the torch
@@ -153,6 +158,18 @@ def load_classifier(name_or_path: str | Path | None = DEFAULT_CLASSIFIER, device
     if key is not None and clf.ort_graph is not None:
         save_classifier_bundle(key, clf.ort_graph, clf.labels, clf.pre.to_dict())
     return clf
+
+
+def _card_classifier(path: str, throughput: bool) -> Classifier:
+    """A self-describing classifier ONNX file (``lookout train``'s): ONNX Runtime, no torch, any device
+    asked for runs it on the CPU."""
+    if not Path(path).is_file():
+        raise ValueError(f"classifier {path!r} does not exist; expected a .onnx file written by lookout train")
+    card = read_card(path)
+    if card is None:
+        raise ValueError(f"{path}: no {CARD_KEY} card (labels, preprocessing) in it; expected a classifier "
+                         f"written by lookout train")
+    return card_classifier(path, card, throughput)
 
 
 def _classifier_key(name, labels) -> str | None:
