@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 from detector.engine.run import RunConfig
@@ -97,9 +98,17 @@ def add_model_options(ap) -> None:
                          f"(.tflite SSD, .pt, .pb, model-zoo .tar.gz); see lookout models")
     ap.add_argument("--classifier", default=D["classifier"],
                     help=f"classifier name ({', '.join(CLASSIFIERS)}; default {DEFAULT_CLASSIFIER}) or path to a "
-                         f".tflite / .pt")
+                         f".tflite / .pt, or a .onnx from lookout train")
     ap.add_argument("--classify", default=D["classify"], choices=("off", "frame", "boxes"),
                     help="classify the whole frame or each detected box")
+    ap.add_argument("--classify-labels", default="", metavar="LABELS",
+                    help="with --classify boxes and a --classifier from lookout train: classify only tracked "
+                         "objects of these labels (e.g. person), a few times per track (first sight, every "
+                         "--classify-interval, when the box grows), voted over the track: sub_label and "
+                         "sub_score in the outputs, events and MQTT (tracking turns on)")
+    ap.add_argument("--classify-interval", type=float, default=D["classify_interval"], metavar="S",
+                    help=f"seconds between two looks at one track with --classify-labels (default "
+                         f"{D['classify_interval']:g})")
     ap.add_argument("--conf", type=float, default=D["conf"], help=f"score threshold (default {D['conf']})")
     ap.add_argument("--iou", type=float, default=D["iou"], help=f"NMS IoU threshold (default {D['iou']})")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
@@ -184,6 +193,7 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
         int8=bool(given.get("int8") or given.get("int8_calibration")),
         classes=_names(given.get("classes", "")),
         blur=_names(given.get("blur", "")),
+        classify_labels=_names(given.get("classify_labels", "")),
         bitrate=bitrate(given.get("bitrate")),
         camera=_camera_mode(given),
         counters=tuple(counters), track=bool(given.get("track")) or bool(counters),
@@ -196,7 +206,27 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
     _check_int8(config)
     _check_classes(config.model, config.classes)
     _check_classes(config.model, config.blur, "--blur")
+    _check_classes(config.model, config.classify_labels, "--classify-labels")
+    _check_card_objects(config)
     return config
+
+
+def _check_card_objects(config: RunConfig) -> None:
+    """--classify-labels against what a lookout train model was trained on (its card's ``objects``),
+    from the file's metadata alone (onnx, no runtime)."""
+    path = config.classifier or ""
+    if not config.classify_labels or not path.lower().endswith(".onnx"):
+        return
+    if not os.path.isfile(path):
+        raise ValueError(f"--classifier {path!r} does not exist; expected a .onnx file written by lookout train")
+    from detector.convert.card_io import read_card
+    card = read_card(path)
+    objects = (card or {}).get("objects") or []
+    foreign = [n for n in config.classify_labels if objects and n not in objects]
+    if foreign:
+        raise ValueError(f"--classify-labels {', '.join(foreign)}: {os.path.basename(path)} was trained on crops "
+                         f"of {', '.join(objects)}; use --classify-labels {','.join(objects)} or train one for "
+                         f"{', '.join(foreign)}")
 
 
 def _names(text) -> tuple[str, ...]:

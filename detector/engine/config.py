@@ -28,6 +28,8 @@ class RunConfig:
     int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
     classify: str = "off"
+    classify_labels: tuple[str, ...] = ()  # --classify boxes on tracks of these labels only: sub labels voted per track
+    classify_interval: float = 2.0  # with classify_labels: seconds between looks at one track
     conf: float = LoadOptions.score_threshold
     iou: float = LoadOptions.iou_threshold
     classes: tuple[str, ...] = ()
@@ -100,6 +102,9 @@ class RunConfig:
             (self.tracker_buffer >= 1, f"expected --tracker-buffer >= 1 frame, got {self.tracker_buffer}"),
             (self.classify in ("off", "frame", "boxes"), f"expected --classify off, frame or boxes, got {self.classify!r}"),
             (self.max_pixels >= 1, f"expected --max-pixels >= 1, got {self.max_pixels}"),
+            (not self.classify_labels or (self.classify == "boxes" and bool(self.classifier)),
+             "--classify-labels needs --classify boxes and --classifier FILE.onnx (a model from lookout train)"),
+            (self.classify_interval > 0, f"expected --classify-interval above 0 seconds, got {self.classify_interval}"),
             (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
             (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
             (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,
@@ -191,8 +196,9 @@ def lossless_run(config: RunConfig) -> bool:
 
 
 def make_analytics(config: RunConfig):
-    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
-    if not (config.track or config.counters):
+    """The stream's tracker and counters when tracking is asked for (or implied by counters or by
+    --classify-labels, whose votes are per track)."""
+    if not (config.track or config.counters or config.classify_labels):
         return None
     from detector.analytics.counting import Analytics
     from detector.analytics.tracker import Tracker

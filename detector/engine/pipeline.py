@@ -39,8 +39,10 @@ class Models:
     """The models and the settings that may change while running, behind one lock."""
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None, classify: str = "off", classes: Iterable[str] | None = None,
-                 top_k: int = 5, analytics=None):
-        """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None."""
+                 top_k: int = 5, analytics=None, sub_labels=None):
+        """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None;
+        ``sub_labels``: a ``sub_labels.SubLabeller`` (--classify-labels: the classifier on tracks of
+        some labels, after the tracker, instead of on every box), or None."""
         if classify not in CLASSIFY_MODES:
             raise ValueError(f"expected --classify one of {', '.join(CLASSIFY_MODES)}, got {classify!r}")
         self._lock = threading.Lock()
@@ -49,6 +51,7 @@ class Models:
         self._classes = None
         self.set_classes(classes)
         self.analytics = analytics
+        self.sub_labels = sub_labels
 
     def snapshot(self) -> ModelSnapshot:
         with self._lock:
@@ -129,7 +132,8 @@ class Engine:
             dets = dets.filter(dets.scores >= self.min_score)
         if m.classes is not None:
             dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
-        if m.classifier is not None and m.classify != "off":
+        per_track = self.models.sub_labels is not None and m.classify == "boxes"
+        if m.classifier is not None and m.classify != "off" and not per_track:
             t1 = time.perf_counter()
             if m.classify == "frame":
                 dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
@@ -142,6 +146,10 @@ class Engine:
             t2 = time.perf_counter()
             dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0)
             lat["track"] = (time.perf_counter() - t2) * 1000
+            if per_track:
+                t3 = time.perf_counter()
+                dets = self.models.sub_labels.update(frame.image, dets, frame.pts_ms / 1000.0)
+                lat["classify"] = (time.perf_counter() - t3) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
         for stage in ("preprocess", "detect", "classify", "track"):
             if stage in lat:

@@ -62,6 +62,8 @@ class Event:
     clip_start_pts_ms: float | None = None
     snapshot: str | None = None
     crop: str | None = None
+    sub_label: str | None = None    # the track's vote of a classifier of your own classes, latest
+    sub_score: float = 0.0
 
     def offer(self, score: float, result: Result, box, class_id: int = 0) -> None:
         if self.best is None or score > self.score:
@@ -77,6 +79,8 @@ class Event:
             d["line"] = self.line
         if self.direction is not None:
             d["direction"] = self.direction
+        if self.sub_label is not None:
+            d["sub_label"], d["sub_score"] = self.sub_label, round(self.sub_score, 4)
         d.update(start_pts_ms=round(self.start_pts_ms, 3),
                  end_pts_ms=None if self.end_pts_ms is None else round(self.end_pts_ms, 3),
                  start_time=iso(self.start_wall), end_time=None if self.end_wall is None else iso(self.end_wall),
@@ -188,6 +192,8 @@ class EventRules:
                 tr.candidate = Event("", self.stream, "object", tr.label, tid, tr.first_pts, tr.first_frame, tr.first_wall)
             target = tr.candidate
         target.offer(float(dets.scores[i]), result, dets.xyxy[i], int(dets.class_ids[i]))
+        if dets.sub_labels is not None and dets.sub_labels[i] is not None:
+            target.sub_label, target.sub_score = dets.sub_labels[i], float(dets.sub_scores[i])
         if tr.event is None and tr.seen >= self.s.min_frames and statistics.median(tr.scores) >= self.s.threshold:
             ev = tr.candidate
             ev.id = self._new_id("object", tr.first_frame, tid)
