@@ -30,6 +30,9 @@ class RunConfig:
     classify: str = "off"
     classify_labels: tuple[str, ...] = ()  # --classify boxes on tracks of these labels only: sub labels voted per track
     classify_interval: float = 2.0  # with classify_labels: seconds between looks at one track
+    states: tuple = ()              # ((name, (x1, y1, x2, y2), model path), ...): --state, engine.states
+    state_interval: float = 5.0     # seconds between two looks at a state region without motion there
+    state_hold: int = 3             # checks in a row a new state needs before it counts (no flicker)
     conf: float = LoadOptions.score_threshold
     iou: float = LoadOptions.iou_threshold
     classes: tuple[str, ...] = ()
@@ -105,6 +108,9 @@ class RunConfig:
             (not self.classify_labels or (self.classify == "boxes" and bool(self.classifier)),
              "--classify-labels needs --classify boxes and --classifier FILE.onnx (a model from lookout train)"),
             (self.classify_interval > 0, f"expected --classify-interval above 0 seconds, got {self.classify_interval}"),
+            (self.state_interval > 0 and 1 <= self.state_hold <= 50,
+             f"expected --state-interval above 0 and --state-hold from 1 to 50, got {self.state_interval} and {self.state_hold}"),
+            (len({s[0] for s in self.states}) == len(self.states), "two --state regions have one name; name each its own"),
             (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
             (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
             (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,

@@ -39,10 +39,11 @@ class Models:
     """The models and the settings that may change while running, behind one lock."""
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None, classify: str = "off", classes: Iterable[str] | None = None,
-                 top_k: int = 5, analytics=None, sub_labels=None):
+                 top_k: int = 5, analytics=None, sub_labels=None, states=()):
         """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None;
         ``sub_labels``: a ``sub_labels.SubLabeller`` (--classify-labels: the classifier on tracks of
-        some labels, after the tracker, instead of on every box), or None."""
+        some labels, after the tracker, instead of on every box), or None; ``states``: the stream's
+        ``states.StateWatcher``s (--state regions)."""
         if classify not in CLASSIFY_MODES:
             raise ValueError(f"expected --classify one of {', '.join(CLASSIFY_MODES)}, got {classify!r}")
         self._lock = threading.Lock()
@@ -52,6 +53,7 @@ class Models:
         self.set_classes(classes)
         self.analytics = analytics
         self.sub_labels = sub_labels
+        self.states = tuple(states)
 
     def snapshot(self) -> ModelSnapshot:
         with self._lock:
@@ -150,6 +152,11 @@ class Engine:
                 t3 = time.perf_counter()
                 dets = self.models.sub_labels.update(frame.image, dets, frame.pts_ms / 1000.0)
                 lat["classify"] = (time.perf_counter() - t3) * 1000
+        states = ()
+        if self.models.states:
+            t4 = time.perf_counter()
+            states = tuple(w.update(frame.image, frame.pts_ms / 1000.0) for w in self.models.states)
+            lat["states"] = (time.perf_counter() - t4) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
         for stage in ("preprocess", "detect", "classify", "track"):
             if stage in lat:
@@ -157,4 +164,4 @@ class Engine:
         self.stats.add_latency("age", lat["capture_to_result"])
         self.stats.count("inferred" if inferred else "motion_skipped")
         # every sink shows boxes cut to the frame; the raw ones stay the detector's (and the tracker's)
-        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics)
+        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics, states)

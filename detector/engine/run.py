@@ -23,6 +23,7 @@ from detector.engine.output import SharedSink
 from detector.engine.pipeline import Engine
 from detector.engine.stats import Stats
 from detector.engine.stream_names import split_source, unique_names
+from detector.engine.states import state_watchers
 from detector.engine.sub_labels import sub_labeller_for
 from detector.engine.streams import Scheduler, Stream
 from detector.types.results import Result
@@ -58,7 +59,8 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
     elif config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn, throughput)
     return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
-                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, classifier, det))
+                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, classifier, det),
+                  states=state_watchers(config))
 
 
 def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False) -> Detector:
@@ -79,7 +81,8 @@ def fresh_models(models: Models, config: RunConfig) -> Models:
     """The same loaded models for another source: its own tracker and counters, nothing carried over."""
     m = models.snapshot()
     return Models(m.detector, m.classifier, m.classify, list(config.classes) or None, m.top_k,
-                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, m.classifier, m.detector))
+                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, m.classifier, m.detector),
+                  states=state_watchers(config))
 
 
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):

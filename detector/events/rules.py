@@ -64,6 +64,8 @@ class Event:
     crop: str | None = None
     sub_label: str | None = None    # the track's vote of a classifier of your own classes, latest
     sub_score: float = 0.0
+    state_from: str | None = None   # kind "state": the region's state before and after
+    state_to: str | None = None
 
     def offer(self, score: float, result: Result, box, class_id: int = 0) -> None:
         if self.best is None or score > self.score:
@@ -79,6 +81,8 @@ class Event:
             d["line"] = self.line
         if self.direction is not None:
             d["direction"] = self.direction
+        if self.kind == "state":
+            d["from"], d["to"] = self.state_from, self.state_to
         if self.sub_label is not None:
             d["sub_label"], d["sub_score"] = self.sub_label, round(self.sub_score, 4)
         d.update(start_pts_ms=round(self.start_pts_ms, 3),
@@ -162,6 +166,13 @@ class EventRules:
         for ev in (result.analytics.events if result.analytics is not None else ()):
             self._counter_event(ev, boxes, result, pts, wall, out)
         self._rules(result, boxes, pts, wall, out)
+        for st in result.states:
+            if st.changed:
+                ev = Event(self._new_id("state", result.frame.index, None, st.name), self.stream, "state", st.name,
+                           None, pts, result.frame.index, wall, state_from=st.changed_from, state_to=st.state)
+                ev.offer(st.score, result, st.box)
+                self._start(ev, out)
+                self._end(ev, pts, wall, out)
         for tid in [t for t, tr in self.tracks.items() if pts - tr.last_pts > self.s.gap_s * 1000]:
             self._drop(tid, out)
         return out
