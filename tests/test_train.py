@@ -55,6 +55,40 @@ def tiny_card_model(path, labels, objects=()):
     onnx.save(write_card(model, card), str(path))
 
 
+@pytest.fixture()
+def broker(tmp_path):
+    from mqtt_broker import Broker
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+def retained_topics(broker, done) -> dict[str, str]:
+    """The retained messages on ``broker`` (a fresh subscriber gets exactly those), read until
+    ``done(topics)`` holds."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    got: dict[str, str] = {}
+    ready = threading.Event()
+
+    def on_message(client, userdata, msg):
+        if msg.retain:
+            got[msg.topic] = msg.payload.decode()
+            if done(got):
+                ready.set()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_message = on_message
+    client.connect("127.0.0.1", broker.port)
+    client.subscribe("#", qos=1)
+    client.loop_start()
+    ready.wait(120)  # a safety net for a broken run, not a timing bound: retained messages come at once
+    client.loop_stop()
+    client.disconnect()
+    return dict(got)
+
+
 # ---- bad input: one line, exit 2, before any model loads ------------------------------------------
 
 def test_train_refuses_a_folder_with_one_class(tmp_path):
@@ -222,11 +256,12 @@ print(json.dumps([type(clf).__name__, "torch" in sys.modules, right, total]))
 
 
 @pytest.mark.slow
-def test_sub_labels_on_person_tracks_in_jsonl_csv_and_events(people_model, tmp_path):
+def test_sub_labels_on_person_tracks_in_jsonl_events_and_mqtt(people_model, tmp_path, broker):
     model, _ = people_model
     jsonl, events = tmp_path / "d.jsonl", tmp_path / "events"
     p = lookout("--source", DEMO_CLIP, "--detections", jsonl, "--classify", "boxes", "--classifier", model,
-                "--classify-labels", "person", "--events", events, "--headless", "--no-progress")
+                "--classify-labels", "person", "--events", events, "--mqtt", broker.url(), "--headless",
+                "--no-progress")
     assert p.returncode == 0, p.stderr
     frames = [json.loads(l) for l in jsonl.read_text().splitlines()]
     assert len(frames) == 60
@@ -235,8 +270,12 @@ def test_sub_labels_on_person_tracks_in_jsonl_csv_and_events(people_model, tmp_p
     assert len(people) > 200 and len(labelled) / len(people) >= 0.9
     assert all("sub_label" not in d for f in frames for d in f["detections"] if d["label"] != "person")
     log = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]
-    ends = [r["event"] for r in log if r["type"] == "end" and r["event"]["label"] == "person"]
+    ends = [r for r in log if r["event"] == "end" and r["label"] == "person"]
     assert ends and sum(e.get("sub_label") == "person" for e in ends) / len(ends) >= 0.9
+    topics = retained_topics(broker, lambda got: any(t.endswith("/person/sub_label") for t in got))
+    assert [v for t, v in topics.items() if t.endswith("/person/sub_label")] == ["person"]
+    config = next(json.loads(v) for t, v in topics.items() if t.startswith("homeassistant/sensor/") and "sub_label" in t)
+    assert config["state_topic"].endswith("/person/sub_label")
 
 
 def test_sub_labeller_looks_a_few_times_per_track_not_every_frame():
@@ -280,17 +319,22 @@ def door_model(vtest_sets, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_state_region_changes_once_when_the_person_leaves(door_model, tmp_path):
+def test_state_region_changes_once_when_the_person_leaves(door_model, tmp_path, broker):
     jsonl, events = tmp_path / "d.jsonl", tmp_path / "events"
     region = ",".join(map(str, DOOR))
     p = lookout("--source", DEMO_CLIP, "--detections", jsonl, "--state", f"door={region}:{door_model}",
-                "--state-hold", "2", "--state-interval", "0.5", "--events", events, "--headless", "--no-progress")
+                "--state-hold", "2", "--state-interval", "0.5", "--events", events, "--mqtt", broker.url(),
+                "--headless", "--no-progress")
     assert p.returncode == 0, p.stderr
     frames = [json.loads(l) for l in jsonl.read_text().splitlines()]
     changes = [(f["frame"], s["changed_from"], s["state"]) for f in frames for s in f["states"] if "changed_from" in s]
     assert [c[1:] for c in changes] == [(None, "occupied"), ("occupied", "empty")], changes
     assert changes[0][0] <= 3 and DOOR_LEAVES_AT <= changes[1][0] <= DOOR_LEAVES_AT + 8, changes
     log = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]
-    states = [r["event"] for r in log if r["type"] == "start" and r["event"]["kind"] == "state"]
+    states = [r for r in log if r["event"] == "end" and r["kind"] == "state"]
     assert [(e["from"], e["to"]) for e in states] == [(None, "occupied"), ("occupied", "empty")]
-    assert all(e["snapshot"] for e in states)
+    assert all(e["snapshot"] and (events / e["snapshot"]).is_file() for e in states)
+    topics = retained_topics(broker, lambda got: any(t.endswith("/state/door") for t in got))
+    assert [v for t, v in topics.items() if t.endswith("/state/door")] == ["empty"]
+    config = next(json.loads(v) for t, v in topics.items() if t.startswith("homeassistant/sensor/") and "state_door" in t)
+    assert config["state_topic"].endswith("/state/door")
