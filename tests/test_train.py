@@ -14,10 +14,11 @@ from onnx import TensorProto, helper
 
 from conftest import DEMO_CLIP, ROOT, shared_path
 
-# A region of the demo clip a person stands in for frames 0-24 and has left from frame 25 on (the
-# embedded detector's boxes: over half of a person box inside it).
-DOOR = (160, 32, 256, 160)
-DOOR_LEAVES_AT = 25
+# A region of the demo clip a person is in (over half of a person box of the embedded detector's
+# inside it) until frame 25 and has left from frame 26 on; in vtest.avi frames 200-795 (every 4th)
+# it is occupied in 57 and empty in 52 (found by scanning regions of the detector's JSONL of vtest).
+DOOR = (160, 64, 288, 256)
+DOOR_LEAVES_AT = 26
 
 
 def lookout(*args, timeout=900):
@@ -170,12 +171,12 @@ def vtest_sets(tmp_path_factory):
     rng = np.random.default_rng(0)
     cap = cv2.VideoCapture(str(vtest))
     counts = {"person": 0, "none": 0, "empty": 0, "occupied": 0}
-    k = 0
+    k = -1
     while True:
         ok, frame = cap.read()
         if not ok:
             break
-        k += 1
+        k += 1  # the frame's index in vtest.avi
         if k < 200 or k % 4:
             continue
         h, w = frame.shape[:2]
@@ -222,7 +223,9 @@ def test_train_writes_an_int8_model_that_tells_people_from_background(people_mod
     card = read_card(str(model))
     assert card["labels"] == ["none", "person"] and card["objects"] == ["person"]
     assert card["input"]["size"] == [224, 224] and card["trained"]["int8_agreement"] == agree
-    assert any(n.op_type == "QuantizeLinear" for n in onnx.load(str(model)).graph.node)
+    # int8 only where it gives the float model's answers (else the float model, and a line says so)
+    assert card["trained"]["int8"] == (agree >= 0.98) == ("wrote " + str(model) + " (int8" in log)
+    assert card["trained"]["int8"] == any(n.op_type == "QuantizeLinear" for n in onnx.load(str(model)).graph.node)
 
 
 @pytest.mark.slow
@@ -329,7 +332,8 @@ def test_state_region_changes_once_when_the_person_leaves(door_model, tmp_path, 
     frames = [json.loads(l) for l in jsonl.read_text().splitlines()]
     changes = [(f["frame"], s["changed_from"], s["state"]) for f in frames for s in f["states"] if "changed_from" in s]
     assert [c[1:] for c in changes] == [(None, "occupied"), ("occupied", "empty")], changes
-    assert changes[0][0] <= 3 and DOOR_LEAVES_AT <= changes[1][0] <= DOOR_LEAVES_AT + 8, changes
+    # hold 2: a change shows on the second check that sees it (checks follow motion in the region)
+    assert changes[0][0] <= 3 and DOOR_LEAVES_AT - 4 <= changes[1][0] <= DOOR_LEAVES_AT + 8, changes
     log = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]
     states = [r for r in log if r["event"] == "end" and r["kind"] == "state"]
     assert [(e["from"], e["to"]) for e in states] == [(None, "occupied"), ("occupied", "empty")]
