@@ -29,7 +29,8 @@ from detector.engine.stream_names import NAME
 
 PER_STREAM_KEYS = {"name", "source", "classes", "conf", "line", "zone", "counters_file", "output", "detections",
                    "dump_dir", "stats_json", "motion", "motion_keyframe", "weight", "width", "height", "fps",
-                   "fourcc", "blur", "max_frames"}
+                   "fourcc", "blur", "max_frames", "state", "state_interval", "state_hold", "classify_labels",
+                   "classify_interval"}
 NOT_IN_FILES = {"config", "help", "version", "list_models", "list_cameras", "source"}
 
 
