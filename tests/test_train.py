@@ -342,3 +342,30 @@ def test_state_region_changes_once_when_the_person_leaves(door_model, tmp_path, 
     assert [v for t, v in topics.items() if t.endswith("/state/door")] == ["empty"]
     config = next(json.loads(v) for t, v in topics.items() if t.startswith("homeassistant/sensor/") and "state_door" in t)
     assert config["state_topic"].endswith("/state/door")
+
+
+def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(tmp_path):
+    out, jsonl = tmp_path / "crops", tmp_path / "d.jsonl"
+    p = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out, "--min-size", "24")
+    assert p.returncode == 0, p.stderr
+    p = lookout("--source", DEMO_CLIP, "--detections", jsonl, "--track", "--classes", "person", "--conf", "0.5",
+                "--no-progress")
+    assert p.returncode == 0, p.stderr
+    frames = {f["frame"]: f for f in map(json.loads, jsonl.read_text().splitlines())}
+    names = sorted(q.name for q in out.iterdir())
+    per_track: dict[int, int] = {}
+    from detector.engine.sub_labels import crop_box
+    from detector.train.crops import MARGIN
+    for name in names:
+        stem, label, t, f = name[:-4].rsplit("_", 3)
+        assert stem == "demo_vtest" and label == "person"
+        track, frame = int(t[1:]), int(f[1:])
+        per_track[track] = per_track.get(track, 0) + 1
+        box = next(d["xyxy"] for d in frames[frame]["detections"] if d.get("track_id") == track)
+        x1, y1, x2, y2 = crop_box(box, 768, 576, MARGIN)
+        h, w = cv2.imread(str(out / name)).shape[:2]
+        assert abs(w - (x2 - x1)) <= 2 and abs(h - (y2 - y1)) <= 2, (name, box)
+    assert len(per_track) >= 8 and max(per_track.values()) <= 3
+    again = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out)
+    one_error_line(again, "already holds", "--overwrite")
+    assert sorted(q.name for q in out.iterdir()) == names
