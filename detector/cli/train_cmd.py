@@ -39,7 +39,9 @@ def train_parser() -> argparse.ArgumentParser:
                    "training (same data and seed: same model)")
     p.add_argument("--objects", default="", metavar="LABELS", help="the detector labels whose crops these "
                    "are (e.g. person): --classify-labels is then checked against them")
-    p.add_argument("--float", dest="int8", action="store_false", help="write the float model, not int8 (int8 is written only when it gives the float model's answer on 98%% of the validation images)")
+    p.add_argument("--float", dest="int8", action="store_false",
+                   help="write the float model, not int8 (int8 is written only when it gives the float "
+                   "model's answer on 98%% of the validation images)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="images over this many pixels "
                    "are skipped, never decoded")
     p.add_argument("--overwrite", "-y", action="store_true", help="replace --out if it exists")
