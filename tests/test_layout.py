@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 # Lowest first: a module may import from its own layer and the layers before it.
-LAYERS = ["util", "types", "ops", "models", "convert", "analytics", "io", "events", "runtime", "engine", "batch", "cli"]
+LAYERS = ["util", "types", "ops", "models", "convert", "analytics", "io", "events", "runtime", "engine", "batch", "train", "cli"]
 
 
 def _imports(path):

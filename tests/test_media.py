@@ -163,7 +163,7 @@ def test_csv_has_a_row_per_detection_with_the_jsonl_fields(tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(expected) > 100
     assert list(rows[0]) == ["frame", "pts_ms", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id",
-                             "class_label", "class_score"]
+                             "class_label", "class_score", "sub_label", "sub_score"]
     for row, (frame, d) in zip(rows, expected):
         assert int(row["frame"]) == frame and row["label"] == d["label"] and int(row["class_id"]) == d["class_id"]
         assert [float(row[k]) for k in ("x1", "y1", "x2", "y2")] == d["xyxy"]

@@ -3,6 +3,8 @@
     lookout [--source S] [...]            one source: the window, or files (run_cmd)
     lookout batch INPUT... --out DIR      many inputs (batch_cmd)
     lookout models | cameras | convert    what Lookout names, what is attached, model conversion (info_cmd)
+    lookout train DATA --out FILE.onnx     a classifier of your own classes (train_cmd)
+    lookout crops SOURCE --label L --out DIR   crops of tracked objects to train it on (crops_cmd)
 
 The engine has no window: the entry point that has one (``lookout_ui.launch``, the installed
 ``lookout`` script) passes ``open_window``, so imports still flow one way.
@@ -18,10 +20,10 @@ def main(argv: list[str] | None = None, open_window: Callable | None = None) -> 
     from detector.runtime.host import tune_process
     tune_process()  # before torch / ONNX Runtime load: see there
     argv = sys.argv[1:] if argv is None else list(argv)
-    from detector.cli import batch_cmd, events_cmd, info_cmd, recover_cmd, run_cmd
+    from detector.cli import batch_cmd, crops_cmd, events_cmd, info_cmd, recover_cmd, run_cmd, train_cmd
     commands = {"batch": batch_cmd.batch_main, "models": info_cmd.models_main, "cameras": info_cmd.cameras_main,
-                "convert": info_cmd.convert_main,
-                "events": events_cmd.events_main, "recover": recover_cmd.recover_main}
+                "convert": info_cmd.convert_main, "events": events_cmd.events_main, "recover": recover_cmd.recover_main,
+                "train": train_cmd.train_main, "crops": crops_cmd.crops_main}
     try:
         if argv[:1] and argv[0] in commands:
             return commands[argv[0]](argv[1:])

@@ -29,7 +29,8 @@ from detector.engine.stream_names import NAME
 
 PER_STREAM_KEYS = {"name", "source", "classes", "conf", "line", "zone", "counters_file", "output", "detections",
                    "dump_dir", "stats_json", "motion", "motion_keyframe", "regions", "weight", "width", "height", "fps",
-                   "fourcc", "blur", "max_frames"}
+                   "fourcc", "blur", "max_frames", "state", "state_interval", "state_hold", "classify_labels",
+                   "classify_interval"}
 NOT_IN_FILES = {"config", "help", "version", "list_models", "list_cameras", "source"}
 
 
@@ -67,7 +68,7 @@ def _type_error(action: argparse.Action, value) -> str | None:
         return None if isinstance(value, int) and not isinstance(value, bool) else "expected a whole number"
     if action.type in (float,):
         return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "expected a number"
-    if action.dest in ("classes", "blur"):
+    if action.dest in ("classes", "blur", "classify_labels"):
         ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
         return None if ok else "expected names as a string or a list"
     if callable(action.type):  # parsed from text, like --max-pixels 50M

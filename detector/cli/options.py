@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 from detector.engine.run import RunConfig
@@ -125,9 +126,27 @@ def add_model_options(ap) -> None:
                     help="class names for an .onnx --model whose file names none (one a line, class 0 first)")
     ap.add_argument("--classifier", default=D["classifier"],
                     help=f"classifier name ({', '.join(CLASSIFIERS)}; default {DEFAULT_CLASSIFIER}) or path to a "
-                         f".tflite / .pt")
+                         f".tflite / .pt, or a .onnx from lookout train")
     ap.add_argument("--classify", default=D["classify"], choices=("off", "frame", "boxes"),
                     help="classify the whole frame or each detected box")
+    ap.add_argument("--classify-labels", default="", metavar="LABELS",
+                    help="with --classify boxes and a --classifier from lookout train: classify only tracked "
+                         "objects of these labels (e.g. person), a few times per track (first sight, every "
+                         "--classify-interval, when the box grows), voted over the track: sub_label and "
+                         "sub_score in the outputs, events and MQTT (tracking turns on)")
+    ap.add_argument("--classify-interval", type=float, default=D["classify_interval"], metavar="S",
+                    help=f"seconds between two looks at one track with --classify-labels (default "
+                         f"{D['classify_interval']:g})")
+    ap.add_argument("--state", action="append", default=[], metavar="NAME=x1,y1,x2,y2:MODEL.onnx",
+                    help="classify this region (pixels, or fractions of the frame) with a lookout train model "
+                         "when something moves there and every --state-interval; a change held for --state-hold "
+                         "checks is a state event (from/to, snapshot) and an MQTT topic / Home Assistant sensor; "
+                         "repeatable")
+    ap.add_argument("--state-interval", type=float, default=D["state_interval"], metavar="S",
+                    help=f"seconds between two looks at a --state region where nothing moved (default "
+                         f"{D['state_interval']:g})")
+    ap.add_argument("--state-hold", type=int, default=D["state_hold"], metavar="N",
+                    help=f"checks in a row a new state needs before it counts (default {D['state_hold']})")
     ap.add_argument("--conf", type=float, default=D["conf"], help=f"score threshold (default {D['conf']})")
     ap.add_argument("--iou", type=float, default=D["iou"], help=f"NMS IoU threshold (default {D['iou']})")
     ap.add_argument("--classes", default="", help="comma-separated class names to keep, e.g. person,car")
@@ -227,6 +246,8 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
         int8=bool(given.get("int8") or given.get("int8_calibration")),
         classes=_names(given.get("classes", "")),
         blur=_names(given.get("blur", "")),
+        classify_labels=_names(given.get("classify_labels", "")),
+        states=_states(given.get("state", [])),
         bitrate=bitrate(given.get("bitrate")),
         camera=_camera_mode(given),
         counters=tuple(counters), track=bool(given.get("track")) or bool(counters),
@@ -239,7 +260,65 @@ def config_from(args: argparse.Namespace, **overrides) -> RunConfig:
     _check_int8(config)
     _check_classes(config.model, config.classes)
     _check_classes(config.model, config.blur, "--blur")
+    _check_classes(config.model, config.classify_labels, "--classify-labels")
+    _check_card_objects(config)
+    _check_state_regions(config)
     return config
+
+
+def _states(specs) -> tuple:
+    """--state specs parsed and their models checked (a .onnx with a card; a pixel region inside the
+    frame of a file source): ValueError, one line, before anything loads."""
+    from detector.engine.states import parse_state
+    out = tuple(parse_state(s) for s in ([specs] if isinstance(specs, str) else specs))
+    from detector.convert.card_io import read_card
+    for name, _, path in out:
+        if not path.lower().endswith(".onnx") or not os.path.isfile(path):
+            raise ValueError(f"--state {name}: model {path!r} is not an existing .onnx file; expected one written "
+                             f"by lookout train")
+        if read_card(path) is None:
+            raise ValueError(f"--state {name}: {path} has no lookout.card (labels, preprocessing); expected a "
+                             f"model written by lookout train")
+    return out
+
+
+def _check_state_regions(config: RunConfig) -> None:
+    """A pixel --state region outside the frame of a file source (its size read from the file)."""
+    if not config.states or not os.path.isfile(config.source):
+        return
+    from detector.engine.states import region_pixels
+    from detector.io.sources import IMAGE_EXTS, image_size
+    if os.path.splitext(config.source)[1].lower() in IMAGE_EXTS:
+        size = image_size(config.source)
+    else:
+        import cv2
+        cap = cv2.VideoCapture(config.source)
+        size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        cap.release()
+    if size and size[0] > 0 and size[1] > 0:
+        for name, box, _ in config.states:
+            try:
+                region_pixels(box, *size)
+            except ValueError as e:
+                raise ValueError(f"--state {name}: " + str(e).removeprefix("--state ")) from None
+
+
+def _check_card_objects(config: RunConfig) -> None:
+    """--classify-labels against what a lookout train model was trained on (its card's ``objects``),
+    from the file's metadata alone (onnx, no runtime)."""
+    path = config.classifier or ""
+    if not config.classify_labels or not path.lower().endswith(".onnx"):
+        return
+    if not os.path.isfile(path):
+        raise ValueError(f"--classifier {path!r} does not exist; expected a .onnx file written by lookout train")
+    from detector.convert.card_io import read_card
+    card = read_card(path)
+    objects = (card or {}).get("objects") or []
+    foreign = [n for n in config.classify_labels if objects and n not in objects]
+    if foreign:
+        raise ValueError(f"--classify-labels {', '.join(foreign)}: {os.path.basename(path)} was trained on crops "
+                         f"of {', '.join(objects)}; use --classify-labels {','.join(objects)} or train one for "
+                         f"{', '.join(foreign)}")
 
 
 def _names(text) -> tuple[str, ...]:

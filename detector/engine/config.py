@@ -31,6 +31,11 @@ class RunConfig:
     int8_calibration: str = ""      # frames to calibrate --int8 on ("": the demo clip)
     classifier: str | None = None
     classify: str = "off"
+    classify_labels: tuple[str, ...] = ()  # --classify boxes on tracks of these labels only: sub labels voted per track
+    classify_interval: float = 2.0  # with classify_labels: seconds between looks at one track
+    states: tuple = ()              # ((name, (x1, y1, x2, y2), model path), ...): --state, engine.states
+    state_interval: float = 5.0     # seconds between two looks at a state region without motion there
+    state_hold: int = 3             # checks in a row a new state needs before it counts (no flicker)
     conf: float = LoadOptions.score_threshold
     iou: float = LoadOptions.iou_threshold
     classes: tuple[str, ...] = ()
@@ -121,6 +126,12 @@ class RunConfig:
              f"--labels names the classes of an .onnx --model; {self.model} has its own (drop --labels)"),
             (not self.labels or os.path.isfile(self.labels),
              f"expected --labels to name a file of class names, one a line; {self.labels!r} is not a file"),
+            (not self.classify_labels or (self.classify == "boxes" and bool(self.classifier)),
+             "--classify-labels needs --classify boxes and --classifier FILE.onnx (a model from lookout train)"),
+            (self.classify_interval > 0, f"expected --classify-interval above 0 seconds, got {self.classify_interval}"),
+            (self.state_interval > 0 and 1 <= self.state_hold <= 50,
+             f"expected --state-interval above 0 and --state-hold from 1 to 50, got {self.state_interval} and {self.state_hold}"),
+            (len({s[0] for s in self.states}) == len(self.states), "two --state regions have one name; name each its own"),
             (self.weight > 0, f"expected a stream weight above 0, got {self.weight}"),
             (self.motion_keyframe > 0, f"expected --motion-keyframe above 0 seconds, got {self.motion_keyframe}"),
             (self.event_gap > 0 and self.min_event_frames >= 1 and 0 <= self.event_threshold <= 1,
@@ -228,8 +239,9 @@ def lossless_run(config: RunConfig) -> bool:
 
 
 def make_analytics(config: RunConfig):
-    """The stream's tracker and counters when tracking is asked for (or implied by counters)."""
-    if not (config.track or config.counters):
+    """The stream's tracker and counters when tracking is asked for (or implied by counters or by
+    --classify-labels, whose votes are per track)."""
+    if not (config.track or config.counters or config.classify_labels):
         return None
     from detector.analytics.counting import Analytics
     from detector.analytics.tracker import Tracker

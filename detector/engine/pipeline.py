@@ -39,8 +39,11 @@ class Models:
     """The models and the settings that may change while running, behind one lock."""
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None, classify: str = "off", classes: Iterable[str] | None = None,
-                 top_k: int = 5, analytics=None):
-        """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None."""
+                 top_k: int = 5, analytics=None, sub_labels=None, states=()):
+        """``analytics``: a ``counting.Analytics`` (tracker, lines, zones) for the stream, or None;
+        ``sub_labels``: a ``sub_labels.SubLabeller`` (--classify-labels: the classifier on tracks of
+        some labels, after the tracker, instead of on every box), or None; ``states``: the stream's
+        ``states.StateWatcher``s (--state regions)."""
         if classify not in CLASSIFY_MODES:
             raise ValueError(f"expected --classify one of {', '.join(CLASSIFY_MODES)}, got {classify!r}")
         self._lock = threading.Lock()
@@ -49,6 +52,8 @@ class Models:
         self._classes = None
         self.set_classes(classes)
         self.analytics = analytics
+        self.sub_labels = sub_labels
+        self.states = tuple(states)
 
     def snapshot(self) -> ModelSnapshot:
         with self._lock:
@@ -133,7 +138,8 @@ class Engine:
             dets = dets.filter(dets.scores >= self.min_score)
         if m.classes is not None:
             dets = dets.filter(np.isin(dets.class_ids, list(m.classes)))
-        if m.classifier is not None and m.classify != "off":
+        per_track = self.models.sub_labels is not None and m.classify == "boxes"
+        if m.classifier is not None and m.classify != "off" and not per_track:
             t1 = time.perf_counter()
             if m.classify == "frame":
                 dets = dets.with_classes(frame_class=Classification(tuple(m.classifier.classify(frame.image, k=m.top_k))))
@@ -146,6 +152,15 @@ class Engine:
             t2 = time.perf_counter()
             dets, analytics = self.models.analytics.update(dets, frame.pts_ms / 1000.0, frame.image)
             lat["track"] = (time.perf_counter() - t2) * 1000
+            if per_track:
+                t3 = time.perf_counter()
+                dets = self.models.sub_labels.update(frame.image, dets, frame.pts_ms / 1000.0)
+                lat["classify"] = (time.perf_counter() - t3) * 1000
+        states = ()
+        if self.models.states:
+            t4 = time.perf_counter()
+            states = tuple(w.update(frame.image, frame.pts_ms / 1000.0) for w in self.models.states)
+            lat["states"] = (time.perf_counter() - t4) * 1000
         lat["capture_to_result"] = (time.monotonic() - frame.captured_at) * 1000
         for stage in ("preprocess", "detect", "classify", "track"):
             if stage in lat:
@@ -153,4 +168,4 @@ class Engine:
         self.stats.add_latency("age", lat["capture_to_result"])
         self.stats.count("inferred" if inferred else "motion_skipped")
         # every sink shows boxes cut to the frame; the raw ones stay the detector's (and the tracker's)
-        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics, regions)
+        return Result(frame, dets.clip(frame.image.shape[1], frame.image.shape[0]), lat, analytics, regions, states)

@@ -24,6 +24,8 @@ from detector.engine.pipeline import Engine
 from detector.engine.regions import RegionPlanner, region_planner, summary as regions_summary
 from detector.engine.stats import Stats
 from detector.engine.stream_names import split_source, unique_names
+from detector.engine.states import state_watchers
+from detector.engine.sub_labels import sub_labeller_for
 from detector.engine.streams import Scheduler, Stream
 from detector.types.results import Result
 from detector.io.sinks import FileSink, SinkError
@@ -52,10 +54,14 @@ def load_models(config: RunConfig, warn=print, throughput: bool | None = None) -
         from detector.runtime.onnx.int8 import agreement_line
         warn(agreement_line(det.int8_agreement))
     classifier = None
-    if config.classify != "off":
+    if config.classify_labels:  # asked for by name: a classifier that does not load is an error, not a warning
+        from detector.runtime.loader import load_classifier
+        classifier = load_classifier(config.classifier, device=det.device, throughput=throughput)
+    elif config.classify != "off":
         classifier = load_classifier_or_warn(config.classifier or DEFAULT_CLASSIFIER, det.device, warn, throughput)
     return Models(det, classifier, config.classify if classifier else "off", list(config.classes) or None,
-                  analytics=make_analytics(config))
+                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, classifier, det),
+                  states=state_watchers(config))
 
 
 def load_detector_for(model: str, device: str, config: RunConfig, throughput: bool = False) -> Detector:
@@ -76,7 +82,8 @@ def fresh_models(models: Models, config: RunConfig) -> Models:
     """The same loaded models for another source: its own tracker and counters, nothing carried over."""
     m = models.snapshot()
     return Models(m.detector, m.classifier, m.classify, list(config.classes) or None, m.top_k,
-                  analytics=make_analytics(config))
+                  analytics=make_analytics(config), sub_labels=sub_labeller_for(config, m.classifier, m.detector),
+                  states=state_watchers(config))
 
 
 def load_classifier_or_warn(name: str, device, warn, throughput: bool = False):

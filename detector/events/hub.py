@@ -50,6 +50,10 @@ class EventHub:
                 self.warn(f"lookout: warning: event listener failed: {type(e).__name__}: {e}")
         if self.mqtt is not None:
             self.mqtt.publish(f"{self.mqtt.target.prefix}/{record['stream']}/events", {"type": what, "event": record})
+            if record.get("kind") == "state":
+                self.mqtt.state(record["stream"], record["label"], record["to"])
+            if record.get("sub_label") is not None:
+                self.mqtt.sub_label(record["stream"], record["label"], record["sub_label"])
         for hook in self.webhooks:
             hook.post({"type": what, "event": record})
 

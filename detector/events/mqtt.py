@@ -6,6 +6,8 @@ Topics (``prefix`` from the URL, default ``lookout``):
   <prefix>/<stream>/events        {"type": "start"|"end", "event": {...}} per event
   <prefix>/<stream>/<label>       confirmed objects of that label in view now (retained)
   <prefix>/<stream>/<zone>/<label>  tracks of that label inside the zone now (retained)
+  <prefix>/<stream>/<label>/sub_label  the sub label of the latest event of that label (retained)
+  <prefix>/<stream>/state/<name>  a --state region's state (retained)
   homeassistant/{binary_sensor,sensor}/lookout_<stream>_.../config  discovery (retained)
 
 The frame path only ``offer``s to a bounded outbox. This thread connects, reconnects with backoff
@@ -79,6 +81,35 @@ class MqttPublisher(threading.Thread):
             data = json.dumps(payload).encode()
             self._entities.append((topic, data))
             self.outbox.offer((topic, data, True))
+
+    def sub_label(self, stream: str, label: str, sub_label: str) -> None:
+        """The latest sub label of ``label`` on ``stream`` (``--classify-labels``), retained, and its Home
+        Assistant ``sensor`` the first time."""
+        state = f"{self.target.prefix}/{stream}/{label}/sub_label"
+        uid = safe_name(f"lookout_{stream}_{label}_sub_label")
+        if not any(uid in topic for topic, _ in self._entities):
+            device = {"identifiers": [safe_name(f"lookout_{stream}")], "name": f"Lookout {stream}",
+                      "manufacturer": "Lookout"}
+            config = {"state_topic": state, "availability_topic": self.available, "device": device,
+                      "name": f"{stream} {label} sub label", "unique_id": uid, "icon": "mdi:tag"}
+            topic, data = f"{DISCOVERY_PREFIX}/sensor/{uid}/config", json.dumps(config).encode()
+            self._entities.append((topic, data))
+            self.outbox.offer((topic, data, True))
+        self.publish(state, sub_label, retain=True)
+
+    def state(self, stream: str, name: str, state: str) -> None:
+        """A --state region's new state, retained, and its Home Assistant ``sensor`` the first time."""
+        topic = f"{self.target.prefix}/{stream}/state/{name}"
+        uid = safe_name(f"lookout_{stream}_state_{name}")
+        if not any(uid in t for t, _ in self._entities):
+            device = {"identifiers": [safe_name(f"lookout_{stream}")], "name": f"Lookout {stream}",
+                      "manufacturer": "Lookout"}
+            config = {"state_topic": topic, "availability_topic": self.available, "device": device,
+                      "name": f"{stream} {name}", "unique_id": uid, "icon": "mdi:eye"}
+            t, data = f"{DISCOVERY_PREFIX}/sensor/{uid}/config", json.dumps(config).encode()
+            self._entities.append((t, data))
+            self.outbox.offer((t, data, True))
+        self.publish(topic, state, retain=True)
 
     # -- paho callbacks (this thread, inside loop()) ----------------------------------------------
     def _on_connect(self, client, userdata, flags, reason, properties=None):

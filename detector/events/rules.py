@@ -78,6 +78,10 @@ class Event:
     snapshot: str | None = None
     crop: str | None = None
     track_ids: list = field(default_factory=list)  # every track ID the object had (object events)
+    sub_label: str | None = None    # the track's vote of a classifier of your own classes, latest
+    sub_score: float = 0.0
+    state_from: str | None = None   # kind "state": the region's state before and after
+    state_to: str | None = None
 
     def offer(self, score: float, result: Result, box, class_id: int = 0) -> None:
         if self.best is None or score > self.score:
@@ -95,6 +99,10 @@ class Event:
             d["line"] = self.line
         if self.direction is not None:
             d["direction"] = self.direction
+        if self.kind == "state":
+            d["from"], d["to"] = self.state_from, self.state_to
+        if self.sub_label is not None:
+            d["sub_label"], d["sub_score"] = self.sub_label, round(self.sub_score, 4)
         d.update(start_pts_ms=round(self.start_pts_ms, 3),
                  end_pts_ms=None if self.end_pts_ms is None else round(self.end_pts_ms, 3),
                  start_time=iso(self.start_wall), end_time=None if self.end_wall is None else iso(self.end_wall),
@@ -196,6 +204,13 @@ class EventRules:
         for ev in (result.analytics.events if result.analytics is not None else ()):
             self._counter_event(ev, boxes, result, pts, wall, out)
         self._rules(result, boxes, pts, wall, out)
+        for st in result.states:
+            if st.changed:
+                ev = Event(self._new_id("state", result.frame.index, None, st.name), self.stream, "state", st.name,
+                           None, pts, result.frame.index, wall, state_from=st.changed_from, state_to=st.state)
+                ev.offer(st.score, result, st.box)
+                self._start(ev, out)
+                self._end(ev, pts, wall, out)
         for tid in [t for t, tr in self.tracks.items()
                     if pts - tr.last_pts > (STILL_GAP_S if tr.event is not None and tr.still() else self.s.gap_s) * 1000]:
             self._drop(tid, out)
@@ -231,6 +246,8 @@ class EventRules:
                 tr.candidate = Event("", self.stream, "object", tr.label, tid, tr.first_pts, tr.first_frame, tr.first_wall)
             target = tr.candidate
         target.offer(float(dets.scores[i]), result, dets.xyxy[i], int(dets.class_ids[i]))
+        if dets.sub_labels is not None and dets.sub_labels[i] is not None:
+            target.sub_label, target.sub_score = dets.sub_labels[i], float(dets.sub_scores[i])
         if tr.event is None and tr.seen >= self.s.min_frames and pts - tr.first_pts >= self.s.min_s * 1000 \
                 and statistics.median(s for _, s in tr.scores) >= self.s.threshold_of(tr.label):
             ev = self._continued(tid, tr, out)

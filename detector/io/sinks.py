@@ -336,12 +336,13 @@ class JsonlSink(_LinesSink):
 
 
 CSV_COLUMNS = ("frame", "pts_ms", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id",
-               "class_label", "class_score")
+               "class_label", "class_score", "sub_label", "sub_score")
 
 
 class CsvSink(_LinesSink):
     """One row per detection, the JSONL's fields flattened (``CSV_COLUMNS``; box in source pixels,
-    ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1).
+    ``track_id`` empty without tracking, ``class_label``/``class_score`` the box classifier's top-1, ``sub_label``/``sub_score`` the
+    track's vote of a classifier of your own classes, empty without one).
     Frames without detections have no rows."""
 
     def __init__(self, path: str | Path, with_stream: bool = False, live: bool = False):
@@ -358,7 +359,8 @@ class CsvSink(_LinesSink):
         for det in d.to_json():
             top = (det.get("classification") or [{}])[0]
             w.writerow([*lead, f.index, round(f.pts_ms, 3), *det["xyxy"], det["score"], det["class_id"], det["label"],
-                        det.get("track_id", ""), top.get("label", ""), top.get("score", "")])
+                        det.get("track_id", ""), top.get("label", ""), top.get("score", ""),
+                        det.get("sub_label", ""), det.get("sub_score", "")])
         return buf.getvalue().encode()
 
 

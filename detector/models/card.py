@@ -32,7 +32,8 @@ CARD_FORMAT = 1
 # fused ops may replace (written by ``convert.qlinear_export``, read by ``runtime.onnx.rewrites``).
 FUSABLE_OPS_KEY = "lookout.fusable_ops"
 
-TOP_KEYS = ("format", "name", "task", "labels", "input", "decoder", "source", "licence")
+TOP_KEYS = ("format", "name", "task", "labels", "input", "decoder", "source", "licence",
+            "objects", "trained")  # lookout train's: the detector labels it is for, how it was trained
 INPUT_KEYS = ("size", "layout", "dtype", "colour", "mean", "std", "resize", "pad", "place", "interpolation")
 _CHOICES = {"layout": ("NCHW", "NHWC"), "dtype": ("float32", "uint8"), "colour": ("RGB", "BGR"),
             "resize": ("stretch", "letterbox"), "place": ("centre", "corner"),

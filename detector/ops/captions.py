@@ -27,8 +27,12 @@ def class_color(class_id: int) -> tuple[int, int, int]:
 
 
 def box_caption(dets: Detections, i: int) -> str:
-    """Box ``i``'s label: "#7 person 0.87", with the box classifier's top-1 after a bar."""
+    """Box ``i``'s label: "#7 person 0.87", with the box classifier's top-1 after a bar; a tracked
+    object with a sub label shows it and its vote instead of the score: "#7 person - delivery 0.93"
+    (a hyphen, not a middle dot: OpenCV's Hershey fonts draw ASCII only)."""
     text = f"{dets.labels[i]} {dets.scores[i]:.2f}"
+    if dets.sub_labels is not None and dets.sub_labels[i] is not None:
+        text = f"{dets.labels[i]} - {dets.sub_labels[i]} {dets.sub_scores[i]:.2f}"
     if dets.track_ids is not None and dets.track_ids[i] >= 0:
         text = f"#{int(dets.track_ids[i])} {text}"
     if dets.box_classes is not None and dets.box_classes[i].top:

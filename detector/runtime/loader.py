@@ -12,6 +12,7 @@ module that knows every runtime, and nothing in the runtime imports it.
     load_classifier("mobilenet_v2_1.0_224_quant.tflite")
       -> onnx.classifier.OnnxClassifier  its integer graph kept in the cache by an earlier start (no torch)
       -> torch.classifier.TorchClassifier  otherwise (needs torch); its integer graph is kept then
+    load_classifier("doorstep.onnx")
 """
 from __future__ import annotations
 
@@ -211,7 +212,9 @@ def _onnx_classifier(path: Path, device: str, mode: str, throughput: bool) -> Cl
                          f"\"classify\", labels and input (docs/models.md)")
     graph, card = found
     pre = ClassifierPreprocessing.from_dict(classifier_preprocessing(card))
-    return OnnxClassifier(graph, tuple(card["labels"]), pre, card.get("name") or path.stem, throughput)
+    clf = OnnxClassifier(graph, tuple(card["labels"]), pre, card.get("name") or path.stem, throughput)
+    clf.card = card  # what it was trained for ("objects": the detector labels it classifies)
+    return clf
 
 
 def _classifier_key(name, labels) -> str | None:

@@ -12,6 +12,9 @@ class Classification:
 
     top: tuple[tuple[str, float], ...]
 
+    def with_sub_labels(self, sub_labels: tuple[str | None, ...], sub_scores: np.ndarray) -> "Detections":
+        return replace(self, sub_labels=tuple(sub_labels), sub_scores=np.asarray(sub_scores, np.float32).reshape(-1))
+
     def to_json(self) -> list[dict]:
         return [{"label": label, "score": round(float(p), 4)} for label, p in self.top]
 
@@ -26,6 +29,9 @@ class Detections:
     labels: N names. box_classes: optional per-box classifier results (N entries) and
     frame_class: optional whole-frame classifier result. track_ids: optional (N,) int64 from a
     ``Tracker`` (-1 for a box not part of a confirmed track).
+    sub_labels: optional (N,) names from a classifier of your own classes run on tracked objects
+    (``--classify-labels``), voted over each track; None for a box without one. sub_scores: (N,)
+    float32, the vote's mean probability of that name (0 where there is none).
     clipped: False for the model's raw boxes, which may reach past the image edges (what the
     parity tests compare and the tracker follows); True once ``clip`` has cut them to the image,
     as every output (JSONL, CSV, drawing) shows them.
@@ -40,6 +46,8 @@ class Detections:
     image_hw: tuple[int, int] = (0, 0)
     track_ids: np.ndarray | None = None
     clipped: bool = False
+    sub_labels: tuple[str | None, ...] | None = None
+    sub_scores: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.scores)
@@ -48,7 +56,10 @@ class Detections:
                              f"{self.xyxy.shape}, {self.scores.shape}, {self.class_ids.shape}, {len(self.labels)}")
         if self.track_ids is not None and len(self.track_ids) != n:
             raise ValueError(f"expected {n} track ids, one per box, got {len(self.track_ids)}")
-        for a in (self.xyxy, self.scores, self.class_ids, self.track_ids):
+        if self.sub_labels is not None and (len(self.sub_labels) != n or self.sub_scores is None
+                                            or len(self.sub_scores) != n):
+            raise ValueError(f"expected {n} sub labels and sub scores, one per box")
+        for a in (self.xyxy, self.scores, self.class_ids, self.track_ids, self.sub_scores):
             if a is not None:
                 a.setflags(write=False)
 
@@ -62,7 +73,9 @@ class Detections:
                           tuple(self.labels[i] for i in idx),
                           tuple(self.box_classes[i] for i in idx) if self.box_classes is not None else None,
                           self.frame_class, self.image_hw,
-                          self.track_ids[idx] if self.track_ids is not None else None, self.clipped)
+                          self.track_ids[idx] if self.track_ids is not None else None, self.clipped,
+                          tuple(self.sub_labels[i] for i in idx) if self.sub_labels is not None else None,
+                          self.sub_scores[idx] if self.sub_scores is not None else None)
 
     def clip(self, width: int, height: int) -> "Detections":
         """A new Detections with every box cut to the ``width`` x ``height`` image, x in [0, width]
@@ -78,6 +91,9 @@ class Detections:
     def with_track_ids(self, track_ids: np.ndarray) -> "Detections":
         return replace(self, track_ids=np.asarray(track_ids, dtype=np.int64).reshape(-1))
 
+    def with_sub_labels(self, sub_labels: tuple[str | None, ...], sub_scores: np.ndarray) -> "Detections":
+        return replace(self, sub_labels=tuple(sub_labels), sub_scores=np.asarray(sub_scores, np.float32).reshape(-1))
+
     def to_json(self) -> list[dict]:
         out = []
         for i in range(len(self)):
@@ -87,5 +103,7 @@ class Detections:
                 d["track_id"] = int(self.track_ids[i])
             if self.box_classes is not None:
                 d["classification"] = self.box_classes[i].to_json()
+            if self.sub_labels is not None and self.sub_labels[i] is not None:
+                d["sub_label"], d["sub_score"] = self.sub_labels[i], round(float(self.sub_scores[i]), 4)
             out.append(d)
         return out

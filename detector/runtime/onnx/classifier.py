@@ -21,6 +21,7 @@ class OnnxClassifier(Classifier):
         self.session = ort_session(graph, int(os.environ.get("OMP_NUM_THREADS") or 0), spin=not throughput)
         self._out = self.session.get_outputs()[0].name
         self._in = self.session.get_inputs()[0].name  # "images" in Lookout's exports; a trained file's own name
+        self.card: dict | None = None  # a classifier file's lookout.card (lookout train's), else None
         self._mean = np.asarray(preprocessing.mean, np.float32).reshape(1, 3, 1, 1)
         self._std = np.asarray(preprocessing.std, np.float32).reshape(1, 3, 1, 1)
 

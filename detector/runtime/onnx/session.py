@@ -17,6 +17,9 @@ def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):
     opts.intra_op_num_threads = 0 if threads == physical_cores() else threads
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # errors only: an int8 (QDQ) graph has ORT fold its clamps into the quantisation and then name each
+    # bound it no longer needs, one warning line each (124 for a lookout train model), at every load
+    opts.log_severity_level = 3
     # Spinning workers starve the capture and output threads of a lossless run: on the 2-core AVX2
     # machine always-spinning made lossless vtest.avi -> mp4 + JSONL 39-41 -> 32-34 fps; on the
     # AVX512-VNNI one (3 alternating runs each, H.264 / MPEG-4 out) never spinning 104 / 132 fps,

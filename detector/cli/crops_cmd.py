@@ -1,0 +1,88 @@
+"""``lookout crops SOURCE --label person --out crops/``: the sharpest crops of each track, named
+``<source>_<label>_t<track>_f<frame>.jpg`` so they sort by track, for sorting into class folders."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+
+from detector.models.registry import DEFAULT_MODEL
+
+
+def crops_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lookout crops", description="Write the sharpest few crops of each tracked "
+                                "object of some labels from a video, image folder or stream, to sort into "
+                                "class folders for lookout train (docs/classify.md).")
+    p.add_argument("source", metavar="SOURCE", help="video file, image folder or glob, or stream URL")
+    p.add_argument("--label", required=True, metavar="LABELS", help="detector labels to collect, e.g. person or person,car")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the crops (made if missing)")
+    p.add_argument("--per-track", type=int, default=3, metavar="N", help="crops kept per track (1-20; default 3)")
+    p.add_argument("--min-size", type=int, default=32, metavar="PX", help="smallest crop side kept (8-1000; default 32)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"detector (default {DEFAULT_MODEL})")
+    p.add_argument("--conf", type=float, default=0.5, help="detector score threshold (default 0.5)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
+    p.add_argument("--overwrite", "-y", action="store_true", help="replace crops of an earlier run of this source")
+    return p
+
+
+def crop_name(stem: str, label: str, track: int, frame: int) -> str:
+    return f"{stem}_{label}_t{track:05d}_f{frame:06d}.jpg"
+
+
+def _stem(source: str) -> str:
+    base = os.path.splitext(os.path.basename(source.rstrip("/")))[0] or "stream"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base)[:40]
+
+
+def crops_main(argv: list[str]) -> int:
+    a = crops_parser().parse_args(argv)
+    labels = {s.strip() for s in a.label.split(",") if s.strip()}
+    checks = [(1 <= a.per_track <= 20, f"expected --per-track from 1 to 20, got {a.per_track}"),
+              (8 <= a.min_size <= 1000, f"expected --min-size from 8 to 1000 pixels, got {a.min_size}"),
+              (a.max_frames >= 0, f"expected --max-frames >= 0, got {a.max_frames}"),
+              (bool(labels), "expected --label to name a detector label, e.g. person")]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    stem = _stem(a.source)
+    if os.path.exists(a.out) and not os.path.isdir(a.out):
+        raise ValueError(f"--out {a.out!r} is a file; give a folder for the crops")
+    if os.path.isdir(a.out) and not a.overwrite:
+        earlier = [n for n in os.listdir(a.out) if n.startswith(stem + "_") and n.endswith(".jpg")]
+        if earlier:
+            raise ValueError(f"--out {a.out!r} already holds {len(earlier)} crop(s) of {stem}; pass --overwrite "
+                             f"(-y) to replace them, or pick another folder")
+    from detector.cli.options import _check_classes
+    _check_classes(a.model, tuple(sorted(labels)), "--label")
+    from detector.io.sources import input_files
+    from detector.util.write_guard import same_file
+    if any(same_file(a.out, f) for f in input_files(a.source)):
+        raise ValueError(f"--out {a.out!r} is an input; pick another folder")
+    import cv2
+    from detector.engine.run import watch
+    from detector.train.crops import CropCollector
+    os.makedirs(a.out, exist_ok=True)
+    collector = CropCollector(labels, a.per_track, a.min_size)
+    written, tracks = 0, set()
+
+    def save(items):
+        nonlocal written
+        for tid, label, frame, crop in items:
+            path = os.path.join(a.out, crop_name(stem, label, tid, frame))
+            ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if ok:
+                from detector.util.files import replace_bytes
+                replace_bytes(path, buf.tobytes())
+                written += 1
+                tracks.add(tid)
+    frames = 0
+    for _, result in watch([a.source], model=a.model, conf=a.conf, classes=tuple(sorted(labels)), track=True,
+                           max_frames=a.max_frames, progress=False):
+        save(collector.add(result.frame.index, result.frame.image, result.detections))
+        frames += 1
+    save(collector.finish())
+    print(f"lookout crops: {written} crops of {len(tracks)} tracks ({', '.join(sorted(labels))}) from {frames} "
+          f"frames in {a.out}; sort them into {a.out}/<class>/ folders (and a 'none' folder), then "
+          f"lookout train {a.out} --out model.onnx --objects {','.join(sorted(labels))}", file=sys.stderr)
+    return 0
