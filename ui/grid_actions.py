@@ -26,6 +26,7 @@ class GridActions:
 
     def _make_tile(self, stream) -> TileView:
         tile = TileView(stream)
+        tile.set_blur(self.config.blur)
         tile.on_select, tile.on_focus, tile.on_close = self.select_stream, self.focus_stream, self.close_stream
         return tile
 
