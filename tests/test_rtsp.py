@@ -66,10 +66,11 @@ class Server:
     def __init__(self, clip: Path, port: int):
         self.clip, self.port, self.proc = clip, port, None
 
-    def start(self) -> "Server":
+    def start(self, shared: bool = False) -> "Server":
+        env = {**ENV, "LOOKOUT_RTSP_SHARED": "1"} if shared else None
         self.proc = subprocess.Popen([SYSTEM_PYTHON, str(ROOT / "tests" / "rtsp_server.py"), str(self.port), "demo",
                                       str(self.clip), USER, PASSWORD], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, env=env)
         line = self.proc.stdout.readline()
         assert line.strip() == "ready", self.proc.stderr.read()
         return self
@@ -217,3 +218,59 @@ def test_four_streams_in_one_process_one_killed_reconnects_the_others_never_stop
             # the first ones already deliver; the kill comes seconds later)
             gaps = np.diff([l["pts_ms"] for l in lines[4:]])
             assert 0 < gaps.min() and gaps.max() <= 1000, (name, gaps.min(), gaps.max(), err)
+
+
+def test_eight_cameras_open_at_once_and_a_late_viewer_starts_on_a_key_frame(h264_clip):
+    """Eight RTSP streams opened from eight threads all open (the FFmpeg backend of OpenCV opened one
+    at a time, process-wide: the eighth waited for seven opens), counted by how many opens were in
+    progress together, not by a clock. Then a viewer joining one shared stream mid-GOP: every frame
+    it gets is, bit for bit, a frame of the clip as decoded from its file (never one decoded against
+    references it did not receive), the first of them a key frame (every 10th frame)."""
+    import threading
+
+    import av
+    from detector.io.sources import RtspSource, SourceOptions
+    servers = [Server(h264_clip, free_port()).start(shared=k == 0) for k in range(8)]
+    try:
+        inside, most, lock = [0], [0], threading.Lock()
+        real_open = RtspSource._open
+
+        def counted_open(self):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            try:
+                return real_open(self)
+            finally:
+                with lock:
+                    inside[0] -= 1
+
+        opened: list = []
+        RtspSource._open = counted_open
+        try:
+            threads = [threading.Thread(target=lambda u=s.url(): opened.append(RtspSource(u, SourceOptions())))
+                       for s in servers]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        finally:
+            RtspSource._open = real_open
+        assert len(opened) == 8 and most[0] >= 4, most  # opens overlapped (1 when serialised)
+        first = next(o for o in opened if o.url == servers[0].url())
+        for o in opened:
+            if o is not first:
+                o.close()
+        with av.open(str(h264_clip)) as f:
+            clip = [fr.to_ndarray(format="bgr24") for fr in f.decode(video=0)][:60]
+        seen = [first.read().image for _ in range(15)]  # 1.5 s in: mid-GOP
+        late = RtspSource(servers[0].url(), SourceOptions())
+        frames = [late.read().image for _ in range(15)]
+        late.close()
+        first.close()
+        matches = [[k for k, c in enumerate(clip) if np.array_equal(c, f)] for f in frames]
+        assert all(matches), [len(m) for m in matches]  # every frame exactly a frame of the clip
+        assert matches[0][0] % 10 == 0 and len(seen) == 15, matches[0]  # the first one a key frame
+    finally:
+        for srv in servers:
+            srv.kill()
