@@ -218,9 +218,8 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
 
     @staticmethod
     def _camera_text(stats) -> str:
-        """What the camera granted (it may differ from --width/--height/--fps/--fourcc)."""
-        cam = stats.info.get("camera", {}).get("granted")
-        return f"  | camera {cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() if cam else ""
+        """What the camera granted, as the terminal's line says it (``Stats.camera_text``)."""
+        return f"  | camera {stats.camera_text()}" if stats.camera_text() else ""
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
