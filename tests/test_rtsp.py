@@ -220,6 +220,7 @@ def test_four_streams_in_one_process_one_killed_reconnects_the_others_never_stop
             assert 0 < gaps.min() and gaps.max() <= 1000, (name, gaps.min(), gaps.max(), err)
 
 
+@pytest.mark.slow
 def test_eight_cameras_open_at_once_and_a_late_viewer_starts_on_a_key_frame(h264_clip):
     """Eight RTSP streams opened from eight threads all open (the FFmpeg backend of OpenCV opened one
     at a time, process-wide: the eighth waited for seven opens), counted by how many opens were in
