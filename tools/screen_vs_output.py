@@ -5,8 +5,9 @@ usage: python tools/screen_vs_output.py [OUT.png] [--frames 100] [--screen 1366x
 
 Runs the real window on a real X server (Xvfb, as tools/screenshot.py) on the demo clip, looped, with every
 frame in order (``--lossless``), tracking on and a counting line; paused, it steps one frame at a
-time, so every frame is shown, and counts overlapping label pairs (``label_layout.overlapping_pairs``)
-over the labels each shown frame has on screen; after ``--frames`` frames it grabs the window. Then
+time (a step is one detector call, up to 4 frames of the file: the newest is shown), and counts
+overlapping label pairs (``label_layout.overlapping_pairs``) over the labels each shown frame has on
+screen; after ``--frames`` frames it grabs the window. Then
 runs ``lookout --output`` with the same options (``--loop --max-frames``),
 takes the output's frame of the same index, and writes both side by side to OUT.png (default
 docs/window_vs_output.png) with OUT.json: the frame index, the labels, and the overlaps counted.
@@ -62,7 +63,7 @@ def window_shot(frames: int, screen: str) -> tuple[np.ndarray, dict]:
                 time.sleep(0.005)
 
         wait_for(lambda: win.view.result is not None)
-        win.act_pause.trigger()  # then one frame a step: every frame is shown, in order
+        win.act_pause.trigger()  # then one detector call a step, every frame through the tracker
         seen, pairs, labels = 0, 0, 0
         while seen < frames:
             last = win.view.result.frame.index
@@ -71,7 +72,7 @@ def window_shot(frames: int, screen: str) -> tuple[np.ndarray, dict]:
             seen += 1
             if seen < frames:
                 session.step()
-                wait_for(lambda: win.view.result.frame.index == last + 1)
+                wait_for(lambda: win.view.result.frame.index > last)  # a step is one detector call: up to 4 frames
         win.timer.stop()  # the frame below is the one shown
         win.view.repaint()
         app.processEvents()
