@@ -70,9 +70,14 @@ def window_shot(frames: int, screen: str) -> tuple[np.ndarray, dict]:
             pairs += overlapping_pairs(win.view.label_rects)
             labels += len(win.view.label_rects)
             seen += 1
-            if seen < frames:
+            while seen < frames and win.view.result.frame.index <= last:
+                # a step is one detector call (up to 4 frames); at the clip's end the step goes to
+                # the read that finds the end, so step again when nothing came
                 session.step()
-                wait_for(lambda: win.view.result.frame.index > last)  # a step is one detector call: up to 4 frames
+                t = time.monotonic()
+                while win.view.result.frame.index <= last and time.monotonic() - t < 3:
+                    app.processEvents()
+                    time.sleep(0.005)
         win.timer.stop()  # the frame below is the one shown
         win.view.repaint()
         app.processEvents()
