@@ -144,3 +144,21 @@ def part_of(dest):
     dest = Path(dest)
     found = sorted(dest.parent.glob(f".{dest.stem}.part-*{dest.suffix}"))
     return found[0] if found else dest.with_name(f".{dest.stem}.part-none{dest.suffix}")
+
+
+_PROBE = ("import sys, main; rc = main.main(sys.argv[1:]); "
+          "print('runtimes loaded:', sorted(m for m in ('torch', 'onnxruntime') if m in sys.modules)); sys.exit(rc)")
+
+
+def main_in_child(*args, env=None, timeout=120):
+    """``lookout ARGS`` in a fresh interpreter; returns (the finished process, the model runtimes it
+    imported). "Refused fast" is checked as "refused before torch or ONNX Runtime was imported", which
+    holds however busy the machine is, where a bound in seconds does not."""
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-c", _PROBE, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                       env=env, timeout=timeout)
+    last = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    assert last.startswith("runtimes loaded:"), (p.stdout, p.stderr)
+    p.stdout = p.stdout[: p.stdout.rfind("runtimes loaded:")]
+    return p, eval(last.split(":", 1)[1])  # noqa: S307 (a list of names this helper printed)

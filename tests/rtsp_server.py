@@ -6,9 +6,11 @@ gstreamer1.0-plugins-{good,bad,ugly}):
     /usr/bin/python3 tests/rtsp_server.py PORT MOUNT CLIP.mp4 [USER PASSWORD]
 
 serves CLIP (an H.264 .mp4, sent as it is, no re-encoding) at rtsp://127.0.0.1:PORT/MOUNT in real
-time, each client from the start, behind basic authentication when USER is given. Prints "ready"
-once listening; runs until killed.
+time, each client from the start, behind basic authentication when USER is given (with
+LOOKOUT_RTSP_SHARED=1 in the environment, one shared stream instead: a client that comes later
+joins it where it is, mid-GOP as a camera's viewer does). Prints "ready" once listening; runs until killed.
 """
+import os
 import sys
 
 import gi
@@ -26,6 +28,7 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_shared(os.environ.get("LOOKOUT_RTSP_SHARED") == "1")
     factory.set_launch(f'( filesrc location="{clip}" ! qtdemux ! h264parse ! '
                        f'rtph264pay name=pay0 pt=96 config-interval=1 )')
     if user:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import DEMO_CLIP, ROOT, shared_path
+from conftest import DEMO_CLIP, ROOT, main_in_child, shared_path
 from test_cli import ENV, assert_one_clear_line, lookout
 
 from detector.batch.inputs import expand
@@ -197,10 +197,8 @@ def test_ctrl_c_keeps_finished_inputs_leaves_nothing_partial(tmp_path, mode):
     while not (records.is_dir() and any(records.iterdir())) and time.monotonic() < deadline:
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)  # a hang fails here
     assert proc.returncode == 130, err
-    assert time.monotonic() - t0 < 20
     s = summary_of(out)
     done = [n for n in s["order"] if s[n]["status"] == "done"]
     assert "clip1" in done and len(done) < 4
@@ -227,9 +225,9 @@ def test_without_ray_off_works_and_local_says_how_to_install(tmp_path):
     (["--classes", "unicorn"], ["unknown class", "unicorn"]),
 ])
 def test_bad_options_exit_2_fast(tmp_path, args, words):
-    t0 = time.monotonic()
-    assert_one_clear_line(lookout("batch", str(DEMO_CLIP), "--out", str(tmp_path / "o"), *args), 2, *words)
-    assert time.monotonic() - t0 < 15
+    p, runtimes = main_in_child("batch", DEMO_CLIP, "--out", tmp_path / "o", *args, env=ENV)
+    assert_one_clear_line(p, 2, *words)
+    assert runtimes == []  # refused before any model runtime loads
 
 
 def test_nothing_to_process_exit_2(tmp_path):

@@ -161,7 +161,10 @@ def test_camera_gone_for_good_ends_with_one_error(device, tmp_path, capsys):
     rc, err, frames, stats = run_lookout(tmp_path, capsys, "--reconnect", "2")
     assert rc == 1, err
     assert "lookout: error: lost camera 0 and could not reconnect after 2 tries" in err
-    assert len(frames) == 10  # every frame before the loss written
+    # every frame before the loss accounted for: written, or (a live source on a busy machine)
+    # replaced by a newer one before the detector was free and counted as dropped
+    assert len(frames) >= 1 and len(frames) + stats["frames"]["dropped"] == 10, (len(frames), stats["frames"])
+    assert [f["frame"] for f in frames] == sorted({f["frame"] for f in frames})
 
 
 @pytest.mark.slow

@@ -179,12 +179,10 @@ def test_classes_by_name_and_unknown_names_fail_fast(tmp_path):
     assert p.returncode == 0, p.stderr
     labels = {d["label"] for l in jsonl.read_text().splitlines() for d in json.loads(l)["detections"]}
     assert labels == {"car"}
-    code = ("import sys, time, main; t = time.time(); rc = main.main(sys.argv[1:]); "
-            "print(rc, 'torch' in sys.modules, 'onnxruntime' in sys.modules, round(time.time() - t, 2))")
+    code = "import sys, main; rc = main.main(sys.argv[1:]); print(rc, 'torch' in sys.modules, 'onnxruntime' in sys.modules)"
     p = subprocess.run([sys.executable, "-c", code, "--source", str(DEMO_CLIP), "--classes", "car,persn,bus,dgo",
                         "--detections", str(tmp_path / "x.jsonl")], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    rc, torch_loaded, ort_loaded, seconds = p.stdout.split()
-    assert (rc, torch_loaded, ort_loaded) == ("2", "False", "False") and float(seconds) < 1.0
+    assert p.stdout.split() == ["2", "False", "False"], p.stdout  # refused before any runtime loads
     errors = [l for l in p.stderr.splitlines() if l.startswith("lookout: error")]
     assert len(errors) == 1 and "'persn', 'dgo'" in errors[0] and "--classes" in errors[0]
     assert not (tmp_path / "x.jsonl").exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -52,9 +51,10 @@ def test_int8_finds_the_float_models_people_on_frames_it_was_not_calibrated_on(t
     assert len(kept) == 1
     # a second load reads the kept graph instead of quantising again
     stamp = kept[0].stat().st_mtime_ns
-    t = time.perf_counter()
+    import detector.runtime.onnx.int8 as int8_module
+    monkeypatch.setattr(int8_module, "quantize_graph", lambda *a, **k: pytest.fail("quantised again"))
     again = Detector.load(PERSON, device="cpu", int8=True)
-    assert time.perf_counter() - t < 2.0 and kept[0].stat().st_mtime_ns == stamp
+    assert kept[0].stat().st_mtime_ns == stamp
     assert agreement([int8.detect(frames[0])], [again.detect(frames[0])])["recall"] == 1.0
 
 
@@ -92,12 +92,10 @@ def test_int8_command_line_writes_every_frame_with_people_calibrated_on_the_user
 ])
 def test_int8_is_refused_in_one_line_where_it_would_be_wrong(tmp_path, args, words):
     """Exit 2 with one line saying why and what to do, before any model loads (no torch, no ORT)."""
-    code = ("import sys, time, main; t = time.time(); rc = main.main(sys.argv[1:]); "
-            "print(rc, 'torch' in sys.modules or 'onnxruntime' in sys.modules, round(time.time() - t, 2))")
+    code = "import sys, main; rc = main.main(sys.argv[1:]); print(rc, 'torch' in sys.modules or 'onnxruntime' in sys.modules)"
     p = subprocess.run([sys.executable, "-c", code, "--source", str(DEMO_CLIP), "--headless", "--detections",
                         str(tmp_path / "d.jsonl"), *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    rc, heavy, seconds = p.stdout.split()
-    assert (rc, heavy) == ("2", "False") and float(seconds) < 1.0, p.stdout
+    assert p.stdout.split() == ["2", "False"], p.stdout  # refused before any runtime loads
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], p.stderr
     assert not (tmp_path / "d.jsonl").exists()

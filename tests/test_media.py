@@ -7,12 +7,11 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_CLIP, ROOT
+from conftest import DEMO_CLIP, ROOT, main_in_child
 from test_cli import ENV, assert_one_clear_line, lookout
 
 DEMO_FRAMES, DEMO_SIZE, DEMO_RATE = 60, (768, 576), "10/1"
@@ -89,10 +88,9 @@ def test_a_faster_preset_writes_every_frame_as_h264_in_a_bigger_file(tmp_path):
 def test_bad_video_options_exit_2_before_loading(tmp_path, args, words):
     if "--output" not in args:
         args = [*args, "--output", str(tmp_path / "o.mp4")]
-    t = time.monotonic()
-    p = lookout("--source", str(DEMO_CLIP), *args)
+    p, runtimes = main_in_child("--source", DEMO_CLIP, *args, env=ENV)
     assert_one_clear_line(p, 2, *words)
-    assert time.monotonic() - t < 5
+    assert runtimes == []  # refused before any model runtime loads
     assert not list(tmp_path.iterdir())
 
 
@@ -174,8 +172,6 @@ def test_csv_has_a_row_per_detection_with_the_jsonl_fields(tmp_path):
 def test_version_is_fast_and_imports_no_model_runtime():
     code = ("import sys, main; rc = main.main(['--version']); "
             "assert 'torch' not in sys.modules and 'onnxruntime' not in sys.modules; sys.exit(rc)")
-    t = time.monotonic()
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=ENV, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("lookout 0.") and "onnxruntime" in p.stdout and "PyAV" in p.stdout
-    assert time.monotonic() - t < 5

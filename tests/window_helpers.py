@@ -45,7 +45,7 @@ def _shown(qtbot, tmp_path, config, model: str):
 def no_thread_left():
     before = {t.ident for t in threading.enumerate()}
     yield
-    deadline = time.monotonic() + 2.0
+    deadline = time.monotonic() + 30  # a wait that ends as soon as they are gone, not a bound on a busy machine
     while time.monotonic() < deadline and {t.ident for t in threading.enumerate()} - before:
         time.sleep(0.05)
     left = [t.name for t in threading.enumerate() if t.ident not in before]

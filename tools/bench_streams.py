@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VTEST = ROOT.parent / "shared" / "media" / "vtest.avi"
+VTEST = Path(os.environ.get("LOOKOUT_SHARED", ROOT.parent / "shared")) / "media" / "vtest.avi"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -108,6 +108,19 @@ def steady_shares(jsonls: list[Path]) -> list[int]:
     return [sum(1 for t in p if t >= p[-1] - common) for p in pts]
 
 
+def join_lag_s(jsonls: list[Path]) -> float:
+    """How long after the first stream's first frame the last stream's first frame came, in seconds.
+    The server starts every client at the clip's start and every stream stops at the same moment, so
+    a stream's last timestamp is how long it ran: the lag is the spread of those."""
+    last = [json.loads(f.read_text().splitlines()[-1])["pts_ms"] for f in jsonls if f.exists() and f.stat().st_size]
+    return round((max(last) - min(last)) / 1000, 2) if len(last) == len(jsonls) else float("nan")
+
+
+def jsonl_frames(jsonls: list[Path]) -> list[int]:
+    """Each stream's frames over the whole run, start included: its JSONL's lines."""
+    return [len(f.read_text().splitlines()) if f.exists() else 0 for f in jsonls]
+
+
 def summarise(name: str, rows: list[dict], cpu: float, rss: float, steady: list[int] | None = None) -> dict:
     inferred = [r["inferred"] for r in rows]
     mean = statistics.mean(inferred)
@@ -120,14 +133,22 @@ def summarise(name: str, rows: list[dict], cpu: float, rss: float, steady: list[
             "steady_spread": [round(min(steady) / statistics.mean(steady), 2), round(max(steady) / statistics.mean(steady), 2)]}
 
 
-def bench(n: int, clip: Path, seconds: int, work: Path) -> list[dict]:
+def bench(n: int, clip: Path, seconds: int, work: Path, layouts: str = "one,many") -> list[dict]:
     results = []
     servers, urls = serve(clip, n)
     try:
         proc = launch(urls, work, seconds, f"one{n}")
         cpu, rss = finish([proc])
-        steady = steady_shares([work / f"one{n}_s{k}.jsonl" for k in range(n)]) if n > 1 else None
-        results.append(summarise(f"1 process x {n} streams", per_stream([work / f"one{n}.json"]), cpu, rss, steady))
+        jsonls = [work / f"one{n}_s{k}.jsonl" for k in range(n)] if n > 1 else [work / f"one{n}_{{stream}}.jsonl"]
+        steady = steady_shares(jsonls) if n > 1 else None
+        row = summarise(f"1 process x {n} streams", per_stream([work / f"one{n}.json"]), cpu, rss, steady)
+        whole = jsonl_frames(jsonls)
+        mean = statistics.mean(whole) or 1
+        row.update(jsonl_frames=whole, jsonl_spread=[round(min(whole) / mean, 2), round(max(whole) / mean, 2)],
+                   join_lag_s=join_lag_s(jsonls))
+        results.append(row)
+        if "many" not in layouts:
+            return results
         time.sleep(2)
         procs = [launch([u], work, seconds, f"many{n}_{k}") for k, u in enumerate(urls)]
         cpu, rss = finish(procs)
@@ -144,6 +165,7 @@ def main() -> int:
     ap.add_argument("--streams", default="4,8")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--layouts", default="one,many", help="one: one process for all streams; many: a process each")
     ap.add_argument("--write-docs", action="store_true", help="write the table into docs/speed.md")
     args = ap.parse_args()
     if not VTEST.is_file():
@@ -155,7 +177,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); "
                         f"from bench_streams import encode; from pathlib import Path; "
                         f"encode(Path({str(VTEST)!r}), Path({str(clip)!r}), {args.fps}, {args.seconds})"], check=True)
-        rows = [r for n in map(int, args.streams.split(",")) for r in bench(n, clip, args.seconds, work)]
+        rows = [r for n in map(int, args.streams.split(",")) for r in bench(n, clip, args.seconds, work, args.layouts)]
     lines = [f"Streams ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs; vtest.avi as H.264 RTSP at {args.fps} fps "
              f"on loopback, {args.seconds} s a run, default COCO model; `python tools/bench_streams.py`):", "",
              "| layout | frames inferred per stream | total | age p50 / p95 ms | CPU s per inferred frame | peak RSS MB | "
@@ -164,6 +186,14 @@ def main() -> int:
         lines.append(f"| {r['layout']} | {', '.join(map(str, r['inferred_per_stream']))} | {r['inferred_total']} | "
                      f"{r['age_p50_ms']} / {r['age_p95_ms']} | {r['cpu_s_per_inferred_frame']} | {r['peak_rss_mb']} | "
                      f"{r['share_spread'][0]} / {r['share_spread'][1]} | {r['steady_spread'][0]} / {r['steady_spread'][1]} |")
+    ones = [r for r in rows if "jsonl_frames" in r]
+    if ones:
+        lines += ["", "One process, from each stream's JSONL (the whole run, start included): frames per stream, their "
+                  "min / max over the mean, and how long after the first stream's first frame the last one's came:", "",
+                  "| streams | frames per stream (JSONL) | min / max of mean | last stream joined after |", "|---|---|---|---|"]
+        for r in ones:
+            lines.append(f"| {r['streams']} | {', '.join(map(str, r['jsonl_frames']))} | {r['jsonl_spread'][0]} / "
+                         f"{r['jsonl_spread'][1]} | {r['join_lag_s']} s |")
     text = "\n".join(lines)
     print(text)
     if args.write_docs:

@@ -4,19 +4,10 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from detector.engine.capture import CapturePolicy
+from detector.engine.capture import capture_policy
 from detector.engine.pipeline import Models
-from detector.engine.run import RunConfig, fresh_models, load_models, make_analytics, source_options
+from detector.engine.run import RunConfig, fresh_models, load_models, make_analytics
 from detector.engine.session import LiveSession
-from detector.io.sources import is_live_spec
-
-
-def viewer_policy(config: RunConfig) -> CapturePolicy:
-    """The window always shows the newest frame; a file plays at its own rate unless --lossless."""
-    common = dict(loop=config.loop, reconnect_attempts=config.reconnect_attempts, source=source_options(config))
-    if config.live is False:
-        return CapturePolicy(live=False, **common)
-    return CapturePolicy(live=True, play_realtime=bool(config.source) and not is_live_spec(config.source), **common)
 
 
 def build_window(configs: RunConfig | list[RunConfig], models: Models | None = None, snapshot_dir: str | None = None,
@@ -40,13 +31,13 @@ def build_window(configs: RunConfig | list[RunConfig], models: Models | None = N
         if models.analytics is None:
             models.analytics = make_analytics(config)
         events = LiveEvents(config, warn=lambda m: print(m, file=sys.stderr))
-    session = LiveSession(models, policy=viewer_policy(config), events=events)
+    session = LiveSession(models, policy=capture_policy(config, window=True), events=events)
     if events is not None:  # its warnings (a folder that cannot be written) reach the status bar
         events.warn = session.messages.put
     several = len(configs) > 1
     for c in configs:
         if c.source:  # several: each stream its own tracker, counters and class filter over the shared models
-            session.add_source(c.source, viewer_policy(c), name=c.stream or "",
+            session.add_source(c.source, capture_policy(c, window=True), name=c.stream or "",
                                models=fresh_models(models, c) if several else models, focus=False, conf=c.conf,
                                weight=c.weight, motion_keyframe=c.motion_keyframe if c.motion else None,
                                regions=c.regions)

@@ -8,7 +8,7 @@ import sys
 
 from PyQt6.QtCore import Qt
 
-from detector.engine.stream_names import name_from
+from detector.engine.stream_names import unique_names
 
 from .stream_grid import StreamGrid
 from .tile_view import TileView
@@ -26,6 +26,7 @@ class GridActions:
 
     def _make_tile(self, stream) -> TileView:
         tile = TileView(stream)
+        tile.set_blur(self.config.blur)
         tile.on_select, tile.on_focus, tile.on_close = self.select_stream, self.focus_stream, self.close_stream
         return tile
 
@@ -66,12 +67,8 @@ class GridActions:
 
     def add_stream(self, spec: str) -> None:
         """Another tile, named from its source, selected."""
-        taken = {s.name for s in self.session.streams()}
-        base = name = name_from(spec)
-        k = 1
-        while name in taken:
-            k += 1
-            name = f"{base}-{k}"
+        taken = [(s.name, "") for s in self.session.streams()]
+        name = unique_names([*taken, (None, spec)])[-1]  # named as the command line names it
         self.session.add_source(spec, name=name)
         self.focused_view = False
         self._sync_tiles()

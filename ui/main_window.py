@@ -27,7 +27,6 @@ from detector.engine.session import LiveSession
 from detector.engine.stats import RateMeter
 from detector.io.camera import describe_cameras, list_cameras
 from detector.models.registry import DEFAULT_CLASSIFIER
-from detector.ops.draw import annotate
 from detector.util.files import part_path
 
 from .bindings import KEYS
@@ -59,6 +58,7 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
         self.resize(1180, 680)
         # The video area: the big view of one stream, the start view, or the grid of several streams.
         self.view = VideoView()
+        self.view.set_blur(config.blur)
         self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video takes the keys back
         self.view.setMinimumSize(480, 320)
         self.view.on_counter = self.add_counter
@@ -218,9 +218,8 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
 
     @staticmethod
     def _camera_text(stats) -> str:
-        """What the camera granted (it may differ from --width/--height/--fps/--fourcc)."""
-        cam = stats.info.get("camera", {}).get("granted")
-        return f"  | camera {cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() if cam else ""
+        """What the camera granted, as the terminal's line says it (``Stats.camera_text``)."""
+        return f"  | camera {stats.camera_text()}" if stats.camera_text() else ""
 
     # ---- controls ------------------------------------------------------------------------------
     def on_conf(self, v: int) -> None:
@@ -283,7 +282,7 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
 
     def toggle_tracks(self) -> None:
         self.view.show_tracks = not self.view.show_tracks
-        self.view.update()
+        self.view.redraw()
 
     def toggle_regions(self) -> None:
         self.view.show_regions = not self.view.show_regions
@@ -303,11 +302,10 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
     def snapshot(self) -> Path | None:
         """The annotated frame as PNG in the snapshot folder, under a new name. (A one-frame PNG write
         of the user's own asking, done here so the path can be shown at once.)"""
-        result = self.view.result
-        if result is None:
+        result, drawn = self.view.result, self.view.drawn
+        if result is None or drawn is None:
             return None
-        ok, png = cv2.imencode(".png", annotate(result.frame.image, result.detections, analytics=result.analytics,
-                                             blur=self.config.blur))
+        ok, png = cv2.imencode(".png", drawn)  # what the screen shows, drawn by the outputs' renderer
         folder = self.folders.folder("snapshots")
         try:
             path = claim_fresh(folder, f"lookout_{time.strftime('%Y%m%d_%H%M%S')}_{result.frame.index:06d}", ".png")

@@ -1,8 +1,11 @@
-"""The video widget: the frame scaled with its aspect ratio kept, boxes and stats drawn with QPainter.
+"""The video widget: the frame as the outputs draw it, scaled with its aspect ratio kept, and the
+window's own overlays (stats, a counter being drawn) painted over it with QPainter.
 
-The frame is shown as a QImage (Format_BGR888) over the result's own array: no copy, and the
-Result is kept on ``self`` for as long as the QImage may be painted. Overlays are painted on
-the widget, never into the frame.
+Boxes, labels, trails, counters and counts are drawn by ``ops.draw.Annotation``, the renderer of
+every file output and snapshot, label layout included: the screen, a snapshot and a recording of
+the same moment show the same labels in the same places. The drawing is a copy; the result's own
+frame is never drawn on. It is shown as a QImage (Format_BGR888) over that copy, kept on ``self``
+for as long as the QImage may be painted.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from detector.analytics.counting import Line, Zone
-from detector.ops.draw import box_caption, class_color, count_lines
+from detector.ops.draw import Annotation
 from detector.types.results import Result
 
 
@@ -29,8 +32,10 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self.setAutoFillBackground(False)
         self.result: Result | None = None
-        self._image: np.ndarray | None = None
+        self._image: np.ndarray | None = None  # what is shown: the result's frame as the outputs draw it
         self._qimage: QImage | None = None
+        self.label_rects = np.zeros((0, 4), np.int64)  # where the labels of the frame shown are, in frame pixels
+        self.annotation = Annotation()  # the window's --blur: set_blur
         self.stats_lines: list[str] = []
         self.show_stats = True
         self.show_tracks = True  # track IDs in the captions and ~1 s trails
@@ -45,12 +50,28 @@ class VideoView(QWidget):
         self.setMouseTracking(True)
 
     def set_result(self, result: Result) -> None:
-        img = result.frame.image
-        if not img.flags.c_contiguous:
-            img = np.ascontiguousarray(img)
-        self.result, self._image = result, img
-        self._qimage = qimage_of(img)
+        """Show ``result``: its frame drawn by the outputs' renderer (track IDs and trails while
+        ``show_tracks``)."""
+        dets = result.detections if self.show_tracks else _untracked(result.detections)
+        drawn, self.label_rects, _ = self.annotation.draw(result.frame.image, dets, analytics=result.analytics)
+        self.result, self._image = result, np.ascontiguousarray(drawn)
+        self._qimage = qimage_of(self._image)
         self.update()
+
+    def set_blur(self, classes) -> None:
+        """Pixelate the boxes of these class names, as the outputs do (--blur)."""
+        self.annotation = Annotation(classes)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the shown result again (after a change of what is drawn, e.g. while paused)."""
+        if self.result is not None:
+            self.set_result(self.result)
+
+    @property
+    def drawn(self) -> np.ndarray | None:
+        """The frame as shown, HxWx3 uint8 BGR, before scaling: what a snapshot saves."""
+        return self._image
 
     def frame_rect(self) -> QRectF:
         """Where the frame lands in the widget: scaled to fit, aspect ratio kept, centred."""
@@ -136,35 +157,12 @@ class VideoView(QWidget):
         if self._qimage is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(self.frame_rect(), self._qimage)
-            self._paint_counters(p)
             if self.show_regions:
                 self._paint_regions(p)
-            self._paint_boxes(p)
             self._paint_draft(p)
         if self.show_stats and self.stats_lines:
             self._paint_stats(p)
         p.end()
-
-    def _paint_boxes(self, p: QPainter) -> None:
-        dets = self.result.detections
-        captions = dets if self.show_tracks else _untracked(dets)
-        font = QFont()
-        font.setPointSizeF(9)
-        p.setFont(font)
-        fm = p.fontMetrics()
-        for i, (x1, y1, x2, y2) in enumerate(self.widget_boxes()):
-            b, g, r = class_color(dets.class_ids[i])
-            color = QColor(r, g, b)
-            p.setPen(QPen(color, 2))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(x1, y1, x2 - x1, y2 - y1))
-            text = box_caption(captions, i)
-            tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
-            ty = y1 - th if y1 - th >= 0 else y1
-            x1 = max(0.0, min(x1, self.frame_rect().right() - tw))  # keep the caption on the frame
-            p.fillRect(QRectF(x1, ty, tw, th), color)
-            p.setPen(QColor(255, 255, 255))
-            p.drawText(QRectF(x1 + 3, ty, tw, th), Qt.AlignmentFlag.AlignVCenter, text)
 
     REGION_COLOURS = {"full": (255, 255, 255), "grid": (180, 180, 180), "object": (255, 200, 0),
                       "motion": (255, 0, 255), "sweep": (0, 200, 255)}  # RGB
@@ -181,43 +179,6 @@ class VideoView(QWidget):
             p.drawRect(QRectF(a, b).adjusted(1, 1, -1, -1))
             p.setPen(colour)
             p.drawText(QPointF(a.x() + 4, b.y() - 4), r.kind)
-
-    def _paint_counters(self, p: QPainter) -> None:
-        a = self.result.analytics
-        if a is None:
-            return
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        for zone in a.zones:
-            p.setPen(QPen(QColor(0, 255, 255), 2))
-            p.drawPolygon(QPolygonF([self.to_widget(*pt) for pt in zone.points]))
-        for line in a.lines:
-            p.setPen(QPen(QColor(255, 255, 0), 3))
-            p1, p2 = self.to_widget(*line.p1), self.to_widget(*line.p2)
-            p.drawLine(p1, p2)
-            p.drawText(p1 + QPointF(4, -6), line.name)
-        if self.show_tracks:
-            dets = self.result.detections
-            colors = {int(t): class_color(c) for t, c in zip(dets.track_ids, dets.class_ids) if t >= 0} \
-                if dets.track_ids is not None else {}
-            for tid, pts in a.trails.items():
-                if len(pts) > 1 and tid in colors:
-                    b, g, r = colors[tid]
-                    p.setPen(QPen(QColor(r, g, b), 2))
-                    p.drawPolyline(QPolygonF([self.to_widget(float(x), float(y)) for x, y in pts]))
-        lines = count_lines(a)
-        if lines:
-            font = QFont()
-            font.setPointSizeF(10)
-            font.setBold(True)
-            p.setFont(font)
-            fm = p.fontMetrics()
-            r = self.frame_rect()
-            for k, text in enumerate(reversed(lines)):
-                y = r.bottom() - 8 - k * fm.height()
-                p.fillRect(QRectF(r.x() + 6, y - fm.ascent(), fm.horizontalAdvance(text) + 8, fm.height()),
-                           QColor(0, 0, 0, 160))
-                p.setPen(QColor(255, 255, 0))
-                p.drawText(QPointF(r.x() + 10, y), text)
 
     def _paint_draft(self, p: QPainter) -> None:
         if self.draw_mode is None:

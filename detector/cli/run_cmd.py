@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--max-frames", type=int, default=D["max_frames"], help="stop after N processed frames")
     ap.add_argument("--duration", type=float, default=D["duration"], help="stop after S seconds")
     ap.add_argument("--batch", type=int, default=D["batch"], metavar="N",
-                    help="frames per detector call in lossless runs (default 4: ~10%% faster a frame on CPU than 1; "
-                         "live sources always use 1)")
+                    help="frames per detector call (default: 4 consecutive frames of a file; live streams share a "
+                         "call, the newest frame of each, up to 8 streams)")
     opt.add_stream_options(ap)
     opt.add_event_options(ap)
     opt.add_camera_options(ap)

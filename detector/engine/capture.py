@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass
 
 from detector.types.frames import Frame
-from detector.io.sources import Source, SourceError, SourceOptions, mask_url, open_source
+from detector.engine.config import lossless_run, source_options
+from detector.io.sources import Source, SourceError, SourceOptions, is_live_spec, mask_url, open_source
 from detector.engine.stats import Stats
 
 
@@ -114,6 +115,21 @@ class CapturePolicy:
     @property
     def open_timeout_s(self) -> float:
         return self.source.open_timeout_s
+
+
+def capture_policy(config, window: bool = False) -> CapturePolicy:
+    """How a stream's source is read, from its RunConfig: the one place a policy is built.
+
+    A run (``window`` False): live sources (and ``--live`` files) keep the newest frame, files every
+    frame. The window always shows the newest frame, a file played at its own rate, unless
+    ``--lossless`` (``config.live`` False) asks for every frame."""
+    common = dict(loop=config.loop, queue_size=config.queue_size, reconnect_attempts=config.reconnect_attempts,
+                  source=source_options(config))
+    if not window:
+        return CapturePolicy(live=not lossless_run(config), play_realtime=config.play_realtime, **common)
+    if config.live is False:
+        return CapturePolicy(live=False, **common)
+    return CapturePolicy(live=True, play_realtime=bool(config.source) and not is_live_spec(config.source), **common)
 
 
 class CaptureThread(threading.Thread):

@@ -171,11 +171,16 @@ class RunConfig:
                 raise ValueError(f"{flag}: {e}") from None
 
 
-# Frames per detector call in lossless runs (files: every frame is waited for anyway). Measured on
-# the 2-core benchmark machine (tools/bench.py --sections batching, 4 runs, ms a frame vs batch 1):
-# person SSDLite 0.87-0.97x at 2, 0.87-0.96x at 4, 0.85-1.07x at 8; COCO SSD 0.91-0.97x at 2,
-# 0.88-0.92x at 4, 0.87-0.90x at 8. 4 is the best for both; 8 holds more frames for little more.
+# Frames per detector call in lossless runs (files: every frame is waited for anyway): the best of
+# the sizes measured for both models (docs/speed.md).
 LOSSLESS_BATCH = 4
+# Live streams share a call: the newest frame of each, of that many streams at most.
+MAX_LIVE_BATCH = 8
+
+
+def live_batch(live_streams: int, asked: int = 0) -> int:
+    """Frames per detector call for ``live_streams`` live streams (``asked``: --batch, 0 for the default)."""
+    return asked or min(MAX_LIVE_BATCH, max(1, live_streams))
 
 
 def source_options(config: RunConfig) -> SourceOptions:

@@ -1,5 +1,5 @@
 """The window's events (``--events DIR``): each live stream's results into an EventSink on the
-process's one EventHub for the folder, built by the headless run's own ``_event_sink``, so the window
+process's one EventHub for the folder, built by ``event_sinks.event_sink_for`` as in a headless run, so the window
 writes the same events.jsonl, index, clips and snapshots as ``lookout --headless --events`` does.
 
 Driven by the session's engine thread: ``feed`` after each published result, ``drop`` for a stream
@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from detector.engine.event_sinks import event_sink_for
 from detector.engine.output import OutputWorker
 from detector.engine.stats import Stats
 
@@ -20,7 +21,7 @@ class LiveEvents:
     def __init__(self, config, warn=print):
         """``config``: the window's RunConfig (its ``events`` folder and event options)."""
         self.config, self.warn = config, warn
-        self.hubs: dict = {}  # what ``_event_sink`` fills: one hub for the folder
+        self.hubs: dict = {}  # what ``event_sink_for`` fills: one hub for the folder
         self._listeners: list = []
         # id(stream) -> (worker, EventSink, the capture it was made for)
         self._workers: dict[int, tuple[OutputWorker, object, object]] = {}
@@ -53,14 +54,13 @@ class LiveEvents:
         entry[0].put(result)
 
     def _open(self, stream):
-        from detector.engine.run import _event_sink
         cap = stream.capture
         if cap is None or cap.source is None:
             return None
         config = dataclasses.replace(self.config, source=cap.spec, stream=stream.name or None)
         try:  # no lock: feed, drop and close all run on the engine thread
             fresh = self.config.events not in self.hubs
-            sink = _event_sink(config, self.hubs, cap.source.fps, cap.policy.live, self.warn)
+            sink = event_sink_for(config, self.hubs, cap.source.fps, cap.policy.live, self.warn)
             if fresh:  # before any stream can send an event through it
                 for fn in self._listeners:
                     self.hubs[self.config.events].listen(fn)

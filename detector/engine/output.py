@@ -59,8 +59,7 @@ class OutputWorker(threading.Thread):
     def run(self) -> None:
         # Drawing and encoding yield to the model's threads: when they preempt one of ONNX Runtime's
         # workers mid-layer the other waits for it, so the model slows by more than they take.
-        # Linux applies a niceness to the one thread; elsewhere this is a no-op.
-        # Measured (2 cores, lossless vtest.avi -> mp4 + JSONL, alternating runs): 38.6-42.0 -> 42.1-44.8 fps.
+        # Linux applies a niceness to the one thread; elsewhere this is a no-op (docs/speed.md).
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         except (OSError, AttributeError):

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from detector.engine.capture import CapturePolicy
-from detector.engine.config import (LOSSLESS_BATCH, RunConfig, check_run_writes, lossless_run, make_analytics,
-                                    source_options)
+from detector.engine.capture import capture_policy
+from detector.engine.config import (LOSSLESS_BATCH, RunConfig, check_run_writes, live_batch, lossless_run,
+                                    make_analytics)
+from detector.engine.event_sinks import event_sink_for
 from detector.engine.output import OutputWorker, build_sinks
 from detector.engine.pipeline import Models
 from detector.engine.capture import CaptureThread
@@ -109,53 +110,24 @@ def run_streams(configs: list[RunConfig], stop: threading.Event | None = None, m
     """Several streams through one set of models (see ``streams.Scheduler``), each into its own
     sinks; configs naming the same ``detections`` or ``stats_json`` file share one, with each line or
     entry keyed by stream. A stream that cannot open, fails or ends does so alone. Returns one report
-    per stream, in order. With one stream, errors before the first frame raise, as ``run`` says."""
+    per stream, in order. With one stream, errors before the first frame raise, as ``run`` says.
+    The same loop as ``watch`` (a ``StreamSet``), each result handed to its stream's output thread."""
     stop = stop or threading.Event()
     check_streams_writes(configs)
     models = models or load_models(configs[0], warn)
     several = len(configs) > 1
     if several:  # the shared detector runs at the lowest threshold; each stream keeps its own
         models.set_thresholds(conf=min(c.conf for c in configs))
-    runs = [StreamRun(c, models, warn, several) for c in configs]
-    shared: dict[str, SharedSink] = {}
-    hubs: dict = {}  # events folder -> the process's EventHub for it (shared by its streams)
-    lock, openers = threading.Lock(), []
-    try:
-        for r in runs:
-            r.capture.start()  # every source opens at once
-        live = sum(not lossless_run(c) for c in configs)
-        scheduler = Scheduler([], batch_lossless=configs[0].batch or LOSSLESS_BATCH,
-                              batch_live=configs[0].batch or min(8, max(1, live)), expected=len(runs))
-        if not several:  # one stream: its errors before the first frame raise, nothing written
-            runs[0].open(shared, False, lock, hubs)
-            scheduler.add(runs[0].stream)
-        else:  # each stream joins as its source opens: one slow to open (or to fail) holds up no other
-            for r in runs:
-                share = len([c for c in configs if c.detections == r.config.detections]) > 1
-                t = threading.Thread(target=r.open_into, args=(scheduler, shared, share, lock, hubs),
-                                     name=f"lookout-open-{r.config.stream}", daemon=True)
-                t.start()
-                openers.append(t)
-        stopped_by = _drive(configs[0], runs, scheduler, stop)
-        for t in openers:
-            t.join(5.0)
-        if several and not any(r.stream for r in runs):
-            raise runs[0].open_error
-        for r in runs:
+    streams = StreamSet(configs, models, warn, named=several)
+    with streams:
+        stopped_by = _drive(configs[0], streams.runs, streams.scheduler, stop)
+        streams.join_openers()
+        if several and not any(r.stream for r in streams.runs):
+            raise streams.runs[0].open_error
+        for r in streams.runs:
             if r.stream is not None and r.report.stopped_by == "end":
                 r.report.stopped_by = stopped_by
-    finally:
-        for r in runs:  # a source still opening gives up at its own timeout
-            r.capture.stop(join_timeout=0)
-        for t in openers:
-            t.join(5.0)
-        for r in runs:
-            r.finish()
-        for sink in shared.values():
-            sink.close_all()
-        for hub in hubs.values():
-            hub.close()
-    reports = [r.reported(models) for r in runs]
+    reports = [r.reported(models) for r in streams.runs]
     _write_stats(configs, reports)
     return reports
 
@@ -164,6 +136,8 @@ def watch(sources, stop: threading.Event | None = None, models: Models | None = 
           warn=lambda msg: print(msg, file=sys.stderr), **options) -> Iterator[tuple[str, Result]]:
     """Several streams through one detector, for a Python program: yields ``(stream name, Result)`` as
     results come, each stream's in its frame order, until every source has ended or ``stop`` is set.
+    Stopping early (``break``, or closing the generator) stops the captures and joins every thread
+    it started.
 
     ``sources``: a list of sources (``"door=rtsp://..."`` names one; others are named after their
     source, as on the command line) or a dict {name: source}. ``options``: RunConfig fields for
@@ -174,44 +148,67 @@ def watch(sources, stop: threading.Event | None = None, models: Models | None = 
                for name, (_, src) in zip(names, named)]
     stop = stop or threading.Event()
     models = models or load_models(configs[0], warn)
-    runs = [StreamRun(c, models, warn, named=True) for c in configs]
-    hubs: dict = {}
-    try:
-        for r in runs:
-            r.capture.start()
-        live = max(1, sum(not lossless_run(c) for c in configs))
-        scheduler = Scheduler([], LOSSLESS_BATCH, min(8, live), expected=len(runs))
-        lock = threading.Lock()
-        for r in runs:
-            threading.Thread(target=r.open_into, args=(scheduler, {}, False, lock, hubs), daemon=True,
-                             name=f"lookout-open-{r.config.stream}").start()
-        for stream, result in scheduler.results(stop):
+    with StreamSet(configs, models, warn, named=True) as streams:
+        for stream, result in streams.scheduler.results(stop):
             yield stream.name, result
-    finally:
-        for r in runs:
+
+
+class StreamSet:
+    """The core loop's streams: every source opens at once (a thread each, so one slow to open or to
+    fail holds up no other) and joins ``scheduler`` as it is ready. On exit the captures stop first (a
+    source still opening gives up at its own timeout), the openers are joined, then each stream's
+    outputs finish and the shared sinks and event hubs close. ``run_streams`` drives it into sinks,
+    ``watch`` yields its results. ``named`` False (the one stream of a run): the stream opens on
+    entry, before any frame, and its errors raise with nothing written."""
+
+    def __init__(self, configs: list[RunConfig], models: Models, warn, named: bool):
+        self.configs, self.named = configs, named
+        self.runs = [StreamRun(c, models, warn, named) for c in configs]
+        asked = configs[0].batch
+        live = sum(r.policy.live for r in self.runs)
+        self.scheduler = Scheduler([], batch_lossless=asked or LOSSLESS_BATCH, batch_live=live_batch(live, asked),
+                                   expected=len(self.runs))
+        for r in self.runs:  # what the stats say each stream's detector calls hold, at most
+            r.stats.info["batch"] = self.scheduler.batch_live if r.policy.live else self.scheduler.batch_lossless
+        self.shared: dict[str, SharedSink] = {}
+        self.hubs: dict = {}  # events folder -> the process's EventHub for it (shared by its streams)
+        self._lock = threading.Lock()
+        self._openers: list[threading.Thread] = []
+
+    def __enter__(self) -> "StreamSet":
+        try:
+            for r in self.runs:
+                r.capture.start()  # every source opens at once
+            if not self.named:
+                self.runs[0].open(self.shared, False, self._lock, self.hubs)
+                self.scheduler.add(self.runs[0].stream)
+                return self
+            for r in self.runs:
+                share = len([c for c in self.configs if c.detections == r.config.detections]) > 1
+                t = threading.Thread(target=r.open_into, args=(self.scheduler, self.shared, share, self._lock,
+                                                               self.hubs),
+                                     name=f"lookout-open-{r.config.stream}", daemon=True)
+                t.start()
+                self._openers.append(t)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def join_openers(self, timeout: float = 5.0) -> None:
+        for t in self._openers:
+            t.join(timeout)
+
+    def __exit__(self, *exc) -> None:
+        for r in self.runs:
+            r.capture.stop(join_timeout=0)
+        self.join_openers()
+        for r in self.runs:
             r.finish()
-        for hub in hubs.values():
+        for sink in self.shared.values():
+            sink.close_all()
+        for hub in self.hubs.values():
             hub.close()
-
-
-def _event_sink(config: RunConfig, hubs: dict, fps: float, live: bool, warn):
-    """This stream's event sink, on the process's hub for its events folder (see detector/events)."""
-    from detector.events.hub import EventHub
-    from detector.events.rules import RuleSettings
-    from detector.events.settings import stream_name
-    from detector.events.sink import EventSink
-    if config.events not in hubs:
-        days = min(d for d in (config.events_max_days, config.keep / 86400) if d) if (
-            config.events_max_days or config.keep) else 0.0
-        hubs[config.events] = EventHub(config.events, config.events_max_gb, days, config.mqtt,
-                                       config.webhooks, config.webhook_secret, warn)
-        from detector.io.retention import parse_min_free
-        hubs[config.events].store.min_free = parse_min_free(config.min_free)
-    rules = RuleSettings(config.min_event_frames, config.event_threshold, config.event_gap, config.min_area,
-                         config.max_area, config.loiter, config.count_above, min_s=config.min_event_s,
-                         classes=config.event_classes or None, thresholds=config.event_thresholds)
-    return EventSink(hubs[config.events], config.stream or stream_name(config.source), rules, fps, live,
-                     config.pre_roll, config.post_roll, config.clip_annotated, config.max_clip)
 
 
 def check_streams_writes(configs: list[RunConfig]) -> None:
@@ -238,10 +235,7 @@ class StreamRun:
         self.prefix = f"lookout: {config.stream}: " if named else "lookout: "
         self.named = named
         self.stats = Stats()
-        live = not lossless_run(config)
-        self.policy = CapturePolicy(live=live, play_realtime=config.play_realtime, loop=config.loop,
-                                    queue_size=config.queue_size, reconnect_attempts=config.reconnect_attempts,
-                                    source=source_options(config))
+        self.policy = capture_policy(config)
         self.models = fresh_models(models, config) if named else models  # own tracker, counters, classes
         self.capture = CaptureThread(config.source, self.policy, self.stats, log=lambda m: warn(self.prefix + m),
                                      stream=config.stream if named else "")
@@ -284,7 +278,7 @@ class StreamRun:
                 self.sinks = build_sinks(self.config, source.fps, self.policy.live, self.warn, shared=shared,
                                          share_detections=share_detections)
                 if self.config.events:
-                    self.event_sink = _event_sink(self.config, hubs, source.fps, self.policy.live, self.warn)
+                    self.event_sink = event_sink_for(self.config, hubs, source.fps, self.policy.live, self.warn)
                     self.sinks.append(self.event_sink)
         except (SourceError, SinkError, ValueError) as e:
             self.capture.stop()
@@ -303,7 +297,6 @@ class StreamRun:
                                       isinstance(source, ImageSource))
         self.stream = Stream(self.config.stream, self.capture, engine, gate, self.config.weight, self.config.max_frames,
                              self.regions)
-        self.stats.info["batch"] = self.config.batch or (1 if self.policy.live else LOSSLESS_BATCH)
 
     def finish(self) -> None:
         """Stop the capture, write what is queued, close the sinks; errors into the report."""

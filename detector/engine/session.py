@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from detector.engine.capture import CapturePolicy
+from detector.engine.config import live_batch
 from detector.engine.live_stream import IDLE_STATE, LiveStream
 from detector.engine.output import OutputWorker
 from detector.engine.pipeline import Models
@@ -31,9 +32,6 @@ from detector.io.sinks import VideoSink
 from detector.io.sources import is_live_spec
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier
-
-MAX_LIVE_BATCH = 8  # newest frames of that many streams in one detector call, at most
-
 
 class LiveSession(threading.Thread):
     """Runs the streams, publishes each one's newest result, and acts on requests (add, remove or
@@ -293,7 +291,7 @@ class LiveSession(threading.Thread):
                 key = [(id(s), id(s.capture)) for s in ready]
                 if key != members:  # a stream or a source came or went: a scheduler for those there are now
                     members = key
-                    scheduler = Scheduler(ready, batch_live=min(MAX_LIVE_BATCH, sum(s.live for s in ready)) or 1)
+                    scheduler = Scheduler(ready, batch_live=live_batch(sum(s.live for s in ready)))
                 self._turn(scheduler)
         finally:
             for s in self.streams() + self._removed:

@@ -111,12 +111,16 @@ class Stats:
         elapsed = time.monotonic() - self.started
         return total / elapsed if elapsed > 0 else 0.0
 
+    def camera_text(self) -> str:
+        """The mode the camera granted (it may differ from --width/--height/--fps/--fourcc), or ""."""
+        cam = self.info.get("camera", {}).get("granted")
+        return f"{cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() if cam else ""
+
     def line(self) -> str:
         """A compact live line for the terminal."""
         det = self.percentiles("detect")
         age = self.percentiles("age")
-        cam = self.info.get("camera", {}).get("granted")
-        mode = f"{cam['width']}x{cam['height']} {cam['fps']:g} fps {cam['fourcc']}".rstrip() + " | " if cam else ""
+        mode = self.camera_text() + " | " if self.camera_text() else ""
         return (f"{mode}cap {self.rate('captured'):5.1f} fps | infer {self.rate('inferred'):5.1f} fps | "
                 f"out {self.rate('written'):5.1f} fps | detect {det[0]:5.1f}/{det[1]:5.1f} ms | "
                 f"age {age[0]:5.1f}/{age[1]:5.1f} ms | dropped {self.get('dropped')} | bad {self.get('bad_frames')}")

@@ -62,10 +62,6 @@ def mask_url(text: str) -> str:
     return _URL_AUTHORITY.sub(_mask_authority, text)
 
 
-# OpenCV's FFmpeg backend reads its options from the environment at each open: one open at a time.
-_FFMPEG_ENV_LOCK = threading.Lock()
-
-
 @dataclass(frozen=True)
 class RawFrame:
     """A frame as the source gave it: ``image`` HxWx3 uint8 BGR, ``pts_ms`` the source's timestamp,
@@ -121,7 +117,7 @@ def _as_bgr(img: np.ndarray) -> np.ndarray | None:
 
 
 class VideoSource(Source):
-    """A video file, a camera or a stream URL through OpenCV (FFmpeg / V4L2)."""
+    """A video file, a camera or a non-RTSP stream URL (HTTP MJPEG, RTMP, ...) through OpenCV (FFmpeg / V4L2)."""
 
     def __init__(self, target, description: str, live: bool, options: SourceOptions = SourceOptions()):
         self.target, self.description, self.live = target, mask_url(description), live
@@ -145,8 +141,6 @@ class VideoSource(Source):
         if isinstance(self.target, int):
             return (f"no camera at index {self.target}: expected a connected webcam (lookout --list-cameras "
                     f"lists them), or use --source with a video file or stream URL")
-        if self.description.lower().startswith(("rtsp://", "rtsps://")):
-            return f"cannot open stream {self.description}: {rtsp_diagnose(self.target, self.open_timeout_s)}"
         if self.description.startswith(STREAM_SCHEMES):
             return (f"cannot connect to stream {self.description} within {self.open_timeout_s:.0f} s: "
                     f"check the URL and that the server is up")
@@ -158,17 +152,7 @@ class VideoSource(Source):
             cap = _camera.open_camera(self.target)
         else:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-            with _FFMPEG_ENV_LOCK:
-                old = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
-                if self.description.lower().startswith(("rtsp://", "rtsps://")):
-                    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.options.rtsp_transport}"
-                try:
-                    cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
-                finally:
-                    if old is None:
-                        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
-                    else:
-                        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = old
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
         if not cap.isOpened():
             cap.release()
             return None
@@ -227,6 +211,98 @@ class VideoSource(Source):
 
     def close(self) -> None:
         self.cap.release()
+
+
+class RtspSource(Source):
+    """An RTSP stream through PyAV (FFmpeg's demuxer and decoder, no OpenCV).
+
+    OpenCV's FFmpeg backend opens one capture at a time, process-wide (about a second each for an
+    RTSP stream), so eight cameras used to start one after another; PyAV opens and probes with the
+    GIL released and no lock, so every stream opens at once. Decoding starts on a key frame: a stream
+    joined mid-GOP would otherwise show frames decoded against references never received (smeared)."""
+
+    live = True
+
+    def __init__(self, url: str, options: SourceOptions = SourceOptions()):
+        self.url, self.description, self.options = url, mask_url(url), options
+        self.open_timeout_s = options.open_timeout_s
+        self._container = self._stream = None
+        self._frames = None
+        self._index = 0
+        self._last_pts: float | None = None
+        if not self._open():
+            raise SourceError(f"cannot open stream {self.description}: {rtsp_diagnose(url, self.open_timeout_s)}")
+        ctx = self._stream.codec_context
+        self.size = (int(ctx.width or 0), int(ctx.height or 0))
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate and 0.5 < float(rate) < 1000 else 0.0
+        if self.size[0] * self.size[1] > options.max_pixels:
+            self.close()
+            raise SourceError(f"{self.description}: {too_big(self.size, options.max_pixels)}")
+
+    def _open(self) -> bool:
+        import av  # a base dependency; imported where a stream is opened
+        try:
+            container = av.open(self.url, options={"rtsp_transport": self.options.rtsp_transport},
+                                timeout=(self.open_timeout_s, self.open_timeout_s))
+        except (av.FFmpegError, OSError):  # its text may hold the URL's password: never shown
+            return False
+        video = [s for s in container.streams if s.type == "video"]
+        if not video:
+            container.close()
+            return False
+        self._container, self._stream = container, video[0]
+        self._frames = self._decoded()
+        return True
+
+    def _decoded(self):
+        """Frames from the first key frame on (packets before it are dropped undecoded)."""
+        import av
+        started = False
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            if not started and not packet.is_keyframe:
+                continue
+            started = True
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:  # a damaged packet: skipped, counted
+                self.bad += 1
+                continue
+            yield from frames
+
+    def read(self) -> RawFrame | None:
+        import av
+        try:
+            frame = next(self._frames, None)
+        except (av.FFmpegError, OSError):  # stalled past the read timeout, or the connection dropped
+            return None
+        if frame is None:
+            return None
+        image = frame.to_ndarray(format="bgr24")
+        if image.shape[0] * image.shape[1] > self.options.max_pixels:
+            raise SourceError(f"{self.description}: {too_big(image.shape[1::-1], self.options.max_pixels)}")
+        if frame.time is not None:  # the session's clock, from about 0 at its start
+            pts = frame.time * 1000.0
+        else:  # the first key frame often comes without a timestamp: one frame interval on from the last
+            pts = self._last_pts + 1000.0 / self.fps if self._last_pts is not None and self.fps else 0.0
+        self._last_pts = pts
+        self._index += 1
+        return RawFrame(image, pts, self._index - 1)
+
+    def reopen(self) -> bool:
+        self.close()
+        self._last_pts = None
+        return self._open()
+
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
 
 
 def rtsp_diagnose(url: str, timeout_s: float) -> str:
@@ -348,6 +424,8 @@ def open_source(spec: str, options: SourceOptions = SourceOptions()) -> Source:
     spec = str(spec).strip()
     if spec.isdigit():
         return VideoSource(int(spec), f"camera {spec}", live=True, options=options)
+    if spec.lower().startswith(("rtsp://", "rtsps://")):
+        return RtspSource(spec, options)
     if spec.lower().startswith(STREAM_SCHEMES):
         return VideoSource(spec, spec, live=True, options=options)
     images = _image_list(spec)

@@ -34,7 +34,7 @@ class Conv2dSame(nn.Conv2d):
         if not self._static:
             k, s = self.kernel_size[0], self.stride[0]
             # int(): a traced or exported graph (fixed input size) gets constant pads, which ONNX
-            # Runtime folds into the conv, instead of shape arithmetic at run time (~5 ms a frame).
+            # Runtime folds into the conv, instead of shape arithmetic at run time (docs/speed.md).
             top, bottom = tf_same_pad(int(x.shape[-2]), k, s)
             left, right = tf_same_pad(int(x.shape[-1]), k, s)
             if top != bottom or left != right:

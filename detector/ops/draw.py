@@ -1,7 +1,5 @@
-"""The drawing every file output and snapshot gets: ``annotate`` composes the annotators.
-
-(The window paints its own overlays with QPainter, from the same captions and colours.)
-"""
+"""The drawing every file output, snapshot and the window's video get: ``Annotation`` composes the
+annotators (the window paints only its own overlays, the stats and a counter being drawn, over it)."""
 from __future__ import annotations
 
 import numpy as np

@@ -151,9 +151,8 @@ class TFBilinearResize(_Resize):
             out = np.empty((3, oh, ow), np.float32)
         tables = self._tables[key]
         # The bottom half on a short-lived thread (no thread outlives the call), in this thread's
-        # scratch arrays: person SSDLite through Detector.load, 100 vtest.avi frames x 3 alternating
-        # runs on the 2-core Xeon, preprocessing 2.7 ms a frame in one thread, 2.2-2.4 ms in two (a
-        # helper kept for the process measured 2.0-2.2, but would outlive the window and sessions).
+        # scratch arrays; a helper kept for the process would be a little faster but would outlive
+        # the window and sessions (docs/speed.md).
         if oh < 64:  # too little work to be worth a thread
             self._rows(img, tables, 0, oh, scale, offset, out, self._buffers("all", oh))
             return out

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from detector.ops.preprocess import as_bgr_uint8
 from detector.models.quant_weights import ConvertedSSD, ssd_postprocessor, ssd_preprocessing
 from detector.runtime.base import DetectorCore
 from detector.runtime.options import LoadOptions, select_mode
@@ -38,9 +37,3 @@ class QuantizedDetector(DetectorCore):
         with self._lock, torch.inference_mode(), exact_fp32(self.torch_device, half=False):
             box, cls = self.model(torch.from_numpy(x).to(self.torch_device))
         return box.cpu().numpy(), cls.cpu().numpy()
-
-    def raw_integers(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """This runtime's own: the outputs as uint8 arrays, box encodings (N, A, 4) ('Squeeze') and
-        class logits (N, A, C+1) ('concat'), the interpreter's integers before post-processing."""
-        box, cls = self._infer([as_bgr_uint8(i) for i in images], None)
-        return box.astype(np.uint8), cls.astype(np.uint8)
