@@ -85,31 +85,26 @@ class MqttPublisher(threading.Thread):
     def sub_label(self, stream: str, label: str, sub_label: str) -> None:
         """The latest sub label of ``label`` on ``stream`` (``--classify-labels``), retained, and its Home
         Assistant ``sensor`` the first time."""
-        state = f"{self.target.prefix}/{stream}/{label}/sub_label"
-        uid = safe_name(f"lookout_{stream}_{label}_sub_label")
-        if not any(uid in topic for topic, _ in self._entities):
-            device = {"identifiers": [safe_name(f"lookout_{stream}")], "name": f"Lookout {stream}",
-                      "manufacturer": "Lookout"}
-            config = {"state_topic": state, "availability_topic": self.available, "device": device,
-                      "name": f"{stream} {label} sub label", "unique_id": uid, "icon": "mdi:tag"}
-            topic, data = f"{DISCOVERY_PREFIX}/sensor/{uid}/config", json.dumps(config).encode()
-            self._entities.append((topic, data))
-            self.outbox.offer((topic, data, True))
-        self.publish(state, sub_label, retain=True)
+        self._sensor(stream, f"{self.target.prefix}/{stream}/{label}/sub_label", f"lookout_{stream}_{label}_sub_label",
+                     f"{stream} {label} sub label", "mdi:tag", sub_label)
 
     def state(self, stream: str, name: str, state: str) -> None:
         """A --state region's new state, retained, and its Home Assistant ``sensor`` the first time."""
-        topic = f"{self.target.prefix}/{stream}/state/{name}"
-        uid = safe_name(f"lookout_{stream}_state_{name}")
+        self._sensor(stream, f"{self.target.prefix}/{stream}/state/{name}", f"lookout_{stream}_state_{name}",
+                     f"{stream} {name}", "mdi:eye", state)
+
+    def _sensor(self, stream: str, topic: str, uid: str, name: str, icon: str, value: str) -> None:
+        """``value`` retained on ``topic``, and a Home Assistant ``sensor`` for it (retained) the first time."""
+        uid = safe_name(uid)
         if not any(uid in t for t, _ in self._entities):
             device = {"identifiers": [safe_name(f"lookout_{stream}")], "name": f"Lookout {stream}",
                       "manufacturer": "Lookout"}
             config = {"state_topic": topic, "availability_topic": self.available, "device": device,
-                      "name": f"{stream} {name}", "unique_id": uid, "icon": "mdi:eye"}
+                      "name": name, "unique_id": uid, "icon": icon}
             t, data = f"{DISCOVERY_PREFIX}/sensor/{uid}/config", json.dumps(config).encode()
             self._entities.append((t, data))
             self.outbox.offer((t, data, True))
-        self.publish(topic, state, retain=True)
+        self.publish(topic, value, retain=True)
 
     # -- paho callbacks (this thread, inside loop()) ----------------------------------------------
     def _on_connect(self, client, userdata, flags, reason, properties=None):
