@@ -40,7 +40,8 @@ def test_boxes_in_the_jsonl_and_csv_stay_inside_the_frame(tmp_path):
 
 @pytest.mark.slow
 def test_counts_in_the_written_video_read_as_the_jsonl_counts(tmp_path):
-    """Frame 330 of vtest.avi with the README's line: the JSONL says in 3 out 2. The decoded video's
+    """Frame 330 of vtest.avi with the README's line: the JSONL says in 3 out 1 (in 3 out 2 before tracks
+    were re-linked by appearance, issue #36). The decoded video's
     count row matches that text rendered again better than any near miss (another digit, a doubled
     digit as the old shadow made "3" look like "33")."""
     from detector.ops.annotators import RowsAnnotator
@@ -52,7 +53,7 @@ def test_counts_in_the_written_video_read_as_the_jsonl_counts(tmp_path):
     line = json.loads(jsonl.read_text().splitlines()[330])
     c = line["counts"]["lines"]["door"]
     n_in, n_out = sum(c["in"].values()), sum(c["out"].values())
-    assert n_in >= 2 and n_out >= 2, c
+    assert n_in >= 2 and n_out >= 1, c  # both rows hold digits the check can tell apart
     frame = read_frame(video, 330)
     rows = RowsAnnotator("bottom", ink=(0, 255, 255))
     band = rows.band(frame.shape[:2], ["door"])
