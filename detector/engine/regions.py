@@ -179,7 +179,7 @@ class RegionPlanner:
         objects = np.array(moving, np.float32).reshape(-1, 4)
         regions = ops.cluster(objects, w, h, self.model_side, "object")
         covered = _corners(regions)
-        outside = motion[~(ops._inside(motion, covered) >= ops.INSIDE).any(axis=1)] if len(covered) else motion
+        outside = motion[~(ops.inside_fraction(motion, covered) >= ops.INSIDE).any(axis=1)] if len(covered) else motion
         regions += ops.cluster(outside, w, h, self.model_side, "motion")
         # a busy scene: the grid tiles that hold what needs a look cost less than a square for each group
         tiles = _holding(grid, np.concatenate([objects, outside]))
@@ -197,7 +197,7 @@ class RegionPlanner:
             tile = grid[self._sweep % len(grid)]
             self._sweep += 1
             tb = np.array([[tile.x0, tile.y0, tile.x1, tile.y1]], np.float32)
-            if not len(boxes) or not (ops._inside(tb, boxes) >= 0.9).any():
+            if not len(boxes) or not (ops.inside_fraction(tb, boxes) >= 0.9).any():
                 break
         return Region(tile.x0, tile.y0, tile.x1, tile.y1, "sweep")
 
@@ -283,7 +283,7 @@ def _holding(grid: list[Region], boxes: np.ndarray) -> list[Region]:
     """The grid tiles that hold the boxes (K, 4): for each box the tile holding most of it, once each."""
     if not len(boxes):
         return []
-    best = np.argmax(ops._inside(boxes, _corners(grid)), axis=1)
+    best = np.argmax(ops.inside_fraction(boxes, _corners(grid)), axis=1)
     return [Region(t.x0, t.y0, t.x1, t.y1, "object") for k, t in enumerate(grid) if k in set(best.tolist())]
 
 

@@ -101,7 +101,7 @@ def _cut(xyxy: np.ndarray, region: Region, width: int, height: int, model_side: 
     return (near & inner).any(axis=1)
 
 
-def _inside(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def inside_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N, M): the fraction of each box of a (N, 4) that lies inside each box of b (M, 4)."""
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
@@ -155,7 +155,7 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
         b, c = xyxy[keep], classes[keep]
         same = c[:, None] == c[None, :]
         np.fill_diagonal(same, False)
-        inside = (_inside(b, b) >= INSIDE) & same          # [i, j]: i lies inside j
+        inside = (inside_fraction(b, b) >= INSIDE) & same          # [i, j]: i lies inside j
         piece = (inside & ~cut[keep][None, :] & cut[keep][:, None]).any(axis=1)
         area = np.prod(b[:, 2:] - b[:, :2], axis=1)
         finer = inside & (side[keep][:, None] < side[keep][None, :]) & (area[:, None] < 0.5 * area[None, :])
