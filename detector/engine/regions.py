@@ -18,6 +18,7 @@ frame's own timestamp, so a rerun looks at the same regions.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -70,13 +71,18 @@ class RegionSpec:
         return (f"grid:{self.cols}x{self.rows}" if self.cols else self.mode) or "default"
 
 
-def default_grid(width: int, height: int, model_side: int) -> tuple[int, int]:
-    """Columns and rows for a frame: tiles about ``TILE`` x the model's input, at least 2 x 1."""
-    side = TILE * model_side
-    return max(2, round(width / side)), max(1, round(height / side))
+def default_grid(width: int, height: int, model_side: int, tile: float) -> tuple[int, int]:
+    """Columns and rows for a frame whose tiles (``ops.grid``, overlapping by ``ops.OVERLAP``) come out
+    at most ``tile`` x the model's input across, at least 2 x 1."""
+    side = tile * model_side / (1 + ops.OVERLAP)
+    return max(2, math.ceil(width / side)), max(1, math.ceil(height / side))
 
 
-TILE = 1.6  # grid tiles about 480 px for a 300 px model: a person 100 px tall reaches the model at ~60 px
+# Tile sides in model inputs (docs/regions.md has the measurements behind both). ``grid`` and auto's
+# first look: fine tiles, where people of a crowded street scored best against human boxes. Auto's
+# sweep and busy-scene tiles: coarse ones, so the sweep crosses a frame in a few frames.
+TILE = 4 / 3
+SWEEP_TILE = 2.25
 
 
 @dataclass
@@ -118,8 +124,9 @@ class RegionPlanner:
             mode = "auto" if min(width, height) >= LARGE * self.model_side else "off"
         return mode
 
-    def _grid(self, width: int, height: int) -> list[Region]:
-        cols, rows = (self.spec.cols, self.spec.rows) if self.spec.cols else default_grid(width, height, self.model_side)
+    def _grid(self, width: int, height: int, tile: float = TILE) -> list[Region]:
+        cols, rows = (self.spec.cols, self.spec.rows) if self.spec.cols else default_grid(width, height, self.model_side,
+                                                                                            tile)
         return ops.grid(width, height, cols, rows, self.model_side)
 
     def _time(self, frame: Frame) -> float:
@@ -161,10 +168,10 @@ class RegionPlanner:
         h, w = frame.image.shape[:2]
         t = self._time(frame)
         motion = self._motion(frame.image)
-        grid = self._grid(w, h)
         self._n += 1
         if not self._seen and self._n == 1:
-            return [full] + grid  # start-up: look everywhere once
+            return [full] + self._grid(w, h)  # start-up: look everywhere once, closely
+        grid = self._grid(w, h, SWEEP_TILE)
         moving = []
         recheck = t >= self._recheck_at  # still objects are looked at again together, every recheck_s
         if recheck:
