@@ -283,7 +283,7 @@ def section_pipeline(args) -> list[dict]:
     from detector import Detector
     from detector.engine.pipeline import Models
     from detector.engine.run import RunConfig, run
-    from detector.engine.run import LOSSLESS_BATCH
+    from detector.engine.config import LOSSLESS_BATCH
     det = Detector.load("ssdlite-mobilenetv2-person", device=args.device)
     frames = load_frames(VTEST, args.frames)
     ms = time_calls(det.detect, frames, args.warmup)
