@@ -32,7 +32,7 @@ def test_window_writes_events_and_lists_them(qtbot, tmp_path, monkeypatch):
         win = open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(folder), loop=False, pre_roll=1.0,
                           post_roll=1.0)
         assert win.sections["Events"].isVisible() and win.event_list.count() == 0
-        assert not win.track_box.isEnabled()  # events are confirmed tracks: tracking stays on
+        assert not win.counters.track_box.isEnabled()  # events are confirmed tracks: tracking stays on
         qtbot.waitUntil(lambda: win.event_list.count() >= 1, timeout=60000)
         text = win.event_list.item(0).text()
         assert " demo_vtest " in text and text.endswith("person"), text  # time, stream, label
