@@ -158,7 +158,7 @@ def test_tests_never_import_the_tools():
 def test_public_names_and_a_torch_free_engine_import():
     """``from detector import ...`` keeps working, and importing the engine loads neither torch nor Qt
     (the command line's torch-free start depends on it), nor does loading the default model."""
-    code = ("import sys; import detector.engine.run, detector.engine.session; "
+    code = ("import sys; import detector.engine.run, detector.engine.live_session; "
             "print('torch' in sys.modules, any(m.startswith('PyQt6') for m in sys.modules)); "
             "from detector import Detector; d = Detector.load(device='cpu'); "
             "print(type(d).__name__, d.device, isinstance(d, Detector), 'torch' in sys.modules); "

@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from conftest import DEMO_CLIP, ROOT  # noqa: E402
 from detector import Detector  # noqa: E402
-from detector.engine.pipeline import Models  # noqa: E402
+from detector.engine.models import Models  # noqa: E402
 from detector.engine.run import RunConfig  # noqa: E402
 from window_helpers import no_thread_left  # noqa: E402
 

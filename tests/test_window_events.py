@@ -97,9 +97,9 @@ def test_events_section_fits_a_laptop(qtbot, tmp_path):
 def test_a_stream_added_later_tracks_for_its_events(qtbot, tmp_path):
     from detector import Detector
     from detector.engine.live_events import LiveEvents
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig
-    from detector.engine.session import LiveSession
+    from detector.engine.live_session import LiveSession
     events = LiveEvents(RunConfig(source=None, events=str(tmp_path / "events"), track=True))
     session = LiveSession(Models(Detector.load("ssdlite-mobilenetv2-person", device="cpu")), events=events)
     stream = session.add_source(str(DEMO_CLIP))

@@ -28,7 +28,7 @@ def _shown(qtbot, tmp_path, config, model: str):
     from PyQt6.QtCore import QSettings
 
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from lookout_ui.app import build_window
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win, session = build_window(config, Models(Detector.load(model, device="cpu")),

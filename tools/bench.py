@@ -281,7 +281,7 @@ def section_classifier_tflite(args) -> list[dict]:
 
 def section_pipeline(args) -> list[dict]:
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig, run
     from detector.engine.config import LOSSLESS_BATCH
     det = Detector.load("ssdlite-mobilenetv2-person", device=args.device)
@@ -424,7 +424,7 @@ def _rss_mb() -> float:
 
 def section_soak(args) -> list[dict]:
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig, run
     samples = []
     stop = threading.Event()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.run import RunConfig, fresh_models, load_models, make_analytics
-from detector.engine.session import LiveSession
+from detector.engine.live_session import LiveSession
 
 
 def build_window(configs: RunConfig | list[RunConfig], models: Models | None = None, snapshot_dir: str | None = None,

@@ -20,8 +20,8 @@ from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QApplication, QDialog, QLabel, QMainWindow, QStackedWidget
 
-from detector.engine.pipeline import Models
-from detector.engine.session import LiveSession
+from detector.engine.models import Models
+from detector.engine.live_session import LiveSession
 from detector.engine.stats import RateMeter
 
 from .bindings import KEYS

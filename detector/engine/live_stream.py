@@ -14,7 +14,8 @@ from dataclasses import replace
 
 from detector.engine.capture import CaptureThread, capture_policy
 from detector.engine.config import RunConfig
-from detector.engine.pipeline import Engine, Models
+from detector.engine.models import Models
+from detector.engine.stream_engine import Engine
 from detector.engine.stats import Stats
 from detector.engine.stream_parts import motion_gate, stream_regions
 from detector.engine.streams import Stream

@@ -16,10 +16,10 @@ from detector.engine.capture import capture_policy
 from detector.engine.config import RunConfig, check_run_writes, lossless_run, make_analytics
 from detector.engine.event_sinks import event_sink_for
 from detector.engine.output import OutputWorker, build_sinks
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.capture import CaptureThread
 from detector.engine.output import SharedSink
-from detector.engine.pipeline import Engine
+from detector.engine.stream_engine import Engine
 from detector.engine.regions import RegionPlanner, summary as regions_summary
 from detector.engine.stats import Stats
 from detector.engine.stream_names import split_source, unique_names

@@ -1,6 +1,6 @@
 """One stream's parts from its ``RunConfig``, the scheduler's batch sizes, and the teardown order:
 the one place both drivers build them. ``run.StreamSet`` (``run``, ``run_streams``, ``watch``) and
-``session.LiveSession`` (the window) differ only in what they do with each result (sinks, a
+``live_session.LiveSession`` (the window) differ only in what they do with each result (sinks, a
 generator, a painter) and in the window's controls (add, switch, pause, step, record).
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from detector.engine.capture import CaptureThread
 from detector.engine.config import LOSSLESS_BATCH, RunConfig, live_batch
 from detector.engine.motion import MotionGate
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.regions import RegionPlanner, region_planner
 from detector.engine.streams import Scheduler, Stream
 

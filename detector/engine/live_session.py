@@ -25,7 +25,7 @@ from typing import Callable
 from detector.engine.config import RunConfig
 from detector.engine.live_stream import IDLE_STATE, LiveStream
 from detector.engine.output import OutputWorker
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.stats import Stats
 from detector.engine.stream_parts import new_scheduler, stop_captures
 from detector.engine.streams import Scheduler
