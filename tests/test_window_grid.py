@@ -305,6 +305,27 @@ def test_motion_gating_and_weights_reach_the_window_streams(qtbot, tmp_path):
             win.close()
 
 
+def test_a_source_opened_in_the_window_takes_the_command_lines_options(qtbot, tmp_path):
+    """The window's one driver: a stream added from the window is the window's RunConfig with that
+    source, so --regions (a 2 x 1 grid here) and --motion reach it as they reach the command line's
+    streams, and its frames go through the same scheduler (both streams' results keep coming)."""
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, [("first", str(DEMO_CLIP))], regions="grid:2x1", motion=True)
+        try:
+            win.streams.add_stream(str(DEMO_CLIP))
+            first, added = win.streams.grid.tiles
+            assert added.stream.name == "demo_vtest" and added.stream.config.regions == "grid:2x1"
+            qtbot.waitUntil(lambda: added.result is not None and bool(added.result.regions), timeout=30000)
+            for tile in (first, added):
+                qtbot.waitUntil(lambda: tile.result is not None and bool(tile.result.regions), timeout=30000)
+                kinds = [r.kind for r in tile.result.regions]
+                assert kinds.count("grid") == 2 and tile.stream.gate is not None, kinds
+            seen = added.seq
+            qtbot.waitUntil(lambda: added.seq >= seen + 2 and first.seq >= 4, timeout=30000)
+        finally:
+            win.close()
+
+
 def test_a_config_file_opens_the_window_on_its_streams(monkeypatch, tmp_path):
     """``--config cameras.toml`` with [[streams]]: each table a stream of the window, its own conf."""
     from detector.cli.run_cmd import run_main
