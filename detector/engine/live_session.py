@@ -10,8 +10,9 @@ The same driver as the headless run (``run.StreamSet``): each stream built from 
 by ``stream_parts`` (capture policy, motion gate, regions), one shared detector, the scheduler with
 the same batch sizes, the captures stopped together; each stream its own Engine, tracker, counters
 and stats (``live_stream.LiveStream``). The window differs only in what it does with the results
-(the newest of each stream painted) and in its controls, which act on the focused stream. No Qt here: the window pulls ``latest()`` on a timer, so its GUI thread never waits
-on inference or I/O, and a slow GUI skips results instead of slowing the engine.
+(the newest of each stream painted) and in its controls, which act on the focused stream. No Qt
+here: the window pulls ``latest()`` on a timer, so its GUI thread never waits on inference or I/O,
+and a slow GUI skips results instead of slowing the engine.
 """
 from __future__ import annotations
 
