@@ -547,10 +547,9 @@ def test_the_same_person_events_at_10_and_at_25_fps(tmp_path):
     seconds and a median over a second give person events within 15 % of each other (measured 13
     and 14; 0.32 s of "skis" at 25 fps was an event when confirmation counted frames), and no event
     of a class outside the default list."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    from mot_eval import _frames_video
+    from detector.analytics.mot import frames_at_rate
     from detector.events.settings import DEFAULT_EVENT_CLASSES
-    fast, _, which = _frames_video(str(DEMO_CLIP), 25.0, str(tmp_path / "demo25.avi"))
+    fast, _, which = frames_at_rate(str(DEMO_CLIP), 25.0, str(tmp_path / "demo25.avi"))
     assert len(which) == 150 and which[:5] == [0, 0, 0, 1, 1]
     counts = {}
     for name, source in (("10", DEMO_CLIP), ("25", fast)):

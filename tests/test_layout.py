@@ -3,6 +3,7 @@ Qt, the public names stay where users import them from."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -141,10 +142,23 @@ def test_nothing_imports_the_loader_but_the_engine_and_the_front_door():
 
 
 @pytest.mark.slow
+def test_tests_never_import_the_tools():
+    """tools/ are scripts that use the package; what a test shares with one lives in the package or
+    in a tests/ helper, so a test never runs a script's module-level code."""
+    tool_modules = {p.stem for p in (ROOT / "tools").glob("*.py")}
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        if re.search(r'sys\.path\.insert\([^)]*"tools"', path.read_text()):
+            found.append(f"{path.name}: puts tools/ on sys.path")
+        found += [f"{path.name}:{line}: imports {module}" for line, module in _imports(path)
+                  if module.split(".")[0] in tool_modules or module.startswith("tools.")]
+    assert not found, found
+
+
 def test_public_names_and_a_torch_free_engine_import():
     """``from detector import ...`` keeps working, and importing the engine loads neither torch nor Qt
     (the command line's torch-free start depends on it), nor does loading the default model."""
-    code = ("import sys; import detector.engine.run, detector.engine.session; "
+    code = ("import sys; import detector.engine.run, detector.engine.live_session; "
             "print('torch' in sys.modules, any(m.startswith('PyQt6') for m in sys.modules)); "
             "from detector import Detector; d = Detector.load(device='cpu'); "
             "print(type(d).__name__, d.device, isinstance(d, Detector), 'torch' in sys.modules); "

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import DEMO_CLIP, read_frame, shared_path
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.run import RunConfig, run
 
 
@@ -183,7 +183,7 @@ def test_stopping_a_recording_returns_at_once_and_the_file_is_finished_after(tmp
     returns at once, a message says when the file is saved, and the video holds every frame sent."""
     import cv2
 
-    from detector.engine.session import LiveSession
+    from detector.engine.live_session import LiveSession
     from detector.io.sinks import VideoSink
     slow_close = VideoSink.close
     disk = threading.Event()  # a slow disk: the file's close waits until the test lets it go

@@ -227,11 +227,10 @@ def test_a_25_fps_camera_on_the_demo_scene_makes_the_file_runs_person_events(tmp
     two events (confirmation by seconds, not frames), and none for a class outside the default list
     (a 25 fps camera once made "skis" events of 0.32 s)."""
     import av
-    sys.path.insert(0, str(ROOT / "tools"))
-    from mot_eval import _frames_video
+    from detector.analytics.mot import frames_at_rate
     from detector.events.settings import DEFAULT_EVENT_CLASSES
     frames = read_all_frames(DEMO_CLIP)
-    _, _, which = _frames_video(str(DEMO_CLIP), 25.0, str(tmp_path / "unused.avi"))
+    _, _, which = frames_at_rate(str(DEMO_CLIP), 25.0, str(tmp_path / "unused.avi"))
     clip = tmp_path / "demo25.mp4"
     with av.open(str(clip), "w") as out:
         s = out.add_stream("libx264", rate=25)

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from conftest import DEMO_CLIP
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.run import RunConfig, run
 
 

@@ -10,15 +10,14 @@ import pytest
 
 from conftest import DEMO_CLIP, ROOT, shared_path
 
-sys.path.insert(0, str(ROOT / "tools"))
 
 
 def test_mot_accuracy_matches_or_beats_the_peers():
-    """TUD-Campus + TUD-Stadtmitte, the same detections for every tracker (tools/mot_eval.py).
+    """TUD-Campus + TUD-Stadtmitte, the same detections for every tracker (detector.analytics.mot; tools/mot_eval.py runs the peers).
     Peers measured side by side in a throwaway venv with trackers 2.1.0 at their defaults:
     ByteTrack IDF1 0.557 / MOTA 0.555 / 10 switches, SORT IDF1 0.614 / MOTA 0.548 / 11 switches."""
-    from mot_eval import evaluate
-    overall = evaluate("lookout")["OVERALL"]
+    from detector.analytics.mot import evaluate, lookout_tracker
+    overall = evaluate(lookout_tracker)["OVERALL"]
     assert overall["IDF1"] >= 0.614, overall
     assert overall["MOTA"] >= 0.555, overall
     assert overall["ID_switches"] <= 10, overall

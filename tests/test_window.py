@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from conftest import DEMO_CLIP, ROOT  # noqa: E402
 from detector import Detector  # noqa: E402
-from detector.engine.pipeline import Models  # noqa: E402
+from detector.engine.models import Models  # noqa: E402
 from detector.engine.run import RunConfig  # noqa: E402
 from window_helpers import no_thread_left  # noqa: E402
 
@@ -83,7 +83,7 @@ def test_confidence_slider_changes_what_is_drawn(window, qtbot):
     lows = [_next_result(qtbot, window) for _ in range(3)]
     assert all((low.detections.scores >= 0.3).all() for low in lows)
     assert any((low.detections.scores < 0.8).any() for low in lows)
-    window.conf.setValue(80)
+    window.model_panel.conf.setValue(80)
     assert window.models.detector.score_threshold == pytest.approx(0.8)
     high = _next_result(qtbot, window)
     assert (high.detections.scores >= 0.8).all()
@@ -93,9 +93,9 @@ def test_confidence_slider_changes_what_is_drawn(window, qtbot):
 @pytest.mark.slow
 def test_class_filter_pause_and_step(window, qtbot):
     from PyQt6.QtCore import Qt
-    window.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    window.model_panel.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
     assert len(_next_result(qtbot, window).detections) == 0
-    window.classes.item(0).setCheckState(Qt.CheckState.Checked)
+    window.model_panel.classes.item(0).setCheckState(Qt.CheckState.Checked)
     assert len(_next_result(qtbot, window).detections) > 0
     window.act_pause.trigger()
     assert window.session.paused
@@ -117,7 +117,7 @@ def test_class_filter_pause_and_step(window, qtbot):
 def test_snapshot_saves_the_annotated_frame(window, qtbot, tmp_path):
     import cv2
     _next_result(qtbot, window)
-    path = window.snapshot()
+    path = window.recording.snapshot()
     img = cv2.imread(str(path))
     assert img.shape == (576, 768, 3)
     raw = window.view.result.frame.image
@@ -170,11 +170,11 @@ def check_screenshot(shot, info):
 
 def test_record_toggle_writes_the_shown_frames(window, qtbot, tmp_path):
     import cv2
-    window.toggle_record()
+    window.recording.toggle_record()
     assert window.session.recording
     seq = window.shown_seq
     qtbot.waitUntil(lambda: window.shown_seq >= seq + 20, timeout=30000)
-    window.toggle_record()
+    window.recording.toggle_record()
     assert not window.session.recording
     qtbot.waitUntil(lambda: bool(list(tmp_path.glob("lookout_*.mp4"))), timeout=30000)  # finished off the GUI thread
     videos = list(tmp_path.glob("lookout_*.mp4"))
@@ -196,7 +196,7 @@ def test_switching_the_detector_at_run_time(window, qtbot):
     assert window.models.detector.mode == "eager"
     assert window.models.detector.score_threshold == before.score_threshold
     result = _next_result(qtbot, window)
-    assert result is not None and window.classes.count() == 1
+    assert result is not None and window.model_panel.classes.count() == 1
 
 
 def test_coco_class_filter_search_all_none(qtbot, tmp_path):
@@ -205,17 +205,17 @@ def test_coco_class_filter_search_all_none(qtbot, tmp_path):
     from PyQt6.QtCore import Qt
     win = _open_window(qtbot, tmp_path, "ssd-mobilenetv2-coco")
     try:
-        assert win.classes.count() == 80 and win.model_box.currentText() == "ssd-mobilenetv2-coco"
-        win.class_search.setText("ca")  # a substring, any case
-        shown = [win.classes.item(i).text() for i in range(win.classes.count()) if not win.classes.item(i).isHidden()]
+        assert win.model_panel.classes.count() == 80 and win.model_panel.model_box.currentText() == "ssd-mobilenetv2-coco"
+        win.model_panel.class_search.setText("ca")  # a substring, any case
+        shown = [win.model_panel.classes.item(i).text() for i in range(win.model_panel.classes.count()) if not win.model_panel.classes.item(i).isHidden()]
         assert shown == ["car", "cat", "suitcase", "carrot", "cake"]
-        win.class_none.click()
+        win.model_panel.class_none.click()
         assert len(_next_result(qtbot, win).detections) == 0
-        car = win.classes.findItems("car", Qt.MatchFlag.MatchExactly)[0]
+        car = win.model_panel.classes.findItems("car", Qt.MatchFlag.MatchExactly)[0]
         car.setCheckState(Qt.CheckState.Checked)
         labels = set(_next_result(qtbot, win).detections.labels)
         assert labels == {"car"}
-        win.class_all.click()
+        win.model_panel.class_all.click()
         labels = set(_next_result(qtbot, win).detections.labels)
         assert {"car", "person"} <= labels
     finally:
@@ -228,16 +228,16 @@ def test_draw_a_line_and_a_zone_with_the_mouse_then_save_and_load(window, qtbot,
     from PyQt6.QtCore import QPoint, Qt
 
     from detector.analytics.counting import Line, Zone, load_counters, save_counters
-    window.track_box.setChecked(True)
+    window.counters.track_box.setChecked(True)
     assert window.models.analytics is not None
     view = window.view
     r = view.frame_rect()
     at = lambda fx, fy: QPoint(int(r.x() + fx * r.width()), int(r.y() + fy * r.height()))  # noqa: E731
-    window.draw_line_btn.click()
+    window.counters.draw_line_btn.click()
     qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=at(0.5, 0.2))
     qtbot.mouseMove(view, at(0.5, 0.8))
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=at(0.5, 0.8))
-    window.draw_zone_btn.click()
+    window.counters.draw_zone_btn.click()
     for fx, fy in ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9)):
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=at(fx, fy))
     qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=at(0.1, 0.9))
@@ -246,19 +246,19 @@ def test_draw_a_line_and_a_zone_with_the_mouse_then_save_and_load(window, qtbot,
     line, zone = counters
     assert isinstance(line, Line) and abs(line.p1[0] - 384) < 4 and abs(line.p2[1] - 0.8 * 576) < 4
     assert isinstance(zone, Zone) and len(zone.points) == 4
-    assert [window.counter_list.item(i).text() for i in range(window.counter_list.count())] == \
+    assert [window.counters.counter_list.item(i).text() for i in range(window.counters.counter_list.count())] == \
         ["line1 (line)", "zone1 (zone)"]
     result = _next_result(qtbot, window)
     result = _next_result(qtbot, window)
     assert result.analytics is not None and [l.name for l in result.analytics.lines] == ["line1"]
     assert result.detections.track_ids is not None and (result.detections.track_ids > 0).any()
-    assert "line1: in" in window.count_label.text() and "zone1:" in window.count_label.text()
+    assert "line1: in" in window.counters.count_label.text() and "zone1:" in window.counters.count_label.text()
     path = tmp_path / "c.json"
     save_counters(path, window.models.analytics.counters)
-    window.counter_list.setCurrentRow(0)
-    window.delete_counter()
+    window.counters.counter_list.setCurrentRow(0)
+    window.counters.delete_counter()
     assert [c.name for c in window.models.analytics.counters] == ["zone1"]
-    window.load_counters(str(path))
+    window.counters.load_counters(str(path))
     assert window.models.analytics.counters == load_counters(path)
 
 
@@ -269,7 +269,7 @@ def test_window_opens_without_importing_torch():
             "from PyQt6.QtWidgets import QApplication; app = QApplication([]); "
             "from detector.engine.run import RunConfig; from lookout_ui.app import build_window; "
             "c = RunConfig(source=sys.argv[1], loop=True); w, s = build_window(c); m = w.models; "
-            "print(type(m.detector).__name__, 'torch' in sys.modules, w.device_box.count() >= 1)")
+            "print(type(m.detector).__name__, 'torch' in sys.modules, w.model_panel.device_box.count() >= 1)")
     p = subprocess.run([sys.executable, "-c", code, str(DEMO_CLIP)], capture_output=True, text=True, cwd=ROOT,
                        timeout=60)
     assert p.returncode == 0, p.stderr
@@ -297,7 +297,7 @@ def test_the_last_model_chosen_wins_even_if_an_earlier_load_is_slower(window, qt
 
 def test_webcam_list_opens_the_chosen_camera_and_shows_reconnects_in_the_status_bar(window, qtbot, monkeypatch):
     """Ctrl+K lists the cameras as --list-cameras does; the camera here is the stand-in of test_camera."""
-    import lookout_ui.main_window as mw
+    import lookout_ui.stream_controls as mw
     from detector.io import camera
     from test_camera import Device, StandInCamera
     dev = Device()
@@ -312,7 +312,7 @@ def test_webcam_list_opens_the_chosen_camera_and_shows_reconnects_in_the_status_
     monkeypatch.setattr(mw.QInputDialog, "getItem", staticmethod(choose_first))
     seen: list[str] = []
     window.statusBar().messageChanged.connect(seen.append)
-    window.open_camera()
+    window.streams.open_camera()
     assert offered == ["0: Stand-in Cam  (/dev/video0)", "2: Other Cam  (/dev/video2)"]
     qtbot.waitUntil(lambda: any("playing camera 0" in m for m in seen), timeout=10000)
     qtbot.waitUntil(lambda: "camera 640x480 30 fps YUYV" in window.stats_lines()[-1], timeout=10000)

@@ -19,7 +19,7 @@ def test_the_window_shows_what_the_outputs_draw_with_no_label_over_another(qtbot
     from detector.ops.label_layout import overlapping_pairs
     with no_thread_left():
         win = open_window(qtbot, tmp_path, str(DEMO_CLIP))
-        win.track_box.setChecked(True)
+        win.counters.track_box.setChecked(True)
         qtbot.waitUntil(lambda: win.view.result.detections.track_ids is not None, timeout=20000)
         _check(qtbot, win, annotate, overlapping_pairs)
 
@@ -39,7 +39,7 @@ def _check(qtbot, win, annotate, overlapping_pairs) -> None:
             shown += 1
         assert result.detections.track_ids is not None
         assert labels >= 20 * 2 and pairs == 0  # people on every frame of the clip; no label over another
-        path = win.snapshot()  # what the screen shows, saved
+        path = win.recording.snapshot()  # what the screen shows, saved
         assert np.array_equal(cv2.imread(str(path)), win.view.drawn)
         win.toggle_tracks()  # track IDs off: drawn again at once, without them (the shown result kept)
         assert win.view.result is result and not np.array_equal(win.view.drawn, drawn)

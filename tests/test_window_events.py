@@ -32,7 +32,7 @@ def test_window_writes_events_and_lists_them(qtbot, tmp_path, monkeypatch):
         win = open_window(qtbot, tmp_path, str(DEMO_CLIP), events=str(folder), loop=False, pre_roll=1.0,
                           post_roll=1.0)
         assert win.sections["Events"].isVisible() and win.event_list.count() == 0
-        assert not win.track_box.isEnabled()  # events are confirmed tracks: tracking stays on
+        assert not win.counters.track_box.isEnabled()  # events are confirmed tracks: tracking stays on
         qtbot.waitUntil(lambda: win.event_list.count() >= 1, timeout=60000)
         text = win.event_list.item(0).text()
         assert " demo_vtest " in text and text.endswith("person"), text  # time, stream, label
@@ -97,9 +97,9 @@ def test_events_section_fits_a_laptop(qtbot, tmp_path):
 def test_a_stream_added_later_tracks_for_its_events(qtbot, tmp_path):
     from detector import Detector
     from detector.engine.live_events import LiveEvents
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig
-    from detector.engine.session import LiveSession
+    from detector.engine.live_session import LiveSession
     events = LiveEvents(RunConfig(source=None, events=str(tmp_path / "events"), track=True))
     session = LiveSession(Models(Detector.load("ssdlite-mobilenetv2-person", device="cpu")), events=events)
     stream = session.add_source(str(DEMO_CLIP))

@@ -2,6 +2,7 @@
 Esc or a click on the video gives them back (issue #28). Real key and mouse events, offscreen."""
 from __future__ import annotations
 
+import operator
 import os
 
 import pytest
@@ -12,47 +13,48 @@ from window_helpers import DEMO_CLIP, next_results, no_thread_left, open_window,
 
 
 def _snapshots(win):
-    folder = win.folders.folder("snapshots")
+    folder = win.recording.folders.folder("snapshots")
     return sorted(folder.glob("*.png")) if folder.exists() else []
 
 
 def test_typing_in_the_search_box_then_esc_gives_the_keys_back(window, qtbot):
     from PyQt6.QtCore import Qt
     from PyQt6.QtWidgets import QApplication
-    qtbot.mouseClick(window.class_search, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window.class_search.hasFocus(), timeout=2000)
-    qtbot.keyClicks(window.class_search, "pers")
-    qtbot.keyClick(window.class_search, Qt.Key.Key_S)  # typed, not a snapshot
-    qtbot.keyClick(window.class_search, Qt.Key.Key_Space)
-    assert window.class_search.text() == "perss "
+    qtbot.mouseClick(window.model_panel.class_search, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.model_panel.class_search.hasFocus(), timeout=2000)
+    qtbot.keyClicks(window.model_panel.class_search, "pers")
+    qtbot.keyClick(window.model_panel.class_search, Qt.Key.Key_S)  # typed, not a snapshot
+    qtbot.keyClick(window.model_panel.class_search, Qt.Key.Key_Space)
+    assert window.model_panel.class_search.text() == "perss "
     assert _snapshots(window) == [] and not window.session.paused
-    qtbot.keyClick(window.class_search, Qt.Key.Key_Escape)
+    qtbot.keyClick(window.model_panel.class_search, Qt.Key.Key_Escape)
     assert QApplication.focusWidget() is window.view
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_S)
     assert len(_snapshots(window)) == 1
-    assert window.class_search.text() == "perss "
+    assert window.model_panel.class_search.text() == "perss "
 
 
 def test_a_click_on_the_video_gives_the_keys_back(window, qtbot):
     from PyQt6.QtCore import Qt
     from PyQt6.QtWidgets import QApplication
-    qtbot.mouseClick(window.class_search, Qt.MouseButton.LeftButton)
-    qtbot.keyClicks(window.class_search, "car")
-    assert window.class_search.hasFocus()
+    qtbot.mouseClick(window.model_panel.class_search, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(window.model_panel.class_search, "car")
+    assert window.model_panel.class_search.hasFocus()
     qtbot.mouseClick(window.view, Qt.MouseButton.LeftButton)
     assert QApplication.focusWidget() is window.view
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert window.session.paused and window.act_pause.isChecked()
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
     assert not window.session.paused
-    assert window.class_search.text() == "car"
+    assert window.model_panel.class_search.text() == "car"
 
 
-@pytest.mark.parametrize("panel", ["classes", "class_all", "conf", "classify_box", "track_box", "counter_list"])
+@pytest.mark.parametrize("panel", ["model_panel.classes", "model_panel.class_all", "model_panel.conf",
+                                   "model_panel.classify_box", "counters.track_box", "counters.counter_list"])
 def test_shortcuts_work_whichever_panel_was_used_last(window, qtbot, panel):
     from PyQt6.QtCore import Qt
     from PyQt6.QtWidgets import QApplication
-    widget = getattr(window, panel)
+    widget = operator.attrgetter(panel)(window)
     window.sections["Classes"].set_expanded(True)
     widget.setFocus(Qt.FocusReason.MouseFocusReason)  # as a click on it leaves it
     qtbot.waitUntil(lambda: QApplication.focusWidget() is widget, timeout=2000)

@@ -42,8 +42,8 @@ def test_grid_shape_fits_the_area():
 def test_four_streams_four_tiles_with_names_boxes_and_state(four, qtbot):
     from detector.ops.draw import class_color
     win = four
-    assert win.stage.currentWidget() is win.grid
-    tiles = win.grid.tiles
+    assert win.stage.currentWidget() is win.streams.grid
+    tiles = win.streams.grid.tiles
     assert [t.stream.name for t in tiles] == ["north", "south", "east", "west"]
     results = tile_results(qtbot, win, 2)
     # 2 x 2, side by side, none over another, each frame at its own aspect ratio inside its tile
@@ -51,7 +51,7 @@ def test_four_streams_four_tiles_with_names_boxes_and_state(four, qtbot):
     assert len({r.x() for r in rects}) == 2 and len({r.y() for r in rects}) == 2
     assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
     for t in tiles:
-        assert t.isVisible() and win.grid.rect().contains(t.geometry())
+        assert t.isVisible() and win.streams.grid.rect().contains(t.geometry())
         r = t.frame_rect()
         assert abs(r.width() / r.height() - 768 / 576) < 0.01
     for t in tiles:
@@ -105,52 +105,52 @@ def test_each_tile_shows_its_own_stream(qtbot, tmp_path):
 def test_double_click_focuses_a_tile_and_back(four, qtbot):
     from PyQt6.QtCore import Qt
     win = four
-    south = win.grid.tiles[1]
+    south = win.streams.grid.tiles[1]
     qtbot.mouseDClick(south, Qt.MouseButton.LeftButton, pos=south.rect().center())
     assert win.stage.currentWidget() is win.view and win.session.focus is south.stream
     result = next_results(qtbot, win, 2)
     assert result.frame.stream == "south"
     assert win.view.stats_lines[-1].startswith("south | ")
     # the controls act on it: its class filter, not the others'
-    win.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    win.model_panel.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
     assert south.stream.models.snapshot().classes == frozenset()
-    assert all(t.stream.models.snapshot().classes is None for t in win.grid.tiles if t is not south)
-    win.classes.item(0).setCheckState(Qt.CheckState.Checked)
+    assert all(t.stream.models.snapshot().classes is None for t in win.streams.grid.tiles if t is not south)
+    win.model_panel.classes.item(0).setCheckState(Qt.CheckState.Checked)
     # and its confidence: the shared detector stays at the lowest, the others keep theirs
-    win.conf.setValue(80)
+    win.model_panel.conf.setValue(80)
     assert south.stream.engine.min_score == pytest.approx(0.8) and win.models.detector.score_threshold == 0.3
     next_results(qtbot, win)
     assert all((next_results(qtbot, win).detections.scores >= 0.8).all() for _ in range(3))
     lows = [tile_results(qtbot, win)["north"] for _ in range(3)]
     assert any((r.detections.scores < 0.8).any() for r in lows)
     qtbot.mouseDClick(win.view, Qt.MouseButton.LeftButton, pos=win.view.rect().center())
-    assert win.stage.currentWidget() is win.grid
-    east = win.grid.tiles[2]
+    assert win.stage.currentWidget() is win.streams.grid
+    east = win.streams.grid.tiles[2]
     qtbot.mouseDClick(east, Qt.MouseButton.LeftButton, pos=east.rect().center())
     assert win.stage.currentWidget() is win.view and win.session.focus is east.stream
-    assert win.conf.value() == 30  # the panel shows the selected stream's own settings
+    assert win.model_panel.conf.value() == 30  # the panel shows the selected stream's own settings
     qtbot.keyClick(win.view, Qt.Key.Key_Escape)
-    assert win.stage.currentWidget() is win.grid and win.session.focus is east.stream
+    assert win.stage.currentWidget() is win.streams.grid and win.session.focus is east.stream
     assert east.selected and not south.selected
 
 
 def test_pause_and_step_act_on_the_selected_stream(four, qtbot):
     from PyQt6.QtCore import Qt
     win = four
-    north, south = win.grid.tiles[0], win.grid.tiles[1]
+    north, south = win.streams.grid.tiles[0], win.streams.grid.tiles[1]
     qtbot.mouseClick(north, Qt.MouseButton.LeftButton, pos=north.rect().center())
     assert win.session.focus is north.stream and north.selected
-    qtbot.keyClick(win.grid, Qt.Key.Key_Space)
+    qtbot.keyClick(win.streams.grid, Qt.Key.Key_Space)
     assert north.stream.paused and not south.stream.paused
     qtbot.wait(300)
     seq, other = north.stream.latest()[1], south.seq
     qtbot.waitUntil(lambda: south.seq > other + 3, timeout=10000)  # the others play on
     assert north.stream.latest()[1] == seq  # nothing new while paused
-    qtbot.keyClick(win.grid, Qt.Key.Key_Right)  # one step
+    qtbot.keyClick(win.streams.grid, Qt.Key.Key_Right)  # one step
     qtbot.waitUntil(lambda: north.stream.latest()[1] == seq + 1, timeout=10000)
     qtbot.wait(600)
     assert north.stream.latest()[1] == seq + 1
-    qtbot.keyClick(win.grid, Qt.Key.Key_Space)
+    qtbot.keyClick(win.streams.grid, Qt.Key.Key_Space)
     assert not north.stream.paused
     qtbot.waitUntil(lambda: north.seq > seq + 3, timeout=10000)
 
@@ -158,7 +158,7 @@ def test_pause_and_step_act_on_the_selected_stream(four, qtbot):
 def test_closing_a_tile_stops_its_stream(four, qtbot):
     win = four
     assert _captures() == 4
-    west = win.grid.tiles[3]
+    west = win.streams.grid.tiles[3]
     stream = west.stream
     # the GUI thread only asks; the engine thread stops and joins the capture (a click that joined it
     # itself would freeze the window for as long as the source takes to let go)
@@ -170,35 +170,35 @@ def test_closing_a_tile_stops_its_stream(four, qtbot):
 
     stream.capture.stop = recorded_stop
     west.close_btn.click()
-    assert [t.stream.name for t in win.grid.tiles] == ["north", "south", "east"]
+    assert [t.stream.name for t in win.streams.grid.tiles] == ["north", "south", "east"]
     assert stream not in win.session.streams()
     qtbot.waitUntil(lambda: _captures() == 3 and stream.capture is None, timeout=5000)  # joined by the engine
     assert stopped_on and threading.main_thread() not in stopped_on
     tile_results(qtbot, win, 2)  # the others go on
-    for tile in list(win.grid.tiles[1:]):
+    for tile in list(win.streams.grid.tiles[1:]):
         tile.close_btn.click()
     qtbot.waitUntil(lambda: _captures() == 1, timeout=5000)
     # one left: the old single-stream window, no grid
-    assert win.stage.currentWidget() is win.view and len(win.grid.tiles) == 1
+    assert win.stage.currentWidget() is win.view and len(win.streams.grid.tiles) == 1
     next_results(qtbot, win, 2)
 
 
 def test_ctrl_o_adds_a_tile(four, qtbot, monkeypatch):
-    import lookout_ui.main_window as mw
+    import lookout_ui.stream_controls as mw
     from PyQt6.QtGui import QKeySequence
     win = four
     monkeypatch.setattr(mw.QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(DEMO_CLIP), "")))
     action = next(a for a in win.actions() if a.shortcut() == QKeySequence("Ctrl+O"))
     action.trigger()
-    assert [t.stream.name for t in win.grid.tiles] == ["north", "south", "east", "west", "demo_vtest"]
-    added = win.grid.tiles[4]
+    assert [t.stream.name for t in win.streams.grid.tiles] == ["north", "south", "east", "west", "demo_vtest"]
+    added = win.streams.grid.tiles[4]
     assert win.session.focus is added.stream and added.selected
     qtbot.waitUntil(lambda: added.seq >= 2, timeout=30000)
     assert added.result.frame.stream == "demo_vtest" and _captures() == 5
-    cols = len({t.geometry().x() for t in win.grid.tiles})
+    cols = len({t.geometry().x() for t in win.streams.grid.tiles})
     assert cols == 3  # five tiles: 3 x 2 in a wide area
     action.trigger()
-    assert win.grid.tiles[5].stream.name == "demo_vtest-2"
+    assert win.streams.grid.tiles[5].stream.name == "demo_vtest-2"
 
 
 def test_a_failing_stream_shows_its_state_while_the_others_go_on(qtbot, tmp_path, monkeypatch, capfd):
@@ -213,8 +213,8 @@ def test_a_failing_stream_shows_its_state_while_the_others_go_on(qtbot, tmp_path
     with no_thread_left():
         win = open_grid(qtbot, tmp_path, sources, frames=0, reconnect_attempts=1)
         try:
-            qtbot.waitUntil(lambda: len(win.grid.tiles) == 4, timeout=5000)
-            tiles = {t.stream.name: t for t in win.grid.tiles}
+            qtbot.waitUntil(lambda: len(win.streams.grid.tiles) == 4, timeout=5000)
+            tiles = {t.stream.name: t for t in win.streams.grid.tiles}
             qtbot.waitUntil(lambda: tiles["nocam"].caption.startswith("failed: no camera at index 9"), timeout=20000)
             qtbot.waitUntil(lambda: tiles["cam"].seq >= 3 and tiles["a"].seq >= 2, timeout=30000)
             assert tiles["cam"].caption.endswith("live")
@@ -226,7 +226,7 @@ def test_a_failing_stream_shows_its_state_while_the_others_go_on(qtbot, tmp_path
             qtbot.waitUntil(lambda: tiles["a"].seq > seen["a"] + 2 and tiles["b"].seq > seen["b"] + 2,
                             timeout=20000)  # the clips go on
             assert tiles["cam"].seq == seen["cam"] and tiles["cam"].result is not None  # its last frame stays
-            assert win.stage.currentWidget() is win.grid  # no start view for one stream of several
+            assert win.stage.currentWidget() is win.streams.grid  # no start view for one stream of several
             err = capfd.readouterr().err.splitlines()
             assert any(l.startswith("lookout: nocam: no camera at index 9") for l in err)
             assert any(l.startswith("lookout: cam: source lost: lost camera 0") for l in err)
@@ -251,8 +251,8 @@ def test_a_source_slow_to_open_holds_up_no_other(qtbot, tmp_path, monkeypatch):
     with no_thread_left():
         win = open_grid(qtbot, tmp_path, [("near", str(DEMO_CLIP)), ("far", "rtsp://far.example/stream")], frames=0)
         try:
-            qtbot.waitUntil(lambda: len(win.grid.tiles) == 2, timeout=5000)
-            near, far = win.grid.tiles
+            qtbot.waitUntil(lambda: len(win.streams.grid.tiles) == 2, timeout=5000)
+            near, far = win.streams.grid.tiles
             qtbot.waitUntil(lambda: near.seq >= 3, timeout=20000)
             assert far.caption == "opening rtsp://far.example/stream…" and far.seq == 0
             qtbot.waitUntil(lambda: far.caption.startswith("failed: could not open"), timeout=10000)
@@ -269,8 +269,8 @@ def test_at_the_minimum_size_four_tiles_fit(four, qtbot):
     win.resize(minimum)
     qtbot.waitUntil(lambda: win.size() == minimum, timeout=5000)
     tile_results(qtbot, win)
-    for t in win.grid.tiles:
-        assert win.grid.rect().contains(t.geometry()) and t.width() >= 200 and t.height() >= 150
+    for t in win.streams.grid.tiles:
+        assert win.streams.grid.rect().contains(t.geometry()) and t.width() >= 200 and t.height() >= 150
 
 
 def test_the_command_line_opens_the_window_on_every_stream(monkeypatch):
@@ -297,10 +297,31 @@ def test_motion_gating_and_weights_reach_the_window_streams(qtbot, tmp_path):
     with no_thread_left():
         win = open_grid(qtbot, tmp_path, [("clip", str(DEMO_CLIP)), ("still", str(stills))], motion=True, weight=2.0)
         try:
-            tiles = {t.stream.name: t for t in win.grid.tiles}
+            tiles = {t.stream.name: t for t in win.streams.grid.tiles}
             qtbot.waitUntil(lambda: tiles["still"].stream.stats.get("motion_skipped") >= 5, timeout=30000)
             assert all(t.stream.weight == 2.0 and t.stream.gate is not None for t in tiles.values())
             assert len(tiles["still"].result.detections) >= 1  # the carried boxes
+        finally:
+            win.close()
+
+
+def test_a_source_opened_in_the_window_takes_the_command_lines_options(qtbot, tmp_path):
+    """The window's one driver: a stream added from the window is the window's RunConfig with that
+    source, so --regions (a 2 x 1 grid here) and --motion reach it as they reach the command line's
+    streams, and its frames go through the same scheduler (both streams' results keep coming)."""
+    with no_thread_left():
+        win = open_grid(qtbot, tmp_path, [("first", str(DEMO_CLIP))], regions="grid:2x1", motion=True)
+        try:
+            win.streams.add_stream(str(DEMO_CLIP))
+            first, added = win.streams.grid.tiles
+            assert added.stream.name == "demo_vtest" and added.stream.config.regions == "grid:2x1"
+            qtbot.waitUntil(lambda: added.result is not None and bool(added.result.regions), timeout=30000)
+            for tile in (first, added):
+                qtbot.waitUntil(lambda: tile.result is not None and bool(tile.result.regions), timeout=30000)
+                kinds = [r.kind for r in tile.result.regions]
+                assert kinds.count("grid") == 2 and tile.stream.gate is not None, kinds
+            seen = added.seq
+            qtbot.waitUntil(lambda: added.seq >= seen + 2 and first.seq >= 4, timeout=30000)
         finally:
             win.close()
 

@@ -64,7 +64,7 @@ def test_minimum_size_fits_a_laptop_and_nothing_overlaps_at_it(window, qtbot):
     scroll = window.panel_scroll
     assert scroll.widget().height() > scroll.viewport().height()
     assert scroll.verticalScrollBar().isVisible()
-    for button in window.counter_buttons.values():  # the ones the issue found below the screen edge
+    for button in window.counters.counter_buttons.values():  # the ones the issue found below the screen edge
         scroll.ensureWidgetVisible(button)
         qtbot.wait(50)
         top_left = button.mapTo(scroll.viewport(), button.rect().topLeft())
@@ -85,13 +85,13 @@ def test_at_1366x768_every_panel_control_is_on_screen(window, qtbot):
     overlapping, squeezed = _overlaps(window)
     assert not overlapping and not squeezed, (overlapping, squeezed)
     assert all(s.expanded for s in window.sections.values())
-    for button in [*window.counter_buttons.values(), window.track_box, window.classify_box, window.device_box]:
+    for button in [*window.counters.counter_buttons.values(), window.counters.track_box, window.model_panel.classify_box, window.model_panel.device_box]:
         bottom = button.mapTo(window, button.rect().bottomLeft()).y()
         assert bottom < window.statusBar().mapTo(window, window.statusBar().rect().topLeft()).y(), _name(button)
 
 
 def test_classifier_bars_take_no_room_while_it_is_off(window, qtbot):
-    assert window.classify_box.currentText() == "off"
+    assert window.model_panel.classify_box.currentText() == "off"
     next_results(qtbot, window)
     assert not window.scene_bars.isVisible()
 
@@ -100,10 +100,10 @@ def test_sections_fold(window, qtbot):
     section = window.sections["Classes"]
     height = window.panel_scroll.widget().sizeHint().height()
     section.header.click()
-    assert not section.expanded and not window.classes.isVisible()
+    assert not section.expanded and not window.model_panel.classes.isVisible()
     qtbot.waitUntil(lambda: window.panel_scroll.widget().sizeHint().height() < height - 80, timeout=2000)
     section.header.click()
-    assert section.expanded and window.classes.isVisible()
+    assert section.expanded and window.model_panel.classes.isVisible()
 
 
 def test_help_is_built_from_the_bindings(window, qtbot):

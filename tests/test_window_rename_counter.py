@@ -20,31 +20,31 @@ def _entered_more_than_inside(win, name):
 
 
 def test_rename_keeps_the_counts(window, qtbot, monkeypatch):
-    import lookout_ui.main_window as mw
+    import lookout_ui.counter_controls as mw
     from detector.analytics.counting import Line, Zone
-    window.track_box.setChecked(True)
+    window.counters.track_box.setChecked(True)
     # the whole frame as a zone (fractions): every tracked person enters it
-    window._set_counters([Zone("all", ((0, 0), (1, 0), (1, 1), (0, 1))), Line("mid", (0.5, 0), (0.5, 1))])
+    window.counters.set_counters([Zone("all", ((0, 0), (1, 0), (1, 1), (0, 1))), Line("mid", (0.5, 0), (0.5, 1))])
     # until more have entered than are inside now: counts that a reset would lose
     qtbot.waitUntil(lambda: window.view.result.analytics is not None and _entered_more_than_inside(window, "all"),
                     timeout=30000)
     before = _zone_counts(window, "all")["entered"]
     monkeypatch.setattr(mw.QInputDialog, "getText", staticmethod(lambda *a, **k: ("everyone", True)))
-    window.rename_counter(window.counter_list.item(0))
-    assert [window.counter_list.item(i).text() for i in range(window.counter_list.count())] == \
+    window.counters.rename_counter(window.counters.counter_list.item(0))
+    assert [window.counters.counter_list.item(i).text() for i in range(window.counters.counter_list.count())] == \
         ["everyone (zone)", "mid (line)"]
     next_results(qtbot, window, 2)
     after = _zone_counts(window, "everyone")["entered"]
     assert _zone_counts(window, "all") is None
     assert all(after.get(label, 0) >= n for label, n in before.items()), (before, after)
-    assert "everyone:" in window.count_label.text()
+    assert "everyone:" in window.counters.count_label.text()
     # a name already taken is refused, and nothing changes
     monkeypatch.setattr(mw.QInputDialog, "getText", staticmethod(lambda *a, **k: ("mid", True)))
-    window.rename_counter(window.counter_list.item(0))
+    window.counters.rename_counter(window.counters.counter_list.item(0))
     assert "another line or zone has that name" in window.statusBar().currentMessage()
     assert [c.name for c in window.models.analytics.counters] == ["everyone", "mid"]
     # resetting stays its own button: counting starts again from those inside now
-    window.counter_buttons["Reset counts"].click()
+    window.counters.counter_buttons["Reset counts"].click()
     next_results(qtbot, window)
     reset = _zone_counts(window, "everyone")
     assert sum(reset["entered"].values()) <= sum(reset["inside"].values()) < sum(after.values())

@@ -30,8 +30,8 @@ def test_a_failed_source_shows_the_start_view_with_the_reason(capfd, failed, qtb
     assert "try --source 9" not in reason  # not the source that just failed
     assert f"lookout: {reason}" in capfd.readouterr().err.splitlines()
     # the cameras --list-cameras finds, probed off the GUI thread
-    qtbot.waitUntil(lambda: win._probe_thread is not None and not win._probe_thread.is_alive(), timeout=5000)
-    qtbot.waitUntil(lambda: win._probes.empty(), timeout=2000)
+    qtbot.waitUntil(lambda: win.streams._probe_thread is not None and not win.streams._probe_thread.is_alive(), timeout=5000)
+    qtbot.waitUntil(lambda: win.streams._probes.empty(), timeout=2000)
     win.pull()
     assert len(win.start_view.camera_buttons) == len(list_cameras())
     for button in (win.start_view.file_btn, win.start_view.url_btn, win.start_view.demo_btn):
@@ -49,7 +49,7 @@ def test_picking_the_demo_clip_plays_it_and_remembers_it(failed, qtbot):
     qtbot.waitUntil(lambda: win.stage.currentWidget() is win.view, timeout=20000)
     next_results(qtbot, win, 2)
     assert win.session.source_state[:2] == ("playing", str(DEMO_CLIP))
-    assert win.recent_sources() == [str(DEMO_CLIP)]
+    assert win.streams.recent_sources() == [str(DEMO_CLIP)]
     assert not win.start_view.reason.isVisible()
     # Ctrl+N brings the sources back, the recent one among them; Esc returns to the playing video
     qtbot.keyClick(win.view, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -73,9 +73,9 @@ def test_no_source_opens_on_the_start_view(qtbot, tmp_path):
 
 
 def test_a_source_with_a_password_is_not_remembered(failed, qtbot):
-    failed._remember_source("rtsp://user:secret@192.0.2.1/stream")
-    failed._remember_source(str(DEMO_CLIP))
-    assert failed.recent_sources() == [str(DEMO_CLIP)]
+    failed.streams._remember_source("rtsp://user:secret@192.0.2.1/stream")
+    failed.streams._remember_source(str(DEMO_CLIP))
+    assert failed.streams.recent_sources() == [str(DEMO_CLIP)]
 
 
 def test_a_camera_lost_for_good_brings_the_start_view_back(qtbot, tmp_path, monkeypatch, capfd):

@@ -28,7 +28,7 @@ def _shown(qtbot, tmp_path, config, model: str):
     from PyQt6.QtCore import QSettings
 
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from lookout_ui.app import build_window
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win, session = build_window(config, Models(Detector.load(model, device="cpu")),
@@ -66,16 +66,16 @@ def open_grid(qtbot, tmp_path, sources: list[tuple[str, str]], model: str = "ssd
     win = _shown(qtbot, tmp_path, [RunConfig(source=src, stream=name, loop=True, **config) for name, src in sources],
                  model)
     if frames:
-        qtbot.waitUntil(lambda: len(win.grid.tiles) == len(sources)
-                        and all(t.seq >= frames for t in win.grid.tiles), timeout=30000)
+        qtbot.waitUntil(lambda: len(win.streams.grid.tiles) == len(sources)
+                        and all(t.seq >= frames for t in win.streams.grid.tiles), timeout=30000)
     return win
 
 
 def tile_results(qtbot, win, n: int = 1) -> dict:
     """Each tile's result once every tile has shown ``n`` more: {stream name: Result}."""
-    seqs = {id(t): t.seq for t in win.grid.tiles}
-    qtbot.waitUntil(lambda: all(t.seq >= seqs.get(id(t), 0) + n for t in win.grid.tiles), timeout=30000)
-    return {t.stream.name: t.result for t in win.grid.tiles}
+    seqs = {id(t): t.seq for t in win.streams.grid.tiles}
+    qtbot.waitUntil(lambda: all(t.seq >= seqs.get(id(t), 0) + n for t in win.streams.grid.tiles), timeout=30000)
+    return {t.stream.name: t.result for t in win.streams.grid.tiles}
 
 
 def grab_pixels(widget):

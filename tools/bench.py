@@ -281,9 +281,9 @@ def section_classifier_tflite(args) -> list[dict]:
 
 def section_pipeline(args) -> list[dict]:
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig, run
-    from detector.engine.run import LOSSLESS_BATCH
+    from detector.engine.config import LOSSLESS_BATCH
     det = Detector.load("ssdlite-mobilenetv2-person", device=args.device)
     frames = load_frames(VTEST, args.frames)
     ms = time_calls(det.detect, frames, args.warmup)
@@ -424,7 +424,7 @@ def _rss_mb() -> float:
 
 def section_soak(args) -> list[dict]:
     from detector import Detector
-    from detector.engine.pipeline import Models
+    from detector.engine.models import Models
     from detector.engine.run import RunConfig, run
     samples = []
     stop = threading.Event()

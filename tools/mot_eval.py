@@ -32,41 +32,16 @@ import sys
 
 import numpy as np
 
-if not hasattr(np, "asfarray"):  # motmetrics 1.4 calls np.asfarray, gone in NumPy 2
-    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import motmetrics as mm  # noqa: E402
+from detector.analytics.mot import (evaluate, frames_at_rate, load_motmetrics, lookout_tracker, read_boxes,  # noqa: E402
+                                    to_tlwh)
 
-SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
-
-
-def load(seq: str) -> tuple[dict, dict]:
-    """(ground truth, detections) per frame: {frame: (ids (N,), xyxy (N, 4))}."""
-    folder = os.path.join(os.path.dirname(mm.__file__), "data", seq)
-
-    def read(name):
-        rows = np.loadtxt(os.path.join(folder, name), delimiter=",", ndmin=2)
-        out = {}
-        for f in np.unique(rows[:, 0]).astype(int):
-            r = rows[rows[:, 0] == f]
-            out[f] = (r[:, 1].astype(int), np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], 1))
-        return out
-    return read("gt.txt"), read("test.txt")
+mm = load_motmetrics()
 
 
-def make_tracker(kind: str, match: float | None, buffer: int | None):
-    """A function (xyxy (N, 4)) -> track ids (N,), -1 for untracked boxes."""
-    if kind == "lookout":
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-        from detector import Detections, Tracker
-        opts = {k: v for k, v in (("match_threshold", match), ("track_buffer", buffer)) if v is not None}
-        tracker = Tracker(**opts)
-
-        def step(xyxy):
-            n = len(xyxy)
-            dets = Detections(xyxy.astype(np.float32), np.ones(n, np.float32), np.ones(n, np.int64), ("person",) * n)
-            return tracker.update(dets).track_ids
-        return step
+def peer_tracker(kind: str):
+    """Roboflow's ``trackers`` (bytetrack / sort) as a function (xyxy (N, 4)) -> track ids (N,)."""
     import supervision as sv
     from trackers import ByteTrackTracker, SORTTracker
     tracker = ByteTrackTracker(frame_rate=25.0) if kind == "bytetrack" else SORTTracker(frame_rate=25.0)
@@ -84,82 +59,13 @@ def make_tracker(kind: str, match: float | None, buffer: int | None):
     return step
 
 
-def evaluate(kind: str, match: float | None = None, buffer: int | None = None) -> dict:
-    accs, names = [], []
-    for seq in SEQUENCES:
-        gt, dets = load(seq)
-        step = make_tracker(kind, match, buffer)
-        acc = mm.MOTAccumulator(auto_id=True)
-        for f in range(1, max(max(gt), max(dets)) + 1):
-            g_ids, g_boxes = gt.get(f, (np.zeros(0, int), np.zeros((0, 4))))
-            d_boxes = dets.get(f, (None, np.zeros((0, 4))))[1]
-            ids = step(d_boxes) if len(d_boxes) else step(np.zeros((0, 4)))
-            keep = ids >= 0
-            tl = lambda b: np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)  # noqa: E731
-            acc.update(g_ids, ids[keep], mm.distances.iou_matrix(tl(g_boxes), tl(d_boxes[keep]), max_iou=0.5))
-        accs.append(acc)
-        names.append(seq)
-    mh = mm.metrics.create()
-    summary = mh.compute_many(accs, metrics=["mota", "idf1", "num_switches"], names=names, generate_overall=True)
-    return {name: {"MOTA": round(float(r["mota"]), 4), "IDF1": round(float(r["idf1"]), 4),
-                   "ID_switches": int(r["num_switches"])} for name, r in summary.iterrows()}
-
-
-def _frames_video(source: str, rate: float | None, out: str) -> tuple[str, float, list[int]]:
-    """``source`` as a video Lookout can read at ``rate`` fps (None: its own), each frame repeated
-    for as long as it lasts: (path, the source's rate, the source frame (0-based) of each frame
-    written). A video at its own rate is used as it is."""
-    import configparser
-    import glob
-
-    import cv2
-    if os.path.isdir(source):
-        ini = configparser.ConfigParser()
-        ini.read(os.path.join(source, "seqinfo.ini"))
-        fps = float(ini["Sequence"]["frameRate"]) if ini.has_section("Sequence") else 25.0
-        frames = iter(sorted(glob.glob(os.path.join(source, "img1", "*.jpg"))))
-        read = lambda: (lambda f: cv2.imread(f) if f else None)(next(frames, None))  # noqa: E731
-    else:
-        cap = cv2.VideoCapture(source)
-        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-        if rate is None:
-            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-            return source, fps, list(range(n))
-        read = lambda: (lambda ok_f: ok_f[1] if ok_f[0] else None)(cap.read())  # noqa: E731
-    rate = rate or fps
-    writer, which, k = None, [], 0
-    while (frame := read()) is not None:
-        if writer is None:  # MJPEG at top quality: every frame kept, decodable by every FFmpeg
-            writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"MJPG"), rate, frame.shape[1::-1])
-            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 100)
-        # output frame i shows the source frame that is on screen at time i / rate
-        while int(len(which) * fps / rate + 1e-9) == k:
-            writer.write(frame)
-            which.append(k)
-        k += 1
-    writer.release()
-    return out, fps, which
-
-
-def _read_gt(path: str) -> dict:
-    """{frame: (ids, xyxy)} of the people to find (MOTChallenge: conf 1 and class 1 where given)."""
-    rows = np.loadtxt(path, delimiter=",", ndmin=2)
-    if rows.shape[1] >= 8:
-        rows = rows[(rows[:, 6] != 0) & (rows[:, 7] == 1)]
-    out = {}
-    for f in np.unique(rows[:, 0]).astype(int):
-        r = rows[rows[:, 0] == f]
-        out[f] = (r[:, 1].astype(int), np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], 1))
-    return out
-
-
 def end_to_end(source: str, gt: str | None = None, rate: float | None = None, label: str = "person",
                options: list[str] | None = None) -> dict:
     import subprocess
     import tempfile
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     with tempfile.TemporaryDirectory(prefix="lookout-mot-") as tmp:
-        video, fps, which = _frames_video(source, rate, os.path.join(tmp, "frames.avi"))
+        video, fps, which = frames_at_rate(source, rate, os.path.join(tmp, "frames.avi"))
         jsonl, events = os.path.join(tmp, "d.jsonl"), os.path.join(tmp, "events")
         opts = options if options else ["--track", "--events", events]
         if "--events" not in opts:
@@ -178,8 +84,7 @@ def end_to_end(source: str, gt: str | None = None, rate: float | None = None, la
             by_label[e["label"]] = by_label.get(e["label"], 0) + 1
     lengths: dict[int, int] = {}
     acc = mm.MOTAccumulator(auto_id=True) if gt else None
-    truth = _read_gt(gt) if gt else {}
-    tl = lambda b: np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)  # noqa: E731
+    truth = read_boxes(gt, people_only=True) if gt else {}
     for k, line in enumerate(lines):
         dets = [d for d in line["detections"] if d["label"] == label and d.get("track_id", -1) >= 0]
         for d in dets:
@@ -187,7 +92,7 @@ def end_to_end(source: str, gt: str | None = None, rate: float | None = None, la
         if acc is not None and k < len(which) and (k == 0 or which[k] != which[k - 1]):
             g_ids, g_boxes = truth.get(which[k] + 1, (np.zeros(0, int), np.zeros((0, 4))))
             boxes = np.array([d["xyxy"] for d in dets], np.float64).reshape(-1, 4)
-            acc.update(g_ids, [d["track_id"] for d in dets], mm.distances.iou_matrix(tl(g_boxes), tl(boxes), max_iou=0.5))
+            acc.update(g_ids, [d["track_id"] for d in dets], mm.distances.iou_matrix(to_tlwh(g_boxes), to_tlwh(boxes), max_iou=0.5))
     out = {"source": os.path.basename(source.rstrip("/")), "frames": len(lines), "fps": round(rate or fps, 3),
            f"{label}_tracks": len(lengths),
            "median_track_frames": float(np.median(list(lengths.values()))) if lengths else 0.0,
@@ -219,4 +124,5 @@ if __name__ == "__main__":
     ap.add_argument("--match", type=float)
     ap.add_argument("--buffer", type=int)
     a = ap.parse_args()
-    print(json.dumps({"tracker": a.kind, **evaluate(a.kind, a.match, a.buffer)}))
+    make = (lambda: lookout_tracker(a.match, a.buffer)) if a.kind == "lookout" else (lambda: peer_tracker(a.kind))
+    print(json.dumps({"tracker": a.kind, **evaluate(make)}))

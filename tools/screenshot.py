@@ -126,14 +126,14 @@ def main() -> int:
         playing = all(c.source.endswith("demo_vtest.mp4") for c in configs)
 
         def shown() -> bool:
-            return all(t.seq >= 3 for t in win.grid.tiles) if len(configs) > 1 else win.shown_seq >= 3
+            return all(t.seq >= 3 for t in win.streams.grid.tiles) if len(configs) > 1 else win.shown_seq >= 3
 
         while time.monotonic() < end or (playing and not shown()):
             app.processEvents()
             time.sleep(0.01)
         win.timer.stop()  # no newer frame between the paint and the grab: the boxes below are the ones shown
         win.view.repaint()
-        for tile in win.grid.tiles:
+        for tile in win.streams.grid.tiles:
             tile.repaint()
         app.processEvents()
         app.sync()
@@ -155,7 +155,7 @@ def main() -> int:
                 "stats_rect": _stats_rect(win.view, origin.x() + offset.x(), origin.y() + offset.y()),
                 "labels": list(win.view.result.detections.labels) if win.view.result else [],
                 "class_ids": [int(c) for c in win.view.result.detections.class_ids] if win.view.result else [],
-                "tiles": [_tile_info(win, t, offset) for t in win.grid.tiles] if len(configs) > 1 else []}
+                "tiles": [_tile_info(win, t, offset) for t in win.streams.grid.tiles] if len(configs) > 1 else []}
         Path(args.out).with_suffix(".json").write_text(json.dumps(info, indent=1))
         win.close()
         app.processEvents()

@@ -4,10 +4,9 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from detector.engine.capture import capture_policy
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.run import RunConfig, fresh_models, load_models, make_analytics
-from detector.engine.session import LiveSession
+from detector.engine.live_session import LiveSession
 
 
 def build_window(configs: RunConfig | list[RunConfig], models: Models | None = None, snapshot_dir: str | None = None,
@@ -31,16 +30,13 @@ def build_window(configs: RunConfig | list[RunConfig], models: Models | None = N
         if models.analytics is None:
             models.analytics = make_analytics(config)
         events = LiveEvents(config, warn=lambda m: print(m, file=sys.stderr))
-    session = LiveSession(models, policy=capture_policy(config, window=True), events=events)
+    session = LiveSession(models, replace(config, source=None), events=events)
     if events is not None:  # its warnings (a folder that cannot be written) reach the status bar
         events.warn = session.messages.put
     several = len(configs) > 1
     for c in configs:
         if c.source:  # several: each stream its own tracker, counters and class filter over the shared models
-            session.add_source(c.source, capture_policy(c, window=True), name=c.stream or "",
-                               models=fresh_models(models, c) if several else models, focus=False, conf=c.conf,
-                               weight=c.weight, motion_keyframe=c.motion_keyframe if c.motion else None,
-                               regions=c.regions)
+            session.add_source(c, models=fresh_models(models, c) if several else models, focus=False)
     window = MainWindow(session, models, config, snapshot_dir=snapshot_dir, record_dir=record_dir, settings=settings)
     return window, session
 

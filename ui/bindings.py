@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Binding:
     key: str               # a QKeySequence in portable text: "Space", "Ctrl+O"
-    slot: str              # the MainWindow method it calls
+    slot: str              # the method it calls: the window's, or one of its controllers' ("streams.open_file")
     text: str              # its menu entry
     help: str              # its line in the F1 help
     menu: str              # "File", "View" or "Help"
@@ -19,14 +19,14 @@ class Binding:
 
 
 KEYS: tuple[Binding, ...] = (
-    Binding("Ctrl+O", "open_file", "Open file…", "open a video or image file (one more stream, in a tile)", "File"),
-    Binding("Ctrl+K", "open_camera", "Open webcam…", "open a webcam (one more stream)", "File"),
-    Binding("Ctrl+U", "open_url", "Open stream URL…", "open a stream URL (rtsp://, http://; one more stream)",
+    Binding("Ctrl+O", "streams.open_file", "Open file…", "open a video or image file (one more stream, in a tile)", "File"),
+    Binding("Ctrl+K", "streams.open_camera", "Open webcam…", "open a webcam (one more stream)", "File"),
+    Binding("Ctrl+U", "streams.open_url", "Open stream URL…", "open a stream URL (rtsp://, http://; one more stream)",
             "File"),
-    Binding("Ctrl+N", "show_start", "Sources…", "show the sources: cameras, files, the demo clip, recent ones",
+    Binding("Ctrl+N", "streams.show_start", "Sources…", "show the sources: cameras, files, the demo clip, recent ones",
             "File"),
-    Binding("S", "snapshot", "Snapshot", "save the annotated frame to the snapshot folder", "File"),
-    Binding("R", "toggle_record", "Record", "record on / off, into the recordings folder", "File",
+    Binding("S", "recording.snapshot", "Snapshot", "save the annotated frame to the snapshot folder", "File"),
+    Binding("R", "recording.toggle_record", "Record", "record on / off, into the recordings folder", "File",
             checkable=True, attr="act_record"),
     Binding("Ctrl+Q", "close", "Quit", "quit", "File"),
     Binding("Space", "toggle_pause", "Pause", "pause / resume", "View", checkable=True, attr="act_pause"),

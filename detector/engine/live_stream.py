@@ -10,11 +10,14 @@ import threading
 import time
 from typing import Callable
 
-from detector.engine.capture import CapturePolicy, CaptureThread
-from detector.engine.motion import MotionGate
-from detector.engine.pipeline import Engine, Models
-from detector.engine.regions import region_planner
+from dataclasses import replace
+
+from detector.engine.capture import CaptureThread, capture_policy
+from detector.engine.config import RunConfig
+from detector.engine.models import Models
+from detector.engine.stream_engine import Engine
 from detector.engine.stats import Stats
+from detector.engine.stream_parts import motion_gate, stream_regions
 from detector.engine.streams import Stream
 from detector.io.sources import mask_url
 from detector.types.frames import Frame
@@ -27,16 +30,13 @@ IDLE_STATE = ("none", "", "")
 
 
 class LiveStream(Stream):
-    def __init__(self, name: str, spec: str, policy: CapturePolicy, models: Models,
-                 log: Callable[[str], None], weight: float = 1.0, motion_keyframe: float | None = None,
-                 regions: str = ""):
-        """``log``: where its capture's lines and its own (playing, ended, lost) go. ``weight``: its
-        share of detector frames; ``motion_keyframe``: motion gating on (``--motion``), with a full
-        detection at least this often (s); ``regions``: ``--regions`` (engine.regions)."""
-        stats = Stats()
-        planner = region_planner(regions, min(models.detector.input_size), live=True, image_source=False)
-        super().__init__(name, None, Engine(models, stats), weight=weight, regions=planner)
-        self.motion_keyframe = motion_keyframe
+    def __init__(self, config: RunConfig, models: Models, log: Callable[[str], None]):
+        """``config``: the stream's options, as a run's (source, stream name, conf, weight, --motion,
+        --regions, the capture policy's); its source opens on the engine thread's next turn.
+        ``log``: where its capture's lines and its own (playing, ended, lost) go."""
+        super().__init__(config.stream or "", None, Engine(models, Stats(), min_score=config.conf),
+                         weight=config.weight)
+        self.config = config
         self.models, self.log = models, log
         self.done = True  # nothing to poll until its capture starts
         self.description = ""
@@ -46,15 +46,15 @@ class LiveStream(Stream):
         self._stepped: Frame | None = None  # the last frame let through by a step while paused
         self._latest: Result | None = None
         self._seq = 0
-        self._pending: tuple[str, CapturePolicy] | None = (spec, policy)
+        self._pending: RunConfig | None = config
         self._deadline = 0.0
-        self.state: tuple[str, str, str] = ("opening", spec, "")
+        self.state: tuple[str, str, str] = ("opening", config.source, "")
 
     # ---- requests (any thread) -------------------------------------------------------------------
-    def switch(self, spec: str, policy: CapturePolicy) -> None:
-        """Play ``spec`` instead, from the engine thread's next turn on."""
+    def switch(self, spec: str) -> None:
+        """Play ``spec`` instead, with the stream's other options, from the engine thread's next turn on."""
         with self._lock:
-            self._pending = (spec, policy)
+            self._pending = replace(self.config, source=spec)
             self.state = ("opening", spec, "")
 
     def latest(self) -> tuple[Result | None, int]:
@@ -109,7 +109,7 @@ class LiveStream(Stream):
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is not None:
-            self._start(*pending)
+            self._start(pending)
         cap = self.capture
         if cap is None:
             return
@@ -131,17 +131,20 @@ class LiveStream(Stream):
             else:
                 self._end(str(err) if cap.source is None else f"source lost: {err}")
 
-    def _start(self, spec: str, policy: CapturePolicy) -> None:
+    def _start(self, config: RunConfig) -> None:
         self.close()
+        self.config = config
         self.stats.info.pop("camera", None)  # the next source reports its own mode, if it is a camera
         self.stats.restart_rates()
-        cap = CaptureThread(spec, policy, self.stats, log=self.log, stream=self.name)
+        policy = capture_policy(config, window=True)
+        cap = CaptureThread(config.source, policy, self.stats, log=self.log, stream=self.name)
         if self.paused:
             cap.hold.set()
         cap.start()
         self.capture, self.done, self.error, self._last_raw = cap, False, None, None
-        # another scene: nothing to compare its first frames with
-        self.gate = MotionGate(self.motion_keyframe, live=True) if self.motion_keyframe is not None else None
+        # another scene: nothing to compare its first frames with; the stages as a run builds them
+        self.gate = motion_gate(config, policy.live)
+        self.regions = stream_regions(config, self.models, policy.live, image_source=False)
         self._deadline = time.monotonic() + policy.open_timeout_s + 5
 
     def _end(self, error: str | None) -> None:

@@ -13,20 +13,19 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from detector.engine.capture import capture_policy
-from detector.engine.config import (LOSSLESS_BATCH, RunConfig, check_run_writes, live_batch, lossless_run,
-                                    make_analytics)
+from detector.engine.config import RunConfig, check_run_writes, lossless_run, make_analytics
 from detector.engine.event_sinks import event_sink_for
 from detector.engine.output import OutputWorker, build_sinks
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.capture import CaptureThread
-from detector.engine.motion import MotionGate
 from detector.engine.output import SharedSink
-from detector.engine.pipeline import Engine
-from detector.engine.regions import RegionPlanner, region_planner, summary as regions_summary
+from detector.engine.stream_engine import Engine
+from detector.engine.regions import RegionPlanner, summary as regions_summary
 from detector.engine.stats import Stats
 from detector.engine.stream_names import split_source, unique_names
 from detector.engine.states import state_watchers
 from detector.engine.sub_labels import sub_labeller_for
+from detector.engine.stream_parts import motion_gate, new_scheduler, stop_captures, stream_regions
 from detector.engine.streams import Scheduler, Stream
 from detector.types.results import Result
 from detector.io.sinks import FileSink, SinkError
@@ -164,10 +163,8 @@ class StreamSet:
     def __init__(self, configs: list[RunConfig], models: Models, warn, named: bool):
         self.configs, self.named = configs, named
         self.runs = [StreamRun(c, models, warn, named) for c in configs]
-        asked = configs[0].batch
-        live = sum(r.policy.live for r in self.runs)
-        self.scheduler = Scheduler([], batch_lossless=asked or LOSSLESS_BATCH, batch_live=live_batch(live, asked),
-                                   expected=len(self.runs))
+        self.scheduler = new_scheduler([], sum(r.policy.live for r in self.runs), configs[0].batch,
+                                       expected=len(self.runs))
         for r in self.runs:  # what the stats say each stream's detector calls hold, at most
             r.stats.info["batch"] = self.scheduler.batch_live if r.policy.live else self.scheduler.batch_lossless
         self.shared: dict[str, SharedSink] = {}
@@ -200,8 +197,7 @@ class StreamSet:
             t.join(timeout)
 
     def __exit__(self, *exc) -> None:
-        for r in self.runs:
-            r.capture.stop(join_timeout=0)
+        stop_captures([r.capture for r in self.runs], join_timeout=0)  # each is joined in its finish()
         self.join_openers()
         for r in self.runs:
             r.finish()
@@ -291,10 +287,9 @@ class StreamRun:
         self.worker = OutputWorker(self.sinks, self.stats, self.config.queue_size, self.config.blur,
                                    warn=lambda m: self.warn(self.prefix + m))
         self.worker.start()
-        gate = MotionGate(self.config.motion_keyframe, live=self.policy.live) if self.config.motion else None
+        gate = motion_gate(self.config, self.policy.live)
         engine = Engine(self.models, self.stats, min_score=self.config.conf if self.named else None)
-        self.regions = region_planner(self.config.regions, min(self.models.detector.input_size), self.policy.live,
-                                      isinstance(source, ImageSource))
+        self.regions = stream_regions(self.config, self.models, self.policy.live, isinstance(source, ImageSource))
         self.stream = Stream(self.config.stream, self.capture, engine, gate, self.config.weight, self.config.max_frames,
                              self.regions)
 

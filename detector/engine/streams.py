@@ -22,7 +22,7 @@ from typing import Iterator
 
 from detector.engine.capture import QUEUE_BYTES, CaptureThread, EndOfStream
 from detector.engine.motion import MotionGate
-from detector.engine.pipeline import Engine
+from detector.engine.stream_engine import Engine
 from detector.engine.regions import RegionPlanner
 from detector.ops.regions import crop
 from detector.types.detections import Detections

@@ -5,6 +5,8 @@ exclusive, so a ``w`` x ``h`` label at (x, y) is ``(x, y, x + w, y + h)``.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -16,7 +18,9 @@ def place_labels(boxes: np.ndarray, sizes: list[tuple[int, int]], frame_wh: tupl
     x in [0, W] and y in [top, bottom] (``bottom`` defaults to H): the bands above ``top`` and
     below ``bottom`` hold the header and count rows. Each label takes the first free spot of:
     above its box, inside its top edge, below it, right-aligned above, then the same spots moved
-    one and two label heights further out; with none free, the spot overlapping placed labels least.
+    one and two label heights further out; then, in a crowd, the nearest free spot of a wider
+    search (up to ``SEARCH_ROWS`` label heights above and below, half a label width at a time
+    sideways); with none free, the spot overlapping placed labels least.
     """
     w, h = frame_wh
     bottom = h if bottom is None else bottom
@@ -28,7 +32,7 @@ def place_labels(boxes: np.ndarray, sizes: list[tuple[int, int]], frame_wh: tupl
             spots += [(bx1, by1 - lh * (k + 1)), (bx1, by2 + lh * k), (bx1, by1 + lh * k),
                       (bx2 - lw, by1 - lh * (k + 1)), (bx2 - lw, by2 + lh * k)]
         best, best_cost = None, None
-        for x, y in spots:
+        for x, y in itertools.chain(spots, _wider(bx1, by1, lw, lh)):
             # clamping keeps the label whole: at the frame's edges and clear of the bands
             x = min(max(x, 0), max(w - lw, 0))
             y = min(max(y, top), max(bottom - lh, top))
@@ -40,6 +44,18 @@ def place_labels(boxes: np.ndarray, sizes: list[tuple[int, int]], frame_wh: tupl
                     break
         placed.append(best)
     return np.array(placed, np.int64).reshape(-1, 4)
+
+
+SEARCH_ROWS = 8  # how far (label heights) the crowd search goes from a box; a leader line joins them
+
+
+def _wider(bx1: int, by1: int, lw: int, lh: int):
+    """Spots around the box's top-left corner, nearest first: rows of label heights up and down,
+    shifted sideways by half a label width (only reached when the usual spots are all taken)."""
+    offsets = [(dx, dy) for dy in range(-SEARCH_ROWS, SEARCH_ROWS + 1) for dx in range(-4, 5)]
+    offsets.sort(key=lambda o: (abs(o[0]) * lw / 2) ** 2 + (abs(o[1]) * lh) ** 2)
+    for dx, dy in offsets:
+        yield bx1 + dx * lw // 2, by1 - lh + dy * lh
 
 
 def leader(rect, box, gap: int = 4) -> tuple[tuple[int, int], tuple[int, int]] | None:

@@ -1,35 +1,36 @@
 """The window's engine thread: every stream it shows through one ``streams.Scheduler``, one detector.
 
-    live = LiveSession(models, spec, policy)         # one stream; add_source() for more
+    live = LiveSession(models, config)               # config.source: one stream; add_source() for more
     live.start(); live.latest(); live.pause(True); live.step(); live.set_source(other)
-    live.add_source(spec, policy, name); live.remove_source(stream); live.set_focus(stream)
+    live.add_source(config_or_spec, name); live.remove_source(stream); live.set_focus(stream)
     live.load("name", load_fn, apply_fn)             # model swaps, ordered, off the caller's thread
     live.start_recording(path); live.stop_recording(); live.stop()
 
-The same scheduler as the headless run (``run_streams``): one shared detector, each stream its own
-Engine, tracker, counters and stats (``live_stream.LiveStream``); the window differs only in what it
-does with the results (the newest of each stream painted) and in its controls, which act on the
-focused stream. No Qt here: the window pulls ``latest()`` on a timer, so its GUI thread never waits
-on inference or I/O, and a slow GUI skips results instead of slowing the engine.
+The same driver as the headless run (``run.StreamSet``): each stream built from its ``RunConfig``
+by ``stream_parts`` (capture policy, motion gate, regions), one shared detector, the scheduler with
+the same batch sizes, the captures stopped together; each stream its own Engine, tracker, counters
+and stats (``live_stream.LiveStream``). The window differs only in what it does with the results
+(the newest of each stream painted) and in its controls, which act on the focused stream. No Qt
+here: the window pulls ``latest()`` on a timer, so its GUI thread never waits on inference or I/O,
+and a slow GUI skips results instead of slowing the engine.
 """
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Callable
 
-from detector.engine.capture import CapturePolicy
-from detector.engine.config import live_batch
+from detector.engine.config import RunConfig
 from detector.engine.live_stream import IDLE_STATE, LiveStream
 from detector.engine.output import OutputWorker
-from detector.engine.pipeline import Models
+from detector.engine.models import Models
 from detector.engine.stats import Stats
+from detector.engine.stream_parts import new_scheduler, stop_captures
 from detector.engine.streams import Scheduler
 from detector.io.sinks import VideoSink
-from detector.io.sources import is_live_spec
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier
 
@@ -38,16 +39,18 @@ class LiveSession(threading.Thread):
     switch a source, pause/step, record, model swaps) between detector calls. Requests are plain
     method calls from any thread; none of them waits on I/O."""
 
-    def __init__(self, models: Models, source: str | None = None, policy: CapturePolicy | None = None,
-                 name: str = "", events=None):
+    def __init__(self, models: Models, source: RunConfig | str | None = None, events=None):
         """``models``: the loaded models every stream shares (and the first stream's own view of
-        them). ``policy``: for ``source``, and (its reconnect tries and source options: RTSP transport,
-        camera mode) for the sources opened later. ``events``: a ``live_events.LiveEvents``
-        (``--events``) that every stream's results go to, as a headless run's go to its event sinks."""
+        them). ``source``: the window's options (a ``RunConfig``; its source, if any, the first
+        stream), which the sources opened later take too (their capture policy: reconnect tries, RTSP
+        transport, camera mode; --motion, --regions, --batch); a bare spec is a config with defaults.
+        ``events``: a ``live_events.LiveEvents`` (``--events``) that every stream's results go to, as
+        a headless run's go to its event sinks."""
         super().__init__(name="lookout-engine", daemon=True)
         self.models = models
         self.messages: queue.Queue[str] = queue.Queue()
-        self._base_policy = policy or CapturePolicy(live=True)
+        config = source if isinstance(source, RunConfig) else RunConfig(source=source)
+        self.config = replace(config, source=None, stream="", weight=1.0)  # what a source opened later takes
         self._halt = threading.Event()
         self._wake = threading.Event()  # a request came: end the current wait for frames
         self._lock = threading.Lock()
@@ -62,8 +65,8 @@ class LiveSession(threading.Thread):
         self._load_seq: dict[str, int] = {}
         self._finishers: list[threading.Thread] = []
         self.events = events
-        if source is not None:
-            self.add_source(source, policy, name=name, models=models)
+        if config.source:
+            self.add_source(config, models=models)
 
     # ---- streams (any thread) ----------------------------------------------------------------------
     def streams(self) -> list[LiveStream]:
@@ -80,22 +83,22 @@ class LiveSession(threading.Thread):
             if stream is None or stream in self._streams:
                 self._focus = stream
 
-    def add_source(self, spec: str, policy: CapturePolicy | None = None, name: str = "",
-                   models: Models | None = None, focus: bool = True, conf: float | None = None,
-                   **options) -> LiveStream:
-        """A new stream on ``spec`` (opened by the engine thread), with ``models`` (default: the shared
-        models with a tracker, counters and class filter of its own: none yet) and its own score
-        threshold ``conf`` (default: the detector's now). ``options``: the LiveStream's (weight,
-        motion_keyframe, regions)."""
+    def add_source(self, source: RunConfig | str, name: str = "", models: Models | None = None,
+                   focus: bool = True) -> LiveStream:
+        """A new stream (opened by the engine thread) on ``source``: a RunConfig (the command line's
+        stream), or a spec opened from the window, which takes the window's options, the name
+        ``name`` and the detector's score threshold now. ``models``: default the shared models with a
+        tracker, counters and class filter of its own (none yet)."""
+        config = source if isinstance(source, RunConfig) else replace(
+            self.config, source=source, stream=name, conf=self.models.detector.score_threshold)
         if models is None:
             m = self.models.snapshot()
             models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
             if self.events is not None:  # events are confirmed tracks: a stream added later tracks too
                 from detector.engine.config import make_analytics
                 models.analytics = make_analytics(self.events.config)
-        stream = LiveStream(name, spec, self._policy_for(spec, policy), models, lambda msg: None, **options)
+        stream = LiveStream(config, models, lambda msg: None)
         stream.log = lambda msg: self._say(stream, msg)
-        stream.engine.min_score = self.models.detector.score_threshold if conf is None else conf
         with self._lock:
             self._streams.append(stream)
             if focus or self._focus is None:
@@ -118,19 +121,14 @@ class LiveSession(threading.Thread):
             self.stop_recording()
         self._wake.set()
 
-    def set_source(self, spec: str, policy: CapturePolicy | None = None) -> None:
+    def set_source(self, spec: str) -> None:
         """Switch the focused stream to another source (a new stream if there is none)."""
         stream = self._focus
         if stream is None:
-            self.add_source(spec, policy)
+            self.add_source(spec)
             return
-        stream.switch(spec, self._policy_for(spec, policy))
+        stream.switch(spec)
         self._wake.set()
-
-    def _policy_for(self, spec: str, policy: CapturePolicy | None) -> CapturePolicy:
-        if policy is None:  # a viewer plays files in real time
-            policy = dataclasses.replace(self._base_policy, live=True, play_realtime=not is_live_spec(spec))
-        return policy
 
     def _say(self, stream: LiveStream, msg: str) -> None:
         several = len(self._streams) > 1
@@ -291,10 +289,12 @@ class LiveSession(threading.Thread):
                 key = [(id(s), id(s.capture)) for s in ready]
                 if key != members:  # a stream or a source came or went: a scheduler for those there are now
                     members = key
-                    scheduler = Scheduler(ready, batch_live=live_batch(sum(s.live for s in ready)))
+                    scheduler = new_scheduler(ready, sum(s.live for s in ready), self.config.batch)
                 self._turn(scheduler)
         finally:
-            for s in self.streams() + self._removed:
+            streams = self.streams() + self._removed
+            stop_captures([s.capture for s in streams])  # together, as a run's stop, then joined
+            for s in streams:
                 s.close()
             self.stop_recording()
             if self.events is not None:  # after the streams stop: their events end, then the hub closes
