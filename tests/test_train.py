@@ -415,11 +415,11 @@ def test_state_region_follows_people_entering_and_leaving_without_flicker(road_m
     assert config["state_topic"].endswith("/state/road")
 
 
-def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(tmp_path):
-    out, jsonl = tmp_path / "crops", tmp_path / "d.jsonl"
-    p = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out, "--min-size", "24")
-    assert p.returncode == 0, p.stderr
-    p = lookout("--source", DEMO_CLIP, "--detections", jsonl, "--track", "--classes", "person", "--conf", "0.5",
+def assert_crops_of_person_tracks(out, source, stem, tmp_path):
+    """Each crop in ``out`` is a person box of ``source`` (a tracking run of it, in a JSONL) with the
+    run-time margin, named ``<stem>_person_t<track>_f<frame>.jpg``; 3 at most a track, 8 tracks or more."""
+    jsonl = tmp_path / f"{stem}.jsonl"
+    p = lookout("--source", source, "--detections", jsonl, "--track", "--classes", "person", "--conf", "0.5",
                 "--no-progress")
     assert p.returncode == 0, p.stderr
     frames = {f["frame"]: f for f in map(json.loads, jsonl.read_text().splitlines())}
@@ -428,8 +428,8 @@ def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(t
     from detector.engine.sub_labels import crop_box
     from detector.train.crops import MARGIN
     for name in names:
-        stem, label, t, f = name[:-4].rsplit("_", 3)
-        assert stem == "demo_vtest" and label == "person"
+        s, label, t, f = name[:-4].rsplit("_", 3)
+        assert s == stem and label == "person"
         track, frame = int(t[1:]), int(f[1:])
         per_track[track] = per_track.get(track, 0) + 1
         box = next(d["xyxy"] for d in frames[frame]["detections"] if d.get("track_id") == track)
@@ -437,6 +437,35 @@ def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(t
         h, w = cv2.imread(str(out / name)).shape[:2]
         assert abs(w - (x2 - x1)) <= 2 and abs(h - (y2 - y1)) <= 2, (name, box)
     assert len(per_track) >= 8 and max(per_track.values()) <= 3
+    return names
+
+
+def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(tmp_path):
+    out = tmp_path / "crops"
+    p = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out, "--min-size", "24")
+    assert p.returncode == 0, p.stderr
+    names = assert_crops_of_person_tracks(out, DEMO_CLIP, "demo_vtest", tmp_path)
     again = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out)
     one_error_line(again, "already holds", "--overwrite")
     assert sorted(q.name for q in out.iterdir()) == names
+
+
+def test_crops_reads_the_clips_of_an_events_folder(tmp_path):
+    """The folder --events wrote for the demo clip: its person events' clip is read, crops named after it."""
+    events = tmp_path / "events"
+    p = lookout("--source", DEMO_CLIP, "--events", events, "--headless", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    records = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]
+    clips = sorted({r["clip"] for r in records if r["label"] == "person" and r["clip"]})
+    assert len(clips) == 1, clips  # one clip: the events overlap from the first frame to the last
+    out = tmp_path / "crops"
+    p = lookout("crops", events, "--label", "person", "--out", out, "--min-size", "24")
+    assert p.returncode == 0, p.stderr
+    assert "1 event clip" in p.stderr
+    clip = events / clips[0]
+    assert_crops_of_person_tracks(out, clip, clip.stem, tmp_path)
+    # no events of a label the detector has, and clips pruned: one line each, nothing written
+    one_error_line(lookout("crops", events, "--label", "dog", "--out", tmp_path / "dogs"), "no events of dog")
+    clip.unlink()
+    one_error_line(lookout("crops", events, "--label", "person", "--out", tmp_path / "gone"), "has its clip left")
+    assert not (tmp_path / "dogs").exists() and not (tmp_path / "gone").exists()
