@@ -13,15 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from conftest import DEMO_CLIP, ROOT, shared_path
-
-# A patch of road in vtest.avi that people walk across: in the clip of frames 300-449 someone
-# enters it, leaves and another enters (found by scanning regions of the detector's JSONL of the whole
-# of vtest for one people enter and leave, each time for a second or more). Its classifier trains on
-# the other frames of vtest, and the state test runs on that clip, never trained on.
-ROAD = (448, 160, 544, 288)
-ROAD_CLIP = (300, 450)
-WEAK = 0.2  # a person box at this score touching the region: someone may be there, so not "empty"
-
+from state_model import ROAD, ROAD_CLIP, occupancy, overlap
 
 def lookout(*args, timeout=900):
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
@@ -152,56 +144,31 @@ def test_state_region_outside_the_frame_and_models_without_a_card_are_refused(tm
 
 # ---- real training on vtest.avi, used on the demo clip --------------------------------------------
 
-def _overlap(box, region) -> float:
-    """Fraction of ``box``'s area inside ``region`` (both xyxy pixels)."""
-    ix = max(0.0, min(box[2], region[2]) - max(box[0], region[0]))
-    iy = max(0.0, min(box[3], region[3]) - max(box[1], region[1]))
-    return ix * iy / max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
-
-
-def occupancy(boxes, scores, region) -> str | None:
-    """What the detector's person boxes (xyxy pixels) and scores say of ``region``: "occupied" when a
-    box of score 0.5 or more is over half inside it, "empty" when no box of score ``WEAK`` or more
-    touches it, None in between (someone half in, or a box too weak to trust either way)."""
-    if any(s >= 0.5 and _overlap(b, region) > 0.5 for b, s in zip(boxes, scores)):
-        return "occupied"
-    if all(s < WEAK or _overlap(b, region) == 0 for b, s in zip(boxes, scores)):
-        return "empty"
-    return None
-
-
 @pytest.fixture(scope="module")
 def vtest_sets(tmp_path_factory):
-    """From vtest.avi (every 4th frame), with the embedded detector's boxes: person/none crops of
-    frames 200-795 (a person box with the run-time margin; a patch of the same size where no person
-    is), empty/occupied crops of ``ROAD`` from the frames outside ``ROAD_CLIP`` (and 2 s around it),
-    and that clip itself (MJPG, as a camera's recording)."""
+    """Person/none crops from vtest.avi frames 200-795 (every 4th), with the embedded detector's
+    boxes: a person box with the run-time margin; a patch of the same size where no person is."""
     vtest = shared_path("media/vtest.avi")
     from detector.engine.sub_labels import crop_box
     from detector.runtime.loader import load_detector
     from detector.train.crops import MARGIN
     det = load_detector()
-    det.score_threshold = WEAK  # the weak boxes keep "empty" crops empty; people crops keep to 0.5
     root = tmp_path_factory.mktemp("vtest_sets")
     rng = np.random.default_rng(0)
     cap = cv2.VideoCapture(str(vtest))
-    clip = cv2.VideoWriter(str(root / "road_clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (768, 576))
-    counts = {"person": 0, "none": 0, "empty": 0, "occupied": 0}
+    counts = {"person": 0, "none": 0}
     k = -1
     while True:
         ok, frame = cap.read()
         if not ok:
             break
         k += 1  # the frame's index in vtest.avi
-        if ROAD_CLIP[0] <= k < ROAD_CLIP[1]:
-            clip.write(frame)
-        if k % 4:
+        if k < 200 or k % 4:
             continue
         h, w = frame.shape[:2]
         d = det.detect(frame)
-        is_person = np.array([lab == "person" for lab in d.labels], bool)
-        people = [b for b, p, s in zip(d.xyxy, is_person, d.scores) if p and s >= 0.5]
-        for b in people[:4] if k >= 200 else ():
+        people = [b for b, lab, s in zip(d.xyxy, d.labels, d.scores) if lab == "person" and s >= 0.5]
+        for b in people[:4]:
             box = crop_box(b, w, h, MARGIN)
             if box and min(box[2] - box[0], box[3] - box[1]) >= 12:  # far-away people too: they are in the clip
                 write_jpg(root / "people" / "person" / f"{k:04d}_{counts['person']}.jpg", frame[box[1]:box[3], box[0]:box[2]])
@@ -209,17 +176,10 @@ def vtest_sets(tmp_path_factory):
                 bw, bh = box[2] - box[0], box[3] - box[1]
                 for _ in range(20):  # the same size somewhere no person is
                     x, y = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
-                    if all(_overlap(p, (x, y, x + bw, y + bh)) == 0 for p in people):
+                    if all(overlap(p, (x, y, x + bw, y + bh)) == 0 for p in people):
                         write_jpg(root / "people" / "none" / f"{k:04d}_{counts['none']}.jpg", frame[y:y + bh, x:x + bw])
                         counts["none"] += 1
                         break
-        if ROAD_CLIP[0] - 20 <= k < ROAD_CLIP[1] + 20:
-            continue
-        state = occupancy(d.xyxy[is_person], d.scores[is_person], ROAD)
-        if state:  # half in, half out: no clear answer to learn from
-            write_jpg(root / "road" / state / f"{k:04d}.jpg", frame[ROAD[1]:ROAD[3], ROAD[0]:ROAD[2]])
-            counts[state] += 1
-    clip.release()
     assert min(counts.values()) >= 10, counts
     return root, counts
 
@@ -350,15 +310,6 @@ def test_sub_labeller_looks_a_few_times_per_track_not_every_frame():
     assert Counting.calls * 3 < boxes, (Counting.calls, boxes)  # not every box of every frame
 
 
-@pytest.fixture(scope="module")
-def road_model(vtest_sets, tmp_path_factory):
-    root, _ = vtest_sets
-    out = tmp_path_factory.mktemp("models") / "road.onnx"
-    p = lookout("train", root / "road", "--out", out, "--base", "coco", "--no-progress")
-    assert p.returncode == 0, p.stderr
-    return out, p.stderr
-
-
 def occupancy_changes(frames) -> list[tuple[str, int, int]]:
     """Where the detector's person boxes (this run's JSONL) say ``ROAD`` changed: (new state, last
     frame of the old one, first frame of the new), the frames in between unclear; the first entry is
@@ -377,12 +328,13 @@ def occupancy_changes(frames) -> list[tuple[str, int, int]]:
 
 
 @pytest.mark.slow
-def test_state_region_follows_people_entering_and_leaving_without_flicker(road_model, vtest_sets, tmp_path, broker):
-    """A model trained on vtest's other frames, on a clip of people crossing the region: its state
-    changes where the detector's person boxes enter and leave it, once each, and only there."""
+def test_state_region_follows_people_entering_and_leaving_without_flicker(road_model, road_sets, tmp_path, broker):
+    """A model trained on vtest's other frames (state_model.py), on a clip of people crossing the
+    region: its state changes where the detector's person boxes enter and leave it, once each, and
+    only there."""
     model, log = road_model
     assert float(log.split("validation accuracy ")[1].split()[0]) >= 0.9, log
-    root, _ = vtest_sets
+    root, _ = road_sets
     jsonl, events = tmp_path / "d.jsonl", tmp_path / "events"
     region = ",".join(map(str, ROAD))
     # the default --state-interval (5 s) and --state-hold (3): checks come from motion in the region
