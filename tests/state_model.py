@@ -42,23 +42,39 @@ def occupancy(boxes, scores, region) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def road_sets(tmp_path_factory):
-    """(folder, counts): folder/road/{empty,occupied}/*.jpg crops of ``ROAD`` and folder/road_clip.avi."""
-    vtest = shared_path("media/vtest.avi")
-    from detector.runtime.loader import load_detector
-    det = load_detector()
-    det.score_threshold = WEAK  # the weak boxes keep "empty" crops empty
-    root = tmp_path_factory.mktemp("road_sets")
-    cap = cv2.VideoCapture(str(vtest))
-    clip = cv2.VideoWriter(str(root / "road_clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (768, 576))
-    counts = {"empty": 0, "occupied": 0}
-    k = -1
+def vtest_frames():
+    """(index, frame) of every frame of vtest.avi, in order (skips the test when it is absent)."""
+    cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
+    k = 0
     while True:
         ok, frame = cap.read()
         if not ok:
             break
-        k += 1  # the frame's index in vtest.avi
+        yield k, frame
+        k += 1
+    cap.release()
+
+
+def train_model(data, out, *options) -> tuple:
+    """``lookout train DATA --out OUT --base coco`` (the COCO body: offline) with ``options``:
+    (model path, its log)."""
+    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", str(data), "--out", str(out), "--base",
+                        "coco", "--no-progress", *map(str, options)], capture_output=True, text=True, timeout=900,
+                       cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    return out, p.stderr
+
+
+@pytest.fixture(scope="session")
+def road_sets(tmp_path_factory):
+    """(folder, counts): folder/road/{empty,occupied}/*.jpg crops of ``ROAD`` and folder/road_clip.avi."""
+    from detector.runtime.loader import load_detector
+    det = load_detector()
+    det.score_threshold = WEAK  # the weak boxes keep "empty" crops empty
+    root = tmp_path_factory.mktemp("road_sets")
+    clip = cv2.VideoWriter(str(root / "road_clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (768, 576))
+    counts = {"empty": 0, "occupied": 0}
+    for k, frame in vtest_frames():
         if ROAD_CLIP[0] <= k < ROAD_CLIP[1]:
             clip.write(frame)
         if k % 4 or ROAD_CLIP[0] - 20 <= k < ROAD_CLIP[1] + 20:
@@ -78,10 +94,6 @@ def road_sets(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def road_model(road_sets, tmp_path_factory):
-    """(model path, lookout train's log): trained with the defaults on the COCO body (offline)."""
+    """(model path, lookout train's log): the default settings on the COCO body."""
     root, _ = road_sets
-    out = tmp_path_factory.mktemp("road_model") / "road.onnx"
-    p = subprocess.run([sys.executable, str(ROOT / "main.py"), "train", str(root / "road"), "--out", str(out),
-                        "--base", "coco", "--no-progress"], capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert p.returncode == 0, p.stderr
-    return out, p.stderr
+    return train_model(root / "road", tmp_path_factory.mktemp("road_model") / "road.onnx")

@@ -12,8 +12,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import DEMO_CLIP, ROOT, shared_path
-from state_model import ROAD, ROAD_CLIP, occupancy, overlap
+from conftest import DEMO_CLIP, ROOT
+from state_model import ROAD, ROAD_CLIP, occupancy, overlap, train_model, vtest_frames
 
 def lookout(*args, timeout=900):
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
@@ -148,21 +148,14 @@ def test_state_region_outside_the_frame_and_models_without_a_card_are_refused(tm
 def vtest_sets(tmp_path_factory):
     """Person/none crops from vtest.avi frames 200-795 (every 4th), with the embedded detector's
     boxes: a person box with the run-time margin; a patch of the same size where no person is."""
-    vtest = shared_path("media/vtest.avi")
     from detector.engine.sub_labels import crop_box
     from detector.runtime.loader import load_detector
     from detector.train.crops import MARGIN
     det = load_detector()
     root = tmp_path_factory.mktemp("vtest_sets")
     rng = np.random.default_rng(0)
-    cap = cv2.VideoCapture(str(vtest))
     counts = {"person": 0, "none": 0}
-    k = -1
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        k += 1  # the frame's index in vtest.avi
+    for k, frame in vtest_frames():
         if k < 200 or k % 4:
             continue
         h, w = frame.shape[:2]
@@ -187,10 +180,7 @@ def vtest_sets(tmp_path_factory):
 @pytest.fixture(scope="module")
 def people_model(vtest_sets, tmp_path_factory):
     root, _ = vtest_sets
-    out = tmp_path_factory.mktemp("models") / "people.onnx"
-    p = lookout("train", root / "people", "--out", out, "--base", "coco", "--objects", "person", "--no-progress")
-    assert p.returncode == 0, p.stderr
-    return out, p.stderr
+    return train_model(root / "people", tmp_path_factory.mktemp("models") / "people.onnx", "--objects", "person")
 
 
 @pytest.mark.slow

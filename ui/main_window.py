@@ -31,6 +31,7 @@ from detector.util.files import part_path
 
 from .bindings import KEYS
 from .counter_actions import CounterActions
+from .crop_menu import CropMenu
 from .grid_actions import GridActions
 from .help_dialog import HelpDialog
 from .notice import SavedNotice
@@ -62,6 +63,7 @@ class MainWindow(SidePanel, CounterActions, SourceActions, GridActions, QMainWin
         self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video takes the keys back
         self.view.setMinimumSize(480, 320)
         self.view.on_counter = self.add_counter
+        self.crop_menu = CropMenu(self.view, lambda text: self.statusBar().showMessage(text, 10000))  # right-click
         self.start_view = StartView()
         self.start_view.chosen.connect(self.open_source)
         self.start_view.open_file_asked.connect(self.open_file)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 
 from detector.models.registry import DEFAULT_MODEL
@@ -29,15 +28,6 @@ def crops_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0: all)")
     p.add_argument("--overwrite", "-y", action="store_true", help="replace crops of an earlier run of this source")
     return p
-
-
-def crop_name(stem: str, label: str, track: int, frame: int) -> str:
-    return f"{stem}_{label}_t{track:05d}_f{frame:06d}.jpg"
-
-
-def _stem(source: str) -> str:
-    base = os.path.splitext(os.path.basename(source.rstrip("/")))[0] or "stream"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base)[:40]
 
 
 def event_clips(folder: str, labels: set[str]) -> tuple[list[str], int]:
@@ -77,6 +67,7 @@ def is_events_folder(path: str) -> bool:
 def crops_main(argv: list[str]) -> int:
     a = crops_parser().parse_args(argv)
     labels = {s.strip() for s in a.label.split(",") if s.strip()}
+    from detector.train.crops import crop_name, source_stem
     checks = [(1 <= a.per_track <= 20, f"expected --per-track from 1 to 20, got {a.per_track}"),
               (8 <= a.min_size <= 1000, f"expected --min-size from 8 to 1000 pixels, got {a.min_size}"),
               (a.max_frames >= 0, f"expected --max-frames >= 0, got {a.max_frames}"),
@@ -87,11 +78,11 @@ def crops_main(argv: list[str]) -> int:
     if os.path.exists(a.out) and not os.path.isdir(a.out):
         raise ValueError(f"--out {a.out!r} is a file; give a folder for the crops")
     sources, gone = (event_clips(a.source, labels) if is_events_folder(a.source) else ([a.source], 0))
-    stems = [_stem(s) for s in sources]
+    stems = [source_stem(s) for s in sources]
     if os.path.isdir(a.out) and not a.overwrite:
         earlier = [n for n in os.listdir(a.out) if n.endswith(".jpg") and any(n.startswith(s + "_") for s in stems)]
         if earlier:
-            raise ValueError(f"--out {a.out!r} already holds {len(earlier)} crop(s) of {_stem(a.source)}; pass "
+            raise ValueError(f"--out {a.out!r} already holds {len(earlier)} crop(s) of {source_stem(a.source)}; pass "
                              f"--overwrite (-y) to replace them, or pick another folder")
     from detector.cli.options import _check_classes
     _check_classes(a.model, tuple(sorted(labels)), "--label")
