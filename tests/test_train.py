@@ -392,6 +392,7 @@ def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(t
     assert sorted(q.name for q in out.iterdir()) == names
 
 
+@pytest.mark.slow
 def test_crops_reads_the_clips_of_an_events_folder(tmp_path):
     """The folder --events wrote for the demo clip: its person events' clip is read, crops named after it."""
     events = tmp_path / "events"

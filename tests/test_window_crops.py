@@ -64,6 +64,12 @@ def test_a_box_context_menu_saves_its_crop_into_a_class_folder(qtbot, tmp_path):
         menus.choose_folder = lambda start: asked.append(start) or ""  # cancelled: nothing saved
         next(a for a in menus.menu_at(point).actions() if a.text() == "Save crop to class…").trigger()
         assert asked == ["", str(classes)] and len(list(classes.rglob("*.jpg"))) == 2
+        # a class the window blurs (--blur): its crop would show what the blur hides, so none is saved
+        said = []
+        menus.say = said.append
+        win.view.set_blur({"person"})
+        assert menus.save(result, j, classes / "visitor") is None and "blurred" in said[-1]
+        assert len(list(classes.rglob("*.jpg"))) == 2
         # away from every box: no menu
         boxes = win.view.widget_boxes()
         empty = next(QPoint(x, y) for y in range(5, win.view.height(), 10) for x in range(5, win.view.width(), 10)

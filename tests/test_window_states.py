@@ -4,6 +4,7 @@ state_model.py, on a clip of people crossing the region)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from state_model import ROAD
 from window_helpers import grab_pixels, no_thread_left
@@ -15,6 +16,7 @@ def _orange(rgb: np.ndarray) -> np.ndarray:
     return np.all(np.abs(rgb.astype(int) - ORANGE_RGB) <= 40, axis=-1)
 
 
+@pytest.mark.slow  # training the model (once a session, shared with test_train) takes about 45 s
 def test_window_draws_state_regions_and_their_current_state(qtbot, tmp_path, road_model, road_sets):
     from PyQt6.QtCore import QSettings
 

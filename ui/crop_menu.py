@@ -79,7 +79,12 @@ class CropMenu:
 
     def save(self, result, i: int, folder: Path) -> Path | None:
         """Box ``i`` of ``result`` cut as ``lookout crops`` cuts it, as JPEG in ``folder`` (made if
-        missing), under a name no file has; the folder goes to the front of the remembered ones."""
+        missing), under a name no file has; the folder goes to the front of the remembered ones. None
+        (and a line to ``say``) for a class the window blurs, a box too small, a folder not writable."""
+        label = result.detections.labels[i]
+        if label in self.view.annotation.blur.classes:  # the frame's own pixels would show what --blur hides
+            self.say(f"{label} boxes are blurred (--blur): their crops are not saved")
+            return None
         image = result.frame.image
         h, w = image.shape[:2]
         box = crop_box(result.detections.xyxy[i], w, h, MARGIN)
@@ -88,8 +93,7 @@ class CropMenu:
             return None
         dets = result.detections
         track = int(dets.track_ids[i]) if dets.track_ids is not None and dets.track_ids[i] >= 0 else 0
-        name = crop_name(result.frame.stream or source_stem(result.frame.source), dets.labels[i], track,
-                         result.frame.index)
+        name = crop_name(result.frame.stream or source_stem(result.frame.source), label, track, result.frame.index)
         ok, jpg = cv2.imencode(".jpg", image[box[1]:box[3], box[0]:box[2]], [cv2.IMWRITE_JPEG_QUALITY, 95])
         path = None
         try:
