@@ -162,3 +162,7 @@ def main_in_child(*args, env=None, timeout=120):
     assert last.startswith("runtimes loaded:"), (p.stdout, p.stderr)
     p.stdout = p.stdout[: p.stdout.rfind("runtimes loaded:")]
     return p, eval(last.split(":", 1)[1])  # noqa: S307 (a list of names this helper printed)
+
+
+# the state classifier of a real clip that test_train and the window tests share, trained once a run
+from state_model import road_model, road_sets  # noqa: E402,F401

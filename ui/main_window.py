@@ -26,6 +26,7 @@ from detector.engine.stats import RateMeter
 
 from .bindings import KEYS
 from .counter_controls import CounterControls
+from .crop_menu import CropMenu
 from .help_dialog import HelpDialog
 from .model_controls import ModelControls
 from .output_folders import app_settings
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.view.set_blur(config.blur)
         self.view.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the video takes the keys back
         self.view.setMinimumSize(480, 320)
+        self.crop_menu = CropMenu(self.view, lambda text: self.say(text, 10000))  # right-click a box
         self.start_view = StartView()
         self.stage = QStackedWidget()
         self.stage.addWidget(self.view)

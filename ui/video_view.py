@@ -53,7 +53,8 @@ class VideoView(QWidget):
         """Show ``result``: its frame drawn by the outputs' renderer (track IDs and trails while
         ``show_tracks``)."""
         dets = result.detections if self.show_tracks else _untracked(result.detections)
-        drawn, self.label_rects, _ = self.annotation.draw(result.frame.image, dets, analytics=result.analytics)
+        drawn, self.label_rects, _ = self.annotation.draw(result.frame.image, dets, analytics=result.analytics,
+                                                          states=result.states)
         self.result, self._image = result, np.ascontiguousarray(drawn)
         self._qimage = qimage_of(self._image)
         self.update()

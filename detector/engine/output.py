@@ -75,8 +75,8 @@ class OutputWorker(threading.Thread):
                 t0 = time.perf_counter()
                 if self.blur and self.needs_annotated:  # before any image sink sees the frame: raw dumps too
                     result = blurred(result, self.blur)
-                annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics)
-                             if self.needs_annotated else None)
+                annotated = (annotate(result.frame.image, result.detections, analytics=result.analytics,
+                                      states=result.states) if self.needs_annotated else None)
                 t1 = time.perf_counter()
                 for sink in self.sinks:
                     if sink in self._stopped_sinks:

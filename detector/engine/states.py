@@ -5,10 +5,12 @@ its answer held for a few checks before it counts as a change (no flicker).
     --state garage=0.1,0.2,0.4,0.6:garage.onnx   (fractions of the frame, or pixels)
 
 The region is looked at on the first frame, then whenever its pixels changed (mean absolute
-difference of a small grey copy against the last check's above ``motion``) and at least every
-``interval_s`` seconds. A label becomes the state once it is the top answer ``hold`` checks in a
-row; the change is on ``Result.states`` (and becomes a "state" event with from/to and a snapshot
-where --events is on, and an MQTT topic and Home Assistant sensor where --mqtt is).
+difference of a small grey copy against the last check's above ``motion``), on every frame while a
+new answer waits to be held, and at least every ``interval_s`` seconds. A label becomes the state
+once it is the top answer ``hold`` checks in a row; the change is on ``Result.states`` (and becomes
+a "state" event with from/to and a snapshot where --events is on, and an MQTT topic and Home
+Assistant sensor where --mqtt is). Every frame's ``RegionState`` carries the region's pixel box,
+which the outputs and the window draw with the state.
 """
 from __future__ import annotations
 
@@ -75,8 +77,11 @@ class StateWatcher:
         x1, y1, x2, y2 = self._pixels
         crop = image[y1:y2, x1:x2]
         grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-        if not (self._moved(grey) or t - self._last_t >= self.interval_s):
-            return RegionState(self.name, self.state, self.score)
+        # a new answer is looked at again on the next frames, not only on motion: someone who walked
+        # out leaves a still region, and its change would otherwise wait for the interval
+        pending = self._candidate is not None and self._candidate != self.state
+        if not (pending or self._moved(grey) or t - self._last_t >= self.interval_s):
+            return RegionState(self.name, self.state, self.score, box=self._pixels)
         self._last_grey, self._last_t = grey, t
         self.checks += 1
         label, p = self.classifier.classify(crop, k=1)[0]
@@ -89,7 +94,7 @@ class StateWatcher:
         if self._streak >= self.hold and label != self.state:
             before, self.state, self.score = self.state, label, p
             return RegionState(self.name, self.state, self.score, True, before, self._pixels)
-        return RegionState(self.name, self.state, self.score)
+        return RegionState(self.name, self.state, self.score, box=self._pixels)
 
 
 def state_watchers(config, device: str = "cpu") -> tuple[StateWatcher, ...]:

@@ -171,7 +171,8 @@ class StreamRecorder(threading.Thread):
                         self.store.clip_part(item[2], rel)
                 elif kind == "frame" and sink is not None:
                     r = item[1]
-                    img = annotate(r.frame.image, r.detections, analytics=r.analytics) if self.annotated else None
+                    img = (annotate(r.frame.image, r.detections, analytics=r.analytics, states=r.states)
+                           if self.annotated else None)
                     sink.write(r, img)
                     last_pts = r.frame.pts_ms
                 elif kind == "close" and sink is not None:

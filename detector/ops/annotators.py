@@ -134,6 +134,31 @@ class CounterAnnotator:
             draw_text(image, line.name, x, y, style, (0, 255, 255))
 
 
+class StateAnnotator:
+    """``--state`` regions (``RegionState``s with their pixel ``box``): each region's outline and
+    "name: state 0.97" on it ("name: ?" until a first state has held), the caption on the outline's
+    top edge, moved inside the frame where the edge is at its border."""
+
+    COLOUR = (0, 165, 255)  # BGR orange: apart from the class colours of boxes and the counters' yellow and cyan
+
+    def __init__(self, relative_size: float = 0.7):
+        self.relative_size = relative_size
+
+    def __call__(self, image: np.ndarray, states) -> None:
+        h, w = image.shape[:2]
+        t = stroke(h, w)
+        style = TextStyle.for_frame(h, w, self.relative_size)
+        for st in states:
+            if st.box is None:
+                continue
+            x1, y1, x2, y2 = st.box
+            cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), self.COLOUR, t)
+            text = f"{st.name}: {st.state} {st.score:.2f}" if st.state is not None else f"{st.name}: ?"
+            tw, th = style.size(text)
+            draw_text(image, text, min(max(x1, 0), max(w - tw, 0)), min(max(y1 - th, 0), max(h - th, 0)), style,
+                      self.COLOUR)
+
+
 class RowsAnnotator:
     """Rows of text across the top (``at="top"``: the stats header, the frame classifier's
     "scene:") or the bottom (``at="bottom"``: the counts), each on a solid dark background.

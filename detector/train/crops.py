@@ -1,8 +1,11 @@
 """``lookout crops``: the sharpest few crops of each track of some labels, to sort into class folders
 for ``lookout train``. The crops are cut as ``--classify-labels`` cuts them at run time (the box and
-the same margin, ``engine.sub_labels.crop_box``), so the model trains on what it will see."""
+the same margin, ``engine.sub_labels.crop_box``), so the model trains on what it will see. The
+window's "Save crop to class" cuts and names its crops the same way."""
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 
 import cv2
@@ -11,6 +14,17 @@ import numpy as np
 from detector.engine.sub_labels import crop_box
 
 MARGIN = 0.1
+
+
+def crop_name(stem: str, label: str, track: int, frame: int) -> str:
+    """``<source>_<label>_t<track>_f<frame>.jpg``: the crops of one track sort together."""
+    return f"{stem}_{label}_t{track:05d}_f{frame:06d}.jpg"
+
+
+def source_stem(source: str) -> str:
+    """A file-name-safe short name of a source: a file's or folder's name without its extension."""
+    base = os.path.splitext(os.path.basename(source.rstrip("/")))[0] or "stream"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", base)[:40]
 
 
 def sharpness(bgr: np.ndarray) -> float:
