@@ -18,8 +18,12 @@ def test_the_card_reader_agrees_with_onnx_and_refuses_what_is_not_onnx(tmp_path)
         data = (ASSETS / name).read_bytes()
         assert onnx_metadata(data) == {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
         assert CARD_KEY in onnx_metadata(data)
-    for bad in (DEMO_CLIP.read_bytes()[:50000], ASSETS.joinpath("ssd_mobilenetv2_coco.pt").read_bytes()[:50000],
-                b"name: 'x'\n", b""):
+    import io
+    import zipfile
+    checkpoint = io.BytesIO()  # a torch checkpoint's container: a zip with a pickle inside
+    with zipfile.ZipFile(checkpoint, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    for bad in (DEMO_CLIP.read_bytes()[:50000], checkpoint.getvalue(), b"name: 'x'\n", b""):
         (tmp_path / "bad.onnx").write_bytes(bad)
         with pytest.raises(ValueError, match="bad.onnx is not an ONNX model file"):
             read_onnx(tmp_path / "bad.onnx")
@@ -55,18 +59,22 @@ def test_with_card_round_trips_and_replaces(tmp_path):
     assert again.count(b"lookout.card") == 1
 
 
-def test_the_embedded_models_cards_hold_their_checkpoints_exact_settings():
-    """What the .onnx.npz held comes from the card now: anchors bit for bit, the preprocessing's
-    scale and offset exactly, labels, the TFLite op's grids (the checkpoints are the reference)."""
+def test_the_embedded_models_cards_hold_their_sources_exact_settings():
+    """The card holds what a fresh conversion of each model's source computes: anchors bit for bit,
+    the preprocessing's scale and offset exactly, labels, the TFLite op's grids."""
     pytest.importorskip("torch")
+    from detector.convert.tf_detection import weights_from_graph
+    from detector.convert.tflite_ssd import read_tflite_ssd
     from detector.models.bundle import postprocessor_of, preprocessing_of, read_bundle
-    from detector.models.quant_weights import read_quant_ssd, ssd_postprocessor, ssd_preprocessing
+    from detector.models.labels import labels_for_classes
+    from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
     from detector.models.registry import MODELS
-    from detector.models.ssdlite import DetectorWeights, graph_postprocessor
+    from detector.models.ssdlite import graph_postprocessor
 
     coco = MODELS["ssd-mobilenetv2-coco"]
     _, card = read_bundle(coco.bundle)
-    conv, labels = read_quant_ssd(coco.asset)
+    conv = read_tflite_ssd(shared_path("models/ssd_mobilenet_v2_coco_quant_postprocess.tflite"))
+    labels = labels_for_classes(conv.num_classes)
     want, got = ssd_postprocessor(conv), postprocessor_of(card)
     assert got.anchors.dtype == np.float32 and np.array_equal(got.anchors, np.asarray(want.anchors, np.float32))
     assert (got.scales, got.box_grid, got.logit_grid, got.score_grid, got.score_threshold, got.max_detections) == \
@@ -76,7 +84,7 @@ def test_the_embedded_models_cards_hold_their_checkpoints_exact_settings():
 
     person = MODELS["ssdlite-mobilenetv2-person"]
     _, card = read_bundle(person.bundle)
-    weights = DetectorWeights.load(person.asset)
+    weights = weights_from_graph(shared_path("models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"))
     want = graph_postprocessor(weights.build(), weights.preprocessing.size)
     got = postprocessor_of(card)
     assert np.array_equal(got.anchors, want.anchors) and got.box_coder.scale_factors == want.box_coder.scale_factors

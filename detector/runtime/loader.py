@@ -146,17 +146,16 @@ def _quantised_ssd(name, options: LoadOptions) -> Detector:
     """A quantised TFLite SSD, integer-exact: ONNX Runtime's integer kernels on the exported graph
     (``OnnxDetector``; the graph and its bundle kept in the cache), or the torch model in eager mode.
     ``half`` does not apply."""
-    from detector.runtime.weights import quant_source, quant_ssd_graph, quant_weights
+    from detector.runtime.weights import quant_model, quant_ssd_graph, quant_weights
     device = device_name(options.device)
     mode = select_mode(device, options.mode, "quant-detector")
-    path = quant_source(name)
     if mode == "eager":
         from detector.runtime.torch.quant import QuantizedDetector
-        return QuantizedDetector(*quant_weights(path), device, display_name(name), options)
+        return QuantizedDetector(*quant_model(name), device, display_name(name), options)
     bundle = _bundle_file(name)
     found = read_bundle(bundle)
     if found is None:
-        conv, labels = quant_weights(path)
+        conv, labels = quant_weights(Path(str(name)))
         from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
         # a read-only cache: this run uses the bytes, the next exports again
         found = keep_bundle(bundle, quant_ssd_graph(conv), display_name(name), labels, ssd_preprocessing(conv),
