@@ -120,3 +120,28 @@ def test_a_classifier_file_with_its_card_runs_without_torch_as_the_converted_one
     assert (kind, torch_loaded) == ("OnnxClassifier", "False")
     assert top == repr(ref.classify(cv2.imread(str(image)))[:5])
     assert eval(top)[0][0] == "Egyptian cat"  # noqa: S307 our own repr of (str, float) pairs
+
+
+def test_the_run_summary_names_the_model_file_and_its_source_and_the_lines_stay_as_they_were(tmp_path):
+    """--stats-json says which model ran (its file and the card's source, which names the file it
+    was converted from and that file's sha256); the detections lines carry no model key."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    for model, file, converted_from in (
+            ("ssd-mobilenetv2-coco", "ssd_mobilenetv2_coco.onnx", "ssd_mobilenet_v2_coco_quant_postprocess.tflite"),
+            ("ssdlite-mobilenetv2-person", "ssdlite_mobilenetv2_person.onnx",
+             "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb")):
+        jsonl, stats = tmp_path / f"{model}.jsonl", tmp_path / f"{model}.json"
+        p = subprocess.run([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO_CLIP), "--headless", "--model",
+                            model, "--max-frames", "3", "--detections", str(jsonl), "--stats-json", str(stats),
+                            "--no-progress"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert p.returncode == 0, p.stderr
+        ran = json.loads(stats.read_text())["detector"]["model"]
+        assert ran["name"] == model and ran["file"] == file, ran
+        assert f"converted by Lookout from {converted_from} (sha256 " in ran["source"], ran
+        lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        assert [l["frame"] for l in lines] == [0, 1, 2] and not any("model" in l for l in lines)
+        assert any(d["label"] == "person" for l in lines for d in l["detections"])

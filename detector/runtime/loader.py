@@ -42,7 +42,22 @@ def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOpt
     (one line) for a bad name, path, device, mode or threshold, int8 where it can't be, or a runtime
     that needs PyTorch where it is missing."""
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
-    options = load_options(options, **changes)
+    det = _load_model(name, load_options(options, **changes))
+    det.model = _model_record(name, det)
+    return det
+
+
+def _model_record(name, det: Detector) -> dict:
+    """``Detector.model``: the model's name, the file it was read from and where that came from (the
+    card's source where the detector kept its card, else the registry's words)."""
+    info = MODELS.get(str(name))
+    path = info.local_file() if info is not None else Path(str(name))
+    card = getattr(det, "card", None) or {}
+    return {"name": det.name, "file": path.name if path is not None else None,
+            "source": card.get("source") or (info.source if info is not None else "")}
+
+
+def _load_model(name, options: LoadOptions) -> Detector:
     check_detector_name(name)
     if FILE_KINDS.get(family(name)) is _onnx_file:
         return _onnx_file(name, options)
