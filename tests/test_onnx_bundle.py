@@ -152,3 +152,26 @@ def test_the_torch_side_runtimes_and_the_classifier_follow_the_same_rule():
             assert spinning(session) == want, (model, live)
             clf = m.snapshot().classifier
             assert clf.mode == "onnxruntime" and spinning(clf.session) == want, (model, live)
+
+
+@pytest.mark.slow
+def test_a_lookout_onnx_file_runs_in_every_backend_from_its_own_weights(tmp_path):
+    """A Lookout .onnx file given by path (a copy of each embedded model's) runs in torch too when
+    a torch backend is asked for, its model built from the file's weights: the integer model's
+    detections equal ONNX Runtime's exactly, the float one's within float rounding."""
+    from detector import Detector
+    frame = read_frame(shared_path("media/vtest.avi"), 100)
+    for name, exact in (("ssd_mobilenetv2_coco.onnx", True), ("ssdlite_mobilenetv2_person.onnx", False)):
+        copy = tmp_path / name
+        copy.write_bytes((ROOT / "assets" / name).read_bytes())
+        ort = Detector.load(str(copy), device="cpu")
+        eager = Detector.load(str(copy), device="cpu", mode="eager")
+        assert (ort.mode, eager.mode) == ("onnxruntime", "eager") and eager.labels == ort.labels
+        a, b = ort.detect(frame), eager.detect(frame)
+        assert len(a) >= 4 and a.labels == b.labels
+        if exact:
+            assert np.array_equal(a.scores, b.scores) and np.array_equal(a.xyxy, b.xyxy)
+        else:
+            np.testing.assert_allclose(b.scores, a.scores, atol=1e-5)
+            np.testing.assert_allclose(b.xyxy, a.xyxy, atol=1e-2)
+        assert eager.model_info["file"] == name

@@ -43,12 +43,12 @@ def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOpt
     that needs PyTorch where it is missing."""
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
     det = _load_model(name, load_options(options, **changes))
-    det.model = _model_record(name, det)
+    det.model_info = _model_record(name, det)
     return det
 
 
 def _model_record(name, det: Detector) -> dict:
-    """``Detector.model``: the model's name, the file it was read from and where that came from (the
+    """``Detector.model_info``: the model's name, the file it was read from and where that came from (the
     card's source where the detector kept its card, else the registry's words)."""
     info = MODELS.get(str(name))
     path = info.local_file() if info is not None else Path(str(name))
@@ -80,13 +80,19 @@ load_detector = load_model  # the name the API and the engine have used
 
 
 def _onnx_file(name, options: LoadOptions) -> Detector:
-    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``), or any other
-    detector (``onnx.foreign``); both in ONNX Runtime on the CPU, without torch."""
-    if options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu"):
-        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
-                         f"(drop --backend, --half and --device cuda)")
+    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``, or the torch
+    model built from its weights where the options ask for torch), or any other detector
+    (``onnx.foreign``, in ONNX Runtime on the CPU, without torch)."""
     path = Path(str(name))
     found = read_bundle(path)
+    torch_side = options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu")
+    if found is not None and torch_side:
+        require_torch(_why_torch(name, options))
+        kind = _quantised_ssd if found[1]["decoder"]["kind"] == "tflite_ssd" else _float_ssdlite
+        return kind(name, options)
+    if torch_side:
+        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend, --half and --device cuda)")
     if found is not None:
         det = OnnxDetector(path, found[1], display_name(name), options, graph=found[0])
         if options.int8 is False:
@@ -153,6 +159,8 @@ def _bundle_file(name, weights=None) -> Path:
     info = MODELS.get(str(name))
     if info is not None and info.bundle is not None and (info.weights != "embedded" or info.bundle.is_file()):
         return info.bundle  # never written into the installed package: a missing asset's export goes to the cache
+    if Path(str(name)).suffix == ".onnx":
+        return Path(str(name))  # Lookout's own file: the torch model was built from it
     ckpt = checkpoint_file(name)
     return cached_bundle_path(file_key(ckpt) if ckpt else weights.digest())
 

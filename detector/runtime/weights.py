@@ -61,27 +61,34 @@ def float_weights(name_or_path) -> DetectorWeights:
     name = str(name_or_path)
     info = MODELS.get(name)
     if info is not None:
-        return float_ssdlite_weights(*_embedded(info)) if info.weights == "embedded" else downloaded_weights(info)
+        return float_ssdlite_weights(*_own_file(info.asset)) if info.weights == "embedded" else downloaded_weights(info)
     path = Path(name)
+    if path.suffix == ".onnx":
+        return float_ssdlite_weights(*_own_file(path))
     if path.suffix in CHECKPOINT_SUFFIXES:
         return DetectorWeights.load(path)
     return weights_from_graph(path)
 
 
-def _embedded(info: ModelInfo) -> tuple[bytes, dict]:
-    """(bytes, card) of an embedded model's ONNX file; ValueError where it is missing or damaged."""
-    found = read_bundle(info.asset)
+def _own_file(path: Path) -> tuple[bytes, dict]:
+    """(bytes, card) of one of Lookout's own SSD files (an embedded model's, or one ``lookout convert``
+    wrote); ValueError where it is missing, damaged or not one."""
+    found = read_bundle(path)
     if found is None:
-        raise ValueError(f"the embedded model {info.name} is missing or damaged at {info.asset}; reinstall Lookout")
+        embedded = any(m.asset == path for m in MODELS.values())
+        raise ValueError(f"{path} is missing or damaged; reinstall Lookout" if embedded else
+                         f"{path.name} is not one of Lookout's own SSD files (its card names no SSD decoder): "
+                         f"it runs in ONNX Runtime on the CPU only")
     return found
 
 
 def quant_model(name_or_path) -> tuple[torch.nn.Module, tuple[str, ...], Preprocessing, TFLiteSSDPostprocess]:
     """A quantised SSD's torch model, labels, preprocessing and post-processing op: an embedded model's
-    from its ONNX file (``models.onnx_weights``), else from a .tflite file or a Lookout checkpoint."""
+    or a Lookout .onnx file's from that file (``models.onnx_weights``), else from a .tflite file or a
+    Lookout checkpoint."""
     info = MODELS.get(str(name_or_path))
-    if info is not None:
-        data, card = _embedded(info)
+    if info is not None or Path(str(name_or_path)).suffix == ".onnx":
+        data, card = _own_file(info.asset if info is not None else Path(str(name_or_path)))
         return quantised_ssd(data, card), tuple(card["labels"]), preprocessing_of(card), postprocessor_of(card)
     conv, labels = quant_weights(Path(str(name_or_path)))
     return conv.build(), labels, ssd_preprocessing(conv), ssd_postprocessor(conv)
