@@ -104,29 +104,37 @@ def test_detect_returns_the_interpreters_detections_in_pixels(coco):
     assert pets.labels[:2] == ("dog", "dog") and pets.scores[0] > 0.95
 
 
-def test_embedded_checkpoint_is_the_shared_tflite_converted(tmp_path):
-    """assets/ssd_mobilenetv2_coco.pt is ``python -m detector.convert`` of the shared file, tensor for
-    tensor, and its one-file ONNX model was made from it (a drift fails here)."""
+def test_embedded_model_is_the_shared_tflite_converted_and_rebuilds_its_torch_model_exactly(tmp_path):
+    """assets/ssd_mobilenetv2_coco.onnx is ``python -m detector.convert`` of the shared file, byte for
+    byte (a drift fails here), and the torch model built from its weights (``models.onnx_weights``:
+    what --backend eager and --device cuda run) is the TFLite conversion's, tensor for tensor and
+    requantisation constant for constant."""
     import torch
 
     from detector.convert.__main__ import main as convert
+    from detector.convert.tflite_ssd import read_tflite_ssd
     from detector.models.registry import MODELS
+    from detector.runtime.weights import quant_model
     from detector.util.files import sha256_file as sha256_of
-    COCO_QUANT_ASSET = MODELS["ssd-mobilenetv2-coco"].asset
-    from detector.models.bundle import file_key, read_bundle
     src = shared_path(TFLITE)
     assert sha256_of(src) == "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd"
-    out = tmp_path / "coco.pt"
+    shipped = MODELS["ssd-mobilenetv2-coco"].asset
+    out = tmp_path / shipped.name
     assert convert([str(src), str(out)]) == 0
-    fresh, shipped = (torch.load(p, weights_only=True) for p in (out, COCO_QUANT_ASSET))
-    assert fresh["qparams"] == shipped["qparams"] and fresh["postprocess"] == shipped["postprocess"]
-    assert fresh["state_dict"].keys() == shipped["state_dict"].keys()
-    for k, v in fresh["state_dict"].items():
-        assert torch.equal(v, shipped["state_dict"][k]), k
-    assert torch.equal(fresh["anchors"], shipped["anchors"])
-    found = read_bundle(MODELS["ssd-mobilenetv2-coco"].bundle)
-    assert found is not None and f"(checkpoint key {file_key(COCO_QUANT_ASSET)})" in found[1]["source"], \
-        "the .onnx is stale: python -m detector.convert assets/ssd_mobilenetv2_coco.pt --onnx-bundle"
+    assert out.read_bytes() == shipped.read_bytes(), \
+        "assets/ssd_mobilenetv2_coco.onnx is stale: python -m detector.convert ../shared/" + TFLITE + " assets/ssd_mobilenetv2_coco.onnx"
+
+    rebuilt, labels, pre, post = quant_model("ssd-mobilenetv2-coco")
+    conv = read_tflite_ssd(src)
+    reference = conv.build()
+    a, b = rebuilt.state_dict(), reference.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    constants = ("lo", "hi", "shift", "a_mult", "b_mult", "ratio", "zp")
+    for (name, mine), (_, theirs) in zip(rebuilt.named_modules(), reference.named_modules()):
+        for c in constants:
+            assert getattr(mine, c, None) == getattr(theirs, c, None), (name, c)
+    assert pre.offset == -conv.input_zero_point and pre.size == (conv.input_size, conv.input_size)
+    assert np.array_equal(post.anchors, conv.anchors) and len(labels) == conv.num_classes
 
 
 def test_default_model_starts_without_torch_and_finds_people_and_cars():

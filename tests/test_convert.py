@@ -18,7 +18,6 @@ import dataclasses
 from detector.models.registry import MODELS
 from detector.runtime.weights import downloaded_weights, float_weights as load_weights
 
-PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
 
 
 def coco_weights(url: str, sha256: str):
@@ -37,14 +36,18 @@ def graph_bytes():
 
 
 def test_converter_reproduces_the_embedded_weights(graph_bytes, tmp_path):
+    """The graph's weights, BatchNorm folded, are the embedded ONNX file's, bit for bit."""
+    from detector.models.fold import fold_batchnorm
     pb = tmp_path / "person.pb"
     pb.write_bytes(graph_bytes)
     converted = load_weights(str(pb))
-    embedded = DetectorWeights.load(PERSON_ASSET)
-    assert converted.labels == ("background", "person") and converted.num_classes == 2
-    assert converted.state_dict.keys() == embedded.state_dict.keys()
+    embedded = load_weights("ssdlite-mobilenetv2-person")  # from the embedded ONNX file
+    assert converted.labels == embedded.labels == ("background", "person") and converted.num_classes == 2
+    assert embedded.folded and not converted.folded
+    folded = fold_batchnorm(converted.build()).state_dict()
+    assert folded.keys() == embedded.state_dict.keys()
     for k, v in embedded.state_dict.items():
-        assert torch.equal(converted.state_dict[k], v), k
+        assert torch.equal(folded[k], v), k
 
 
 def test_truncated_graph_is_a_clear_error(graph_bytes, tmp_path):

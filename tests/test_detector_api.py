@@ -106,17 +106,17 @@ def test_cuda_without_gpu_is_a_clear_error():
 
 def test_corrupt_and_mismatched_weights_are_refused(tmp_path):
     good = (tmp_path / "good.pt")
-    from detector.models.registry import MODELS
-    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
-    data = PERSON_ASSET.read_bytes()
+    from detector.runtime.weights import float_weights
+    w = float_weights("ssdlite-mobilenetv2-person")  # the embedded model's, read from its ONNX file
+    w.save(good)
+    data = good.read_bytes()
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(data[: len(data) // 3])
     with pytest.raises(ValueError, match="cannot read detector weights"):
         Detector.load(str(truncated), device="cpu")
-    w = DetectorWeights.load(PERSON_ASSET)
     sd = dict(w.state_dict)
     sd["head.cls.0.1.weight"] = torch.zeros(7, 576, 1, 1)
-    DetectorWeights(sd, w.num_classes, w.labels).save(good)
+    DetectorWeights(sd, w.num_classes, w.labels, folded=True).save(good)
     with pytest.raises(ValueError, match="do not fit"):
         Detector.load(str(good), device="cpu")
 

@@ -394,15 +394,16 @@ def test_signals_at_random_points(tmp_path, fault_table, sig):
 
 
 # ---- models -----------------------------------------------------------------------------------
-def _person_ckpt():
-    from detector.models.registry import MODELS
-    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
-    return PERSON_ASSET
+def _person_ckpt(tmp_path):
+    """The embedded person model's weights (from its ONNX file) as a Lookout checkpoint."""
+    from detector.runtime.weights import float_weights
+    float_weights("ssdlite-mobilenetv2-person").save(tmp_path / "person.pt")
+    return tmp_path / "person.pt"
 
 
 @pytest.mark.slow
 def test_truncated_weights(tmp_path, fault_table):
-    data = _person_ckpt().read_bytes()
+    data = _person_ckpt(tmp_path).read_bytes()
     bad = tmp_path / "cut.pt"
     bad.write_bytes(data[: len(data) // 2])
     p = lookout("--source", DEMO_CLIP, "--headless", "--model", bad)
@@ -413,10 +414,10 @@ def test_truncated_weights(tmp_path, fault_table):
 @pytest.mark.slow
 def test_weights_with_a_wrong_shape(tmp_path, fault_table):
     from detector.models.ssdlite import DetectorWeights
-    w = DetectorWeights.load(_person_ckpt())
+    w = DetectorWeights.load(_person_ckpt(tmp_path))
     sd = dict(w.state_dict)
     sd["backbone.stem.0.weight"] = torch.zeros(16, 3, 3, 3)
-    DetectorWeights(sd, w.num_classes, w.labels).save(tmp_path / "shape.pt")
+    DetectorWeights(sd, w.num_classes, w.labels, folded=True).save(tmp_path / "shape.pt")
     p = lookout("--source", DEMO_CLIP, "--headless", "--model", tmp_path / "shape.pt")
     fault_table("detector weights with a wrong tensor shape", p)
     check(p, 2, "do not fit")

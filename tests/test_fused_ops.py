@@ -133,3 +133,28 @@ def test_a_damaged_kept_graph_is_checked_again_not_loaded(tmp_path, monkeypatch)
     assert kept.read_bytes() == fused
     frames = [read_frame(DEMO_CLIP, 10)]
     assert all(np.array_equal(x, y) for x, y in zip(_raw(again, frames)[0], _raw(data, frames)[0]))
+
+
+def test_a_later_start_reads_one_kept_graph_and_never_enters_the_rewrites(tmp_path, monkeypatch):
+    """The rewrites run on a graph's first start here; what they made is kept once, under one key,
+    and a later start reads that file and nothing else (the load walk's short path)."""
+    import pytest
+
+    import detector.runtime.onnx.rewrites.fused_ops as fused_ops
+    import detector.runtime.onnx.rewrites.int8_weights as int8_weights
+    from detector.runtime.onnx.optimise import fastest_graph
+    monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path))
+    data = COCO_GRAPH.read_bytes()
+    first = fastest_graph(data)
+    assert first != data and _ops(first)["QLinearAdd"] >= 1  # fused here (and int8 weights on VNNI)
+    assert len(list((tmp_path / "onnx").glob("*.fastest.*.onnx"))) == 1
+    for module, name in ((fused_ops, "fused_graph"), (int8_weights, "fastest_int8_graph")):
+        monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("rewrote on a later start"))
+    assert fastest_graph(data) == first
+    frames = [read_frame(DEMO_CLIP, i) for i in (5, 45)]
+    for ours, theirs in zip(_raw(first, frames), _raw(data, frames)):
+        assert all(np.array_equal(x, y) for x, y in zip(ours, theirs))
+        assert ours[1].max() > 200  # confident people in the demo clip
+    before = sorted((tmp_path / "onnx").iterdir())
+    person = (ASSETS / "ssdlite_mobilenetv2_person.onnx").read_bytes()
+    assert fastest_graph(person) is person and sorted((tmp_path / "onnx").iterdir()) == before  # float: no rewrite

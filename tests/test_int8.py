@@ -107,3 +107,38 @@ def test_int8_is_refused_where_int8_kernels_saturate(tmp_path):
                 "--detections", str(tmp_path / "d.jsonl"))
     assert p.returncode == 2 and "needs a CPU with VNNI" in p.stderr
     assert not (tmp_path / "d.jsonl").exists()
+
+
+COUNT_DECISIONS = """
+import sys, threading
+import main
+from detector.runtime.onnx import int8
+asked, decided = int8.int8_refusal.__code__, int8._decide.__wrapped__.__code__
+counts = {"asked": 0, "decided": 0}
+def count(frame, event, arg):
+    if event == "call" and frame.f_code in (asked, decided):
+        counts["asked" if frame.f_code is asked else "decided"] += 1
+sys.setprofile(count); threading.setprofile(count)
+rc = main.main(sys.argv[1:])
+sys.setprofile(None)
+print(rc, counts["asked"], counts["decided"])
+"""
+
+
+@pytest.mark.slow
+@needs_vnni
+def test_int8_eligibility_is_decided_once_a_start(tmp_path):
+    """The command line's early check, the engine's and the loader's all ask whether --int8 can be
+    had; the first asking decides and the others get its answer (the decision ran three times a
+    start before), and the run is the int8 one."""
+    env = {**__import__("os").environ, "LOOKOUT_CACHE": str(tmp_path / "cache")}
+    stats = tmp_path / "stats.json"
+    p = subprocess.run([sys.executable, "-c", COUNT_DECISIONS, "--source", str(DEMO_CLIP), "--headless", "--model",
+                        PERSON, "--int8", "--max-frames", "3", "--detections", str(tmp_path / "d.jsonl"),
+                        "--stats-json", str(stats), "--no-progress"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr
+    rc, asked, decided = p.stdout.split()[-3:]
+    assert rc == "0" and int(asked) >= 2 and decided == "1", p.stdout
+    assert json.loads(stats.read_text())["detector"]["runtime"] == "onnxruntime-int8"
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 3

@@ -171,3 +171,16 @@ def test_public_names_and_a_torch_free_engine_import():
     assert loaded == "OnnxDetector cpu True False"
     assert names.split() == ["detector.runtime.base", "detector.runtime.classifier",
                              "detector.types.detections", "detector.analytics.tracker"]
+
+
+def test_the_load_walk_from_load_models_to_a_session_is_at_most_four_files():
+    """tools/load_walk.py on a default CPU start: the Lookout calls on the stack when the ONNX Runtime
+    session is made (what a reader follows from ``load_models``) span at most four files."""
+    p = subprocess.run([sys.executable, str(ROOT / "tools" / "load_walk.py")], capture_output=True, text=True,
+                       cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    line = next(l for l in p.stdout.splitlines() if l.startswith("path at the session:"))
+    files = int(line.split(":")[1].split()[0])
+    chain = p.stdout.splitlines()[p.stdout.splitlines().index(line) + 1]
+    assert files <= 4 and chain.strip().startswith("detector/engine/run.py:load_models"), p.stdout
+    assert "detector/runtime/onnx/session.py:plain_ort_session" in chain

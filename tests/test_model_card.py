@@ -18,8 +18,12 @@ def test_the_card_reader_agrees_with_onnx_and_refuses_what_is_not_onnx(tmp_path)
         data = (ASSETS / name).read_bytes()
         assert onnx_metadata(data) == {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
         assert CARD_KEY in onnx_metadata(data)
-    for bad in (DEMO_CLIP.read_bytes()[:50000], ASSETS.joinpath("ssd_mobilenetv2_coco.pt").read_bytes()[:50000],
-                b"name: 'x'\n", b""):
+    import io
+    import zipfile
+    checkpoint = io.BytesIO()  # a torch checkpoint's container: a zip with a pickle inside
+    with zipfile.ZipFile(checkpoint, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    for bad in (DEMO_CLIP.read_bytes()[:50000], checkpoint.getvalue(), b"name: 'x'\n", b""):
         (tmp_path / "bad.onnx").write_bytes(bad)
         with pytest.raises(ValueError, match="bad.onnx is not an ONNX model file"):
             read_onnx(tmp_path / "bad.onnx")
@@ -55,18 +59,22 @@ def test_with_card_round_trips_and_replaces(tmp_path):
     assert again.count(b"lookout.card") == 1
 
 
-def test_the_embedded_models_cards_hold_their_checkpoints_exact_settings():
-    """What the .onnx.npz held comes from the card now: anchors bit for bit, the preprocessing's
-    scale and offset exactly, labels, the TFLite op's grids (the checkpoints are the reference)."""
+def test_the_embedded_models_cards_hold_their_sources_exact_settings():
+    """The card holds what a fresh conversion of each model's source computes: anchors bit for bit,
+    the preprocessing's scale and offset exactly, labels, the TFLite op's grids."""
     pytest.importorskip("torch")
+    from detector.convert.tf_detection import weights_from_graph
+    from detector.convert.tflite_ssd import read_tflite_ssd
     from detector.models.bundle import postprocessor_of, preprocessing_of, read_bundle
-    from detector.models.quant_weights import read_quant_ssd, ssd_postprocessor, ssd_preprocessing
+    from detector.models.labels import labels_for_classes
+    from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
     from detector.models.registry import MODELS
-    from detector.models.ssdlite import DetectorWeights, graph_postprocessor
+    from detector.models.ssdlite import graph_postprocessor
 
     coco = MODELS["ssd-mobilenetv2-coco"]
     _, card = read_bundle(coco.bundle)
-    conv, labels = read_quant_ssd(coco.asset)
+    conv = read_tflite_ssd(shared_path("models/ssd_mobilenet_v2_coco_quant_postprocess.tflite"))
+    labels = labels_for_classes(conv.num_classes)
     want, got = ssd_postprocessor(conv), postprocessor_of(card)
     assert got.anchors.dtype == np.float32 and np.array_equal(got.anchors, np.asarray(want.anchors, np.float32))
     assert (got.scales, got.box_grid, got.logit_grid, got.score_grid, got.score_threshold, got.max_detections) == \
@@ -76,7 +84,7 @@ def test_the_embedded_models_cards_hold_their_checkpoints_exact_settings():
 
     person = MODELS["ssdlite-mobilenetv2-person"]
     _, card = read_bundle(person.bundle)
-    weights = DetectorWeights.load(person.asset)
+    weights = weights_from_graph(shared_path("models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"))
     want = graph_postprocessor(weights.build(), weights.preprocessing.size)
     got = postprocessor_of(card)
     assert np.array_equal(got.anchors, want.anchors) and got.box_coder.scale_factors == want.box_coder.scale_factors
@@ -112,3 +120,28 @@ def test_a_classifier_file_with_its_card_runs_without_torch_as_the_converted_one
     assert (kind, torch_loaded) == ("OnnxClassifier", "False")
     assert top == repr(ref.classify(cv2.imread(str(image)))[:5])
     assert eval(top)[0][0] == "Egyptian cat"  # noqa: S307 our own repr of (str, float) pairs
+
+
+def test_the_run_summary_names_the_model_file_and_its_source_and_the_lines_stay_as_they_were(tmp_path):
+    """--stats-json says which model ran (its file and the card's source, which names the file it
+    was converted from and that file's sha256); the detections lines carry no model key."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    for model, file, converted_from in (
+            ("ssd-mobilenetv2-coco", "ssd_mobilenetv2_coco.onnx", "ssd_mobilenet_v2_coco_quant_postprocess.tflite"),
+            ("ssdlite-mobilenetv2-person", "ssdlite_mobilenetv2_person.onnx",
+             "ssdlite_mobilenet_v2_person_frozen_inference_graph.pb")):
+        jsonl, stats = tmp_path / f"{model}.jsonl", tmp_path / f"{model}.json"
+        p = subprocess.run([sys.executable, str(ROOT / "main.py"), "--source", str(DEMO_CLIP), "--headless", "--model",
+                            model, "--max-frames", "3", "--detections", str(jsonl), "--stats-json", str(stats),
+                            "--no-progress"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert p.returncode == 0, p.stderr
+        ran = json.loads(stats.read_text())["detector"]["model"]
+        assert ran["name"] == model and ran["file"] == file, ran
+        assert f"converted by Lookout from {converted_from} (sha256 " in ran["source"], ran
+        lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+        assert [l["frame"] for l in lines] == [0, 1, 2] and not any("model" in l for l in lines)
+        assert any(d["label"] == "person" for l in lines for d in l["detections"])

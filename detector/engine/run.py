@@ -330,7 +330,7 @@ class StreamRun:
         if config.motion:
             report.stats["frames"]["motion_skipped"] = stats.get("motion_skipped")
         det = models.detector
-        report.stats["detector"] = {"name": det.name, "runtime": det.mode, "device": det.device,
+        report.stats["detector"] = {"name": det.name, "model": det.model_info, "runtime": det.mode, "device": det.device,
                                     **({"int8_agreement": det.int8_agreement} if det.int8_agreement is not None else {})}
         if self.models.analytics is not None:
             report.stats["counts"] = self.models.analytics.totals()

@@ -96,6 +96,23 @@ class QHead(nn.Module):
         return (self.logits(self.pool(x)) * self.out_scale).flatten(1)
 
 
+def layers_in_order(model: nn.Module, size: int) -> tuple[list, torch.Tensor]:
+    """(module, input tensors, output tensor) of every ``QConv``, ``QAdd`` and ``QAvgPool`` in the
+    order one forward pass of a zero (1, 3, size, size) input runs them, and that input: the order an
+    exported graph (``convert.qlinear_export``) lists them in."""
+    events = []
+    hooks = [m.register_forward_hook(lambda mod, args, out: events.append((mod, args, out)))
+             for m in model.modules() if isinstance(m, (QConv, QAdd, QAvgPool))]
+    x = torch.zeros(1, 3, size, size)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return events, x
+
+
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, leaf = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, leaf, module)

@@ -67,13 +67,19 @@ def _set(root: nn.Module, name: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
 
 
+def quantised_convs(model: SSD) -> list[tuple[str, nn.Module]]:
+    """(module name, float conv) of each conv of the float SSD that ``build_quantized_ssd`` makes a
+    ``QConv``: the names ``qparams`` uses."""
+    layers = [(f"backbone.{n}", m[0]) for n, m in model.backbone.conv_layers()]
+    return layers + [(f"head.{k}.{i}", getattr(model.head, k)[i]) for i in range(len(model.head.box))
+                     for k in ("box", "cls")]
+
+
 def build_quantized_ssd(num_classes: int, qparams: dict) -> QuantizedSSD:
     """The float SSD's structure with every conv and residual add swapped for its integer twin;
     ``qparams`` as ``convert.tflite_ssd.ConvertedSSD`` describes it."""
     model = build_float_ssd(num_classes)
-    layers = [(f"backbone.{n}", m[0]) for n, m in model.backbone.conv_layers()]
-    layers += [(f"head.{k}.{i}", getattr(model.head, k)[i]) for i in range(len(model.head.box)) for k in ("box", "cls")]
-    for name, conv in layers:
+    for name, conv in quantised_convs(model):
         q = qparams[name]
         _set(model, name, QConv(conv, q["channels"], q["zp"], q["qmin"], q["qmax"]))
     blocks = model.backbone.blocks

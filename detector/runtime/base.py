@@ -30,7 +30,10 @@ class Detector(ABC):
     background); ``device``: "cpu", "cuda" or "cuda:N"; ``mode``: the runtime ("eager", "fused",
     "jit", "onnxruntime", "onnxruntime-int8"); ``half``: fp16 on CUDA; ``input_size``: the model's
     (H, W); ``int8_agreement``: for ``--int8`` models, their agreement with the float model on the
-    calibration frames (``ops.agreement``), else None. ``score_threshold`` and ``iou_threshold``
+    calibration frames (``ops.agreement``), else None. ``model_info``: which model this is, as a run's
+    summary records it (``runtime.loader``): ``name``, ``file`` (the file name it was read from,
+    None for torchvision's) and ``source`` (where it came from: a Lookout file's card names what it
+    was converted from, with that file's sha256). ``score_threshold`` and ``iou_threshold``
     may be set at any time, from any thread (ValueError outside [0, 1] and (0, 1]).
 
     ``Detector.load(name_or_path, device="cpu", ...)`` is the way in (``runtime.loader``).
@@ -43,6 +46,7 @@ class Detector(ABC):
     half: bool
     input_size: tuple[int, int]
     int8_agreement: dict | None
+    model_info: dict | None = None
     score_threshold: float
     iou_threshold: float
 

@@ -42,7 +42,22 @@ def load_model(name_or_path: str | Path | None = DEFAULT_MODEL, options: LoadOpt
     (one line) for a bad name, path, device, mode or threshold, int8 where it can't be, or a runtime
     that needs PyTorch where it is missing."""
     name = DEFAULT_MODEL if name_or_path is None else name_or_path
-    options = load_options(options, **changes)
+    det = _load_model(name, load_options(options, **changes))
+    det.model_info = _model_record(name, det)
+    return det
+
+
+def _model_record(name, det: Detector) -> dict:
+    """``Detector.model_info``: the model's name, the file it was read from and where that came from (the
+    card's source where the detector kept its card, else the registry's words)."""
+    info = MODELS.get(str(name))
+    path = info.local_file() if info is not None else Path(str(name))
+    card = getattr(det, "card", None) or {}
+    return {"name": det.name, "file": path.name if path is not None else None,
+            "source": card.get("source") or (info.source if info is not None else "")}
+
+
+def _load_model(name, options: LoadOptions) -> Detector:
     check_detector_name(name)
     if FILE_KINDS.get(family(name)) is _onnx_file:
         return _onnx_file(name, options)
@@ -65,13 +80,19 @@ load_detector = load_model  # the name the API and the engine have used
 
 
 def _onnx_file(name, options: LoadOptions) -> Detector:
-    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``), or any other
-    detector (``onnx.foreign``); both in ONNX Runtime on the CPU, without torch."""
-    if options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu"):
-        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
-                         f"(drop --backend, --half and --device cuda)")
+    """An .onnx file: Lookout's own (its card names an SSD decoder: ``OnnxDetector``, or the torch
+    model built from its weights where the options ask for torch), or any other detector
+    (``onnx.foreign``, in ONNX Runtime on the CPU, without torch)."""
     path = Path(str(name))
     found = read_bundle(path)
+    torch_side = options.half or options.mode not in ("auto", "onnxruntime") or options.device not in ("auto", "cpu")
+    if found is not None and torch_side:
+        require_torch(_why_torch(name, options))
+        kind = _quantised_ssd if found[1]["decoder"]["kind"] == "tflite_ssd" else _float_ssdlite
+        return kind(name, options)
+    if torch_side:
+        raise ValueError(f"{display_name(name)} is an ONNX model: it runs in ONNX Runtime on the CPU "
+                         f"(drop --backend, --half and --device cuda)")
     if found is not None:
         det = OnnxDetector(path, found[1], display_name(name), options, graph=found[0])
         if options.int8 is False:
@@ -138,6 +159,8 @@ def _bundle_file(name, weights=None) -> Path:
     info = MODELS.get(str(name))
     if info is not None and info.bundle is not None and (info.weights != "embedded" or info.bundle.is_file()):
         return info.bundle  # never written into the installed package: a missing asset's export goes to the cache
+    if Path(str(name)).suffix == ".onnx":
+        return Path(str(name))  # Lookout's own file: the torch model was built from it
     ckpt = checkpoint_file(name)
     return cached_bundle_path(file_key(ckpt) if ckpt else weights.digest())
 
@@ -146,17 +169,16 @@ def _quantised_ssd(name, options: LoadOptions) -> Detector:
     """A quantised TFLite SSD, integer-exact: ONNX Runtime's integer kernels on the exported graph
     (``OnnxDetector``; the graph and its bundle kept in the cache), or the torch model in eager mode.
     ``half`` does not apply."""
-    from detector.runtime.weights import quant_source, quant_ssd_graph, quant_weights
+    from detector.runtime.weights import quant_model, quant_ssd_graph, quant_weights
     device = device_name(options.device)
     mode = select_mode(device, options.mode, "quant-detector")
-    path = quant_source(name)
     if mode == "eager":
         from detector.runtime.torch.quant import QuantizedDetector
-        return QuantizedDetector(*quant_weights(path), device, display_name(name), options)
+        return QuantizedDetector(*quant_model(name), device, display_name(name), options)
     bundle = _bundle_file(name)
     found = read_bundle(bundle)
     if found is None:
-        conv, labels = quant_weights(path)
+        conv, labels = quant_weights(Path(str(name)))
         from detector.models.quant_weights import ssd_postprocessor, ssd_preprocessing
         # a read-only cache: this run uses the bytes, the next exports again
         found = keep_bundle(bundle, quant_ssd_graph(conv), display_name(name), labels, ssd_preprocessing(conv),

@@ -1,5 +1,6 @@
-"""Where a detector's weights come from: the registry's embedded or downloaded files, Lookout
-checkpoints, TFLite files and TF frozen graphs, and which family (so which loader) each is.
+"""Where a detector's torch weights come from: the embedded models' ONNX files (the torch modules
+built from the graph's own weights), downloaded files, Lookout checkpoints, TFLite files and TF
+frozen graphs, and which family (so which loader) each is.
 Imports torch (the weights are torch tensors)."""
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from pathlib import Path
 
 from detector.convert.tf_detection import weights_from_graph
 from detector.convert.tflite_ssd import read_tflite_ssd
+import torch
+
+from detector.models.bundle import postprocessor_of, preprocessing_of, read_bundle
 from detector.models.checkpoint import checkpoint_format
 from detector.models.labels import labels_for_classes
-from detector.models.quant_weights import SSD_FORMAT, ConvertedSSD, read_quant_ssd
+from detector.models.onnx_weights import float_ssdlite_weights, quantised_ssd
+from detector.models.quant_weights import (SSD_FORMAT, ConvertedSSD, read_quant_ssd, ssd_postprocessor,
+                                           ssd_preprocessing)
 from detector.models.registry import CHECKPOINT_SUFFIXES, MODELS, ModelInfo, family
 from detector.models.ssdlite import DetectorWeights
+from detector.ops.preprocess import Preprocessing
+from detector.ops.tflite_postprocess import TFLiteSSDPostprocess
 from detector.util.download import WeightsUnavailable, cache_dir, download
 
 
@@ -48,27 +56,42 @@ def downloaded_weights(info: ModelInfo) -> DetectorWeights:
 
 
 def float_weights(name_or_path) -> DetectorWeights:
-    """Weights of the float SSDLite family: a registry name, a Lookout checkpoint (.pt) or a frozen
-    graph (.pb/.tar.gz)."""
+    """Weights of the float SSDLite family: a registry name (an embedded model's from its ONNX file,
+    ``models.onnx_weights``), a Lookout checkpoint (.pt) or a frozen graph (.pb/.tar.gz)."""
     name = str(name_or_path)
     info = MODELS.get(name)
     if info is not None:
-        return DetectorWeights.load(info.asset) if info.weights == "embedded" else downloaded_weights(info)
+        return float_ssdlite_weights(*_own_file(info.asset)) if info.weights == "embedded" else downloaded_weights(info)
     path = Path(name)
+    if path.suffix == ".onnx":
+        return float_ssdlite_weights(*_own_file(path))
     if path.suffix in CHECKPOINT_SUFFIXES:
         return DetectorWeights.load(path)
     return weights_from_graph(path)
 
 
-def quant_source(name_or_path) -> Path:
-    """The file of a quantised SSD: a .tflite file or its Lookout checkpoint."""
-    name = str(name_or_path)
-    info = MODELS.get(name)
-    if info is None:
-        return Path(name)
-    if info.local_file() is None:
-        raise ValueError(f"the embedded model {name} is missing from {info.asset}; reinstall Lookout")
-    return info.local_file()
+def _own_file(path: Path) -> tuple[bytes, dict]:
+    """(bytes, card) of one of Lookout's own SSD files (an embedded model's, or one ``lookout convert``
+    wrote); ValueError where it is missing, damaged or not one."""
+    found = read_bundle(path)
+    if found is None:
+        embedded = any(m.asset == path for m in MODELS.values())
+        raise ValueError(f"{path} is missing or damaged; reinstall Lookout" if embedded else
+                         f"{path.name} is not one of Lookout's own SSD files (its card names no SSD decoder): "
+                         f"it runs in ONNX Runtime on the CPU only")
+    return found
+
+
+def quant_model(name_or_path) -> tuple[torch.nn.Module, tuple[str, ...], Preprocessing, TFLiteSSDPostprocess]:
+    """A quantised SSD's torch model, labels, preprocessing and post-processing op: an embedded model's
+    or a Lookout .onnx file's from that file (``models.onnx_weights``), else from a .tflite file or a
+    Lookout checkpoint."""
+    info = MODELS.get(str(name_or_path))
+    if info is not None or Path(str(name_or_path)).suffix == ".onnx":
+        data, card = _own_file(info.asset if info is not None else Path(str(name_or_path)))
+        return quantised_ssd(data, card), tuple(card["labels"]), preprocessing_of(card), postprocessor_of(card)
+    conv, labels = quant_weights(Path(str(name_or_path)))
+    return conv.build(), labels, ssd_preprocessing(conv), ssd_postprocessor(conv)
 
 
 def quant_weights(path: Path) -> tuple[ConvertedSSD, tuple[str, ...]]:

@@ -129,13 +129,13 @@ def _tflite(path: Path) -> Base:
 
 
 def _coco() -> Base:
-    from detector.models.quant_weights import read_quant_ssd
     from detector.models.registry import REGISTRY
+    from detector.runtime.weights import quant_model
     info = REGISTRY["ssd-mobilenetv2-coco"]
-    conv, _ = read_quant_ssd(info.asset)
-    bb = unrounded(conv.build().backbone)
+    model, _, pre, _ = quant_model(info.name)  # built from the embedded ONNX file's weights
+    bb = unrounded(model.backbone)
     return Base("coco", f"the embedded {info.name} backbone (COCO detection, rounding removed)", info.licence,
-                _stages(bb.stem, list(bb.blocks), bb.head_conv), 224, (conv.input_zero_point,) * 3, (1.0, 1.0, 1.0),
+                _stages(bb.stem, list(bb.blocks), bb.head_conv), 224, (-pre.offset,) * 3, (1.0, 1.0, 1.0),
                 float(bb.head_conv.hi))
 
 

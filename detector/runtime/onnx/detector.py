@@ -17,7 +17,8 @@ from detector.models.bundle import cached_bundle_path, file_key, postprocessor_o
 from detector.models.registry import MODELS, checkpoint_file, display_name
 from detector.runtime.base import DetectorCore
 from detector.runtime.host import device_name, ort_installed
-from detector.runtime.onnx.optimise import ort_session
+from detector.runtime.onnx.optimise import fastest_graph
+from detector.runtime.onnx.session import plain_ort_session
 from detector.runtime.options import LoadOptions, load_options, select_mode
 
 
@@ -33,8 +34,9 @@ class OnnxDetector(DetectorCore):
         options = options or LoadOptions()
         # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0);
         # throughput: a lossless run's detector, whose workers must not spin (optimise.ort_session)
-        self.session = ort_session(graph if graph is not None else graph_path.read_bytes(),
-                                   int(os.environ.get("OMP_NUM_THREADS") or 0), spin=not options.throughput)
+        threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+        graph = fastest_graph(graph if graph is not None else graph_path.read_bytes(), threads)
+        self.session = plain_ort_session(graph, threads, spin=not options.throughput)  # = optimise.ort_session
         self.graph_path, self.card = graph_path, card
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.preprocessing = preprocessing_of(card)

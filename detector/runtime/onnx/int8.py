@@ -13,6 +13,7 @@ weights, which avoid that, 94 %: below the 95 % bar). There ``--int8`` is refuse
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from pathlib import Path
@@ -33,8 +34,14 @@ DEMO_CLIP = ASSETS / "demo_vtest.mp4"
 
 def int8_refusal(name_or_path, device: str = "cpu", half: bool = False, mode: str = "auto") -> str | None:
     """Why ``--int8`` can't be had for this model here (one line with what to do), or None. Cheap:
-    the command line asks before anything heavy loads."""
-    name = str(name_or_path)
+    the command line asks before anything heavy loads; the engine (for the window's model swaps) and
+    the loader ask again, and get that answer: it is decided once a process for each model and
+    setting (it depends on them, the file kind and this machine's CPU and packages only)."""
+    return _decide(str(name_or_path), str(device), bool(half), str(mode))
+
+
+@functools.lru_cache(maxsize=64)
+def _decide(name: str, device: str, half: bool, mode: str) -> str | None:
     if half or mode != "auto":
         return "--int8 is its own runtime (ONNX Runtime int8 on the CPU): drop --half / --backend"
     if str(device) not in ("auto", "cpu"):

@@ -1,7 +1,48 @@
-"""An ONNX Runtime CPU session for exactly the graph given."""
+"""An ONNX Runtime CPU session for exactly the graph given (``plain_ort_session``), and the cache
+entries of the rewritten graphs (``RewriteVerdict``): what every runtime's session and the rewrites'
+own checks are made with. ``optimise.fastest_graph`` gives the graph to run."""
 from __future__ import annotations
 
+import hashlib
+
 from detector.runtime.host import physical_cores
+from detector.util.download import cache_dir
+from detector.util.files import keep_cache_file
+
+class RewriteVerdict:
+    """What an exactness check decided about a rewritten graph, kept under the cache's ``onnx/``
+    folder as ``KEY.KIND.DIGEST.onnx`` (the rewritten graph, DIGEST its own hash) or
+    ``KEY.KIND.refused`` (why not), KEY a hash of everything that decides it."""
+
+    def __init__(self, kind: str, *decided_by: bytes):
+        self.folder, self.kind = cache_dir() / "onnx", kind
+        self.key = hashlib.sha256(b"\0".join(decided_by)).hexdigest()[:16]
+        self.refused = self.folder / f"{self.key}.{kind}.refused"
+
+    def kept_graph(self) -> bytes | None:
+        """The rewritten graph accepted earlier, or None. Its file is named for its own hash too
+        (``KEY.KIND.DIGEST.onnx``): a damaged one is deleted and the check runs again."""
+        for path in self.folder.glob(f"{self.key}.{self.kind}.*.onnx"):
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if path.name == self._name(data):
+                return data
+            path.unlink(missing_ok=True)
+        return None
+
+    def _name(self, graph: bytes) -> str:
+        return f"{self.key}.{self.kind}.{hashlib.sha256(graph).hexdigest()[:16]}.onnx"
+
+    def was_refused(self) -> bool:
+        return self.refused.is_file()
+
+    def keep(self, graph: bytes) -> None:
+        keep_cache_file(self.folder / self._name(graph), graph)
+
+    def refuse(self, why: str) -> None:
+        keep_cache_file(self.refused, why.encode() + b"\n")
 
 
 def plain_ort_session(model: bytes, threads: int = 0, spin: bool = True):

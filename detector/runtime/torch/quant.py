@@ -8,27 +8,29 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from detector.models.quant_weights import ConvertedSSD, ssd_postprocessor, ssd_preprocessing
+from detector.ops.preprocess import Preprocessing
+from detector.ops.tflite_postprocess import TFLiteSSDPostprocess
 from detector.runtime.base import DetectorCore
 from detector.runtime.options import LoadOptions, select_mode
 from detector.runtime.torch.precision import exact_fp32
 
 
 class QuantizedDetector(DetectorCore):
-    """A quantised SSD (``quant_ssd.QuantizedSSD``) behind the detector interface, in eager mode."""
+    """A quantised SSD (``quant_ssd.QuantizedSSD``, from ``runtime.weights.quant_model``) behind the
+    detector interface, in eager mode; ``preprocessing`` gives its square input size."""
 
-    def __init__(self, conv: ConvertedSSD, labels: tuple[str, ...], device: torch.device | str, name: str = "",
+    def __init__(self, model: torch.nn.Module, labels: tuple[str, ...], preprocessing: Preprocessing,
+                 postprocessor: TFLiteSSDPostprocess, device: torch.device | str, name: str = "",
                  options: LoadOptions | None = None):
         options = options or LoadOptions(mode="eager")
         self.torch_device = torch.device(device)
         mode = select_mode(self.torch_device.type, options.mode, "quant-detector")
         if mode != "eager":
             raise ValueError(f"QuantizedDetector runs eager; its {mode} mode is an OnnxDetector (runtime.loader)")
-        self.converted = conv
-        self.preprocessing = ssd_preprocessing(conv)
+        self.preprocessing = preprocessing
         self.resize = self.preprocessing.resizer()
-        self.model = conv.build().to(self.torch_device)
-        super().__init__(labels, ssd_postprocessor(conv), (conv.input_size, conv.input_size), name, mode,
+        self.model = model.to(self.torch_device)
+        super().__init__(labels, postprocessor, tuple(preprocessing.size), name, mode,
                          str(self.torch_device), options.score_threshold, options.iou_threshold)
 
     def _infer(self, images: list[np.ndarray], timings: dict | None) -> tuple[np.ndarray, np.ndarray]:

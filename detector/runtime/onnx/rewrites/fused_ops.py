@@ -33,8 +33,8 @@ import numpy as np
 
 from detector.models.card import FUSABLE_OPS_KEY
 from detector.runtime.host import cpu_flags
-from detector.runtime.onnx.rewrites.verdict import RewriteVerdict, same_outputs
-from detector.runtime.onnx.session import plain_ort_session
+from detector.runtime.onnx.rewrites.verdict import same_outputs
+from detector.runtime.onnx.session import RewriteVerdict, plain_ort_session
 
 FORMAT = b"lookout-fused-ops/1"
 _NUDGES = sorted(product(range(-3, 4), range(-3, 4), (0, -1, 1)), key=lambda k: (sum(map(abs, k)), k))

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from detector.runtime.host import has_vnni
-from detector.runtime.onnx.rewrites.verdict import RewriteVerdict, same_outputs
-from detector.runtime.onnx.session import plain_ort_session
+from detector.runtime.onnx.rewrites.verdict import same_outputs
+from detector.runtime.onnx.session import RewriteVerdict, plain_ort_session
 
 FORMAT = b"lookout-s8-weights/1"
 

@@ -1,50 +1,9 @@
-"""What an exactness check decided about a rewritten graph, kept so a later start pays nothing.
-
-``int8_weights`` and ``fused_ops`` each rewrite the integer graphs for speed and use the rewrite
-only after checking, on this machine, that it gives the original's integers. The verdict is kept
-under the cache's ``onnx/`` folder as ``KEY.KIND.DIGEST.onnx`` (the rewritten graph, DIGEST its own
-hash) or ``KEY.KIND.refused`` (why not), KEY a hash of everything that decides it.
-"""
+"""The exactness check of a rewritten graph: ``int8_weights`` and ``fused_ops`` each rewrite the
+integer graphs for speed and use the rewrite only after this machine gave the original's outputs
+with it. Their verdicts are kept as ``session.RewriteVerdict``s."""
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
-
-from detector.util.download import cache_dir
-from detector.util.files import keep_cache_file
-
-
-class RewriteVerdict:
-    def __init__(self, kind: str, *decided_by: bytes):
-        self.folder, self.kind = cache_dir() / "onnx", kind
-        self.key = hashlib.sha256(b"\0".join(decided_by)).hexdigest()[:16]
-        self.refused = self.folder / f"{self.key}.{kind}.refused"
-
-    def kept_graph(self) -> bytes | None:
-        """The rewritten graph accepted earlier, or None. Its file is named for its own hash too
-        (``KEY.KIND.DIGEST.onnx``): a damaged one is deleted and the check runs again."""
-        for path in self.folder.glob(f"{self.key}.{self.kind}.*.onnx"):
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if path.name == self._name(data):
-                return data
-            path.unlink(missing_ok=True)
-        return None
-
-    def _name(self, graph: bytes) -> str:
-        return f"{self.key}.{self.kind}.{hashlib.sha256(graph).hexdigest()[:16]}.onnx"
-
-    def was_refused(self) -> bool:
-        return self.refused.is_file()
-
-    def keep(self, graph: bytes) -> None:
-        keep_cache_file(self.folder / self._name(graph), graph)
-
-    def refuse(self, why: str) -> None:
-        keep_cache_file(self.refused, why.encode() + b"\n")
 
 
 def same_outputs(a, b, trials: int = 3) -> bool:
