@@ -132,7 +132,7 @@ class Tracker:
         COCO model scores in steps of 1/256 through a sigmoid, and a distant person often sits at
         0.50-0.58, which ByteTrack's 0.6 never lets start a track).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
-    lost_s: seconds of the source's clock a lost track is kept for re-identification (5.0).
+    lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
     confirm_s: seconds a new track seen only in repeated boxes is matched in every frame before it
         is confirmed (0.09: more than the 0.08 s of three copies of a 10 fps frame at 25 fps).
     refresh_s: how often a tracked box's appearance vector is computed to update its track's
@@ -147,7 +147,7 @@ class Tracker:
     """
 
     def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
-                 match_threshold: float = 0.8, lost_s: float = 5.0, track_buffer: int | None = None,
+                 match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5):
         if not 0 < match_threshold <= 1:
