@@ -159,8 +159,9 @@ class Tracker:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
             raise ValueError(f"expected track_buffer >= 1 frame, got {track_buffer}")
-        if not lost_s > 0 or not frame_rate > 0:
-            raise ValueError(f"expected lost_s and frame_rate above 0, got {lost_s} and {frame_rate}")
+        if not lost_s > 0 or not frame_rate > 0 or not overlap_s >= 0:
+            raise ValueError(f"expected lost_s and frame_rate above 0 and overlap_s >= 0, got {lost_s}, "
+                             f"{frame_rate} and {overlap_s}")
         self.high_threshold, self.new_track_threshold = float(high_threshold), float(new_track_threshold)
         self.match_threshold, self.track_buffer, self.per_class = float(match_threshold), track_buffer, per_class
         self.lost_s, self.frame_rate, self.embed = float(lost_s), float(frame_rate), embed
