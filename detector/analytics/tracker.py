@@ -7,8 +7,7 @@ Each track carries a Kalman filter on its box (centre x, centre y, aspect w/h, h
 velocities; constant velocity, noise scaled by the box height, as DeepSORT and ByteTrack set it).
 Each frame: predict every track; match the confident detections (score >= ``high_threshold``) to
 tracked and recently lost tracks by IoU (Hungarian assignment, IoU > 1 - ``match_threshold``,
-IoU weighted by the score as ByteTrack does on MOT17; a lost track only for ``overlap_s``, as its
-predicted box drifts onto other people after that); then match the weak detections to the
+IoU weighted by the score as ByteTrack does on MOT17); then match the weak detections to the
 tracks still unmatched (IoU > 0.5), which keeps tracks alive through occlusion without starting
 tracks on weak boxes; a new track is confirmed on a second hit (IoU > 0.3) that is new evidence,
 a box that differs from its first (IoU below 0.99), or else once it has been matched in every
@@ -133,10 +132,7 @@ class Tracker:
         COCO model scores in steps of 1/256 through a sigmoid, and a distant person often sits at
         0.50-0.58, which ByteTrack's 0.6 never lets start a track).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
-    lost_s: seconds of the source's clock a lost track is kept for re-identification (5.0).
-    overlap_s: seconds a lost track is still matched by the overlap of its predicted box (1.0, as
-        ByteTrack's 30 frames at 30 fps); later only by the re-link test (position and appearance):
-        a box predicted seconds ahead drifts onto other people and takes their boxes.
+    lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
     confirm_s: seconds a new track seen only in repeated boxes is matched in every frame before it
         is confirmed (0.09: more than the 0.08 s of three copies of a 10 fps frame at 25 fps).
     refresh_s: how often a tracked box's appearance vector is computed to update its track's
@@ -151,21 +147,19 @@ class Tracker:
     """
 
     def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
-                 match_threshold: float = 0.8, lost_s: float = 5.0, track_buffer: int | None = None,
+                 match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
-                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
-                 overlap_s: float = 1.0):
+                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
             raise ValueError(f"expected track_buffer >= 1 frame, got {track_buffer}")
-        if not lost_s > 0 or not frame_rate > 0 or not overlap_s >= 0:
-            raise ValueError(f"expected lost_s and frame_rate above 0 and overlap_s >= 0, got {lost_s}, "
-                             f"{frame_rate} and {overlap_s}")
+        if not lost_s > 0 or not frame_rate > 0:
+            raise ValueError(f"expected lost_s and frame_rate above 0, got {lost_s} and {frame_rate}")
         self.high_threshold, self.new_track_threshold = float(high_threshold), float(new_track_threshold)
         self.match_threshold, self.track_buffer, self.per_class = float(match_threshold), track_buffer, per_class
         self.lost_s, self.frame_rate, self.embed = float(lost_s), float(frame_rate), embed
-        self.confirm_s, self.refresh_s, self.overlap_s = float(confirm_s), float(refresh_s), float(overlap_s)
+        self.confirm_s, self.refresh_s = float(confirm_s), float(refresh_s)
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
         self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
@@ -268,12 +262,9 @@ class Tracker:
         confirmed = [t for t in self._tracks if t.confirmed]
         pending = [t for t in self._tracks if not t.confirmed]
         low = np.flatnonzero((scores < self.high_threshold) & (scores > 0.1))
-        # 1: confident detections to confirmed tracks, tracked or lost for at most overlap_s
-        near = [t for t in confirmed if now - t.last_time <= self.overlap_s]
-        confirmed = near + [t for t in confirmed if now - t.last_time > self.overlap_s]
-        pairs, left_t, left_h = _assign(self._cost(near, boxes[high], classes[high], scores[high]),
+        # 1: confident detections to confirmed tracks, tracked or lost
+        pairs, left_t, left_h = _assign(self._cost(confirmed, boxes[high], classes[high], scores[high]),
                                         self.match_threshold)
-        left_t = np.concatenate([left_t, np.arange(len(near), len(confirmed))]).astype(np.int64)
         for r, c in pairs:
             hit(confirmed[r], high[c])
         if self.embed is not None and image is not None:
