@@ -63,6 +63,9 @@ class RunConfig:
     counters: tuple = ()            # counting.Line / counting.Zone, pixels or fractions
     tracker_match: float = 0.8
     tracker_buffer: int = 0         # frames a lost track is kept at most (0: by time only, track_lost)
+    # 3 s: 5 s (Frigate's max_disappeared) meets #36's counts on vtest.avi but either breaks the
+    # frame-rate check over RTSP or, with lost tracks matched by overlap for 1 s only, loses line
+    # crossings (docs/tracking.md, Choosing the defaults)
     track_lost: float = 3.0         # seconds of the source's clock a lost track is kept to be re-linked
     track_appearance: bool = True   # appearance vectors (runtime.onnx.appearance) to re-link lost tracks
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
@@ -75,8 +78,9 @@ class RunConfig:
     # smallest person's 0.096%). 0.55 or 0.6 would lose the two low-scoring parked cars (median 0.42).
     events: str | None = None
     # Issue #36: confirmation by time (min_event_s, the median over the last second), so the same
-    # events at any frame rate; 0.7 s is the 8 frames at 10 fps measured above. event_gap 3 s: as
-    # long as the tracker keeps a lost track (track_lost), so a re-linked object continues its event.
+    # events at any frame rate; 0.7 s is the 8 frames at 10 fps measured above. event_gap: as long
+    # as the tracker keeps a lost track (track_lost), so a re-linked object continues its event (a
+    # shorter gap ends the event first and the re-linked track starts another: docs/tracking.md).
     event_gap: float = 3.0          # seconds an object is gone before its event ends
     min_event_frames: int = 2       # frames a track is seen before it is an event
     min_event_s: float = 0.7        # seconds (source clock) a track is seen before it is an event

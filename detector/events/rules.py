@@ -288,7 +288,8 @@ class EventRules:
             del self._inside[key]
         for key in [k for k in self._loiter if k[1] == best]:
             self._end(self._loiter.pop(key), old.last_pts, old.last_wall, out)
-        old.event.track_ids.append(tid)
+        if tid not in old.event.track_ids:  # an ID the tracker re-linked after another took over
+            old.event.track_ids.append(tid)
         self.continued += 1
         return old.event
 
