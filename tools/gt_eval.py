@@ -19,14 +19,13 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from regions_eval import ROOT, score  # noqa: E402
+from regions_eval import run, score  # noqa: E402
 
 PEOPLE, DONT_CARE = {1}, {2, 7, 8, 12}
 
@@ -57,18 +56,6 @@ def as_video(frames: list[str], path: str) -> str:
     return path
 
 
-def run(source: str, mode: str, out: str, tag: str) -> tuple[list[dict], dict, float]:
-    jsonl, stats = os.path.join(out, f"{tag}_{mode}.jsonl"), os.path.join(out, f"{tag}_{mode}.json")
-    cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--source", source, "--detections", jsonl,
-           "--stats-json", stats, "--headless", "--overwrite"]
-    if mode != "default":
-        cmd += ["--regions", mode]
-    t = subprocess.run(["/usr/bin/time", "-f", "%U %S", *cmd], capture_output=True, text=True, check=True)
-    user, system = map(float, t.stderr.strip().splitlines()[-1].split())
-    lines = [json.loads(x) for x in open(jsonl)]
-    return lines, json.load(open(stats)), (user + system) / max(len(lines), 1) * 1000
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sequences", nargs="+", help="MOTChallenge-layout folders (img1/, gt/gt.txt)")
@@ -85,7 +72,7 @@ def main() -> None:
         all_truth, all_lines, cpu, regions = [], [], [], []
         for tag, frames, truth in data:
             src = as_video(frames, os.path.join(args.out, tag + ".avi")) if args.as_video else os.path.dirname(frames[0])
-            lines, stats, ms = run(src, mode, args.out, tag)
+            lines, stats, ms = run(src, mode, args.out, tag=tag)
             assert len(lines) == len(truth), (tag, len(lines), len(truth))
             all_truth += truth
             all_lines += lines

@@ -141,11 +141,13 @@ def score(truth: list[dict], lines: list[dict], small_px: float = 120, match: fl
             "small_found": f"{small_found}/{small_total}", "people": n_gt}
 
 
-def run(path: str, mode: str, out: str, frames: int) -> tuple[list[dict], dict, float]:
-    jsonl = os.path.join(out, f"dets_{mode}.jsonl")
-    stats = os.path.join(out, f"stats_{mode}.json")
-    cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--source", path, "--detections", jsonl, "--stats-json", stats,
-           "--headless", "--overwrite", "--max-frames", str(frames), "--model", "ssd-mobilenetv2-coco"]
+def run(source: str, mode: str, out: str, extra: tuple[str, ...] = (), tag: str = "dets") -> tuple[list[dict], dict, float]:
+    """The command line on ``source`` with ``--regions mode`` (none for "default") and ``extra``
+    options: its JSONL lines, its --stats-json and its CPU (user + system) ms a frame."""
+    jsonl = os.path.join(out, f"{tag}_{mode}.jsonl")
+    stats = os.path.join(out, f"{tag}_{mode}.json")
+    cmd = [sys.executable, os.path.join(ROOT, "main.py"), "--source", source, "--detections", jsonl, "--stats-json", stats,
+           "--headless", "--overwrite", *extra]
     if mode != "default":
         cmd += ["--regions", mode]
     t = subprocess.run(["/usr/bin/time", "-f", "%U %S", *cmd], capture_output=True, text=True, check=True)
@@ -212,7 +214,7 @@ def main() -> None:
     print(f"{args.layout}: {args.frames} frames, {sum(len(t['gt']) for t in truth)} reference people "
           f"({sum(len(t['ignore']) for t in truth)} don't-care)")
     for mode in args.modes.split(","):
-        lines, stats, cpu_ms = run(path, mode, args.out, args.frames)
+        lines, stats, cpu_ms = run(path, mode, args.out, ("--max-frames", str(args.frames), "--model", "ssd-mobilenetv2-coco"))
         r = stats.get("regions", {})
         print(json.dumps({"mode": mode, **score(truth, lines), "regions_per_frame": r.get("per_frame"),
                           "calls_per_frame": r.get("calls_per_frame"), "cpu_ms_per_frame": round(cpu_ms, 1),
