@@ -1,7 +1,7 @@
 """How a default start loads its detector: the time, the files read, and the walk through Lookout's
 own code from the engine's ``load_models`` to the ONNX Runtime session.
 
-    python tools/load_walk.py [--model NAME_OR_PATH] [--classify]
+    python tools/load_walk.py [--model NAME_OR_PATH] [--classify] [--classifier NAME_OR_PATH]
 
 Prints one line each: seconds from ``load_models`` called to returned; files opened for reading
 (count, bytes: their sizes on disk) during it; Lookout's source files entered on the way to the first
@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ssd-mobilenetv2-coco")
     parser.add_argument("--classify", action="store_true", help="load the default classifier too")
+    parser.add_argument("--classifier", help="this classifier (name or file) instead of the default; implies --classify")
     args = parser.parse_args()
     from detector.engine.config import RunConfig
     from detector.engine.run import load_models
@@ -50,7 +51,7 @@ def main() -> None:
     depth = [0, 0]  # current Lookout nesting, deepest before the session
     pkg = str(ROOT / "detector")
     stop = [False]
-    stack: list[tuple[str, str]] = []  # (file, function) of the Lookout calls on the stack at the session
+    stacks: list[list[tuple[str, str]]] = []  # per session made: (file, function) of the Lookout calls on the stack
 
     def ours(frame) -> bool:
         """A function of Lookout's (not a module or class body run by an import)."""
@@ -73,18 +74,20 @@ def main() -> None:
     orig = ort.InferenceSession.__init__
 
     def session_init(self, *a, **k):
-        if not stop[0]:
-            frame = sys._getframe(1)
-            while frame is not None:
-                if ours(frame):
-                    stack.insert(0, (frame.f_code.co_filename, frame.f_code.co_name))
-                frame = frame.f_back
+        path = []  # every session's path (the detector's, then the classifier's with --classify)
+        frame = sys._getframe(1)
+        while frame is not None:
+            if ours(frame):
+                path.insert(0, (frame.f_code.co_filename, frame.f_code.co_name))
+            frame = frame.f_back
+        stacks.append(path)
         stop[0] = True
         return orig(self, *a, **k)
 
     ort.InferenceSession.__init__ = session_init
     config = RunConfig(source="assets/demo_vtest.mp4", model=args.model,
-                       classify="all" if args.classify else "off")
+                       classify="frame" if args.classify or args.classifier else "off",
+                       classifier=args.classifier)
     active[0] = True
     sys.setprofile(profile)
     t0 = time.perf_counter()
@@ -101,9 +104,10 @@ def main() -> None:
     print(f"walk to the session: {len(walk)} Lookout files, {depth[1]} call levels")
     for fn in walk:
         print("  " + os.path.relpath(fn, ROOT))
-    files = list(dict.fromkeys(f for f, _ in stack))
-    print(f"path at the session: {len(files)} Lookout files, {len(stack)} call levels")
-    print("  " + " -> ".join(f"{os.path.relpath(f, ROOT)}:{name}" for f, name in stack))
+    for what, stack in zip(("session", "classifier's session"), stacks):
+        files = list(dict.fromkeys(f for f, _ in stack))
+        print(f"path at the {what}: {len(files)} Lookout files, {len(stack)} call levels")
+        print("  " + " -> ".join(f"{os.path.relpath(f, ROOT)}:{name}" for f, name in stack))
 
 
 if __name__ == "__main__":

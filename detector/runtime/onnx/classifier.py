@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
-from detector.runtime.onnx.optimise import ort_session
+from detector.runtime.onnx.optimise import fastest_graph
+from detector.runtime.onnx.session import plain_ort_session
 
 
 class OnnxClassifier(Classifier):
@@ -17,8 +18,11 @@ class OnnxClassifier(Classifier):
     def __init__(self, graph: bytes, labels: tuple[str, ...], preprocessing: ClassifierPreprocessing, name: str,
                  throughput: bool = False):
         super().__init__(labels, preprocessing, name, "onnxruntime", "cpu")
-        # threads and spinning as the detector's (onnx.detector.OnnxDetector)
-        self.session = ort_session(graph, int(os.environ.get("OMP_NUM_THREADS") or 0), spin=not throughput)
+        # threads and spinning as the detector's (onnx.detector.OnnxDetector); the graph rewritten (or
+        # its kept rewrite read) first, then the session: optimise.ort_session's two steps, made here
+        # so the walk from load_models to the session stays four files, as the detector's
+        threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+        self.session = plain_ort_session(fastest_graph(graph, threads), threads, spin=not throughput)
         self._out = self.session.get_outputs()[0].name
         self._in = self.session.get_inputs()[0].name  # "images" in Lookout's exports; a trained file's own name
         self.card: dict | None = None  # a classifier file's lookout.card (lookout train's), else None
