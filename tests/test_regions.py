@@ -13,7 +13,7 @@ import pytest
 
 from conftest import DEMO_CLIP, ROOT, iou_matrix, read_all_frames, read_frame
 from detector import Detector
-from detector.engine.regions import STILL_AFTER, TILE, RegionPlanner, RegionSpec, default_grid
+from detector.engine.regions import STILL_AFTER, SWEEP_TILE, TILE, RegionPlanner, RegionSpec, default_grid
 from detector.ops import regions as ops
 from detector.types.frames import Frame
 from detector.types.regions import Region
@@ -60,6 +60,21 @@ def test_grid_tiles_cover_the_frame_with_overlap(wh):
     side = tiles[0].width
     assert all(b - a <= 0.8 * side for a, b in zip(xs, xs[1:]))
     assert all(b - a <= 0.8 * side for a, b in zip(ys, ys[1:]))
+
+
+@pytest.mark.parametrize("wh", [(1920, 1080), (3840, 2160), (1280, 720), (2560, 1080)])
+def test_the_default_grid_shows_the_model_tiles_at_most_tile_times_its_input(wh):
+    """The planner's grid (``grid`` mode, auto's first look) is made of tiles no wider than
+    ``TILE`` x the model's input, so a person 100 px tall reaches a 300 px model at 75 px or more;
+    auto's sweep tiles are the coarser ``SWEEP_TILE``."""
+    w, h = wh
+    planner = RegionPlanner(RegionSpec("grid"), MODEL_SIDE)
+    plan = planner.plan(Frame(np.zeros((h, w, 3), np.uint8), 0, 0.0, 0.0, "test"))
+    assert plan[0].kind == "full" and len(plan) > 2
+    for tile in plan[1:]:
+        assert MODEL_SIDE <= tile.width <= TILE * MODEL_SIDE + 1
+    sweep = ops.grid(w, h, *default_grid(w, h, MODEL_SIDE, SWEEP_TILE), MODEL_SIDE)
+    assert TILE * MODEL_SIDE < sweep[0].width <= SWEEP_TILE * MODEL_SIDE + 1 and len(sweep) < len(plan) - 1
 
 
 def test_boxes_map_back_exactly(coco):
