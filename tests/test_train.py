@@ -14,19 +14,12 @@ from onnx import TensorProto, helper
 
 from conftest import DEMO_CLIP, ROOT
 from state_model import ROAD, ROAD_CLIP, occupancy, overlap, train_model, vtest_frames
+from test_cli import assert_one_clear_line
+
 
 def lookout(*args, timeout=900):
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)
-
-
-def one_error_line(p, *words):
-    assert p.returncode == 2, p.stderr
-    assert "Traceback" not in p.stderr
-    errors = [l for l in p.stderr.splitlines() if l.startswith("lookout: error")]
-    assert len(errors) == 1, p.stderr
-    for w in words:
-        assert w in errors[0], errors[0]
 
 
 def write_jpg(path, img):
@@ -89,7 +82,7 @@ def retained_topics(broker, done) -> dict[str, str]:
 def test_train_refuses_a_folder_with_one_class(tmp_path):
     write_jpg(tmp_path / "data" / "only" / "a.jpg", np.full((40, 40, 3), 90, np.uint8))
     p = lookout("train", tmp_path / "data", "--out", tmp_path / "m.onnx")
-    one_error_line(p, "1 class folder", "only", "two or more")
+    assert_one_clear_line(p, 2, "1 class folder", "only", "two or more")
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -98,17 +91,19 @@ def test_train_refuses_an_empty_class_and_names_it(tmp_path):
     (tmp_path / "data" / "dog").mkdir()
     (tmp_path / "data" / "dog" / "notes.txt").write_text("not an image")
     p = lookout("train", tmp_path / "data", "--out", tmp_path / "m.onnx")
-    one_error_line(p, "dog", "no readable image")
+    assert_one_clear_line(p, 2, "dog", "no readable image")
 
 
 def test_train_refuses_mismatched_train_and_val_classes_and_bad_options(tmp_path):
     for split, cls in (("train", "a"), ("train", "b"), ("val", "a"), ("val", "c")):
         write_jpg(tmp_path / "d" / split / cls / "x.jpg", np.full((40, 40, 3), 90, np.uint8))
-    one_error_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx"), "val has classes a, c")
-    one_error_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx", "--unfreeze", "40"), "--unfreeze")
-    one_error_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.txt"), ".onnx")
+    assert_one_clear_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx"), 2, "val has classes a, c")
+    assert_one_clear_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx", "--unfreeze", "40"),
+                          2, "--unfreeze")
+    assert_one_clear_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.txt"), 2, ".onnx")
     (tmp_path / "m.onnx").write_bytes(b"mine")
-    one_error_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx"), "already exists", "--overwrite")
+    assert_one_clear_line(lookout("train", tmp_path / "d", "--out", tmp_path / "m.onnx"),
+                          2, "already exists", "--overwrite")
     assert (tmp_path / "m.onnx").read_bytes() == b"mine"
 
 
@@ -117,11 +112,12 @@ def test_classify_labels_the_model_was_not_trained_for_are_refused(tmp_path):
     tiny_card_model(model, ["ours", "visitor"], objects=["car"])
     p = lookout("--source", DEMO_CLIP, "--detections", tmp_path / "d.jsonl", "--classify", "boxes",
                 "--classifier", model, "--classify-labels", "person")
-    one_error_line(p, "--classify-labels person", "trained on crops of car")
-    one_error_line(lookout("--source", DEMO_CLIP, "--detections", tmp_path / "d.jsonl", "--classify", "boxes",
-                           "--classifier", model, "--classify-labels", "unicorn"), "unicorn")
-    one_error_line(lookout("--source", DEMO_CLIP, "--detections", tmp_path / "d.jsonl", "--classify-labels", "car"),
-                   "--classify boxes")
+    assert_one_clear_line(p, 2, "--classify-labels person", "trained on crops of car")
+    p = lookout("--source", DEMO_CLIP, "--detections", tmp_path / "d.jsonl", "--classify", "boxes",
+                "--classifier", model, "--classify-labels", "unicorn")
+    assert_one_clear_line(p, 2, "unicorn")
+    p = lookout("--source", DEMO_CLIP, "--detections", tmp_path / "d.jsonl", "--classify-labels", "car")
+    assert_one_clear_line(p, 2, "--classify boxes")
     assert not (tmp_path / "d.jsonl").exists()
 
 
@@ -129,16 +125,16 @@ def test_state_region_outside_the_frame_and_models_without_a_card_are_refused(tm
     model = tmp_path / "door.onnx"
     tiny_card_model(model, ["empty", "occupied"])
     out = tmp_path / "d.jsonl"
-    one_error_line(lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=700,100,900,300:{model}"),
-                   "outside the 768x576 frame")
-    one_error_line(lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=0.1,0.2,0.3:{model}"),
-                   "NAME=x1,y1,x2,y2:MODEL.onnx")
+    p = lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=700,100,900,300:{model}")
+    assert_one_clear_line(p, 2, "outside the 768x576 frame")
+    p = lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=0.1,0.2,0.3:{model}")
+    assert_one_clear_line(p, 2, "NAME=x1,y1,x2,y2:MODEL.onnx")
     bare = tmp_path / "bare.onnx"
     m = onnx.load(str(model))
     del m.metadata_props[:]
     onnx.save(m, str(bare))
-    one_error_line(lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=0.1,0.2,0.3,0.4:{bare}"),
-                   "no lookout.card")
+    p = lookout("--source", DEMO_CLIP, "--detections", out, "--state", f"door=0.1,0.2,0.3,0.4:{bare}")
+    assert_one_clear_line(p, 2, "no lookout.card")
     assert not out.exists()
 
 
@@ -388,7 +384,7 @@ def test_crops_writes_the_sharpest_few_of_each_person_track_cut_as_at_run_time(t
     assert p.returncode == 0, p.stderr
     names = assert_crops_of_person_tracks(out, DEMO_CLIP, "demo_vtest", tmp_path)
     again = lookout("crops", DEMO_CLIP, "--label", "person", "--out", out)
-    one_error_line(again, "already holds", "--overwrite")
+    assert_one_clear_line(again, 2, "already holds", "--overwrite")
     assert sorted(q.name for q in out.iterdir()) == names
 
 
@@ -408,7 +404,8 @@ def test_crops_reads_the_clips_of_an_events_folder(tmp_path):
     clip = events / clips[0]
     assert_crops_of_person_tracks(out, clip, clip.stem, tmp_path)
     # no events of a label the detector has, and clips pruned: one line each, nothing written
-    one_error_line(lookout("crops", events, "--label", "dog", "--out", tmp_path / "dogs"), "no events of dog")
+    assert_one_clear_line(lookout("crops", events, "--label", "dog", "--out", tmp_path / "dogs"), 2, "no events of dog")
     clip.unlink()
-    one_error_line(lookout("crops", events, "--label", "person", "--out", tmp_path / "gone"), "has its clip left")
+    assert_one_clear_line(lookout("crops", events, "--label", "person", "--out", tmp_path / "gone"),
+                          2, "has its clip left")
     assert not (tmp_path / "dogs").exists() and not (tmp_path / "gone").exists()
