@@ -34,6 +34,7 @@ from detector.io.sinks import VideoSink
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier
 
+
 class LiveSession(threading.Thread):
     """Runs the streams, publishes each one's newest result, and acts on requests (add, remove or
     switch a source, pause/step, record, model swaps) between detector calls. Requests are plain

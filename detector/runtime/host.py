@@ -93,6 +93,12 @@ def has_vnni() -> bool:
     return bool(cpu_flags() & VNNI_FLAGS)
 
 
+def default_threads() -> int:
+    """Intra-op threads for an ONNX Runtime session, as torch picks its own: ``OMP_NUM_THREADS``, else
+    0 (ORT's default: one a physical core)."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0)
+
+
 def physical_cores() -> int:
     """Physical cores this process may use (as ORT and torch count them for their defaults)."""
     try:

@@ -4,7 +4,6 @@ decoded on a second thread while the previous batch runs."""
 from __future__ import annotations
 
 import io
-import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,8 @@ import torch
 from torch import nn
 
 from detector.runtime.classifier import ClassifierPreprocessing
+from detector.runtime.host import default_threads
+from detector.runtime.onnx.session import plain_ort_session
 from detector.train.augment import camera_crop
 from detector.train.backbones import Base, pooled
 from detector.train.dataset import decode
@@ -45,11 +46,10 @@ def onnx_bytes(module: nn.Module, size: int, output: str = "logits") -> bytes:
 
 
 def session(graph: bytes):
+    """A session as the run-time classifier's (threads as torch picks them), for training's graphs."""
     import onnxruntime as ort
     ort.set_default_logger_severity(3)  # not its notes on the exporter's unused constants, in every session
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
-    return ort.InferenceSession(graph, so, providers=["CPUExecutionProvider"])
+    return plain_ort_session(graph, default_threads())
 
 
 def preprocessing(base: Base) -> ClassifierPreprocessing:

@@ -2,11 +2,10 @@
 graph, input and softmax as the torch classifier's ONNX Runtime mode, so the same probabilities."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from detector.runtime.classifier import Classifier, ClassifierPreprocessing
+from detector.runtime.host import default_threads
 from detector.runtime.onnx.optimise import fastest_graph
 from detector.runtime.onnx.session import plain_ort_session
 
@@ -21,7 +20,7 @@ class OnnxClassifier(Classifier):
         # threads and spinning as the detector's (onnx.detector.OnnxDetector); the graph rewritten (or
         # its kept rewrite read) first, then the session: optimise.ort_session's two steps, made here
         # so the walk from load_models to the session stays four files, as the detector's
-        threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+        threads = default_threads()
         self.session = plain_ort_session(fastest_graph(graph, threads), threads, spin=not throughput)
         self._out = self.session.get_outputs()[0].name
         self._in = self.session.get_inputs()[0].name  # "images" in Lookout's exports; a trained file's own name

@@ -8,7 +8,6 @@ mode: same graph, same NumPy pre- and postprocessing.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from detector.models.bundle import cached_bundle_path, file_key, postprocessor_of, preprocessing_of, read_bundle
 from detector.models.registry import MODELS, checkpoint_file, display_name
 from detector.runtime.base import DetectorCore
-from detector.runtime.host import device_name, ort_installed
+from detector.runtime.host import default_threads, device_name, ort_installed
 from detector.runtime.onnx.optimise import fastest_graph
 from detector.runtime.onnx.session import plain_ort_session
 from detector.runtime.options import LoadOptions, load_options, select_mode
@@ -34,7 +33,7 @@ class OnnxDetector(DetectorCore):
         options = options or LoadOptions()
         # torch's default thread count (OMP_NUM_THREADS, else one per physical core = ORT's 0);
         # throughput: a lossless run's detector, whose workers must not spin (optimise.ort_session)
-        threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+        threads = default_threads()
         graph = fastest_graph(graph if graph is not None else graph_path.read_bytes(), threads)
         self.session = plain_ort_session(graph, threads, spin=not options.throughput)  # = optimise.ort_session
         self.graph_path, self.card = graph_path, card

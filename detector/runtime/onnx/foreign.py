@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,9 +209,10 @@ def describe(path: str | Path, labels_file: str | Path | None = None, spin: bool
         if card is not None:
             sources["card"] = path.name + ".toml"
     raw = card or {}
+    from detector.runtime.host import default_threads
     from detector.runtime.onnx.session import plain_ort_session
     try:
-        session = plain_ort_session(data, int(os.environ.get("OMP_NUM_THREADS") or 0), spin)
+        session = plain_ort_session(data, default_threads(), spin)
     except ValueError:
         raise  # ONNX Runtime missing: its own line
     except Exception as e:  # noqa: BLE001 ORT's load errors have no common public base

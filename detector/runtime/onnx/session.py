@@ -9,6 +9,7 @@ from detector.runtime.host import physical_cores
 from detector.util.download import cache_dir
 from detector.util.files import keep_cache_file
 
+
 class RewriteVerdict:
     """What an exactness check decided about a rewritten graph, kept under the cache's ``onnx/``
     folder as ``KEY.KIND.DIGEST.onnx`` (the rewritten graph, DIGEST its own hash) or
