@@ -13,7 +13,7 @@ import pytest
 
 from conftest import DEMO_CLIP, ROOT, iou_matrix, read_all_frames, read_frame
 from detector import Detector
-from detector.engine.regions import STILL_AFTER, SWEEP_TILE, TILE, RegionPlanner, RegionSpec, default_grid
+from detector.engine.regions import COARSE_TILE, STILL_AFTER, SWEEP_TILE, TILE, RegionPlanner, RegionSpec, default_grid
 from detector.ops import regions as ops
 from detector.types.frames import Frame
 from detector.types.regions import Region
@@ -64,17 +64,30 @@ def test_grid_tiles_cover_the_frame_with_overlap(wh):
 
 @pytest.mark.parametrize("wh", [(1920, 1080), (3840, 2160), (1280, 720), (2560, 1080)])
 def test_the_default_grid_shows_the_model_tiles_at_most_tile_times_its_input(wh):
-    """The planner's grid (``grid`` mode, auto's first look) is made of tiles no wider than
+    """The planner's grid (``grid`` mode, auto's first look) is made of fine tiles no wider than
     ``TILE`` x the model's input, so a person 100 px tall reaches a 300 px model at 75 px or more;
-    auto's sweep tiles are the coarser ``SWEEP_TILE``."""
+    ``grid`` adds fewer, coarser tiles (``COARSE_TILE``: a second scale); auto's sweep tiles are the
+    coarser ``SWEEP_TILE``."""
     w, h = wh
     planner = RegionPlanner(RegionSpec("grid"), MODEL_SIDE)
     plan = planner.plan(Frame(np.zeros((h, w, 3), np.uint8), 0, 0.0, 0.0, "test"))
-    assert plan[0].kind == "full" and len(plan) > 2
-    for tile in plan[1:]:
+    fine = ops.grid(w, h, *default_grid(w, h, MODEL_SIDE, TILE), MODEL_SIDE)
+    assert plan[0].kind == "full" and plan[1:1 + len(fine)] == fine and len(fine) > 1
+    for tile in fine:
         assert MODEL_SIDE <= tile.width <= TILE * MODEL_SIDE + 1
+    coarse = plan[1 + len(fine):]
+    assert 0 < len(coarse) < len(fine)
+    for tile in coarse:
+        assert TILE * MODEL_SIDE < tile.width <= COARSE_TILE * MODEL_SIDE + 1 and tile.kind == "grid"
     sweep = ops.grid(w, h, *default_grid(w, h, MODEL_SIDE, SWEEP_TILE), MODEL_SIDE)
-    assert TILE * MODEL_SIDE < sweep[0].width <= SWEEP_TILE * MODEL_SIDE + 1 and len(sweep) < len(plan) - 1
+    assert TILE * MODEL_SIDE < sweep[0].width <= SWEEP_TILE * MODEL_SIDE + 1 and len(sweep) < len(fine)
+
+
+def test_a_chosen_grid_is_that_grid_alone():
+    """``grid:CxR`` is the whole frame and exactly those tiles: no second scale."""
+    plan = RegionPlanner(RegionSpec.parse("grid:3x2"), MODEL_SIDE).plan(
+        Frame(np.zeros((1080, 1920, 3), np.uint8), 0, 0.0, 0.0, "test"))
+    assert plan[0].kind == "full" and plan[1:] == ops.grid(1920, 1080, 3, 2, MODEL_SIDE) and len(plan) == 7
 
 
 def test_boxes_map_back_exactly(coco):
@@ -241,6 +254,6 @@ def test_regions_per_stream_from_a_config_file(tmp_path):
     p = _run_cli("--config", str(tmp_path / "cameras.toml"), "--headless")
     assert p.returncode == 0, p.stderr
     streams = json.loads((tmp_path / "stats.json").read_text())["streams"]
-    assert streams["tiles"]["regions"]["mode"] == "grid" and streams["tiles"]["regions"]["per_frame"] == 1 + len(
-        ops.grid(768, 576, *default_grid(768, 576, MODEL_SIDE, TILE), MODEL_SIDE))
+    grid = RegionPlanner(RegionSpec("grid"), MODEL_SIDE).plan(Frame(np.zeros((576, 768, 3), np.uint8), 0, 0.0, 0.0, "t"))
+    assert streams["tiles"]["regions"]["mode"] == "grid" and streams["tiles"]["regions"]["per_frame"] == len(grid)
     assert streams["whole"]["regions"]["mode"] == "default" and streams["whole"]["regions"]["per_frame"] == 1.0

@@ -2,8 +2,9 @@
 the detector.
 
 - ``off``: the whole frame squeezed to the model's input, as always (bit for bit: no crop, no merge).
-- ``grid`` (``grid:CxR``): the whole frame plus a fixed grid of overlapping square tiles, every frame;
-  deterministic, for files, images and batch.
+- ``grid``: the whole frame plus two fixed grids of overlapping square tiles (fine and coarse: one object
+  seen at two scales and two placements), every frame; deterministic, for files, images and batch.
+  ``grid:CxR``: the whole frame plus that one grid.
 - ``auto``: squares around the objects already seen (where their motion predicts them), around
   motion outside those, one grid tile a frame in turn (the sweep: what never moved is found too),
   and the whole frame every ``FULL_EVERY`` detected frames (large objects); the first frame gets
@@ -83,6 +84,9 @@ def default_grid(width: int, height: int, model_side: int, tile: float) -> tuple
 # sweep and busy-scene tiles: coarse ones, so the sweep crosses a frame in a few frames.
 TILE = 4 / 3
 SWEEP_TILE = 2.25
+# ``grid``'s second look: coarse tiles over the fine ones, so each object is seen at two scales and two
+# placements in its tiles (the model's answers differ between them, and the merge keeps the best).
+COARSE_TILE = 3.0
 
 
 @dataclass
@@ -140,13 +144,22 @@ class RegionPlanner:
             return None
         full = Region(0, 0, w, h, "full")
         if mode == "grid":
-            regions = [full] + self._grid(w, h)
+            regions = [full] + self._grid(w, h) + self._coarse_grid(w, h)
         else:
             regions = self._plan_auto(frame, full)
         self._looked = regions
         self.counts["frames"] += 1
         self.counts["regions"] += len(regions)
         return regions
+
+    def _coarse_grid(self, width: int, height: int) -> list[Region]:
+        """``grid``'s second scale: ``COARSE_TILE`` tiles, unless the user chose the grid (``grid:CxR``)
+        or the frame is too small for them to differ from the fine ones."""
+        if self.spec.cols:
+            return []
+        fine, coarse = default_grid(width, height, self.model_side, TILE), default_grid(width, height, self.model_side,
+                                                                                         COARSE_TILE)
+        return ops.grid(width, height, *coarse, self.model_side) if coarse != fine else []
 
     def _motion(self, image: np.ndarray) -> np.ndarray:
         """Boxes (K, 4) in frame pixels of what changed since the last frame planned."""

@@ -120,8 +120,9 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
        another region wins the per-class NMS (IoU: the lower of ``iou_threshold`` and ``MERGE_IOU``,
        as views of one object at different scales overlap less); scores are kept as found.
     2. A cut box mostly inside a whole box of its class is a piece of that object: dropped.
-    3. A box from a coarser view (a bigger region) holding two or more boxes of its class found in
-       finer views saw a group as one object (the whole frame's "person over everything"): dropped.
+    3. A box from a coarser view (a bigger region) holding two or more whole (uncut) boxes of its class
+       found in finer views saw a group as one object (the whole frame's "person over everything"):
+       dropped. Cut boxes do not count: a big object cut by fine tiles is pieces, not a group.
     """
     height, width = frame_hw
     if not parts:
@@ -158,7 +159,9 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
         inside = (inside_fraction(b, b) >= INSIDE) & same          # [i, j]: i lies inside j
         piece = (inside & ~cut[keep][None, :] & cut[keep][:, None]).any(axis=1)
         area = np.prod(b[:, 2:] - b[:, :2], axis=1)
+        # only whole finer boxes make a group: pieces of one big object cut by fine tiles do not
         finer = inside & (side[keep][:, None] < side[keep][None, :]) & (area[:, None] < 0.5 * area[None, :])
+        finer &= ~cut[keep][:, None]
         group = finer.sum(axis=0) >= 2
         keep = keep[~(piece | group)]
     return Detections(xyxy[keep], scores[keep], classes[keep], tuple(labels[i] for i in keep), image_hw=frame_hw)
