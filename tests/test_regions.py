@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DEMO_CLIP, ROOT, iou_matrix, read_all_frames, read_frame
+from conftest import DEMO_CLIP, ROOT, iou_matrix, read_all_frames, read_frame, shared_path
 from detector import Detector
 from detector.engine.regions import COARSE_TILE, STILL_AFTER, SWEEP_TILE, TILE, RegionPlanner, RegionSpec, default_grid
 from detector.ops import regions as ops
@@ -147,6 +147,23 @@ def test_grid_finds_the_small_people_whole_frame_misses_and_drops_the_group_box(
     assert ref_n >= 40
     assert grid_hits >= 0.75 * ref_n, (grid_hits, ref_n)  # 53 of 68 when written
     assert whole_hits <= 0.5 * grid_hits, (whole_hits, grid_hits)
+
+
+@pytest.mark.parametrize("photo", ["grace_hopper.bmp", "squat.bmp"])
+def test_a_person_filling_the_picture_is_not_lost_to_the_pieces_fine_tiles_cut(coco, photo):
+    """One person as tall as a 1080-line picture: 400 px tiles see pieces of them (each cut by a tile's
+    edge), the whole frame and the coarse tiles see them whole. The whole person stands; the pieces
+    are not taken for a group that the whole box "saw as one" (which dropped the person)."""
+    src = cv2.imread(str(shared_path(f"media/{photo}")))
+    f = 1080 / src.shape[0]
+    image = cv2.resize(src, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+    whole = coco.detect(image)
+    person = whole.xyxy[(whole.class_ids == 1) & (whole.scores >= 0.5)]
+    assert len(person) == 1 and person[0, 3] - person[0, 1] > 800  # the picture's one person, seen whole
+    found, plan = _detect(RegionPlanner(RegionSpec("grid"), MODEL_SIDE), coco, Frame(image, 0, 0.0, 0.0, "test"))
+    assert min(r.width for r in plan) <= TILE * MODEL_SIDE + 1  # fine tiles, far smaller than the person
+    people = _people(found)
+    assert len(people) and iou_matrix(person, people).max() >= 0.7, people
 
 
 def test_auto_regions_are_squares_no_smaller_than_the_model_input(coco):
