@@ -241,8 +241,11 @@ class MainWindow(QMainWindow):
         self.view.redraw()
 
     def toggle_regions(self) -> None:
+        """G: the regions the detector looked at, in the big view and on every tile alike."""
         self.view.show_regions = not self.view.show_regions
-        self.view.update()
+        for view in [self.view, *self.streams.grid.tiles]:
+            view.show_regions = self.view.show_regions
+            view.update()
 
     def toggle_stats(self) -> None:
         self.view.show_stats = not self.view.show_stats

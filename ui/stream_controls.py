@@ -107,6 +107,7 @@ class StreamControls:
     def _make_tile(self, stream) -> TileView:
         tile = TileView(stream)
         tile.set_blur(self.blur)
+        tile.show_regions = self.view.show_regions  # G applies to tiles that come later too
         tile.on_select, tile.on_focus, tile.on_close = self.select_stream, self.focus_stream, self.close_stream
         return tile
 
