@@ -60,11 +60,14 @@ def peer_tracker(kind: str):
 
 
 def end_to_end(source: str, gt: str | None = None, rate: float | None = None, label: str = "person",
-               options: list[str] | None = None) -> dict:
+               options: list[str] | None = None, keep: str | None = None) -> dict:
+    import contextlib
     import subprocess
     import tempfile
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    with tempfile.TemporaryDirectory(prefix="lookout-mot-") as tmp:
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+    with (contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="lookout-mot-")) as tmp:
         video, fps, which = frames_at_rate(source, rate, os.path.join(tmp, "frames.avi"))
         jsonl, events = os.path.join(tmp, "d.jsonl"), os.path.join(tmp, "events")
         opts = options if options else ["--track", "--events", events]
@@ -116,8 +119,9 @@ if __name__ == "__main__":
         ap.add_argument("--gt")
         ap.add_argument("--rate", type=float)
         ap.add_argument("--label", default="person")
+        ap.add_argument("--keep", metavar="DIR", help="write the video, detections and events here and keep them")
         a = ap.parse_args(argv)
-        print(json.dumps(end_to_end(a.source, a.gt, a.rate, a.label, extra)))
+        print(json.dumps(end_to_end(a.source, a.gt, a.rate, a.label, extra, a.keep)))
         sys.exit(0)
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=("lookout", "bytetrack", "sort"))
