@@ -146,7 +146,7 @@ class Tracker:
     appearance_gate: re-link and stitch only when 1 - cosine similarity is below it (0.2).
     relink_base, relink_speed: a lost track re-links or stitches to a box whose centre is within
         ``relink_base + relink_speed * seconds lost`` box heights of where its motion points (0.5,
-        and 0.75 a second; a walker covers about 0.8 of their height a second. Chosen on MOT15
+        and 1.0 a second: a walker covers about 0.8 of their height a second; measured on MOT15
         TUD-Stadtmitte, TUD-Campus and ADL-Rundle-6, docs/tracking.md).
     relink_isolation: a re-link's box overlaps no other confident box by more than this IoU (0.1).
     """
@@ -154,7 +154,7 @@ class Tracker:
     def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
-                 relink_speed: float = 0.75, confirm_s: float = 0.09, refresh_s: float = 0.5,
+                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
                  relink_base: float = 0.5, relink_isolation: float = 0.1):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
