@@ -25,8 +25,9 @@ the track's motion predicts, standing apart (its IoU with every other confident 
 position nor appearance tells apart), and, when an ``embed`` function gives appearance
 vectors (``runtime.onnx.appearance``), a cosine similarity of at least ``1 - appearance_gate`` to
 the track's vector (an average of its unoccluded boxes', refreshed every ``refresh_s``; the
-vectors a frame needs are computed in one batch); without ``embed``, no re-link. Track *stitching*: a new track confirmed
-on its second hit that passes the same test against a lost track takes that track's ID.
+vectors a frame needs are computed in one batch); without ``embed``, no re-link. Track
+*stitching*: a new track confirmed on its second hit that passes the same test against a lost
+track, less the standing apart (a second hit is more evidence), takes that track's ID.
 
 Boxes are xyxy pixels (the ``Detections`` convention). The assignment is SciPy's
 ``linear_sum_assignment``; the rest is NumPy.
