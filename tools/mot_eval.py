@@ -1,7 +1,8 @@
 """Tracking accuracy: the tracker alone on hidden detections, or Lookout end to end on a sequence.
 
 usage: python tools/mot_eval.py [lookout|bytetrack|sort] [--match M] [--buffer B]
-       python tools/mot_eval.py run SOURCE [--gt gt.txt] [--rate FPS] [--label person] [-- LOOKOUT OPTIONS]
+       python tools/mot_eval.py run SOURCE [--gt gt.txt] [--rate FPS] [--label person] [--keep DIR] [-- LOOKOUT OPTIONS]
+       python tools/mot_eval.py why DIR --gt gt.txt [--no-appearance] [--set NAME=VALUE ...]
 
 ``run``: ``lookout --source SOURCE --track --events DIR`` (defaults, or the options after ``--``),
 then from its detections JSONL and events.jsonl: the tracks of ``--label`` (how many, median
@@ -12,7 +13,16 @@ video or a MOTChallenge sequence folder (``img1/`` + ``seqinfo.ini``: its frames
 a lossless video at the sequence's rate first). ``--rate FPS`` writes the frames into a video at
 that rate instead, each source frame repeated for as long as it lasts (10 fps at 25: 2, 3, 2, 3,
 ... copies: a camera at a higher rate watching the same scene); the ground truth is then compared
-on the first copy of each frame. One JSON line out.
+on the first copy of each frame. One JSON line out. ``--keep DIR``: the video, the detections
+and the events are written to DIR and kept (for ``why``).
+
+``why``: the tracker alone, replayed over the boxes (and frames) of a ``run --keep DIR``, with
+its defaults or ``--set NAME=VALUE`` options (seconds, not a new detector run), then one line a
+ground-truth ID switch: its kind (``two-tracks-one-person``: the old track is still on this
+person, e.g. two boxes on one; ``took-another-persons-id``: the new track followed someone else
+before; ``new-id``: a track started on this person; ``lost-and-back``), the frames since the
+person was last matched and how many of them had a box on the person; and one line a re-link or
+stitch: the person before and after (RIGHT / WRONG). The first line is the metrics (JSON).
 
 The hidden-detection mode: tracking accuracy on the MOT sequences that ship with ``motmetrics``
 (TUD-Campus, TUD-Stadtmitte).
@@ -60,11 +70,14 @@ def peer_tracker(kind: str):
 
 
 def end_to_end(source: str, gt: str | None = None, rate: float | None = None, label: str = "person",
-               options: list[str] | None = None) -> dict:
+               options: list[str] | None = None, keep: str | None = None) -> dict:
+    import contextlib
     import subprocess
     import tempfile
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    with tempfile.TemporaryDirectory(prefix="lookout-mot-") as tmp:
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+    with (contextlib.nullcontext(keep) if keep else tempfile.TemporaryDirectory(prefix="lookout-mot-")) as tmp:
         video, fps, which = frames_at_rate(source, rate, os.path.join(tmp, "frames.avi"))
         jsonl, events = os.path.join(tmp, "d.jsonl"), os.path.join(tmp, "events")
         opts = options if options else ["--track", "--events", events]
@@ -106,7 +119,111 @@ def end_to_end(source: str, gt: str | None = None, rate: float | None = None, la
     return out
 
 
+def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None) -> None:
+    """See the module docstring (``why``). Prints; returns nothing."""
+    import cv2
+
+    from detector.analytics.tracker import Tracker
+    from detector.ops.iou import box_iou
+    from detector.types.detections import Detections
+    embed = None
+    if appearance:
+        from detector.runtime.onnx.appearance import Appearance
+        embed = Appearance.shared()
+    tracker = Tracker(embed=embed, **(options or {}))
+    lines = [json.loads(x) for x in open(os.path.join(keep, "d.jsonl"), encoding="utf-8")]
+    cap = cv2.VideoCapture(os.path.join(keep, "frames.avi"))
+    truth = read_boxes(gt, people_only=True)
+    acc, frames, jumps, tracks = mm.MOTAccumulator(auto_id=True), [], [], set()
+    for k, line in enumerate(lines):
+        ok, image = cap.read()
+        ds = line["detections"]
+        dets = Detections(np.array([d["xyxy"] for d in ds], np.float32).reshape(-1, 4),
+                          np.array([d["score"] for d in ds], np.float32),
+                          np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds))
+        before = tracker.relinked + tracker.stitched
+        out = tracker.update(dets, line["pts_ms"] / 1000, image if ok else None)
+        if tracker.relinked + tracker.stitched > before:
+            jumps += [(k, j) for j in tracker.jumped]
+        person = np.array([label == "person" for label in out.labels], bool) & (out.track_ids >= 0)
+        boxes, ids = np.asarray(out.xyxy, np.float64)[person], out.track_ids[person]
+        tracks.update(ids.tolist())
+        frames.append((boxes, ids))
+        g_ids, g_boxes = truth.get(k + 1, (np.zeros(0, int), np.zeros((0, 4))))
+        acc.update(g_ids, ids, mm.distances.iou_matrix(to_tlwh(g_boxes), to_tlwh(boxes), max_iou=0.5))
+    r = mm.metrics.create().compute(acc, metrics=["idf1", "mota", "num_switches"])
+    print(json.dumps({"IDF1": round(float(r["idf1"].iloc[0]), 4), "MOTA": round(float(r["mota"].iloc[0]), 4),
+                      "ID_switches": int(r["num_switches"].iloc[0]), "person_tracks": len(tracks),
+                      "relinked": tracker.relinked, "stitched": tracker.stitched}))
+    events = acc.mot_events.reset_index()
+    matches = events[events.Type.isin(["MATCH", "SWITCH"])].sort_values("FrameId")
+    last, owners, born, kinds = {}, {}, {}, {}
+    for m in matches.itertuples():
+        f, o, h = int(m.FrameId), int(m.OId), int(m.HId)
+        born.setdefault(h, f)
+        if m.Type == "SWITCH":
+            pf, ph = last.get(o, (None, None))
+            g_ids, g_boxes = truth[f + 1]
+            box = g_boxes[list(g_ids).index(o)]
+            seen = 0
+            for ff in range(pf + 1, f) if pf is not None else ():
+                gi, gb = truth.get(ff + 1, (np.zeros(0, int), np.zeros((0, 4))))
+                if o in gi and len(frames[ff][0]):
+                    seen += box_iou(gb[list(gi).index(o)][None], frames[ff][0])[0].max() >= 0.5
+            others = sorted({oo for _, oo in owners.get(h, []) if oo != o})
+            old = frames[f][0][frames[f][1] == ph]
+            if len(old) and box_iou(box[None], old)[0].max() >= 0.3:
+                kind = "two-tracks-one-person"
+            elif others:
+                kind = "took-another-persons-id"
+            elif pf is None or born[h] >= pf - 1:
+                kind = "new-id"
+            else:
+                kind = "lost-and-back"
+            kinds[kind] = kinds.get(kind, 0) + 1
+            gap = f - pf if pf is not None else 0
+            print(f"switch frame {f + 1} person {o}: track {ph} -> {h} [{kind}] after {gap} frames, "
+                  f"a box on them in {seen} of {max(gap - 1, 0)}; track {h} followed persons {others[:5]} before")
+        last[o] = (f, h)
+        owners.setdefault(h, []).append((f, o))
+    who = {(int(m.FrameId), int(m.HId)): int(m.OId) for m in matches.itertuples()}
+    verdicts = {}
+    for k, j in jumps:
+        before = next((who[(f, j)] for f in range(k - 1, -1, -1) if (f, j) in who), None)
+        after = next((who[(f, j)] for f in range(k, min(k + 3, len(frames))) if (f, j) in who), None)
+        v = "?" if before is None or after is None else ("RIGHT" if before == after else "WRONG")
+        verdicts[v] = verdicts.get(v, 0) + 1
+        print(f"re-link frame {k + 1} track {j}: person {before} -> {after} {v}")
+    print(json.dumps({"switch_kinds": kinds, "relinks": verdicts}))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "why":
+        ap = argparse.ArgumentParser(prog="mot_eval.py why")
+        ap.add_argument("keep", help="the folder of a `run --keep DIR`")
+        ap.add_argument("--gt", required=True)
+        ap.add_argument("--no-appearance", action="store_true")
+        ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a Tracker option")
+        a = ap.parse_args(sys.argv[2:])
+        for path in (os.path.join(a.keep, "d.jsonl"), os.path.join(a.keep, "frames.avi"), a.gt):
+            if not os.path.exists(path):
+                print(f"mot_eval why: {path} not found; run `mot_eval.py run SOURCE --keep DIR` first",
+                      file=sys.stderr)
+                sys.exit(2)
+        try:
+            opts = {k: float(v) for k, v in (x.split("=", 1) for x in a.set)}
+        except ValueError:
+            print("mot_eval why: --set wants NAME=NUMBER, e.g. --set relink_speed=1.0", file=sys.stderr)
+            sys.exit(2)
+        import inspect
+
+        from detector.analytics.tracker import Tracker
+        unknown = sorted(set(opts) - set(inspect.signature(Tracker.__init__).parameters) - {"self", "embed"})
+        if unknown:
+            print(f"mot_eval why: no Tracker option {unknown[0]}; see detector/analytics/tracker.py", file=sys.stderr)
+            sys.exit(2)
+        why(a.keep, a.gt, not a.no_appearance, opts)
+        sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "run":
         argv = sys.argv[2:]
         extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -116,8 +233,9 @@ if __name__ == "__main__":
         ap.add_argument("--gt")
         ap.add_argument("--rate", type=float)
         ap.add_argument("--label", default="person")
+        ap.add_argument("--keep", metavar="DIR", help="write the video, detections and events here and keep them")
         a = ap.parse_args(argv)
-        print(json.dumps(end_to_end(a.source, a.gt, a.rate, a.label, extra)))
+        print(json.dumps(end_to_end(a.source, a.gt, a.rate, a.label, extra, a.keep)))
         sys.exit(0)
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=("lookout", "bytetrack", "sort"))

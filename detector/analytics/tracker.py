@@ -19,12 +19,15 @@ confident detection left over starts a track if it scores >= ``new_track_thresho
 Lost tracks are kept for ``lost_s`` seconds of the source's clock (``time_s``; without it, frames
 at ``frame_rate``), so a track holds for as long at 5 fps as at 30. Between stage 1 and 2, a
 confident detection nobody took may *re-link* a lost track: same class, a similar height (within
-a factor 1.5), its centre within ``0.75 + relink_speed * seconds lost`` box heights of where the
-track was last seen or where its motion predicts, and, when an ``embed`` function gives appearance
+a factor 1.5), its centre within ``relink_base + relink_speed * seconds lost`` box heights of where
+the track's motion predicts, standing apart (its IoU with every other confident box at most
+``relink_isolation``: in a group the box nobody took is most often a neighbour's, whom neither
+position nor appearance tells apart), and, when an ``embed`` function gives appearance
 vectors (``runtime.onnx.appearance``), a cosine similarity of at least ``1 - appearance_gate`` to
 the track's vector (an average of its unoccluded boxes', refreshed every ``refresh_s``; the
-vectors a frame needs are computed in one batch); without ``embed``, no re-link. Track *stitching*: a new track confirmed
-on its second hit that passes the same test against a lost track takes that track's ID.
+vectors a frame needs are computed in one batch); without ``embed``, no re-link. Track
+*stitching*: a new track confirmed on its second hit that passes the same test against a lost
+track, less the standing apart (a second hit is more evidence), takes that track's ID.
 
 Boxes are xyxy pixels (the ``Detections`` convention). The assignment is SciPy's
 ``linear_sum_assignment``; the rest is NumPy.
@@ -142,14 +145,18 @@ class Tracker:
     per_class: match detections only to tracks of the same class (True).
     embed: ``(bgr, xyxy (N, 4)) -> (N, D)`` unit appearance vectors, or None (position only).
     appearance_gate: re-link and stitch only when 1 - cosine similarity is below it (0.2).
-    relink_speed: how far (box heights a second) a lost object may have gone (1.0; a walker
-        covers about 0.8 of their height a second).
+    relink_base, relink_speed: a lost track re-links or stitches to a box whose centre is within
+        ``relink_base + relink_speed * seconds lost`` box heights of where its motion points (0.5,
+        and 1.0 a second: a walker covers about 0.8 of their height a second; measured on MOT15
+        TUD-Stadtmitte, TUD-Campus and ADL-Rundle-6, docs/tracking.md).
+    relink_isolation: a re-link's box overlaps no other confident box by more than this IoU (0.1).
     """
 
     def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
-                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5):
+                 relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
+                 relink_base: float = 0.5, relink_isolation: float = 0.1):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
@@ -161,6 +168,7 @@ class Tracker:
         self.lost_s, self.frame_rate, self.embed = float(lost_s), float(frame_rate), embed
         self.confirm_s, self.refresh_s = float(confirm_s), float(refresh_s)
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
+        self.relink_base, self.relink_isolation = float(relink_base), float(relink_isolation)
         self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
         self.stitched = 0   # new tracks that took a lost track's ID
@@ -189,9 +197,10 @@ class Tracker:
         heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
         for r, t in enumerate(tracks):
             h = max(t.last_box[3] - t.last_box[1], 1.0)
-            seen = np.array([(t.last_box[0] + t.last_box[2]) / 2, (t.last_box[1] + t.last_box[3]) / 2])
-            dist = np.minimum(np.linalg.norm(centres - seen, axis=1), np.linalg.norm(centres - t.mean[:2], axis=1)) / h
-            gate = 0.75 + self.relink_speed * max(now - t.last_time, 0.0)
+            # around where its motion points, the uncertainty growing with the time lost (not also
+            # around where it was last seen: in a group, that is where the neighbours are)
+            dist = np.linalg.norm(centres - t.mean[:2], axis=1) / h
+            gate = self.relink_base + self.relink_speed * max(now - t.last_time, 0.0)
             ok = (dist <= gate) & (heights / h <= 1.5) & (h / heights <= 1.5)
             if self.per_class:
                 ok &= classes == t.class_id
@@ -273,8 +282,11 @@ class Tracker:
         lost = [confirmed[r] for r in left_t if confirmed[r].last_frame < frame - 1]
         if lost and len(left_h) and feats is not None:
             cand = high[left_h]
-            pairs, _, rest_c = _assign(self._relink_cost(lost, boxes[cand], classes[cand],
-                                                         None if feats is None else feats[cand], now), 1e9)
+            cost = self._relink_cost(lost, boxes[cand], classes[cand], feats[cand], now)
+            others = box_iou(boxes[cand], boxes[high])
+            others[cand[:, None] == high[None, :]] = 0.0  # a box against itself
+            cost[:, others.max(axis=1) > self.relink_isolation] = np.inf
+            pairs, _, rest_c = _assign(cost, 1e9)
             for r, c in pairs:
                 hit(lost[r], cand[c], jump=True)
                 self.relinked += 1
