@@ -121,6 +121,30 @@ def test_a_box_cut_by_an_inner_edge_does_not_beat_the_whole_one(coco):
     assert iou_matrix(near, box[None])[0, 0] > 0.6  # the whole one, not the half
 
 
+def test_in_a_grid_a_cut_box_another_tile_held_whole_and_did_not_confirm_is_dropped(coco):
+    """A person cut in half by one tile's edge (region A sees the left half); tile B holds that half box
+    whole and boxed nothing there. Tiles cover the frame with overlap, so B's look stands: the half
+    box goes (``tiled``, as ``grid`` merges). Regions placed around objects (``auto``) keep it: there
+    the cut view is often the only close one."""
+    frame = read_frame(DEMO_CLIP, 0)
+    whole = coco.detect(frame)
+    person = _people(whole)[np.argmax(whole.scores[whole.class_ids == 1])]
+    big = _canvas(frame)
+    box = person + np.float32([576, 252, 576, 252])
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    a = Region(int(cx) - 400, int(cy) - 200, int(cx), int(cy) + 200, "grid")
+    b = Region(int(box[0]) - 200, int(cy) - 200, int(box[0]) + 200, int(cy) + 200, "grid")
+    found_a = ops.to_frame(coco.detect(ops.crop(big, a)), a, big.shape[:2])
+    half = _people(found_a)[iou_matrix(_people(found_a), box[None])[:, 0] > 0.1]
+    assert len(half) == 1 and half[0, 2] >= a.x1 - 3  # the left half, cut at A's inner edge
+    assert b.x0 <= half[0, 0] and half[0, 2] <= b.x1  # B holds it whole
+    nothing = found_a.filter(np.zeros(len(found_a), bool))
+    tiled = ops.merge([(a, found_a), (b, nothing)], big.shape[:2], coco.iou_threshold, MODEL_SIDE, tiled=True)
+    placed = ops.merge([(a, found_a), (b, nothing)], big.shape[:2], coco.iou_threshold, MODEL_SIDE)
+    assert not (iou_matrix(_people(tiled), half).max(initial=0) > 0.9)
+    assert iou_matrix(_people(placed), half).max(initial=0) > 0.9
+
+
 def test_grid_finds_the_small_people_whole_frame_misses_and_drops_the_group_box(coco):
     """The clip at 1:1 in 1080p: whole-frame detection finds few of the people the model finds in the
     clip itself; the grid finds nearly all, and no box spans several people."""

@@ -226,8 +226,9 @@ class RegionPlanner:
         still objects that no region looked at this frame (their last box carried)."""
         hw = frame.image.shape[:2]
         parts = [(r, ops.to_frame(d, r, hw)) for r, d in zip(regions, per_region)]
-        dets = ops.merge(parts, hw, iou_threshold, self.model_side)
-        if self.mode(hw[1], hw[0]) != "auto":
+        mode = self.mode(hw[1], hw[0])
+        dets = ops.merge(parts, hw, iou_threshold, self.model_side, tiled=mode == "grid")
+        if mode != "auto":
             return dets
         return self._remember(frame, regions, dets)
 

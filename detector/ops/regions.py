@@ -111,7 +111,7 @@ def inside_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou_threshold: float,
-          model_side: int) -> Detections:
+          model_side: int, tiled: bool = False) -> Detections:
     """One frame's detections from its regions' (each region's boxes already in frame pixels).
 
     0. A box smaller than ``SMALL_PX`` at the model's scale, from a view coarser than another region
@@ -123,6 +123,9 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
     3. A box from a coarser view (a bigger region) holding two or more whole (uncut) boxes of its class
        found in finer views saw a group as one object (the whole frame's "person over everything"):
        dropped. Cut boxes do not count: a big object cut by fine tiles is pieces, not a group.
+    4. ``tiled`` (regions that tile the frame with overlap, as ``grid``'s): a cut box left standing that
+       another region held whole, uncut, was looked at whole there and not confirmed: dropped. (Where
+       regions are placed around objects, as ``auto``'s, the cut view is often the only close one.)
     """
     height, width = frame_hw
     if not parts:
@@ -164,4 +167,11 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
         finer &= ~cut[keep][:, None]
         group = finer.sum(axis=0) >= 2
         keep = keep[~(piece | group)]
+    if tiled and len(keep):
+        b = xyxy[keep]
+        held = np.zeros(len(keep), bool)
+        for r, _ in parts:
+            held |= ((b[:, 0] >= r.x0) & (b[:, 1] >= r.y0) & (b[:, 2] <= r.x1) & (b[:, 3] <= r.y1)
+                     & ~_cut(b, r, width, height, model_side))
+        keep = keep[~(cut[keep] & held)]
     return Detections(xyxy[keep], scores[keep], classes[keep], tuple(labels[i] for i in keep), image_hw=frame_hw)
