@@ -101,6 +101,7 @@ class _Seen:
     still: int = 0           # detections in a row without moving
     anchor: np.ndarray | None = None  # (4,) where it was when it stopped moving
     misses: int = 0          # looks in a row that did not find it
+    cut: bool = False        # no region this frame held it whole: it reaches past the edges it was seen to
 
 
 class RegionPlanner:
@@ -185,7 +186,7 @@ class RegionPlanner:
         if not self._seen and self._n == 1:
             return [full] + self._grid(w, h)  # start-up: look everywhere once, closely
         grid = self._grid(w, h, SWEEP_TILE)
-        moving = []
+        moving, reaching = [], []
         recheck = t >= self._recheck_at  # still objects are looked at again together, every recheck_s
         if recheck:
             self._recheck_at = t + self.recheck_s
@@ -196,6 +197,8 @@ class RegionPlanner:
                 self.counts["still_skipped"] += 1
                 continue
             moving.append(predicted)
+            if s.cut:
+                reaching.append(_reach(s.box) + s.velocity)
         objects = np.array(moving, np.float32).reshape(-1, 4)
         regions = ops.cluster(objects, w, h, self.model_side, "object")
         covered = _corners(regions)
@@ -203,9 +206,15 @@ class RegionPlanner:
         regions += ops.cluster(outside, w, h, self.model_side, "motion")
         # a busy scene: the grid tiles that hold what needs a look cost less than a square for each group
         tiles = _holding(grid, np.concatenate([objects, outside]))
+        whole = self._n % FULL_EVERY == 0
         if len(regions) > len(tiles):
             regions = tiles
-        if self._n % FULL_EVERY == 0:
+            # an object seen only cut by regions' edges (a person near the camera, taller than the tiles'
+            # overlap) that no tile holds, reach included, is seen in pieces there: the whole frame shows it
+            # whole, where it is big enough to be seen well
+            big = [o for o in reaching if max(o[2] - o[0], o[3] - o[1]) * self.model_side / max(w, h) >= ops.SMALL_PX]
+            whole |= not all(_looked_at(o, tiles, self.model_side) for o in big)
+        if whole:
             regions.append(full)
         regions.append(self._next_sweep(grid, regions))
         return regions
@@ -235,6 +244,10 @@ class RegionPlanner:
     def _remember(self, frame: Frame, regions: list[Region], dets: Detections) -> Detections:
         """Update the objects seen; add the still ones not looked at this frame to ``dets``."""
         t = self._time(frame)
+        h, w = frame.image.shape[:2]
+        held = np.zeros(len(dets), bool)
+        for r in regions:
+            held |= ops.within(dets.xyxy, r) & ~ops.cut_by(dets.xyxy, r, w, h, self.model_side)
         old = self._seen
         new: list[_Seen] = []
         used = set()
@@ -251,12 +264,12 @@ class RegionPlanner:
                 moved = _moved(s.anchor, box)
                 new.append(_Seen(box, int(dets.class_ids[j]), dets.labels[j], float(dets.scores[j]),
                                  0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1,
-                                 box if moved else s.anchor))
+                                 box if moved else s.anchor, cut=not held[j]))
         for j in range(len(dets)):
             if j + len(old) not in used:
                 new.append(_Seen(dets.xyxy[j].astype(np.float32), int(dets.class_ids[j]), dets.labels[j],
                                  float(dets.scores[j]), np.zeros(4, np.float32), 0,
-                                 dets.xyxy[j].astype(np.float32)))
+                                 dets.xyxy[j].astype(np.float32), cut=not held[j]))
         carried = []
         for i, s in enumerate(old):
             if i in used:
@@ -293,6 +306,13 @@ def _looked_at(box: np.ndarray, regions: list[Region], model_side: int) -> bool:
     size = max(box[2] - box[0], box[3] - box[1])
     return any(r.x0 <= box[0] and r.y0 <= box[1] and box[2] <= r.x1 and box[3] <= r.y1
                and size * model_side / max(r.width, r.height) >= SEEN_PX for r in regions)
+
+
+def _reach(box: np.ndarray) -> np.ndarray:
+    """Where an object seen only cut by regions' edges may reach: its box grown by half its size on
+    every side (the next look's region is placed to hold that)."""
+    half = np.array([box[2] - box[0], box[3] - box[1]] * 2, np.float32) * np.float32([-0.5, -0.5, 0.5, 0.5])
+    return box + half
 
 
 def _corners(regions: list[Region]) -> np.ndarray:

@@ -92,13 +92,19 @@ def to_frame(dets: Detections, region: Region, frame_hw: tuple[int, int]) -> Det
     return Detections(dets.xyxy + off, dets.scores, dets.class_ids, dets.labels, image_hw=frame_hw)
 
 
-def _cut(xyxy: np.ndarray, region: Region, width: int, height: int, model_side: int) -> np.ndarray:
+def cut_by(xyxy: np.ndarray, region: Region, width: int, height: int, model_side: int) -> np.ndarray:
     """(N,) bool: the box touches an edge of the region that is not the frame's (it was cut there)."""
     tol = EDGE_PX * region.width / model_side
     inner = np.array([region.x0 > 0, region.y0 > 0, region.x1 < width, region.y1 < height])
     near = np.stack([xyxy[:, 0] <= region.x0 + tol, xyxy[:, 1] <= region.y0 + tol,
                      xyxy[:, 2] >= region.x1 - tol, xyxy[:, 3] >= region.y1 - tol], axis=1)
     return (near & inner).any(axis=1)
+
+
+def within(boxes: np.ndarray, region: Region) -> np.ndarray:
+    """(N,) bool: each box (N, 4) lies within the region."""
+    return (boxes[:, 0] >= region.x0) & (boxes[:, 1] >= region.y0) & (boxes[:, 2] <= region.x1) & \
+        (boxes[:, 3] <= region.y1)
 
 
 def inside_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,7 +143,7 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
     labels = tuple(label for _, d in parts for label in d.labels)
     side = np.concatenate([np.full(len(d), r.width if r.kind != "full" else max(r.width, r.height), np.float32)
                            for r, d in parts])
-    cut = np.concatenate([_cut(d.xyxy, r, width, height, model_side) for r, d in parts]) if len(scores) else \
+    cut = np.concatenate([cut_by(d.xyxy, r, width, height, model_side) for r, d in parts]) if len(scores) else \
         np.zeros(0, bool)
     # A small box from a coarse view was placed from a few of the model's pixels; where a finer region
     # of this frame covers it, that region's verdict stands.
@@ -146,8 +152,7 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
     for r, _ in parts:
         if r.kind == "full":
             continue
-        inside = (xyxy[:, 0] >= r.x0) & (xyxy[:, 1] >= r.y0) & (xyxy[:, 2] <= r.x1) & (xyxy[:, 3] <= r.y1)
-        finer_cover |= inside & (r.width < side)
+        finer_cover |= within(xyxy, r) & (r.width < side)
     coarse_small = finer_cover & (seen_px < SMALL_PX)
     if coarse_small.any():
         xyxy, scores, classes, side, cut = (a[~coarse_small] for a in (xyxy, scores, classes, side, cut))
@@ -171,7 +176,6 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
         b = xyxy[keep]
         held = np.zeros(len(keep), bool)
         for r, _ in parts:
-            held |= ((b[:, 0] >= r.x0) & (b[:, 1] >= r.y0) & (b[:, 2] <= r.x1) & (b[:, 3] <= r.y1)
-                     & ~_cut(b, r, width, height, model_side))
+            held |= within(b, r) & ~cut_by(b, r, width, height, model_side)
         keep = keep[~(cut[keep] & held)]
     return Detections(xyxy[keep], scores[keep], classes[keep], tuple(labels[i] for i in keep), image_hw=frame_hw)
