@@ -101,13 +101,17 @@ def test_boxes_map_back_exactly(coco):
     np.testing.assert_array_equal(mapped.scores, alone.scores)
 
 
-def test_a_box_cut_by_an_inner_edge_does_not_beat_the_whole_one(coco):
-    """A person cut in half by one region's edge and seen whole in another: the whole box stands."""
+def _best_person_in_a_big_frame(coco):
+    """The demo clip's first frame in a 1080p canvas, and its most confident person's box there."""
     frame = read_frame(DEMO_CLIP, 0)
     whole = coco.detect(frame)
     person = _people(whole)[np.argmax(whole.scores[whole.class_ids == 1])]
-    big = _canvas(frame)
-    box = person + np.float32([576, 252, 576, 252])
+    return _canvas(frame), person + np.float32([576, 252, 576, 252])
+
+
+def test_a_box_cut_by_an_inner_edge_does_not_beat_the_whole_one(coco):
+    """A person cut in half by one region's edge and seen whole in another: the whole box stands."""
+    big, box = _best_person_in_a_big_frame(coco)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     side = 400
     # region A ends at the person's middle: it sees the left half; region B holds the whole person
@@ -126,11 +130,7 @@ def test_in_a_grid_a_cut_box_another_tile_held_whole_and_did_not_confirm_is_drop
     whole and boxed nothing there. Tiles cover the frame with overlap, so B's look stands: the half
     box goes (``tiled``, as ``grid`` merges). Regions placed around objects (``auto``) keep it: there
     the cut view is often the only close one."""
-    frame = read_frame(DEMO_CLIP, 0)
-    whole = coco.detect(frame)
-    person = _people(whole)[np.argmax(whole.scores[whole.class_ids == 1])]
-    big = _canvas(frame)
-    box = person + np.float32([576, 252, 576, 252])
+    big, box = _best_person_in_a_big_frame(coco)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     a = Region(int(cx) - 400, int(cy) - 200, int(cx), int(cy) + 200, "grid")
     b = Region(int(box[0]) - 200, int(cy) - 200, int(box[0]) + 200, int(cy) + 200, "grid")

@@ -7,8 +7,9 @@ the detector.
   ``grid:CxR``: the whole frame plus that one grid.
 - ``auto``: squares around the objects already seen (where their motion predicts them), around
   motion outside those, one grid tile a frame in turn (the sweep: what never moved is found too),
-  and the whole frame every ``FULL_EVERY`` detected frames (large objects); the first frame gets
-  the whole grid. An object that has not moved for ``STILL_AFTER`` detections is re-checked every
+  and the whole frame every ``FULL_EVERY`` detected frames (large objects; also whenever an object
+  seen only cut by regions' edges is too big for a busy scene's tiles); the first frame gets the
+  whole grid. An object that has not moved for ``STILL_AFTER`` detections is re-checked every
   ``recheck_s`` seconds instead of every frame, its box carried meanwhile. Images get ``grid``.
 - default (no option): ``auto`` for frames whose shorter side is at least ``LARGE`` times the model's
   input (a 1080p camera), ``off`` for smaller ones (a 640 x 480 webcam, the 768 x 576 demo clip).
@@ -309,8 +310,8 @@ def _looked_at(box: np.ndarray, regions: list[Region], model_side: int) -> bool:
 
 
 def _reach(box: np.ndarray) -> np.ndarray:
-    """Where an object seen only cut by regions' edges may reach: its box grown by half its size on
-    every side (the next look's region is placed to hold that)."""
+    """Where an object seen only cut by regions' edges may reach: its box (4,) grown by half its size on
+    every side (a busy scene's tiles that cannot hold that bring the whole frame into the next look)."""
     half = np.array([box[2] - box[0], box[3] - box[1]] * 2, np.float32) * np.float32([-0.5, -0.5, 0.5, 0.5])
     return box + half
 
