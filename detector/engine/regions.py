@@ -246,9 +246,7 @@ class RegionPlanner:
         """Update the objects seen; add the still ones not looked at this frame to ``dets``."""
         t = self._time(frame)
         h, w = frame.image.shape[:2]
-        held = np.zeros(len(dets), bool)
-        for r in regions:
-            held |= ops.within(dets.xyxy, r) & ~ops.cut_by(dets.xyxy, r, w, h, self.model_side)
+        held = ops.held_whole(dets.xyxy, regions, w, h, self.model_side)
         old = self._seen
         new: list[_Seen] = []
         used = set()

@@ -92,7 +92,7 @@ def to_frame(dets: Detections, region: Region, frame_hw: tuple[int, int]) -> Det
     return Detections(dets.xyxy + off, dets.scores, dets.class_ids, dets.labels, image_hw=frame_hw)
 
 
-def cut_by(xyxy: np.ndarray, region: Region, width: int, height: int, model_side: int) -> np.ndarray:
+def _cut(xyxy: np.ndarray, region: Region, width: int, height: int, model_side: int) -> np.ndarray:
     """(N,) bool: the box touches an edge of the region that is not the frame's (it was cut there)."""
     tol = EDGE_PX * region.width / model_side
     inner = np.array([region.x0 > 0, region.y0 > 0, region.x1 < width, region.y1 < height])
@@ -105,6 +105,14 @@ def within(boxes: np.ndarray, region: Region) -> np.ndarray:
     """(N,) bool: each box (N, 4) lies within the region."""
     return (boxes[:, 0] >= region.x0) & (boxes[:, 1] >= region.y0) & (boxes[:, 2] <= region.x1) & \
         (boxes[:, 3] <= region.y1)
+
+
+def held_whole(boxes: np.ndarray, regions, width: int, height: int, model_side: int) -> np.ndarray:
+    """(N,) bool: some region holds the box (N, 4) whole, not cut by any of its inner edges."""
+    held = np.zeros(len(boxes), bool)
+    for r in regions:
+        held |= within(boxes, r) & ~_cut(boxes, r, width, height, model_side)
+    return held
 
 
 def inside_fraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -143,7 +151,7 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
     labels = tuple(label for _, d in parts for label in d.labels)
     side = np.concatenate([np.full(len(d), r.width if r.kind != "full" else max(r.width, r.height), np.float32)
                            for r, d in parts])
-    cut = np.concatenate([cut_by(d.xyxy, r, width, height, model_side) for r, d in parts]) if len(scores) else \
+    cut = np.concatenate([_cut(d.xyxy, r, width, height, model_side) for r, d in parts]) if len(scores) else \
         np.zeros(0, bool)
     # A small box from a coarse view was placed from a few of the model's pixels; where a finer region
     # of this frame covers it, that region's verdict stands.
@@ -173,9 +181,5 @@ def merge(parts: list[tuple[Region, Detections]], frame_hw: tuple[int, int], iou
         group = finer.sum(axis=0) >= 2
         keep = keep[~(piece | group)]
     if tiled and len(keep):
-        b = xyxy[keep]
-        held = np.zeros(len(keep), bool)
-        for r, _ in parts:
-            held |= within(b, r) & ~cut_by(b, r, width, height, model_side)
-        keep = keep[~(cut[keep] & held)]
+        keep = keep[~(cut[keep] & held_whole(xyxy[keep], [r for r, _ in parts], width, height, model_side))]
     return Detections(xyxy[keep], scores[keep], classes[keep], tuple(labels[i] for i in keep), image_hw=frame_hw)
