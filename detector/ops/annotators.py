@@ -11,7 +11,7 @@ import numpy as np
 
 from detector.ops.captions import box_caption, class_color
 from detector.ops.label_layout import leader, place_labels
-from detector.ops.text import TextStyle, draw_text
+from detector.ops.text import TextStyle, draw_text, draw_text_inside
 from detector.types.detections import Detections
 
 
@@ -128,10 +128,7 @@ class CounterAnnotator:
             p1, p2 = (tuple(int(round(v)) for v in p) for p in (line.p1, line.p2))
             cv2.line(image, p1, p2, (0, 255, 255), t + 1, cv2.LINE_AA)
         for line in analytics.lines:
-            lw, lh = style.size(line.name)
-            x = min(max(int(round(line.p1[0])) + t, 0), max(w - lw, 0))
-            y = min(max(int(round(line.p1[1])), 0), max(h - lh, 0))
-            draw_text(image, line.name, x, y, style, (0, 255, 255))
+            draw_text_inside(image, line.name, int(round(line.p1[0])) + t, int(round(line.p1[1])), style, (0, 255, 255))
 
 
 class StateAnnotator:
@@ -154,9 +151,7 @@ class StateAnnotator:
             x1, y1, x2, y2 = st.box
             cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), self.COLOUR, t)
             text = f"{st.name}: {st.state} {st.score:.2f}" if st.state is not None else f"{st.name}: ?"
-            tw, th = style.size(text)
-            draw_text(image, text, min(max(x1, 0), max(w - tw, 0)), min(max(y1 - th, 0), max(h - th, 0)), style,
-                      self.COLOUR)
+            draw_text_inside(image, text, x1, y1 - style.size(text)[1], style, self.COLOUR)
 
 
 class RowsAnnotator:

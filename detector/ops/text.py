@@ -52,3 +52,12 @@ def draw_text(image: np.ndarray, text: str, x: int, y: int, style: TextStyle,
     cv2.putText(image, text, (x + style.pad, y + style.pad + th), FONT, style.scale,
                 ink if ink is not None else ink_for(background), style.thickness, cv2.LINE_AA)
     return x, y, x + w, y + h
+
+
+def draw_text_inside(image: np.ndarray, text: str, x: int, y: int, style: TextStyle,
+                     background: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """``draw_text`` with its box's top-left corner at (x, y), moved the least that keeps the whole box
+    inside ``image`` (a caption anchored at a point near the frame's edge)."""
+    h, w = image.shape[:2]
+    tw, th = style.size(text)
+    return draw_text(image, text, min(max(x, 0), max(w - tw, 0)), min(max(y, 0), max(h - th, 0)), style, background)
