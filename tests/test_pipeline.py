@@ -222,3 +222,30 @@ def test_stopping_a_recording_returns_at_once_and_the_file_is_finished_after(tmp
     while cap.read()[0]:
         n += 1
     assert n >= 10
+
+
+def test_a_source_opened_in_the_window_takes_the_windows_class_filter_and_tracking():
+    """A source added from the window (a spec, as the stream controls add it) gets its own tracker and
+    the window's --classes, as each command-line stream does: the COCO model on the demo clip keeps
+    only people, with track IDs."""
+    from detector import Detector
+    from detector.engine.live_session import LiveSession
+    models = Models(Detector.load("ssd-mobilenetv2-coco", device="cpu", score_threshold=0.3))
+    session = LiveSession(models, RunConfig(source=None, classes=("person",), track=True))
+    stream = session.add_source(str(DEMO_CLIP), name="door")
+    session.start()
+    labels, tracked = set(), 0
+    try:
+        deadline = time.monotonic() + 60
+        seen = 0
+        while seen < 15 and time.monotonic() < deadline:
+            result, seq = stream.latest()
+            if result is not None and seq > seen:
+                seen = seq
+                labels |= set(result.detections.labels)
+                tracked += int(result.detections.track_ids is not None and (result.detections.track_ids > 0).any())
+            time.sleep(0.02)
+    finally:
+        session.stop()
+    assert seen >= 15
+    assert labels == {"person"} and tracked >= 5, (labels, tracked)

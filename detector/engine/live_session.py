@@ -31,6 +31,7 @@ from detector.engine.stats import Stats
 from detector.engine.stream_parts import new_scheduler, stop_captures
 from detector.engine.streams import Scheduler
 from detector.io.sinks import VideoSink
+from detector.io.sources import mask_url
 from detector.runtime.base import Detector
 from detector.runtime.classifier import Classifier
 
@@ -88,14 +89,20 @@ class LiveSession(threading.Thread):
                    focus: bool = True) -> LiveStream:
         """A new stream (opened by the engine thread) on ``source``: a RunConfig (the command line's
         stream), or a spec opened from the window, which takes the window's options, the name
-        ``name`` and the detector's score threshold now. ``models``: default the shared models with a
-        tracker, counters and class filter of its own (none yet)."""
+        ``name`` and the detector's score threshold now. ``models``: default the shared models with
+        what the command line gives each stream of its own (``run.fresh_models``: tracker, counters,
+        class filter, sub-labels, state watchers, from the options)."""
         config = source if isinstance(source, RunConfig) else replace(
             self.config, source=source, stream=name, conf=self.models.detector.score_threshold)
         if models is None:
-            m = self.models.snapshot()
-            models = Models(m.detector, m.classifier, m.classify, None, m.top_k)
-            if self.events is not None:  # events are confirmed tracks: a stream added later tracks too
+            from detector.engine.run import fresh_models
+            try:  # the state classifiers are the ones already loaded: nothing loads on the caller's (GUI) thread
+                models = fresh_models(self.models, replace(config, states=()))
+            except ValueError as e:  # --classify-labels no longer fit a detector swapped in the window
+                self.messages.put(f"{mask_url(str(config.source))}: sub-labels off: {e}")
+                models = fresh_models(self.models, replace(config, states=(), classify_labels=()))
+            models.states = tuple(w.fresh() for w in self.models.states)
+            if self.events is not None and models.analytics is None:  # events are confirmed tracks
                 from detector.engine.config import make_analytics
                 models.analytics = make_analytics(self.events.config)
         stream = LiveStream(config, models, lambda msg: None)

@@ -68,6 +68,10 @@ class StateWatcher:
         self._streak = 0
         self.checks = 0
 
+    def fresh(self) -> "StateWatcher":
+        """A watcher of the same region with the same (loaded) classifier and settings, nothing seen yet."""
+        return StateWatcher(self.name, self.box, self.classifier, self.interval_s, self.hold, self.motion)
+
     def _moved(self, grey: np.ndarray) -> bool:
         return self._last_grey is None or float(cv2.absdiff(grey, self._last_grey).mean()) > self.motion
 
