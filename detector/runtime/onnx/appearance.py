@@ -4,21 +4,17 @@ already ships: the first 7 inverted-residual blocks of the embedded quantised SS
 a colour histogram of the same crop.
 
     embed = Appearance.shared()
-    vectors = embed(bgr, xyxy)     # (N, 448) float32, unit length; (0, 448) for no boxes
+    vectors = embed(bgr, xyxy)     # (N, 512) float32, unit length; (0, 512) for no boxes
 
-Each box's crop is resized to 64 x 32 (height x width: a standing person's shape); all crops go
-through the truncated graph in one call. Its stride-8 feature map (192 channels, 8 x 4 cells) is
-averaged over the upper and the lower half of the box (clothes above and below the waist differ
-more between people than within one), each 192-vector less its own mean; the histogram counts hue
-x saturation (8 x 4 bins, square-rooted) in the same two halves. Both parts are unit vectors
-weighted equally, so the cosine similarity of two vectors is the mean of the two parts'. A track
-keeps one (float16 in ``Tracker``: 896 bytes).
-
-Measured on the person tracks of vtest.avi's first 300 frames (30 tracks; a track's first box
-against its own last box and against every other track's last box; docs/tracking.md): the
-network's part alone tells the same person from another with an AUC of 0.71, the histogram alone
-0.785, the two together 0.783 (deeper layers, 0.59-0.64, were worse: the detector's deep features
-are about "a person", not which one).
+Each box, less 15 % of its width at each side and 5 % of its height at top and bottom (a detector's
+box holds background and the edges of neighbours), is resized to 64 x 32 (height x width: a
+standing person's shape); all crops go through the truncated graph in one call. Its stride-8
+feature map (192 channels, 8 x 4 cells) is averaged over the upper and the lower half of the crop
+(clothes above and below the waist differ more between people than within one), each 192-vector
+less its own mean; the histogram counts hue x saturation x value (8 x 4 x 2 bins, square-rooted)
+in the same two halves. Both parts are unit vectors weighted equally, so the cosine similarity of
+two vectors is the mean of the two parts'. A track keeps one (float16 in ``Tracker``: 1 KB).
+How well it tells a person from the people near them: docs/tracking.md (``tools/reid_auc.py``).
 """
 from __future__ import annotations
 
@@ -32,7 +28,10 @@ from detector.runtime.onnx.session import plain_ort_session
 
 CROP_HW = (64, 32)
 FEATURE = "t206"     # block 7's expansion (192 channels, stride 8) in the embedded graph
-DIM = 2 * 192 + 2 * 32
+HSV_BINS = (8, 4, 2)  # hue x saturation x value
+HIST_DIM = 2 * 8 * 4 * 2
+DIM = 2 * 192 + HIST_DIM
+TRIM = (0.15, 0.05)   # of the box's width at each side, of its height at top and bottom
 
 
 def _truncated_graph(path) -> bytes:
@@ -84,7 +83,7 @@ class Appearance:
     def __call__(self, bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
         if not len(xyxy):
             return np.zeros((0, DIM), np.float32)
-        crops = self.crops(bgr, xyxy)
+        crops = self.crops(bgr, _inner(xyxy))
         x = crops[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) - 128.0  # RGB - 128: the graph's input
         with self._lock:
             fmap = self.session.run(None, {"images": x})[0].astype(np.float32)  # (N, 192, 8, 4) uint8 codes
@@ -93,12 +92,27 @@ class Appearance:
         # less the mean: the codes' zero point is an offset common to every channel, and without
         # it every pair of boxes looks alike (cosine ~1)
         net -= net.mean(axis=1, keepdims=True)
-        hist = np.empty((len(crops), 64), np.float32)
+        rows = CROP_HW[0] // 2
+        hist = np.empty((len(crops), HIST_DIM), np.float32)
+        part = HIST_DIM // 2
         for k, crop in enumerate(crops):
             hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
-            for part, rows in enumerate((hsv[:half * 4], hsv[half * 4:])):
-                hist[k, part * 32:(part + 1) * 32] = cv2.calcHist([rows], [0, 1], None, [8, 4], [0, 180, 0, 256]).ravel()
+            for p, pixels in enumerate((hsv[:rows], hsv[rows:])):
+                hist[k, p * part:(p + 1) * part] = cv2.calcHist([pixels], [0, 1, 2], None, list(HSV_BINS),
+                                                                [0, 180, 0, 256, 0, 256]).ravel()
         return np.concatenate([_unit(net), _unit(np.sqrt(hist))], axis=1) * np.float32(np.sqrt(0.5))
+
+
+def _inner(xyxy: np.ndarray) -> np.ndarray:
+    """The boxes (N, 4) less ``TRIM`` of their width on each side and of their height at the top and
+    bottom: a detector's box holds background and neighbours' edges at its sides."""
+    b = np.asarray(xyxy, np.float64).copy()
+    dx, dy = (b[:, 2] - b[:, 0]) * TRIM[0], (b[:, 3] - b[:, 1]) * TRIM[1]
+    b[:, 0] += dx
+    b[:, 2] -= dx
+    b[:, 1] += dy
+    b[:, 3] -= dy
+    return b
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
