@@ -80,9 +80,9 @@ def default_grid(width: int, height: int, model_side: int, tile: float) -> tuple
     return max(2, math.ceil(width / side)), max(1, math.ceil(height / side))
 
 
-# Tile sides in model inputs (docs/regions.md has the measurements behind both). ``grid`` and auto's
-# first look: fine tiles, where people of a crowded street scored best against human boxes. Auto's
-# sweep and busy-scene tiles: coarse ones, so the sweep crosses a frame in a few frames.
+# Tile sides in model inputs (docs/regions.md has the measurements behind both). ``grid``, auto's
+# first look and its busy-scene tiles: fine tiles, where people of a crowded street scored best
+# against human boxes. Auto's sweep: coarse ones, so it crosses a frame in a few frames.
 TILE = 4 / 3
 SWEEP_TILE = 2.25
 # ``grid``'s second look: coarse tiles over the fine ones, so each object is seen at two scales and two
@@ -205,8 +205,8 @@ class RegionPlanner:
         covered = _corners(regions)
         outside = motion[~(ops.inside_fraction(motion, covered) >= ops.INSIDE).any(axis=1)] if len(covered) else motion
         regions += ops.cluster(outside, w, h, self.model_side, "motion")
-        # a busy scene: the grid tiles that hold what needs a look cost less than a square for each group
-        tiles = _holding(grid, np.concatenate([objects, outside]))
+        # a busy scene: the fine grid tiles that hold what needs a look cost less than a square for each group
+        tiles = _holding(self._grid(w, h), np.concatenate([objects, outside]))
         whole = self._n % FULL_EVERY == 0
         if len(regions) > len(tiles):
             regions = tiles
