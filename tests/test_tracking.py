@@ -51,16 +51,18 @@ def test_tracker_api_on_the_demo_clip():
         if i == 0:
             assert (dets.track_ids[dets.scores >= 0.6] > 0).all()  # the first frame starts tracks at once
         people = np.array([l == "person" for l in dets.labels], bool)
-        confident += int((people & (dets.scores >= 0.5)).sum())
-        tracked += int((people & (dets.scores >= 0.5) & (dets.track_ids >= 0)).sum())
+        confident += int((people & (dets.scores >= tracker.high_threshold)).sum())
+        tracked += int((people & (dets.scores >= tracker.high_threshold) & (dets.track_ids >= 0)).sum())
         for t in dets.track_ids[people & (dets.track_ids >= 0)]:
             lengths[int(t)] = lengths.get(int(t), 0) + 1
-    # The rest: a new track's first frame (confirmed on its second hit) and second boxes on one
-    # person that the model's own NMS (IoU 0.6) leaves overlapping: measured 375 of 402.
+    # Confident: at the tracker's high_threshold (0.55; boxes under it are weak, tracked only as a
+    # track's continuation or after a weak start has held 0.3 s). The rest: a new track's first
+    # frame (confirmed on its second hit) and second boxes on one person that the model's own NMS
+    # (IoU 0.6) leaves overlapping: measured 352 of 378 (375 of 402 with the old 0.5 / 0.5 starts).
     assert tracked / confident >= 0.9
     # People walk in and out of the 60 frames; a person the model loses for longer than a track's
-    # prediction holds (behind the lamppost, ~16 frames) comes back with a new ID. Measured: 25 person
-    # IDs, 78 % of tracked boxes in tracks of 20+ frames (2 s).
+    # prediction holds (behind the lamppost, ~16 frames) comes back with a new ID. Measured: 23 person
+    # IDs, 63 % of tracked boxes in tracks of 20+ frames (2 s) (25 and 78 % with 0.5 / 0.5 starts).
     long_tracks = sum(n for n in lengths.values() if n >= 20)
     assert long_tracks / sum(lengths.values()) >= 0.6, lengths
     assert len(lengths) <= 30, lengths

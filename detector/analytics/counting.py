@@ -186,12 +186,15 @@ class Analytics:
     """One stream's tracker, counters and trails. Thread-safe: the window may change the counters
     while the engine runs."""
 
-    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 2.0):
+    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 2.0,
+                 jump_keep_s: float = 1.0):
         """``trail_seconds``: how much of each track's path to keep, in the source's time (what a
-        drawing may show at most)."""
+        drawing may show at most). ``jump_keep_s``: a track the tracker re-linked or stitched after
+        at most this long lost keeps its side of each line (a crossing made unseen counts), after
+        longer it starts again (docs/tracking.md)."""
         from detector.analytics.tracker import Tracker
         self.tracker = tracker or Tracker()
-        self.trail_seconds = trail_seconds
+        self.trail_seconds, self.jump_keep_s = trail_seconds, float(jump_keep_s)
         self._lock = threading.Lock()
         self._given = list(counters or [])
         check_names(self._given)
@@ -273,14 +276,18 @@ class Analytics:
     def _count(self, dets: Detections, now: float) -> FrameAnalytics:
         ids = dets.track_ids
         tracked = np.flatnonzero(ids >= 0)
-        # a track picked up again away from where it was lost was not seen crossing anything on
-        # the way (and may, rarely, be another object): its side of each line starts again
-        for tid in getattr(self.tracker, "jumped", ()):
+        # a track picked up again away from where it was lost after more than jump_keep_s was not
+        # seen crossing anything on the way and may be another object: its side of each line starts
+        # again; after a shorter loss (a person hidden by another for a moment, often just as they
+        # pass the line) it is the same person more often than not, and a side it changed counts
+        jumped = getattr(self.tracker, "jumped", {})
+        for tid in [t for t in jumped if jumped[t] > self.jump_keep_s]:
             for key in [k for k in self._side if k[1] == tid]:
                 del self._side[key]
         alive = getattr(self.tracker, "alive_ids", None)
         centres = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2], 1)
         events: list[dict] = []
+        self._backfill(ids, dets.labels, events)
         for c in self._counters:
             if isinstance(c, Line):
                 self._cross_line(c, ids, tracked, centres, dets.labels, events, dets.xyxy)
@@ -304,6 +311,22 @@ class Analytics:
         return FrameAnalytics(tuple(events), self.counts(), trails,
                               tuple(c for c in self._counters if isinstance(c, Line)),
                               tuple(c for c in self._counters if isinstance(c, Zone)), times, float(now))
+
+    def _backfill(self, ids, labels, events) -> None:
+        """A track confirmed this frame after a while pending (``tracker.backfill``: its boxes then,
+        oldest first) crossed lines meanwhile: they count now, once, as the track's first ones. Zones
+        need no replay: a track still inside enters on this frame's box."""
+        backfill = getattr(self.tracker, "backfill", None)
+        lines = [c for c in self._counters if isinstance(c, Line)]
+        if not backfill or not lines:
+            return
+        for j in np.flatnonzero(ids >= 0):
+            path = backfill.get(int(ids[j]))
+            for _, box in path or ():
+                box = np.asarray(box, np.float64)[None]
+                centre = np.stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2], 1)
+                for line in lines:
+                    self._cross_line(line, ids[j:j + 1], np.zeros(1, np.int64), centre, (labels[j],), events, box)
 
     def _cross_line(self, line: Line, ids, tracked, centres, labels, events, boxes) -> None:
         """A track's side of the line changes only once its centre is a margin past it (a tenth of
