@@ -186,15 +186,12 @@ class Analytics:
     """One stream's tracker, counters and trails. Thread-safe: the window may change the counters
     while the engine runs."""
 
-    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 2.0,
-                 jump_keep_s: float = 1.0):
+    def __init__(self, tracker=None, counters: list[Line | Zone] | None = None, trail_seconds: float = 2.0):
         """``trail_seconds``: how much of each track's path to keep, in the source's time (what a
-        drawing may show at most). ``jump_keep_s``: a track the tracker re-linked or stitched after
-        at most this long lost keeps its side of each line (a crossing made unseen counts), after
-        longer it starts again (docs/tracking.md)."""
+        drawing may show at most)."""
         from detector.analytics.tracker import Tracker
         self.tracker = tracker or Tracker()
-        self.trail_seconds, self.jump_keep_s = trail_seconds, float(jump_keep_s)
+        self.trail_seconds = trail_seconds
         self._lock = threading.Lock()
         self._given = list(counters or [])
         check_names(self._given)
@@ -276,12 +273,9 @@ class Analytics:
     def _count(self, dets: Detections, now: float) -> FrameAnalytics:
         ids = dets.track_ids
         tracked = np.flatnonzero(ids >= 0)
-        # a track picked up again away from where it was lost after more than jump_keep_s was not
-        # seen crossing anything on the way and may be another object: its side of each line starts
-        # again; after a shorter loss (a person hidden by another for a moment, often just as they
-        # pass the line) it is the same person more often than not, and a side it changed counts
-        jumped = getattr(self.tracker, "jumped", {})
-        for tid in [t for t in jumped if jumped[t] > self.jump_keep_s]:
+        # a track picked up again away from where it was lost was not seen crossing anything on
+        # the way (and may, rarely, be another object): its side of each line starts again
+        for tid in getattr(self.tracker, "jumped", ()):
             for key in [k for k in self._side if k[1] == tid]:
                 del self._side[key]
         alive = getattr(self.tracker, "alive_ids", None)

@@ -194,7 +194,7 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frame = 0
-        self.jumped: dict[int, float] = {}
+        self.jumped: set[int] = set()
         self.backfill: dict[int, list[tuple[float, np.ndarray]]] = {}
 
     def _confirm(self, track: _Track) -> None:
@@ -246,7 +246,7 @@ class Tracker:
         frame the boxes are in, for the appearance vectors (none without it)."""
         self._frame += 1
         frame = self._frame
-        self.jumped = {}  # IDs picked up again this frame away from where they were lost: seconds lost
+        self.jumped = set()  # IDs picked up again this frame away from where they were lost
         self.backfill = {}
         now = float(time_s) if time_s is not None else frame / self.frame_rate
         boxes = np.asarray(dets.xyxy, dtype=np.float64).reshape(-1, 4)
@@ -315,9 +315,9 @@ class Tracker:
             cost[:, others.max(axis=1) > self.relink_isolation] = np.inf
             pairs, _, rest_c = _assign(cost, 1e9)
             for r, c in pairs:
-                self.jumped[lost[r].id] = now - lost[r].last_time
                 hit(lost[r], cand[c], jump=True)
                 self.relinked += 1
+                self.jumped.add(lost[r].id)
             left_h = left_h[rest_c]
             left_t = np.array([r for r in left_t if confirmed[r].last_frame < frame], dtype=np.int64)
         # 2: weak detections to the confirmed tracks that were tracked last frame and are still free
@@ -381,7 +381,7 @@ class Tracker:
                     track.feature = old.feature if track.feature is None else track.feature
                 old.id, old.confirmed = -1, False  # gone: dropped at the end of this frame
                 self.stitched += 1
-                self.jumped[track.id] = track.first_time - old.last_time
+                self.jumped.add(track.id)
                 return
         self._confirm(track)
 
