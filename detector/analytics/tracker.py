@@ -122,8 +122,8 @@ class _Track:
         self.feature = None if feature is None else feature.astype(np.float16)
         self.feature_time = time_s
         self.weak = False  # started on a box under new_track_threshold: confirmed on time, not a second hit
-        # while pending: (time, box, score) of each hit, oldest first (None once confirmed)
-        self.path: list | None = [(time_s, self.last_box, self.score)]
+        # while pending: (time, box) of each hit, oldest first (None once confirmed)
+        self.path: list | None = [(time_s, self.last_box)]
 
     def blend(self, feature: np.ndarray) -> None:
         """The track's appearance: a running average of its boxes' unit vectors (0.9 old, 0.1 new, as
@@ -279,7 +279,7 @@ class Tracker:
                 track.blend(feats[j])
                 track.feature_time = now
             if not track.confirmed:
-                track.path.append((now, boxes[j], scores[j]))
+                track.path.append((now, boxes[j]))
                 if track.weak and scores[j] >= self.new_track_threshold:
                     track.weak = False  # a confident box now: confirmed as any other new track
                 if track.weak:
@@ -291,7 +291,7 @@ class Tracker:
                         return  # the same box again: pending a while longer, no ID yet
                 self._confirm_or_stitch(track, j, boxes, classes, feats, now, frame)
                 # where it went while pending, for counters to see the lines it crossed meanwhile
-                self.backfill[track.id] = [(t, b) for t, b, _ in track.path[:-1]]
+                self.backfill[track.id] = track.path[:-1]
                 track.path = None
             ids[j] = track.id
 
@@ -334,10 +334,10 @@ class Tracker:
         for r, c in pairs:
             hit(pending[r], rest[c])
         matched_pending = {id(pending[r]) for r, _ in pairs}
-        # 4: new tracks from the confident detections nobody took
+        # 4: new tracks from the leftovers at weak_threshold or above (weak below new_track_threshold)
         born = []
         for j in rest[left_r]:
-            if scores[j] >= min(self.new_track_threshold, self.weak_threshold):
+            if scores[j] >= self.weak_threshold:  # (never above new_track_threshold)
                 # On the first frame tracks start confirmed (as ByteTrack does); later they need a second hit.
                 t = _Track(0, boxes[j], classes[j], scores[j], frame, False, now,
                            feats[j] if feats is not None and j in clean else None)
