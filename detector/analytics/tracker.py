@@ -15,9 +15,10 @@ frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames 
 over, and a box seen in one real frame must not become a track on its copies; a
 confident detection left over starts a track if it scores >= ``new_track_threshold``. One scoring
 ``weak_threshold`` to ``new_track_threshold`` starts a *weak* track, confirmed once it has been
-matched in every frame for ``weak_confirm_s`` seconds (or at once on a box at the new-track bar):
-a far person the model scores 0.50-0.58 still gets a track, a box that flickers for a frame or
-two does not. A track confirmed after a while pending hands its boxes of then to ``backfill``
+matched in every frame for ``weak_confirm_s`` seconds, or as any other once the median of its
+scores reaches the new-track bar (Frigate confirms by a median score; a best score would
+confirm sooner at 25 fps than at 10): a far person the model scores 0.50-0.58 still gets a
+track, a box that flickers for a frame or two does not. A track confirmed after a while pending hands its boxes of then to ``backfill``
 (id -> [(time, xyxy), ...], this frame only), so the counters can count the lines it crossed
 meanwhile. With ``per_class`` (the default) a detection only matches tracks of its own class.
 
@@ -109,7 +110,7 @@ def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.n
 
 class _Track:
     __slots__ = ("id", "mean", "cov", "class_id", "score", "hits", "confirmed", "last_frame", "last_time",
-                 "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path")
+                 "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path", "scores")
 
     def __init__(self, track_id: int, xyxy: np.ndarray, class_id: int, score: float, frame: int, confirmed: bool,
                  time_s: float, feature: np.ndarray | None):
@@ -124,6 +125,7 @@ class _Track:
         self.weak = False  # started on a box under new_track_threshold: confirmed on time, not a second hit
         # while pending: (time, box) of each hit, oldest first (None once confirmed)
         self.path: list | None = [(time_s, self.last_box)]
+        self.scores = [self.score]  # its scores while pending
 
     def blend(self, feature: np.ndarray) -> None:
         """The track's appearance: a running average of its boxes' unit vectors (0.9 old, 0.1 new, as
@@ -280,8 +282,11 @@ class Tracker:
                 track.feature_time = now
             if not track.confirmed:
                 track.path.append((now, boxes[j]))
-                if track.weak and scores[j] >= self.new_track_threshold:
-                    track.weak = False  # a confident box now: confirmed as any other new track
+                track.scores.append(scores[j])
+                if track.weak and np.median(track.scores) >= self.new_track_threshold:
+                    # confident by the median of its scores (not their best: a 25 fps camera gives
+                    # more scores a second, and the best of more is higher): as any other new track
+                    track.weak = False
                 if track.weak:
                     if now - track.first_time < self.weak_confirm_s:
                         return  # a weak start: pending until it has held for weak_confirm_s
@@ -292,7 +297,7 @@ class Tracker:
                 self._confirm_or_stitch(track, j, boxes, classes, feats, now, frame)
                 # where it went while pending, for counters to see the lines it crossed meanwhile
                 self.backfill[track.id] = track.path[:-1]
-                track.path = None
+                track.path, track.scores = None, None
             ids[j] = track.id
 
         confirmed = [t for t in self._tracks if t.confirmed]
