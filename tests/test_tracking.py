@@ -51,16 +51,19 @@ def test_tracker_api_on_the_demo_clip():
         if i == 0:
             assert (dets.track_ids[dets.scores >= 0.6] > 0).all()  # the first frame starts tracks at once
         people = np.array([l == "person" for l in dets.labels], bool)
-        confident += int((people & (dets.scores >= 0.5)).sum())
-        tracked += int((people & (dets.scores >= 0.5) & (dets.track_ids >= 0)).sum())
+        confident += int((people & (dets.scores >= tracker.new_track_threshold)).sum())
+        tracked += int((people & (dets.scores >= tracker.new_track_threshold) & (dets.track_ids >= 0)).sum())
         for t in dets.track_ids[people & (dets.track_ids >= 0)]:
             lengths[int(t)] = lengths.get(int(t), 0) + 1
-    # The rest: a new track's first frame (confirmed on its second hit) and second boxes on one
-    # person that the model's own NMS (IoU 0.6) leaves overlapping: measured 375 of 402.
+    # Confident: at the tracker's new_track_threshold (0.6; a box of 0.5-0.6 starts a weak track,
+    # which waits 0.3 s for an ID: 352 of the 402 boxes of 0.5 or more are tracked). The rest: a new
+    # track's first frame (confirmed on its second hit) and second boxes on one person that the
+    # model's own NMS (IoU 0.6) leaves overlapping: measured 308 of 325 (375 of 402 boxes of 0.5 or
+    # more when each of them started a track confirmed on its second hit).
     assert tracked / confident >= 0.9
     # People walk in and out of the 60 frames; a person the model loses for longer than a track's
-    # prediction holds (behind the lamppost, ~16 frames) comes back with a new ID. Measured: 25 person
-    # IDs, 78 % of tracked boxes in tracks of 20+ frames (2 s).
+    # prediction holds (behind the lamppost, ~16 frames) comes back with a new ID. Measured: 21 person
+    # IDs, 71 % of tracked boxes in tracks of 20+ frames (2 s) (25 and 78 % with 0.5 / 0.5 starts).
     long_tracks = sum(n for n in lengths.values() if n >= 20)
     assert long_tracks / sum(lengths.values()) >= 0.6, lengths
     assert len(lengths) <= 30, lengths
@@ -290,3 +293,63 @@ def test_a_lost_track_re_links_only_to_a_box_standing_apart(demo_detections):
                 assert box_iou(d.xyxy[[j]], d.xyxy[confident]).max(initial=0.0) <= 0.1, (i, j)
                 relinks += 1
     assert relinks >= 20, relinks
+
+
+class _NoBackfill:
+    """A tracker that forgets where its new tracks went while pending (what counting had before)."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    def update(self, dets, time_s=None, image=None):
+        out = self.tracker.update(dets, time_s, image)
+        self.tracker.backfill = {}
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.tracker, name)
+
+
+@pytest.mark.slow
+def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
+    """vtest.avi with the default tracker: wherever a new track moved, while pending (a weak start
+    waits 0.3 s), further than the counter's dead band on each side, a line across that path at
+    its middle is counted once, in the direction walked, on the frame the track is confirmed; with
+    the pending boxes withheld from the counter it is not counted then. Measured 2026-12-07: 5 such
+    tracks (confirmed at frames 48, 330, 331, 646 and 727; most pending paths are shorter)."""
+    from detector import Detector, Tracker
+    from detector.analytics.counting import Analytics, Line
+    import cv2
+    cap, det = cv2.VideoCapture(str(shared_path("media/vtest.avi"))), Detector.load("ssd-mobilenetv2-coco", device="cpu")
+    dets = []
+    while (frame := cap.read())[0]:
+        dets.append(det.detect(frame[1]))
+    h, w = dets[0].image_hw
+    tracker, cases = Tracker(), []
+    for i, d in enumerate(dets):
+        tracker.update(d, i / 10)
+        for tid, path in tracker.backfill.items():
+            c = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for _, b in path])
+            b = path[-1][1]
+            margin = max(0.1 * min(b[2] - b[0], b[3] - b[1]), 2.0)  # the counter's dead band
+            if len(c) > 1 and np.linalg.norm(c[-1] - c[0]) > 2 * margin + 1:
+                cases.append((i, tid, c[0], c[-1], b[3] - b[1]))
+    assert cases
+    for i, tid, first, last, height in cases:
+        mid, along = (first + last) / 2, (last - first) / np.linalg.norm(last - first)
+        across = np.array([-along[1], along[0]]) * height  # a segment two box heights long
+        p1, p2 = (tuple(np.clip(mid + s * across, 1, [w - 1, h - 1])) for s in (-1, 1))
+        # walking from p1 to p2 (image y down), "in" is from its left to its right
+        d = np.subtract(p2, p1)
+        side = d[0] * (last - mid)[1] - d[1] * (last - mid)[0]
+        want = "in" if side > 0 else "out"
+        for make, counted in ((lambda: Tracker(), True), (lambda: _NoBackfill(Tracker()), False)):
+            analytics, events = Analytics(make(), [Line("path", p1, p2)]), []
+            for k, d in enumerate(dets):
+                out, frame_analytics = analytics.update(d, k / 10)
+                events += [(k, e["track_id"], e["direction"]) for e in frame_analytics.events]
+            if counted:
+                assert [(k, t) for k, t, _ in events if t == tid] == [(i, tid)], (i, tid, events)
+                assert [e for _, t, e in events if t == tid] == [want], (i, tid, events)
+            else:
+                assert (i, tid) not in [(k, t) for k, t, _ in events], (i, tid, events)

@@ -119,10 +119,37 @@ def end_to_end(source: str, gt: str | None = None, rate: float | None = None, la
     return out
 
 
-def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None) -> None:
+class _Truth:
+    """A stand-in tracker whose IDs are the ground truth's: ``update`` gives each box its person."""
+
+    def __init__(self, ids):
+        self.ids = ids
+
+    def update(self, dets, time_s=None, image=None):
+        return dets.with_track_ids(np.asarray(self.ids, np.int64))
+
+    def reset(self):
+        pass
+
+
+def _line_counts(counting, truth) -> dict:
+    """{line: "in/out counted, in/out of the ground truth"} for the people, and "off": the sum over
+    lines and directions of |counted - truth|."""
+    out, off = {}, 0
+    for name, c in counting.totals()["lines"].items():
+        t = truth.totals()["lines"][name]
+        got = [c[d].get("person", 0) for d in ("in", "out")]
+        want = [t[d].get("person", 0) for d in ("in", "out")]
+        off += sum(abs(a - b) for a, b in zip(got, want))
+        out[name] = f"{got[0]}/{got[1]} of {want[0]}/{want[1]}"
+    return {**out, "off": off}
+
+
+def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None, lines: list | None = None) -> None:
     """See the module docstring (``why``). Prints; returns nothing."""
     import cv2
 
+    from detector.analytics.counting import Analytics
     from detector.analytics.tracker import Tracker
     from detector.ops.iou import box_iou
     from detector.types.detections import Detections
@@ -131,18 +158,19 @@ def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None
         from detector.runtime.onnx.appearance import Appearance
         embed = Appearance.shared()
     tracker = Tracker(embed=embed, **(options or {}))
-    lines = [json.loads(x) for x in open(os.path.join(keep, "d.jsonl"), encoding="utf-8")]
+    counting, truth_counting = Analytics(tracker, lines), Analytics(_Truth([]), lines)
+    rows = [json.loads(x) for x in open(os.path.join(keep, "d.jsonl"), encoding="utf-8")]
     cap = cv2.VideoCapture(os.path.join(keep, "frames.avi"))
     truth = read_boxes(gt, people_only=True)
     acc, frames, jumps, tracks = mm.MOTAccumulator(auto_id=True), [], [], set()
-    for k, line in enumerate(lines):
+    for k, line in enumerate(rows):
         ok, image = cap.read()
-        ds = line["detections"]
+        ds, hw = line["detections"], (image.shape[:2] if ok else (0, 0))
         dets = Detections(np.array([d["xyxy"] for d in ds], np.float32).reshape(-1, 4),
                           np.array([d["score"] for d in ds], np.float32),
-                          np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds))
+                          np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds), image_hw=hw)
         before = tracker.relinked + tracker.stitched
-        out = tracker.update(dets, line["pts_ms"] / 1000, image if ok else None)
+        out, _ = counting.update(dets, line["pts_ms"] / 1000, image if ok else None)
         if tracker.relinked + tracker.stitched > before:
             jumps += [(k, j) for j in tracker.jumped]
         person = np.array([label == "person" for label in out.labels], bool) & (out.track_ids >= 0)
@@ -151,10 +179,16 @@ def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None
         frames.append((boxes, ids))
         g_ids, g_boxes = truth.get(k + 1, (np.zeros(0, int), np.zeros((0, 4))))
         acc.update(g_ids, ids, mm.distances.iou_matrix(to_tlwh(g_boxes), to_tlwh(boxes), max_iou=0.5))
+        if lines:  # the ground truth's own crossings: its boxes counted under its IDs
+            truth_counting.tracker.ids = g_ids
+            n = len(g_ids)
+            truth_counting.update(Detections(g_boxes.astype(np.float32).reshape(-1, 4), np.ones(n, np.float32),
+                                             np.ones(n, np.int64), ("person",) * n, image_hw=hw), line["pts_ms"] / 1000)
     r = mm.metrics.create().compute(acc, metrics=["idf1", "mota", "num_switches"])
     print(json.dumps({"IDF1": round(float(r["idf1"].iloc[0]), 4), "MOTA": round(float(r["mota"].iloc[0]), 4),
                       "ID_switches": int(r["num_switches"].iloc[0]), "person_tracks": len(tracks),
-                      "relinked": tracker.relinked, "stitched": tracker.stitched}))
+                      "relinked": tracker.relinked, "stitched": tracker.stitched,
+                      **({"lines": _line_counts(counting, truth_counting)} if lines else {})}))
     events = acc.mot_events.reset_index()
     matches = events[events.Type.isin(["MATCH", "SWITCH"])].sort_values("FrameId")
     last, owners, born, kinds = {}, {}, {}, {}
@@ -204,6 +238,8 @@ if __name__ == "__main__":
         ap.add_argument("--gt", required=True)
         ap.add_argument("--no-appearance", action="store_true")
         ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a Tracker option")
+        ap.add_argument("--line", action="append", default=[], metavar="NAME=x1,y1,x2,y2",
+                        help="count crossings, as --line does, and the ground truth's own")
         a = ap.parse_args(sys.argv[2:])
         for path in (os.path.join(a.keep, "d.jsonl"), os.path.join(a.keep, "frames.avi"), a.gt):
             if not os.path.exists(path):
@@ -222,7 +258,13 @@ if __name__ == "__main__":
         if unknown:
             print(f"mot_eval why: no Tracker option {unknown[0]}; see detector/analytics/tracker.py", file=sys.stderr)
             sys.exit(2)
-        why(a.keep, a.gt, not a.no_appearance, opts)
+        from detector.analytics.counting import parse_counter
+        try:
+            counters = [parse_counter("line", x) for x in a.line]
+        except ValueError as e:
+            print(f"mot_eval why: {e}", file=sys.stderr)
+            sys.exit(2)
+        why(a.keep, a.gt, not a.no_appearance, opts, counters)
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "run":
         argv = sys.argv[2:]

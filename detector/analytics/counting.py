@@ -281,6 +281,7 @@ class Analytics:
         alive = getattr(self.tracker, "alive_ids", None)
         centres = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2], 1)
         events: list[dict] = []
+        self._backfill(ids, dets.labels, events)
         for c in self._counters:
             if isinstance(c, Line):
                 self._cross_line(c, ids, tracked, centres, dets.labels, events, dets.xyxy)
@@ -304,6 +305,22 @@ class Analytics:
         return FrameAnalytics(tuple(events), self.counts(), trails,
                               tuple(c for c in self._counters if isinstance(c, Line)),
                               tuple(c for c in self._counters if isinstance(c, Zone)), times, float(now))
+
+    def _backfill(self, ids, labels, events) -> None:
+        """A track confirmed this frame after a while pending (``tracker.backfill``: its boxes then,
+        oldest first) crossed lines meanwhile: they count now, once, as the track's first ones. Zones
+        need no replay: a track still inside enters on this frame's box."""
+        backfill = getattr(self.tracker, "backfill", None)
+        lines = [c for c in self._counters if isinstance(c, Line)]
+        if not backfill or not lines:
+            return
+        for j in np.flatnonzero(ids >= 0):
+            path = backfill.get(int(ids[j]))
+            for _, box in path or ():
+                box = np.asarray(box, np.float64)[None]
+                centre = np.stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2], 1)
+                for line in lines:
+                    self._cross_line(line, ids[j:j + 1], np.zeros(1, np.int64), centre, (labels[j],), events, box)
 
     def _cross_line(self, line: Line, ids, tracked, centres, labels, events, boxes) -> None:
         """A track's side of the line changes only once its centre is a margin past it (a tenth of

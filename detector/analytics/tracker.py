@@ -13,8 +13,14 @@ tracks on weak boxes; a new track is confirmed on a second hit (IoU > 0.3) that 
 a box that differs from its first (IoU below 0.99), or else once it has been matched in every
 frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames several times
 over, and a box seen in one real frame must not become a track on its copies; a
-confident detection left over starts a track if it scores >= ``new_track_threshold``. With
-``per_class`` (the default) a detection only matches tracks of its own class.
+confident detection left over starts a track if it scores >= ``new_track_threshold``. One scoring
+``weak_threshold`` to ``new_track_threshold`` starts a *weak* track, confirmed once it has been
+matched in every frame for ``weak_confirm_s`` seconds, or as any other once the median of its
+scores reaches the new-track bar (Frigate confirms by a median score; a best score would
+confirm sooner at 25 fps than at 10): a far person the model scores 0.50-0.58 still gets a
+track, a box that flickers for a frame or two does not. A track confirmed after a while pending hands its boxes of then to ``backfill``
+(id -> [(time, xyxy), ...], this frame only), so the counters can count the lines it crossed
+meanwhile. With ``per_class`` (the default) a detection only matches tracks of its own class.
 
 Lost tracks are kept for ``lost_s`` seconds of the source's clock (``time_s``; without it, frames
 at ``frame_rate``), so a track holds for as long at 5 fps as at 30. Between stage 1 and 2, a
@@ -104,7 +110,7 @@ def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.n
 
 class _Track:
     __slots__ = ("id", "mean", "cov", "class_id", "score", "hits", "confirmed", "last_frame", "last_time",
-                 "last_box", "feature", "first_time", "first_box", "feature_time")
+                 "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path", "scores")
 
     def __init__(self, track_id: int, xyxy: np.ndarray, class_id: int, score: float, frame: int, confirmed: bool,
                  time_s: float, feature: np.ndarray | None):
@@ -116,6 +122,10 @@ class _Track:
         self.first_time, self.first_box = time_s, self.last_box
         self.feature = None if feature is None else feature.astype(np.float16)
         self.feature_time = time_s
+        self.weak = False  # started on a box under new_track_threshold: confirmed on time, not a second hit
+        # while pending: (time, box) of each hit, oldest first (None once confirmed)
+        self.path: list | None = [(time_s, self.last_box)]
+        self.scores = [self.score]  # its scores while pending
 
     def blend(self, feature: np.ndarray) -> None:
         """The track's appearance: a running average of its boxes' unit vectors (0.9 old, 0.1 new, as
@@ -130,10 +140,14 @@ class _Track:
 class Tracker:
     """See the module docstring. Options (keyword only):
 
-    high_threshold: detections at or above it are matched first (0.5).
-    new_track_threshold: a leftover detection must score this to start a track (0.5: the quantised
-        COCO model scores in steps of 1/256 through a sigmoid, and a distant person often sits at
-        0.50-0.58, which ByteTrack's 0.6 never lets start a track).
+    high_threshold: detections at or above it are matched first (0.5; 0.55 gave better identities
+        on MOT15 but broke more of the demo clip's tracks, docs/tracking.md).
+    new_track_threshold: a leftover detection must score this to start a track confirmed on its
+        second hit (0.6, ByteTrack's; measured on MOT15, docs/tracking.md).
+    weak_threshold: a leftover detection scoring this (up to new_track_threshold) starts a weak
+        track (0.5: the quantised COCO model scores in steps through a sigmoid, and a distant
+        person often sits at 0.50-0.58, which 0.6 alone never lets start a track).
+    weak_confirm_s: seconds a weak track is matched in every frame before it is confirmed (0.3).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
     lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
     confirm_s: seconds a new track seen only in repeated boxes is matched in every frame before it
@@ -152,11 +166,12 @@ class Tracker:
     relink_isolation: a re-link's box overlaps no other confident box by more than this IoU (0.1).
     """
 
-    def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.5,
+    def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.6,
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
-                 relink_base: float = 0.5, relink_isolation: float = 0.1):
+                 relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float = 0.5,
+                 weak_confirm_s: float = 0.3):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
@@ -169,6 +184,8 @@ class Tracker:
         self.confirm_s, self.refresh_s = float(confirm_s), float(refresh_s)
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
         self.relink_base, self.relink_isolation = float(relink_base), float(relink_isolation)
+        self.weak_threshold = min(float(weak_threshold), self.new_track_threshold)
+        self.weak_confirm_s = float(weak_confirm_s)
         self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
         self.stitched = 0   # new tracks that took a lost track's ID
@@ -180,6 +197,7 @@ class Tracker:
         self._next_id = 1
         self._frame = 0
         self.jumped: set[int] = set()
+        self.backfill: dict[int, list[tuple[float, np.ndarray]]] = {}
 
     def _confirm(self, track: _Track) -> None:
         """IDs are handed out on confirmation, so they count objects (1, 2, 3, ...) without gaps."""
@@ -231,6 +249,7 @@ class Tracker:
         self._frame += 1
         frame = self._frame
         self.jumped = set()  # IDs picked up again this frame away from where they were lost
+        self.backfill = {}
         now = float(time_s) if time_s is not None else frame / self.frame_rate
         boxes = np.asarray(dets.xyxy, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(dets.scores, dtype=np.float64)
@@ -262,10 +281,23 @@ class Tracker:
                 track.blend(feats[j])
                 track.feature_time = now
             if not track.confirmed:
-                changed = box_iou(track.first_box[None], boxes[j][None])[0, 0] < 0.99
-                if not changed and now - track.first_time < self.confirm_s:
-                    return  # the same box again: pending a while longer, no ID yet
+                track.path.append((now, boxes[j]))
+                track.scores.append(scores[j])
+                if track.weak and np.median(track.scores) >= self.new_track_threshold:
+                    # confident by the median of its scores (not their best: a 25 fps camera gives
+                    # more scores a second, and the best of more is higher): as any other new track
+                    track.weak = False
+                if track.weak:
+                    if now - track.first_time < self.weak_confirm_s:
+                        return  # a weak start: pending until it has held for weak_confirm_s
+                else:
+                    changed = box_iou(track.first_box[None], boxes[j][None])[0, 0] < 0.99
+                    if not changed and now - track.first_time < self.confirm_s:
+                        return  # the same box again: pending a while longer, no ID yet
                 self._confirm_or_stitch(track, j, boxes, classes, feats, now, frame)
+                # where it went while pending, for counters to see the lines it crossed meanwhile
+                self.backfill[track.id] = track.path[:-1]
+                track.path, track.scores = None, None
             ids[j] = track.id
 
         confirmed = [t for t in self._tracks if t.confirmed]
@@ -295,23 +327,27 @@ class Tracker:
             left_t = np.array([r for r in left_t if confirmed[r].last_frame < frame], dtype=np.int64)
         # 2: weak detections to the confirmed tracks that were tracked last frame and are still free
         free = [confirmed[r] for r in left_t if confirmed[r].last_frame == frame - 1]
-        pairs, _, _ = _assign(self._cost(free, boxes[low], classes[low], None), 0.5)
+        pairs, _, left_l = _assign(self._cost(free, boxes[low], classes[low], None), 0.5)
         for r, c in pairs:
             hit(free[r], low[c])
-        # 3: new tracks take another hit from the confident leftovers, or go
+        # 3: new tracks take another hit from the leftovers that may start one, or go
         rest = high[left_h]
+        if self.weak_threshold < self.high_threshold:
+            spare = low[left_l]
+            rest = np.sort(np.concatenate([rest, spare[scores[spare] >= self.weak_threshold]]))
         pairs, _, left_r = _assign(self._cost(pending, boxes[rest], classes[rest], scores[rest]), 0.7)
         for r, c in pairs:
             hit(pending[r], rest[c])
         matched_pending = {id(pending[r]) for r, _ in pairs}
-        # 4: new tracks from the confident detections nobody took
+        # 4: new tracks from the leftovers at weak_threshold or above (weak below new_track_threshold)
         born = []
         for j in rest[left_r]:
-            if scores[j] >= self.new_track_threshold:
+            if scores[j] >= self.weak_threshold:  # (never above new_track_threshold)
                 # On the first frame tracks start confirmed (as ByteTrack does); later they need a second hit.
                 t = _Track(0, boxes[j], classes[j], scores[j], frame, False, now,
                            feats[j] if feats is not None and j in clean else None)
-                if frame == 1:
+                t.weak = scores[j] < self.new_track_threshold
+                if frame == 1 and not t.weak:
                     self._confirm(t)
                     ids[j] = t.id
                 born.append(t)
@@ -339,7 +375,7 @@ class Tracker:
         """A new track's second hit: it continues a lost track that passes the re-link test (the
         best one) under that track's ID, else it gets a new ID."""
         lost = [t for t in self._tracks if t.confirmed and t.last_frame < frame]
-        if lost and feats is not None:
+        if lost and feats is not None and feats[j].any():  # (a weak box has no vector: no stitch)
             cost = self._relink_cost(lost, boxes[j:j + 1], classes[j:j + 1],
                                      None if feats is None else feats[j:j + 1], now)[:, 0]
             best = int(np.argmin(cost))
