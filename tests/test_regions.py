@@ -207,6 +207,27 @@ def test_auto_regions_are_squares_no_smaller_than_the_model_input(coco):
     assert {"full", "grid", "sweep", "object"} <= kinds, kinds
 
 
+def test_a_busy_scene_is_looked_at_through_the_fine_tiles(coco):
+    """The demo clip (some 30 people moving) at 1:1 in a 4K frame: more groups than tiles, so auto
+    looks through the grid tiles that hold them, the fine ones (people reach the model at 3/4 of their
+    size or more), and those tiles hold what the whole-clip view finds."""
+    frames = read_all_frames(DEMO_CLIP)[:12]
+    planner = RegionPlanner(RegionSpec("auto"), MODEL_SIDE)
+    at = (792, 1536)
+    busy = held = total = 0
+    for i, f in enumerate(frames):
+        _, plan = _detect(planner, coco, Frame(_canvas(f, (2160, 3840), at), i, i * 100.0, 0.0, "test"))
+        tiles = [r for r in plan if r.kind == "object"]
+        fine = [r for r in tiles if r.width <= TILE * MODEL_SIDE + 1]
+        if i and len(fine) == len(tiles) and len(tiles) >= 4:
+            busy += 1
+            people = _people(coco.detect(f)) + np.float32([at[1], at[0], at[1], at[0]])
+            total += len(people)
+            held += int(ops.held_whole(people, tiles, 3840, 2160, MODEL_SIDE).sum())
+    assert busy >= 6, busy  # after start-up, most frames are busy ones, seen through fine tiles (8 of 11 written)
+    assert held >= 0.85 * total, (held, total)
+
+
 def test_a_still_object_is_rechecked_at_its_interval_and_kept_meanwhile(coco):
     """A person (and whoever stands next to them) alone in a 4K frame, the same frame over and over
     (10 fps): after STILL_AFTER detections they are skipped (re-checked every ``recheck_s`` of stream
