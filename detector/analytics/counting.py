@@ -182,6 +182,12 @@ class FrameAnalytics:
     time_s: float = 0.0
 
 
+def _centres(xyxy: np.ndarray) -> np.ndarray:
+    """(N, 2) centres of the boxes (N, 4) xyxy: a track's position."""
+    xyxy = np.asarray(xyxy)
+    return np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2], 1)
+
+
 class Analytics:
     """One stream's tracker, counters and trails. Thread-safe: the window may change the counters
     while the engine runs."""
@@ -279,7 +285,7 @@ class Analytics:
             for key in [k for k in self._side if k[1] == tid]:
                 del self._side[key]
         alive = getattr(self.tracker, "alive_ids", None)
-        centres = np.stack([(dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2, (dets.xyxy[:, 1] + dets.xyxy[:, 3]) / 2], 1)
+        centres = _centres(dets.xyxy)
         events: list[dict] = []
         self._backfill(ids, dets.labels, events)
         for c in self._counters:
@@ -316,11 +322,14 @@ class Analytics:
             return
         for j in np.flatnonzero(ids >= 0):
             path = backfill.get(int(ids[j]))
-            for _, box in path or ():
-                box = np.asarray(box, np.float64)[None]
-                centre = np.stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2], 1)
+            if not path:
+                continue
+            boxes = np.array([box for _, box in path], np.float64).reshape(-1, 4)
+            centres = _centres(boxes)
+            for k in range(len(boxes)):
                 for line in lines:
-                    self._cross_line(line, ids[j:j + 1], np.zeros(1, np.int64), centre, (labels[j],), events, box)
+                    self._cross_line(line, ids[j:j + 1], np.zeros(1, np.int64), centres[k:k + 1], (labels[j],),
+                                     events, boxes[k:k + 1])
 
     def _cross_line(self, line: Line, ids, tracked, centres, labels, events, boxes) -> None:
         """A track's side of the line changes only once its centre is a margin past it (a tenth of

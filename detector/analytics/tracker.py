@@ -375,9 +375,8 @@ class Tracker:
         """A new track's second hit: it continues a lost track that passes the re-link test (the
         best one) under that track's ID, else it gets a new ID."""
         lost = [t for t in self._tracks if t.confirmed and t.last_frame < frame]
-        if lost and feats is not None and feats[j].any():  # (a weak box has no vector: no stitch)
-            cost = self._relink_cost(lost, boxes[j:j + 1], classes[j:j + 1],
-                                     None if feats is None else feats[j:j + 1], now)[:, 0]
+        if lost and feats is not None and feats[j].any():  # (a box no vector was computed for: no stitch)
+            cost = self._relink_cost(lost, boxes[j:j + 1], classes[j:j + 1], feats[j:j + 1], now)[:, 0]
             best = int(np.argmin(cost))
             if np.isfinite(cost[best]):
                 old = lost[best]

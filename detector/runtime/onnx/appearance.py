@@ -18,6 +18,7 @@ How well it tells a person from the people near them: docs/tracking.md (``tools/
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import cv2
@@ -29,7 +30,7 @@ from detector.runtime.onnx.session import plain_ort_session
 CROP_HW = (64, 32)
 FEATURE = "t206"     # block 7's expansion (192 channels, stride 8) in the embedded graph
 HSV_BINS = (8, 4, 2)  # hue x saturation x value
-HIST_DIM = 2 * 8 * 4 * 2
+HIST_DIM = 2 * math.prod(HSV_BINS)  # two halves
 DIM = 2 * 192 + HIST_DIM
 TRIM = (0.15, 0.05)   # of the box's width at each side, of its height at top and bottom
 
@@ -94,7 +95,7 @@ class Appearance:
         net -= net.mean(axis=1, keepdims=True)
         rows = CROP_HW[0] // 2
         hist = np.empty((len(crops), HIST_DIM), np.float32)
-        part = HIST_DIM // 2
+        part = math.prod(HSV_BINS)
         for k, crop in enumerate(crops):
             hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
             for p, pixels in enumerate((hsv[:rows], hsv[rows:])):
