@@ -83,6 +83,7 @@ def end_to_end(source: str, gt: str | None = None, rate: float | None = None, la
         opts = options if options else ["--track", "--events", events]
         if "--events" not in opts:
             opts = [*opts, "--events", events]
+        events = opts[opts.index("--events") + 1]  # the folder given after --, if one was
         p = subprocess.run([sys.executable, os.path.join(root, "main.py"), "--source", video, "--headless",
                             "--detections", jsonl, "--no-progress", *opts], capture_output=True, text=True)
         if p.returncode != 0:
