@@ -20,7 +20,9 @@ scores reaches the new-track bar (Frigate confirms by a median score; a best sco
 confirm sooner at 25 fps than at 10): a far person the model scores 0.50-0.58 still gets a
 track, a box that flickers for a frame or two does not. A track confirmed after a while pending hands its boxes of then to ``backfill``
 (id -> [(time, xyxy), ...], this frame only), so the counters can count the lines it crossed
-meanwhile. With ``per_class`` (the default) a detection only matches tracks of its own class.
+meanwhile. With ``per_class`` (the default) a detection only matches tracks of its own class, or of
+a class the model confuses it with on one object (``same_kind``: car, truck and bus; a parked van is
+a car in one view and a truck in the next, and must stay one track, one event).
 
 Lost tracks are kept for ``lost_s`` seconds of the source's clock (``time_s``; without it, frames
 at ``frame_rate``), so a track holds for as long at 5 fps as at 30. Between stage 1 and 2, a
@@ -109,14 +111,14 @@ def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.n
 
 
 class _Track:
-    __slots__ = ("id", "mean", "cov", "class_id", "score", "hits", "confirmed", "last_frame", "last_time",
+    __slots__ = ("id", "mean", "cov", "kind", "score", "hits", "confirmed", "last_frame", "last_time",
                  "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path", "scores")
 
-    def __init__(self, track_id: int, xyxy: np.ndarray, class_id: int, score: float, frame: int, confirmed: bool,
+    def __init__(self, track_id: int, xyxy: np.ndarray, kind: int, score: float, frame: int, confirmed: bool,
                  time_s: float, feature: np.ndarray | None):
         self.id = track_id
         self.mean, self.cov = _Kalman.initiate(_xyah(xyxy.astype(np.float64)))
-        self.class_id, self.score = int(class_id), float(score)
+        self.kind, self.score = int(kind), float(score)  # kind: class id or group key
         self.hits, self.confirmed, self.last_frame, self.last_time = 1, confirmed, frame, time_s
         self.last_box = xyxy.astype(np.float64)
         self.first_time, self.first_box = time_s, self.last_box
@@ -135,6 +137,9 @@ class _Track:
             return
         v = 0.9 * self.feature.astype(np.float32) + 0.1 * feature
         self.feature = (v / max(float(np.linalg.norm(v)), 1e-6)).astype(np.float16)
+
+
+VEHICLES = frozenset({"car", "truck", "bus"})
 
 
 class Tracker:
@@ -157,6 +162,7 @@ class Tracker:
     track_buffer: if given, also drop a lost track after this many frames (None: by time only).
     frame_rate: the clock when ``update`` is given no ``time_s`` (frame / frame_rate; 30).
     per_class: match detections only to tracks of the same class (True).
+    same_kind: label sets matched as one class with ``per_class`` (car, truck, bus).
     embed: ``(bgr, xyxy (N, 4)) -> (N, D)`` unit appearance vectors, or None (position only).
     appearance_gate: re-link and stitch only when 1 - cosine similarity is below it (0.2).
     relink_base, relink_speed: a lost track re-links or stitches to a box whose centre is within
@@ -171,7 +177,7 @@ class Tracker:
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
                  relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float = 0.5,
-                 weak_confirm_s: float = 0.3):
+                 weak_confirm_s: float = 0.3, same_kind: tuple[frozenset, ...] = (VEHICLES,)):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
@@ -186,6 +192,8 @@ class Tracker:
         self.relink_base, self.relink_isolation = float(relink_base), float(relink_isolation)
         self.weak_threshold = min(float(weak_threshold), self.new_track_threshold)
         self.weak_confirm_s = float(weak_confirm_s)
+        # a grouped label's key: below every class id, so never one of them
+        self._kind = {label: -1 - k for k, group in enumerate(same_kind) for label in group}
         self.distance_weight = 0.05
         self.relinked = 0   # lost tracks picked up again by the re-link stage (not by overlap)
         self.stitched = 0   # new tracks that took a lost track's ID
@@ -221,7 +229,7 @@ class Tracker:
             gate = self.relink_base + self.relink_speed * max(now - t.last_time, 0.0)
             ok = (dist <= gate) & (heights / h <= 1.5) & (h / heights <= 1.5)
             if self.per_class:
-                ok &= classes == t.class_id
+                ok &= classes == t.kind
             if t.feature is None:
                 continue
             dissimilar = 1.0 - feats @ t.feature.astype(np.float32)
@@ -238,7 +246,7 @@ class Tracker:
             iou = iou * scores[None, :]
         cost = 1.0 - iou
         if self.per_class:
-            cost[np.array([t.class_id for t in tracks])[:, None] != classes[None, :]] = 2.0
+            cost[np.array([t.kind for t in tracks])[:, None] != classes[None, :]] = 2.0
         return cost
 
     def update(self, dets: Detections, time_s: float | None = None, image: np.ndarray | None = None) -> Detections:
@@ -253,7 +261,8 @@ class Tracker:
         now = float(time_s) if time_s is not None else frame / self.frame_rate
         boxes = np.asarray(dets.xyxy, dtype=np.float64).reshape(-1, 4)
         scores = np.asarray(dets.scores, dtype=np.float64)
-        classes = np.asarray(dets.class_ids, dtype=np.int64)
+        # what a box may match: its class id, or its group's key (``same_kind``)
+        classes = np.array([self._kind.get(label, c) for label, c in zip(dets.labels, dets.class_ids)], np.int64)
         ids = np.full(len(dets), -1, dtype=np.int64)
         high = np.flatnonzero(scores >= self.high_threshold)
         feats = None  # (N, D) appearance vectors, filled after stage 1 for the boxes that need one
@@ -276,7 +285,7 @@ class Tracker:
             else:
                 track.mean, track.cov = _Kalman.update(track.mean, track.cov, _xyah(boxes[j]))
             track.score, track.hits, track.last_frame, track.last_time = scores[j], track.hits + 1, frame, now
-            track.class_id, track.last_box = int(classes[j]), boxes[j]
+            track.kind, track.last_box = int(classes[j]), boxes[j]
             if feats is not None and j in clean:
                 track.blend(feats[j])
                 track.feature_time = now
