@@ -344,6 +344,7 @@ class Tracker:
         if self.weak_threshold < self.high_threshold:
             spare = low[left_l]
             rest = np.sort(np.concatenate([rest, spare[scores[spare] >= self.weak_threshold]]))
+        rest = rest[~self._renamed(rest, ids, boxes, classes, np.asarray(dets.class_ids))]
         pairs, _, left_r = _assign(self._cost(pending, boxes[rest], classes[rest], scores[rest]), 0.7)
         for r, c in pairs:
             hit(pending[r], rest[c])
@@ -364,6 +365,19 @@ class Tracker:
                 and (self.track_buffer is None or frame - t.last_frame <= self.track_buffer)]
         self._tracks = kept + [t for t in pending if id(t) in matched_pending] + born
         return dets.with_track_ids(ids)
+
+    @staticmethod
+    def _renamed(rest: np.ndarray, ids: np.ndarray, boxes: np.ndarray, kinds: np.ndarray,
+                 class_ids: np.ndarray) -> np.ndarray:
+        """(len(rest),) bool: the box is a second name for an object a track took this frame (another
+        class of its kind, IoU >= 0.5 with that box: the model's per-class NMS, and regions' merge,
+        keep a van's car and truck boxes both); it starts no track of its own."""
+        taken = np.flatnonzero(ids >= 0)
+        if not len(rest) or not len(taken):
+            return np.zeros(len(rest), bool)
+        iou = box_iou(boxes[rest], boxes[taken])
+        other = (kinds[rest][:, None] == kinds[taken][None, :]) & (class_ids[rest][:, None] != class_ids[taken][None, :])
+        return ((iou >= 0.5) & other).any(axis=1)
 
     def _embed(self, image, boxes, high, left_h, matched, clean, now) -> np.ndarray:
         """Appearance vectors, in one batch, for the boxes that need one this frame: the confident
