@@ -360,16 +360,18 @@ def test_output_folder_made_read_only_mid_run(tmp_path, fault_table):
     check(proc, 1, "cannot write", token=str(tmp_path))
 
 
-def test_disk_full(tmp_path, fault_table):
-    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail with EFBIG."""
+@pytest.mark.parametrize("limit", [400_000, 150_000], ids=["at-close", "mid-video"])
+def test_disk_full(tmp_path, fault_table, limit):
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail with EFBIG. At
+    400 kB the video fails as it is finished, at 150 kB while its frames are written; both say the
+    disk may be full (the mid-video message named only the error until 2026-12-07)."""
     jsonl, out = tmp_path / "d.jsonl", tmp_path / "o.mp4"
-    limit = 400_000
 
     def cap_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     p = lookout("--source", DEMO_CLIP, "--output", out, "--detections", jsonl, preexec=cap_files)
-    fault_table("disk full (400 kB file-size limit)", p)
+    fault_table(f"disk full ({limit // 1000} kB file-size limit)", p)
     check(p, 1, "disk full", token=str(tmp_path))
     assert not out.exists()  # an incomplete video is not left under the real name
     lines = jsonl_lines(jsonl)  # the detections that fit: whole lines only

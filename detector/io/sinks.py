@@ -143,8 +143,8 @@ class VideoSink(FileSink):
         except SinkError:
             raise
         except Exception as e:
-            raise _sink_error(f"cannot write video {str(self.path)!r} ({e}); free some space or pick another "
-                              f"--output", e) from None
+            raise _sink_error(f"cannot write video {str(self.path)!r} ({e}); is the disk full? Free some space or "
+                              f"pick another --output", e) from None
 
     def _flush_held(self) -> None:
         if self.fps is None:
