@@ -373,7 +373,7 @@ class Tracker:
         class of its kind, IoU >= 0.5 with that box: the model's per-class NMS, and regions' merge,
         keep a van's car and truck boxes both); it starts no track of its own."""
         taken = np.flatnonzero(ids >= 0)
-        if not len(rest) or not len(taken):
+        if not len(taken) or not (kinds[rest] < 0).any():  # only a grouped kind (key < 0) has other names
             return np.zeros(len(rest), bool)
         iou = box_iou(boxes[rest], boxes[taken])
         other = (kinds[rest][:, None] == kinds[taken][None, :]) & (class_ids[rest][:, None] != class_ids[taken][None, :])
