@@ -103,6 +103,7 @@ class _Seen:
     anchor: np.ndarray | None = None  # (4,) where it was when it stopped moving
     misses: int = 0          # looks in a row that did not find it
     cut: bool = False        # no region this frame held it whole: it reaches past the edges it was seen to
+    where: Region | None = None  # the region whose crop gave its box
 
 
 class RegionPlanner:
@@ -187,7 +188,7 @@ class RegionPlanner:
         if not self._seen and self._n == 1:
             return [full] + self._grid(w, h)  # start-up: look everywhere once, closely
         grid = self._grid(w, h, SWEEP_TILE)
-        moving, reaching = [], []
+        moving, reaching, again = [], [], []
         recheck = t >= self._recheck_at  # still objects are looked at again together, every recheck_s
         if recheck:
             self._recheck_at = t + self.recheck_s
@@ -196,6 +197,12 @@ class RegionPlanner:
             stirred = len(motion) and (box_iou(predicted[None], motion) > 0).any()
             if s.still >= STILL_AFTER and not stirred and not recheck:
                 self.counts["still_skipped"] += 1
+                continue
+            if s.where is not None and s.where.kind != "full" and _centre_in(predicted, s.where) and not (
+                    len(motion) and (box_iou(_corners([s.where]), motion) > 0).any()):
+                # nothing changed in the crop that found it: that crop is looked at again (another crop of
+                # the same pixels can miss a small object the model saw there, and it would be forgotten)
+                again.append(s.where)
                 continue
             moving.append(predicted)
             if s.cut:
@@ -215,6 +222,9 @@ class RegionPlanner:
             # whole, where it is big enough to be seen well
             big = [o for o in reaching if max(o[2] - o[0], o[3] - o[1]) * self.model_side / max(w, h) >= ops.SMALL_PX]
             whole |= not all(_looked_at(o, tiles, self.model_side) for o in big)
+        for r in dict.fromkeys((r.x0, r.y0, r.x1, r.y1) for r in again):
+            if r not in {(q.x0, q.y0, q.x1, q.y1) for q in regions}:
+                regions.append(Region(*r, "object"))
         if whole:
             regions.append(full)
         regions.append(self._next_sweep(grid, regions))
@@ -240,10 +250,12 @@ class RegionPlanner:
         dets = ops.merge(parts, hw, iou_threshold, self.model_side, tiled=mode == "grid")
         if mode != "auto":
             return dets
-        return self._remember(frame, regions, dets)
+        return self._remember(frame, regions, dets, _sources(parts, dets))
 
-    def _remember(self, frame: Frame, regions: list[Region], dets: Detections) -> Detections:
-        """Update the objects seen; add the still ones not looked at this frame to ``dets``."""
+    def _remember(self, frame: Frame, regions: list[Region], dets: Detections,
+                  where: list[Region | None]) -> Detections:
+        """Update the objects seen (``where``: the region each box came from); add the still ones not
+        looked at this frame to ``dets``."""
         t = self._time(frame)
         h, w = frame.image.shape[:2]
         held = ops.held_whole(dets.xyxy, regions, w, h, self.model_side)
@@ -263,12 +275,12 @@ class RegionPlanner:
                 moved = _moved(s.anchor, box)
                 new.append(_Seen(box, int(dets.class_ids[j]), dets.labels[j], float(dets.scores[j]),
                                  0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1,
-                                 box if moved else s.anchor, cut=not held[j]))
+                                 box if moved else s.anchor, cut=not held[j], where=where[j]))
         for j in range(len(dets)):
             if j + len(old) not in used:
                 new.append(_Seen(dets.xyxy[j].astype(np.float32), int(dets.class_ids[j]), dets.labels[j],
                                  float(dets.scores[j]), np.zeros(4, np.float32), 0,
-                                 dets.xyxy[j].astype(np.float32), cut=not held[j]))
+                                 dets.xyxy[j].astype(np.float32), cut=not held[j], where=where[j]))
         carried = []
         for i, s in enumerate(old):
             if i in used:
@@ -307,6 +319,13 @@ def _looked_at(box: np.ndarray, regions: list[Region], model_side: int) -> bool:
                and size * model_side / max(r.width, r.height) >= SEEN_PX for r in regions)
 
 
+def _centre_in(box: np.ndarray, region: Region) -> bool:
+    """Whether the centre of ``box`` (4,) lies in the region (a box found there may reach a pixel past
+    its edges)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return bool(region.x0 <= cx <= region.x1 and region.y0 <= cy <= region.y1)
+
+
 def _reach(box: np.ndarray) -> np.ndarray:
     """Where an object seen only cut by regions' edges may reach: its box (4,) grown by half its size on
     every side (a busy scene's tiles that cannot hold that bring the whole frame into the next look)."""
@@ -325,6 +344,20 @@ def _holding(grid: list[Region], boxes: np.ndarray) -> list[Region]:
         return []
     best = np.argmax(ops.inside_fraction(boxes, _corners(grid)), axis=1)
     return [Region(t.x0, t.y0, t.x1, t.y1, "object") for k, t in enumerate(grid) if k in set(best.tolist())]
+
+
+def _sources(parts: list[tuple[Region, Detections]], dets: Detections) -> list[Region | None]:
+    """The region whose boxes (``parts``: each region with its boxes in frame pixels) gave each of the
+    merged ``dets`` (the merge keeps boxes as found, so a kept row equals its source's)."""
+    out: list[Region | None] = [None] * len(dets)
+    for r, d in parts:
+        if not len(d):
+            continue
+        hit = (d.xyxy.astype(np.float32)[None, :, :] == dets.xyxy.astype(np.float32)[:, None, :]).all(axis=2).any(axis=1)
+        for j in np.flatnonzero(hit):
+            if out[j] is None:
+                out[j] = r
+    return out
 
 
 def _concat(a: Detections, b: Detections) -> Detections:
