@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -159,5 +160,16 @@ def check_recovered(out: Path, watch: Watch, kill_wall: float) -> list[StreamLos
 
 def copy_as_disk_image(src: Path, dst: Path) -> None:
     """The folder as a power cut would leave it on disk, as near as a test gets: every file copied as it
-    is at this moment (what the OS has been handed), while the run goes on writing."""
-    shutil.copytree(src, dst, symlinks=True)
+    is at this moment (what the OS has been handed), while the run goes on writing. A temporary file
+    renamed to its final name between the listing and its copy (a snapshot finished meanwhile) is
+    copied under the new name, as the disk holds it after that rename; one gone altogether (a note
+    removed as its write finished) is gone from the image too."""
+    def copy(s: str, d: str) -> None:
+        try:
+            shutil.copy2(s, d)
+        except FileNotFoundError:
+            m = re.fullmatch(r"\.(.+)\.part-[0-9a-f]{8}(\.[^.]*)?", os.path.basename(s))
+            final = os.path.join(os.path.dirname(s), m.group(1) + (m.group(2) or "")) if m else ""
+            if final and os.path.exists(final):
+                shutil.copy2(final, os.path.join(os.path.dirname(d), os.path.basename(final)))
+    shutil.copytree(src, dst, symlinks=True, copy_function=copy)
