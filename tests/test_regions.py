@@ -273,19 +273,30 @@ def _run_cli(*args) -> subprocess.CompletedProcess:
                           timeout=600, cwd=ROOT)
 
 
+def _webcam_clip(path) -> str:
+    """The demo clip cut to a 640 x 480 webcam's frame (its centre), as an MJPEG file."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for f in read_all_frames(DEMO_CLIP):
+        writer.write(np.ascontiguousarray(f[48:528, 64:704]))
+    writer.release()
+    return str(path)
+
+
 def test_off_is_byte_identical_to_the_whole_frame_path_and_the_default_on_a_small_clip(tmp_path, coco):
-    """On the 768 x 576 demo clip the default is off; ``--regions off`` writes the same bytes, and those
-    are the whole-frame detector's boxes frame by frame."""
+    """On a 640 x 480 clip the default is off; ``--regions off`` writes the same bytes, and those are
+    the whole-frame detector's boxes frame by frame."""
+    clip = _webcam_clip(tmp_path / "webcam.avi")
     a, b = tmp_path / "default.jsonl", tmp_path / "off.jsonl"
     for out, extra in ((a, []), (b, ["--regions", "off"])):
-        p = _run_cli("--source", str(DEMO_CLIP), "--detections", str(out), "--headless", "--model",
+        p = _run_cli("--source", clip, "--detections", str(out), "--headless", "--model",
                      "ssd-mobilenetv2-coco", *extra)
         assert p.returncode == 0, p.stderr
     assert a.read_bytes() == b.read_bytes()
     lines = [json.loads(x) for x in a.read_text().splitlines()]
     assert len(lines) == 60
-    direct = coco.detect(read_frame(DEMO_CLIP, 7))
-    direct = direct.clip(768, 576)
+    direct = coco.detect(read_frame(clip, 7))
+    direct = direct.clip(640, 480)
+    assert len(direct) >= 3
     got = np.array([d["xyxy"] for d in lines[7]["detections"]], np.float32)
     np.testing.assert_allclose(got, direct.xyxy, atol=0.006)
 
@@ -321,15 +332,18 @@ def test_a_bad_regions_value_is_one_line_and_exit_2():
 
 
 def test_regions_per_stream_from_a_config_file(tmp_path):
-    """``regions = "grid"`` for one stream of a config file, the other left to the default (off on the
-    768 x 576 clip): each stream's stats say what it looked at."""
+    """``regions = "grid"`` for one stream of a config file, the other left to the default (off on a
+    640 x 480 clip, auto on the 768 x 576 demo clip): each stream's stats say what it looked at."""
+    webcam = _webcam_clip(tmp_path / "webcam.avi")
     (tmp_path / "cameras.toml").write_text(
         f'stats_json = "{tmp_path}/stats.json"\nmax_frames = 8\nmodel = "ssd-mobilenetv2-coco"\n'
         f'[[streams]]\nname = "tiles"\nsource = "{DEMO_CLIP}"\nregions = "grid"\n'
-        f'[[streams]]\nname = "whole"\nsource = "{DEMO_CLIP}"\n')
+        f'[[streams]]\nname = "whole"\nsource = "{webcam}"\n'
+        f'[[streams]]\nname = "demo"\nsource = "{DEMO_CLIP}"\n')
     p = _run_cli("--config", str(tmp_path / "cameras.toml"), "--headless")
     assert p.returncode == 0, p.stderr
     streams = json.loads((tmp_path / "stats.json").read_text())["streams"]
     grid = RegionPlanner(RegionSpec("grid"), MODEL_SIDE).plan(Frame(np.zeros((576, 768, 3), np.uint8), 0, 0.0, 0.0, "t"))
     assert streams["tiles"]["regions"]["mode"] == "grid" and streams["tiles"]["regions"]["per_frame"] == len(grid)
     assert streams["whole"]["regions"]["mode"] == "default" and streams["whole"]["regions"]["per_frame"] == 1.0
+    assert streams["demo"]["regions"]["mode"] == "default" and streams["demo"]["regions"]["per_frame"] > 2

@@ -184,6 +184,9 @@ def test_four_streams_in_one_process_one_killed_reconnects_the_others_never_stop
     out.mkdir()
     try:
         args = [a for name, srv in servers.items() for a in ("--source", f"{name}={srv.url()}")]
+        # the whole frame: the stream driver is under test, not the detector's load (regions, the demo
+        # clip's default, cost 3-6x a frame; four such streams on 2 cores drop more frames: docs/speed.md)
+        args += ["--regions", "off"]
         proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args, "--detections", str(out / "{stream}.jsonl"),
                                  "--stats-json", str(out / "stats.json"), "--duration", "24", "--reconnect", "8",
                                  "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,

@@ -30,7 +30,8 @@ def test_watch_two_sources_every_frame_in_order_with_the_detectors_boxes(models)
     from detector.engine.run import watch
     before = _idents()
     got: dict[str, list] = {"north": [], "south": []}
-    for name, result in watch({"north": str(DEMO_CLIP), "south": str(DEMO_CLIP)}, models=models):
+    # the whole frame, as the detector alone below (the clip's default is regions: test_regions)
+    for name, result in watch({"north": str(DEMO_CLIP), "south": str(DEMO_CLIP)}, models=models, regions="off"):
         got[name].append(result)
     assert not _lookout_threads(before)  # captures, openers and output threads all joined by the end
     frames = read_all_frames(DEMO_CLIP)

@@ -24,7 +24,9 @@ from window_helpers import no_thread_left  # noqa: E402
 def _open_window(qtbot, tmp_path, model: str):
     """The real window on the demo clip with ``model``, shown and past its first results."""
     from lookout_ui.app import build_window
-    config = RunConfig(source=str(DEMO_CLIP), loop=True)
+    # the whole frame: boxes are compared with the detector's on the frame alone (the window with
+    # regions, the clip's default: test_window_regions)
+    config = RunConfig(source=str(DEMO_CLIP), loop=True, regions="off")
     models = Models(Detector.load(model, device="cpu"))
     from PyQt6.QtCore import QSettings
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)  # not the user's

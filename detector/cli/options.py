@@ -94,7 +94,7 @@ def add_stream_options(ap) -> None:
                     help="what the detector looks at: auto (squares around objects and motion, a sweep of the rest, "
                          "the whole frame now and then), grid or grid:CxR (the whole frame plus overlapping tiles, every "
                          "frame), off (the whole frame squeezed to the model's input). Default: auto when the frame's "
-                         "shorter side is at least twice the model's input (720p and up), off below (640x480, 768x576); "
+                         "longer side is at least 2.5x the model's input (768x576, 720p and up), off below (640x480); "
                          "images get grid. Small, distant people are found only with regions")
     ap.add_argument("--motion-keyframe", type=float, default=D["motion_keyframe"], metavar="S",
                     help="with --motion: detect at least this often (default 2 s)")

@@ -11,8 +11,9 @@ the detector.
   seen only cut by regions' edges is too big for a busy scene's tiles); the first frame gets the
   whole grid. An object that has not moved for ``STILL_AFTER`` detections is re-checked every
   ``recheck_s`` seconds instead of every frame, its box carried meanwhile. Images get ``grid``.
-- default (no option): ``auto`` for frames whose shorter side is at least ``LARGE`` times the model's
-  input (a 1080p camera), ``off`` for smaller ones (a 640 x 480 webcam, the 768 x 576 demo clip).
+- default (no option): ``auto`` for frames whose longer side is at least ``LARGE`` times the model's
+  input (squeezed that much across, people lose most of their width: 768 x 576, 720p, 1080p, 4K, a
+  wide 1224 x 370), ``off`` for smaller ones (a 640 x 480 webcam).
 
 Every region is a square no smaller than the model's input; boxes come back to frame pixels as the
 crop's box plus its offset (``ops.regions``). Planning is deterministic for files: time is the
@@ -33,7 +34,7 @@ from detector.types.frames import Frame
 from detector.types.regions import Region
 
 MODES = ("auto", "grid", "off")
-LARGE = 2.0            # default rule: regions when the frame's shorter side >= 2 x the model's input
+LARGE = 2.5            # default rule: regions when the frame's longer side >= 2.5 x the model's input
 FULL_EVERY = 10        # auto: the whole frame once every this many detected frames
 STILL_AFTER = 5        # auto: detections without moving before an object counts as still
 MOVED = 0.2            # auto: a centre shift of this much of the box's size (or a size change of 1/3) is a move;
@@ -128,7 +129,7 @@ class RegionPlanner:
         if self.image_source and mode in ("", "auto"):
             mode = "grid"
         if mode == "":
-            mode = "auto" if min(width, height) >= LARGE * self.model_side else "off"
+            mode = "auto" if max(width, height) >= LARGE * self.model_side else "off"
         return mode
 
     def _grid(self, width: int, height: int, tile: float = TILE) -> list[Region]:
