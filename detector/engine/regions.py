@@ -42,6 +42,7 @@ MOVED = 0.2            # auto: a centre shift of this much of the box's size (or
 MOTION_WIDTH = 480     # pixels across the grey copy the motion test compares
 PIXEL_DELTA = 18       # grey level change that counts as motion (as engine.motion)
 KEEP_MISSES = 2        # auto: looks that miss a remembered object before it is forgotten
+PAUSE_S = 1.0          # auto: a look this long after the last one (a motion-gated keyframe) is a re-check
 SEEN_PX = 24           # auto: an object smaller than this at a region's model scale was not looked at there
 MAX_MEMORY = 256       # objects remembered between frames
 
@@ -120,6 +121,7 @@ class RegionPlanner:
         self._n = 0          # detected frames so far
         self._sweep = 0
         self._recheck_at = 0.0
+        self._last_t: float | None = None  # stream time of the last frame planned
         self.counts = {"frames": 0, "regions": 0, "still_skipped": 0, "carried": 0}
         self._looked: list[Region] = []
 
@@ -186,6 +188,9 @@ class RegionPlanner:
         t = self._time(frame)
         motion = self._motion(frame.image)
         self._n += 1
+        # a look after a long pause (a motion-gated keyframe of a still scene)
+        pause = self._last_t is not None and t - self._last_t >= PAUSE_S
+        self._last_t = t
         if not self._seen and self._n == 1:
             return [full] + self._grid(w, h)  # start-up: look everywhere once, closely
         grid = self._grid(w, h, SWEEP_TILE)
@@ -199,10 +204,13 @@ class RegionPlanner:
             if s.still >= STILL_AFTER and not stirred and not recheck:
                 self.counts["still_skipped"] += 1
                 continue
-            if s.where is not None and s.where.kind != "full" and _centre_in(predicted, s.where) and not (
-                    len(motion) and (box_iou(_corners([s.where]), motion) > 0).any()):
-                # nothing changed in the crop that found it: that crop is looked at again (another crop of
-                # the same pixels can miss a small object the model saw there, and it would be forgotten)
+            if pause and s.where is not None and s.where.kind != "full" and _centre_in(predicted, s.where) and \
+                    not (len(motion) and (box_iou(_corners([s.where]), motion) > 0).any()):
+                # looked at again after a pause, nothing changed in the crop that found it: that crop again
+                # (another crop of the same pixels can miss a small object the model saw there, and it
+                # would be forgotten). Between frames close in time a new placement is a second opinion,
+                # which drops false boxes one placement gives (reused there: more of them, at 25 fps a
+                # still false "sheep" became an event).
                 again.append(s.where)
                 continue
             moving.append(predicted)
