@@ -10,7 +10,9 @@ the detector.
   and the whole frame every ``FULL_EVERY`` detected frames (large objects; also whenever an object
   seen only cut by regions' edges is too big for a busy scene's tiles); the first frame gets the
   whole grid. An object that has not moved for ``STILL_AFTER`` detections is re-checked every
-  ``recheck_s`` seconds instead of every frame, its box carried meanwhile. Images get ``grid``.
+  ``recheck_s`` seconds instead of every frame, its box carried meanwhile. A look at least ``PAUSE_S``
+  after the last (a motion-gated keyframe) looks at each object through the crop that found it while
+  nothing moved there. Images get ``grid``.
 - default (no option): ``auto`` for frames whose longer side is at least ``LARGE`` times the model's
   input (squeezed that much across, people lose most of their width: 768 x 576, 720p, 1080p, 4K, a
   wide 1224 x 370), ``off`` for smaller ones (a 640 x 480 webcam).
@@ -208,9 +210,8 @@ class RegionPlanner:
                     not (len(motion) and (box_iou(_corners([s.where]), motion) > 0).any()):
                 # looked at again after a pause, nothing changed in the crop that found it: that crop again
                 # (another crop of the same pixels can miss a small object the model saw there, and it
-                # would be forgotten). Between frames close in time a new placement is a second opinion,
-                # which drops false boxes one placement gives (reused there: more of them, at 25 fps a
-                # still false "sheep" became an event).
+                # would be forgotten). Between frames close in time a new placement is kept: a second
+                # opinion that drops the false boxes one placement gives (docs/regions.md, round 6).
                 again.append(s.where)
                 continue
             moving.append(predicted)
