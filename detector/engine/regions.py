@@ -232,8 +232,9 @@ class RegionPlanner:
             # whole, where it is big enough to be seen well
             big = [o for o in reaching if max(o[2] - o[0], o[3] - o[1]) * self.model_side / max(w, h) >= ops.SMALL_PX]
             whole |= not all(_looked_at(o, tiles, self.model_side) for o in big)
+        taken = {(q.x0, q.y0, q.x1, q.y1) for q in regions}
         for r in dict.fromkeys((r.x0, r.y0, r.x1, r.y1) for r in again):
-            if r not in {(q.x0, q.y0, q.x1, q.y1) for q in regions}:
+            if r not in taken:
                 regions.append(Region(*r, "object"))
         if whole:
             regions.append(full)
