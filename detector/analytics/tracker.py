@@ -13,12 +13,13 @@ tracks on weak boxes; a new track is confirmed on a second hit (IoU > 0.3) that 
 a box that differs from its first (IoU below 0.99), or else once it has been matched in every
 frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames several times
 over, and a box seen in one real frame must not become a track on its copies; a
-confident detection left over starts a track if it scores >= ``new_track_threshold``. One scoring
-``weak_threshold`` to ``new_track_threshold`` starts a *weak* track, confirmed once it has been
-matched in every frame for ``weak_confirm_s`` seconds, or as any other once the median of its
-scores reaches the new-track bar (Frigate confirms by a median score; a best score would
-confirm sooner at 25 fps than at 10): a far person the model scores 0.50-0.58 still gets a
-track, a box that flickers for a frame or two does not. A track confirmed after a while pending hands its boxes of then to ``backfill``
+confident detection left over starts a track if it scores >= ``new_track_threshold``. With
+``weak_threshold`` below that (off by default), one scoring ``weak_threshold`` to
+``new_track_threshold`` starts a *weak* track, confirmed once it has been matched in every frame for
+``weak_confirm_s`` seconds, or as any other once the median of its scores reaches the new-track bar
+(Frigate confirms by a median score; a best score would confirm sooner at 25 fps than at 10): a far
+person the model scores 0.50-0.58 on a squeezed frame gets a track, and so does a still thing it
+scores so. A track confirmed after a while pending hands its boxes of then to ``backfill``
 (id -> [(time, xyxy), ...], this frame only), so the counters can count the lines it crossed
 meanwhile. With ``per_class`` (the default) a detection only matches tracks of its own class, or of
 a class the model confuses it with on one object (``same_kind``: car, truck and bus; a parked van is
@@ -150,8 +151,9 @@ class Tracker:
     new_track_threshold: a leftover detection must score this to start a track confirmed on its
         second hit (0.6, ByteTrack's; measured on MOT15, docs/tracking.md).
     weak_threshold: a leftover detection scoring this (up to new_track_threshold) starts a weak
-        track (0.5: the quantised COCO model scores in steps through a sigmoid, and a distant
-        person often sits at 0.50-0.58, which 0.6 alone never lets start a track).
+        track (0.6 = new_track_threshold: no weak starts. 0.5 was the default until round 7, for the
+        far people of a frame squeezed whole; on the public sequences with the regions default it
+        cost IDF1 and kept still false boxes as tracks, docs/tracking.md).
     weak_confirm_s: seconds a weak track is matched in every frame before it is confirmed (0.3).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
     lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
@@ -176,7 +178,7 @@ class Tracker:
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
-                 relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float = 0.5,
+                 relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float = 0.6,
                  weak_confirm_s: float = 0.3, same_kind: tuple[frozenset, ...] = (VEHICLES,)):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
