@@ -1,6 +1,7 @@
 """Tracking and counting on real data: the MOT ground truth motmetrics ships, vtest.avi, the demo clip."""
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -337,7 +338,8 @@ def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
     while (frame := cap.read())[0]:
         dets.append(det.detect(frame[1]))
     h, w = dets[0].image_hw
-    tracker, cases = Tracker(weak_threshold=0.5), []
+    weak = functools.partial(Tracker, weak_threshold=0.5)
+    tracker, cases = weak(), []
     for i, d in enumerate(dets):
         tracker.update(d, i / 10)
         for tid, path in tracker.backfill.items():
@@ -355,8 +357,7 @@ def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
         d = np.subtract(p2, p1)
         side = d[0] * (last - mid)[1] - d[1] * (last - mid)[0]
         want = "in" if side > 0 else "out"
-        for make, counted in ((lambda: Tracker(weak_threshold=0.5), True),
-                              (lambda: _NoBackfill(Tracker(weak_threshold=0.5)), False)):
+        for make, counted in ((weak, True), (lambda: _NoBackfill(weak()), False)):
             analytics, events = Analytics(make(), [Line("path", p1, p2)]), []
             for k, d in enumerate(dets):
                 out, frame_analytics = analytics.update(d, k / 10)

@@ -151,9 +151,9 @@ class Tracker:
     new_track_threshold: a leftover detection must score this to start a track confirmed on its
         second hit (0.6, ByteTrack's; measured on MOT15, docs/tracking.md).
     weak_threshold: a leftover detection scoring this (up to new_track_threshold) starts a weak
-        track (0.6 = new_track_threshold: no weak starts. 0.5 was the default until round 7, for the
-        far people of a frame squeezed whole; on the public sequences with the regions default it
-        cost IDF1 and kept still false boxes as tracks, docs/tracking.md).
+        track (None: new_track_threshold, whatever it is set to, so no weak starts. 0.5 was the
+        default until round 7, for the far people of a frame squeezed whole; on the public sequences
+        with the regions default it cost IDF1 and kept still false boxes as tracks, docs/tracking.md).
     weak_confirm_s: seconds a weak track is matched in every frame before it is confirmed (0.3).
     match_threshold: first-stage IoU cost limit, matched when 1 - IoU*score < it (0.8).
     lost_s: seconds of the source's clock a lost track is kept for re-identification (3.0).
@@ -178,7 +178,7 @@ class Tracker:
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
-                 relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float = 0.6,
+                 relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float | None = None,
                  weak_confirm_s: float = 0.3, same_kind: tuple[frozenset, ...] = (VEHICLES,)):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
@@ -192,7 +192,8 @@ class Tracker:
         self.confirm_s, self.refresh_s = float(confirm_s), float(refresh_s)
         self.appearance_gate, self.relink_speed = float(appearance_gate), float(relink_speed)
         self.relink_base, self.relink_isolation = float(relink_base), float(relink_isolation)
-        self.weak_threshold = min(float(weak_threshold), self.new_track_threshold)
+        self.weak_threshold = self.new_track_threshold if weak_threshold is None else \
+            min(float(weak_threshold), self.new_track_threshold)
         self.weak_confirm_s = float(weak_confirm_s)
         # a grouped label's key: below every class id, so never one of them
         self._kind = {label: -1 - k for k, group in enumerate(same_kind) for label in group}
