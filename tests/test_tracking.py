@@ -301,7 +301,7 @@ def test_a_lost_track_re_links_only_to_a_box_standing_apart(demo_detections):
             out = tracker.update(d, i / 10, frames[i])
             if tracker.relinked == before[0] + 1 and tracker.stitched == before[1]:
                 (j,) = np.flatnonzero(np.isin(out.track_ids, list(tracker.jumped)))
-                confident = np.flatnonzero((d.scores >= 0.5) & (np.arange(len(d)) != j))
+                confident = np.flatnonzero((d.scores >= tracker.high_threshold) & (np.arange(len(d)) != j))
                 assert box_iou(d.xyxy[[j]], d.xyxy[confident]).max(initial=0.0) <= 0.1, (i, j)
                 relinks += 1
     assert relinks >= 20, relinks
@@ -328,8 +328,9 @@ def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
     a new track moved, while pending (a weak start waits 0.3 s), further than the counter's dead
     band on each side, a line across that path at its middle is counted once, in the direction
     walked, on the frame the track is confirmed; with the pending boxes withheld from the counter it
-    is not counted then. Measured 2026-12-07: 5 such tracks (confirmed at frames 48, 330, 331, 646
-    and 727; most pending paths are shorter)."""
+    is not counted then. Measured 2026-12-07 (round 8): 6 such tracks (confirmed at frames 48, 330, 331, 646,
+    701 and 727; most pending paths are shorter); the person confirmed at frame 330 walks back over the line at
+    frames 381 and 404, counted then as crossings of their own."""
     from detector import Detector, Tracker
     from detector.analytics.counting import Analytics, Line
     import cv2
@@ -362,9 +363,9 @@ def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
             for k, d in enumerate(dets):
                 out, frame_analytics = analytics.update(d, k / 10)
                 events += [(k, e["track_id"], e["direction"]) for e in frame_analytics.events]
-            if counted:
-                assert [(k, t) for k, t, _ in events if t == tid] == [(i, tid)], (i, tid, events)
-                assert [e for _, t, e in events if t == tid] == [want], (i, tid, events)
+            if counted:  # (within half a second: a person may walk back over a short line later)
+                assert [(k, t) for k, t, _ in events if t == tid and k <= i + 5] == [(i, tid)], (i, tid, events)
+                assert [e for k, t, e in events if t == tid and k <= i + 5] == [want], (i, tid, events)
             else:
                 assert (i, tid) not in [(k, t) for k, t, _ in events], (i, tid, events)
 
@@ -375,7 +376,9 @@ def test_a_van_called_car_and_truck_is_one_track_and_one_event(tmp_path):
     is a "car" in some views and a "truck" in others, now and then both in one frame. Car, truck and
     bus match as one kind and a second name of a tracked object starts no track, so its boxes carry
     one ID under both labels and the two parked vehicles make one event each (before: the van's
-    boxes had 2-3 IDs and it made car and truck events)."""
+    boxes had 2-3 IDs and it made car and truck events). A still vehicle's track is matched where it
+    stopped, takes weak boxes and is not moved by a part of it: the same boxes tracked without that
+    (``still_labels`` empty) give the van 2 IDs (measured 2026-12-07)."""
     import cv2
     cap = cv2.VideoCapture(str(shared_path("media/vtest.avi")))
     clip = tmp_path / "van.avi"
@@ -396,6 +399,26 @@ def test_a_van_called_car_and_truck_is_one_track_and_one_event(tmp_path):
     assert {d["label"] for d in van} >= {"car", "truck"}, {d["label"] for d in van}
     ids = {d["track_id"] for d in van if d["track_id"] >= 0}
     assert len(ids) == 1, ids
+    # the still rule is what holds it: the same boxes tracked again without it split the van (a
+    # passer-by hides its lower half at frames 40-43, the half box pulls the filter away, and the
+    # whole boxes score under the first stage's 0.6 for the next 8 frames)
+    from detector import Tracker
+    from detector.types.detections import Detections
+    again = []
+    for still_labels in (Tracker().still_labels, frozenset()):
+        tracker, seen = Tracker(still_labels=still_labels), set()
+        for line in jsonl.read_text().splitlines():
+            row = json.loads(line)
+            ds = row["detections"]
+            dets = Detections(np.array([d["xyxy"] for d in ds], np.float32).reshape(-1, 4),
+                              np.array([d["score"] for d in ds], np.float32),
+                              np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds),
+                              image_hw=(576, 768))
+            out = tracker.update(dets, row["pts_ms"] / 1000)
+            seen |= {int(t) for b, l, t in zip(out.xyxy, out.labels, out.track_ids)
+                     if l in ("car", "truck", "bus") and 640 <= b[0] <= 665 and b[3] < 110 and t >= 0}
+        again.append(len(seen))
+    assert again[0] == 1 and again[1] >= 2, again
     rows = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]
     vehicles = {r["id"] for r in rows if r["event"] == "end" and r["label"] in ("car", "truck", "bus")}
     assert len(vehicles) == 2, vehicles

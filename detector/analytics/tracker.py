@@ -8,8 +8,13 @@ velocities; constant velocity, noise scaled by the box height, as DeepSORT and B
 Each frame: predict every track; match the confident detections (score >= ``high_threshold``) to
 tracked and recently lost tracks by IoU (Hungarian assignment, IoU > 1 - ``match_threshold``,
 IoU weighted by the score as ByteTrack does on MOT17); then match the weak detections to the
-tracks still unmatched (IoU > 0.5), which keeps tracks alive through occlusion without starting
-tracks on weak boxes; a new track is confirmed on a second hit (IoU > 0.3) that is new evidence,
+tracks still unmatched that were tracked last frame (IoU > 0.5), which keeps tracks alive through
+occlusion without starting tracks on weak boxes. A *still* track (a label that parks,
+``still_labels``: its box within ``still_shift`` of its size of where it stopped for ``still_s``
+seconds) is matched against where it stopped as well as where its filter points, takes weak boxes
+lost or not, and is not moved by a weak box or by one lying inside where it stopped (a part of it
+seen): a parked car scored under ``high_threshold`` in some views, missed in others and half
+hidden by a passer-by stays one track. A new track is confirmed on a second hit (IoU > 0.3) that is new evidence,
 a box that differs from its first (IoU below 0.99), or else once it has been matched in every
 frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames several times
 over, and a box seen in one real frame must not become a track on its copies; a
@@ -46,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from detector.ops.iou import box_iou
+from detector.ops.iou import box_iou, box_moved
 from detector.types.detections import Detections
 
 _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
@@ -99,6 +104,13 @@ def _xyxy(xyah: np.ndarray) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
 
 
+def _inside(box: np.ndarray, outer: np.ndarray, fraction: float) -> bool:
+    """Whether at least ``fraction`` of ``box``'s area lies inside ``outer`` (both (4,) xyxy)."""
+    w = max(min(box[2], outer[2]) - max(box[0], outer[0]), 0.0)
+    h = max(min(box[3], outer[3]) - max(box[1], outer[1]), 0.0)
+    return w * h >= fraction * max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
+
+
 def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
     """Minimum-cost matching keeping pairs with cost < limit: (pairs, unmatched rows, unmatched cols)."""
     if cost.size == 0:
@@ -113,7 +125,8 @@ def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.n
 
 class _Track:
     __slots__ = ("id", "mean", "cov", "kind", "score", "hits", "confirmed", "last_frame", "last_time",
-                 "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path", "scores")
+                 "last_box", "feature", "first_time", "first_box", "feature_time", "weak", "path", "scores",
+                 "anchor", "anchor_time", "parks")
 
     def __init__(self, track_id: int, xyxy: np.ndarray, kind: int, score: float, frame: int, confirmed: bool,
                  time_s: float, feature: np.ndarray | None):
@@ -129,6 +142,8 @@ class _Track:
         # while pending: (time, box) of each hit, oldest first (None once confirmed)
         self.path: list | None = [(time_s, self.last_box)]
         self.scores = [self.score]  # its scores while pending
+        # where it stopped (xyxy) and since when; whether its label is one that parks (``still_labels``)
+        self.anchor, self.anchor_time, self.parks = self.last_box, time_s, False
 
     def blend(self, feature: np.ndarray) -> None:
         """The track's appearance: a running average of its boxes' unit vectors (0.9 old, 0.1 new, as
@@ -146,8 +161,9 @@ VEHICLES = frozenset({"car", "truck", "bus"})
 class Tracker:
     """See the module docstring. Options (keyword only):
 
-    high_threshold: detections at or above it are matched first (0.5; 0.55 gave better identities
-        on MOT15 but broke more of the demo clip's tracks, docs/tracking.md).
+    high_threshold: detections at or above it are matched first (0.6; ByteTrack's. From 0.5, a
+        quarter fewer identity switches and IDF1 up on fifteen public runs, once still
+        vehicles kept their weak boxes: docs/tracking.md, round 8).
     new_track_threshold: a leftover detection must score this to start a track confirmed on its
         second hit (0.6, ByteTrack's; measured on MOT15, docs/tracking.md).
     weak_threshold: a leftover detection scoring this (up to new_track_threshold) starts a weak
@@ -172,14 +188,20 @@ class Tracker:
         and 1.0 a second: a walker covers about 0.8 of their height a second; measured on MOT15
         TUD-Stadtmitte, TUD-Campus and ADL-Rundle-6, docs/tracking.md).
     relink_isolation: a re-link's box overlaps no other confident box by more than this IoU (0.1).
+    still_labels: labels whose tracks may be still (car, truck, bus: parked; people standing in a
+        group are not helped by it, docs/tracking.md round 8).
+    still_s, still_shift: a track is still once its boxes have stayed within ``still_shift`` of its
+        width and height (and a third of its size) of where it stopped for ``still_s`` seconds
+        (0.5 s, 0.2: the regions planner's notion of a still object).
     """
 
-    def __init__(self, *, high_threshold: float = 0.5, new_track_threshold: float = 0.6,
+    def __init__(self, *, high_threshold: float = 0.6, new_track_threshold: float = 0.6,
                  match_threshold: float = 0.8, lost_s: float = 3.0, track_buffer: int | None = None,
                  frame_rate: float = 30.0, per_class: bool = True, embed=None, appearance_gate: float = 0.2,
                  relink_speed: float = 1.0, confirm_s: float = 0.09, refresh_s: float = 0.5,
                  relink_base: float = 0.5, relink_isolation: float = 0.1, weak_threshold: float | None = None,
-                 weak_confirm_s: float = 0.3, same_kind: tuple[frozenset, ...] = (VEHICLES,)):
+                 weak_confirm_s: float = 0.3, same_kind: tuple[frozenset, ...] = (VEHICLES,),
+                 still_labels: frozenset = VEHICLES, still_s: float = 0.5, still_shift: float = 0.2):
         if not 0 < match_threshold <= 1:
             raise ValueError(f"expected match_threshold in (0, 1], got {match_threshold}")
         if track_buffer is not None and track_buffer < 1:
@@ -195,6 +217,7 @@ class Tracker:
         self.weak_threshold = self.new_track_threshold if weak_threshold is None else \
             min(float(weak_threshold), self.new_track_threshold)
         self.weak_confirm_s = float(weak_confirm_s)
+        self.still_labels, self.still_s, self.still_shift = frozenset(still_labels), float(still_s), float(still_shift)
         # a grouped label's key: below every class id, so never one of them
         self._kind = {label: -1 - k for k, group in enumerate(same_kind) for label in group}
         self.distance_weight = 0.05
@@ -241,10 +264,14 @@ class Tracker:
         return cost
 
     def _cost(self, tracks: list[_Track], boxes: np.ndarray, classes: np.ndarray, scores: np.ndarray | None):
+        """(T, N) 1 - IoU (times the score, with ``scores``) against each track's predicted box, and
+        for a still track against where it stopped too (the better of the two); 2 across classes."""
         if not tracks or not len(boxes):
             return np.zeros((len(tracks), len(boxes)))
-        tb = _xyxy(np.stack([t.mean[:4] for t in tracks]))
-        iou = box_iou(tb, boxes)
+        iou = box_iou(_xyxy(np.stack([t.mean[:4] for t in tracks])), boxes)
+        for r, t in enumerate(tracks):
+            if self._still(t):  # its filter may have followed a half box, or drifted while it was lost
+                iou[r] = np.maximum(iou[r], box_iou(t.anchor[None], boxes)[0])
         if scores is not None:  # ByteTrack's score fusion: confident boxes win ties of overlap
             iou = iou * scores[None, :]
         cost = 1.0 - iou
@@ -266,6 +293,7 @@ class Tracker:
         scores = np.asarray(dets.scores, dtype=np.float64)
         # what a box may match: its class id, or its group's key (``same_kind``)
         classes = np.array([self._kind.get(label, c) for label, c in zip(dets.labels, dets.class_ids)], np.int64)
+        parks = np.array([label in self.still_labels for label in dets.labels], bool)
         ids = np.full(len(dets), -1, dtype=np.int64)
         high = np.flatnonzero(scores >= self.high_threshold)
         feats = None  # (N, D) appearance vectors, filled after stage 1 for the boxes that need one
@@ -282,7 +310,13 @@ class Tracker:
                     m[7] = 0.0
                 t.mean, t.cov = m, c
 
-        def hit(track: _Track, j: int, jump: bool = False) -> None:
+        def hit(track: _Track, j: int, jump: bool = False, weak: bool = False) -> None:
+            if self._still(track) and (weak or _inside(boxes[j], track.anchor, 0.8)):
+                pass  # neither a weak box nor one showing part of it moves a still object (a parked van
+                # half hidden by a passer-by)
+            elif box_moved(track.anchor, boxes[j], self.still_shift):
+                track.anchor, track.anchor_time = boxes[j], now
+            track.parks = bool(parks[j])
             if jump:  # re-linked far from its prediction: start its motion again from the box
                 track.mean, track.cov = _Kalman.initiate(_xyah(boxes[j]))
             else:
@@ -337,11 +371,13 @@ class Tracker:
                 self.jumped.add(lost[r].id)
             left_h = left_h[rest_c]
             left_t = np.array([r for r in left_t if confirmed[r].last_frame < frame], dtype=np.int64)
-        # 2: weak detections to the confirmed tracks that were tracked last frame and are still free
-        free = [confirmed[r] for r in left_t if confirmed[r].last_frame == frame - 1]
+        # 2: weak detections to the confirmed tracks still free that were tracked last frame, or are
+        # still (lost or not, by overlap with where they stopped: a parked car scored under
+        # high_threshold in some views, and missed in others, is one object)
+        free = [confirmed[r] for r in left_t if confirmed[r].last_frame == frame - 1 or self._still(confirmed[r])]
         pairs, _, left_l = _assign(self._cost(free, boxes[low], classes[low], None), 0.5)
         for r, c in pairs:
-            hit(free[r], low[c])
+            hit(free[r], low[c], weak=True)
         # 3: new tracks take another hit from the leftovers that may start one, or go
         rest = high[left_h]
         if self.weak_threshold < self.high_threshold:
@@ -368,6 +404,10 @@ class Tracker:
                 and (self.track_buffer is None or frame - t.last_frame <= self.track_buffer)]
         self._tracks = kept + [t for t in pending if id(t) in matched_pending] + born
         return dets.with_track_ids(ids)
+
+    def _still(self, track: _Track) -> bool:
+        """A track of a label that parks, seen near where it stopped for ``still_s`` or longer."""
+        return track.parks and track.last_time - track.anchor_time >= self.still_s
 
     @staticmethod
     def _renamed(rest: np.ndarray, ids: np.ndarray, boxes: np.ndarray, kinds: np.ndarray,

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from detector.ops import regions as ops
-from detector.ops.iou import box_iou
+from detector.ops.iou import box_iou, box_moved
 from detector.types.detections import Detections
 from detector.types.frames import Frame
 from detector.types.regions import Region
@@ -283,7 +283,7 @@ class RegionPlanner:
                     continue
                 used.update((i, j + len(old)))
                 s, box = old[i], dets.xyxy[j].astype(np.float32)
-                moved = _moved(s.anchor, box)
+                moved = box_moved(s.anchor, box, MOVED)
                 new.append(_Seen(box, int(dets.class_ids[j]), dets.labels[j], float(dets.scores[j]),
                                  0.5 * s.velocity + 0.5 * (box - s.box), 0 if moved else s.still + 1,
                                  box if moved else s.anchor, cut=not held[j], where=where[j]))
@@ -311,15 +311,6 @@ class RegionPlanner:
                            np.array([s.class_id for s in carried], np.int64), tuple(s.label for s in carried),
                            image_hw=dets.image_hw)
         return _concat(dets, extra)
-
-
-def _moved(anchor: np.ndarray, box: np.ndarray) -> bool:
-    """Whether ``box`` is away from ``anchor`` (both (4,) xyxy) by more than a still object's jitter."""
-    aw, ah = anchor[2] - anchor[0], anchor[3] - anchor[1]
-    bw, bh = box[2] - box[0], box[3] - box[1]
-    shift = np.abs((box[:2] + box[2:]) - (anchor[:2] + anchor[2:])) / 2
-    return bool(shift[0] > MOVED * aw or shift[1] > MOVED * ah or not 0.75 <= bh / max(ah, 1e-6) <= 4 / 3
-                or not 0.75 <= bw / max(aw, 1e-6) <= 4 / 3)
 
 
 def _looked_at(box: np.ndarray, regions: list[Region], model_side: int) -> bool:
