@@ -52,6 +52,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from detector.ops.iou import box_iou, box_moved
+from detector.ops.regions import inside_fraction
 from detector.types.detections import Detections
 
 _STD_POS, _STD_VEL = 1.0 / 20, 1.0 / 160
@@ -102,13 +103,6 @@ def _xyxy(xyah: np.ndarray) -> np.ndarray:
     w = xyah[..., 2] * xyah[..., 3]
     cx, cy, h = xyah[..., 0], xyah[..., 1], xyah[..., 3]
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
-
-
-def _inside(box: np.ndarray, outer: np.ndarray, fraction: float) -> bool:
-    """Whether at least ``fraction`` of ``box``'s area lies inside ``outer`` (both (4,) xyxy)."""
-    w = max(min(box[2], outer[2]) - max(box[0], outer[0]), 0.0)
-    h = max(min(box[3], outer[3]) - max(box[1], outer[1]), 0.0)
-    return w * h >= fraction * max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
 
 
 def _assign(cost: np.ndarray, limit: float) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
@@ -311,7 +305,7 @@ class Tracker:
                 t.mean, t.cov = m, c
 
         def hit(track: _Track, j: int, jump: bool = False, weak: bool = False) -> None:
-            if self._still(track) and (weak or _inside(boxes[j], track.anchor, 0.8)):
+            if self._still(track) and (weak or inside_fraction(boxes[j][None], track.anchor[None])[0, 0] >= 0.8):
                 pass  # neither a weak box nor one showing part of it moves a still object (a parked van
                 # half hidden by a passer-by)
             elif box_moved(track.anchor, boxes[j], self.still_shift):
