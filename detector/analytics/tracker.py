@@ -14,10 +14,10 @@ occlusion without starting tracks on weak boxes. A *still* track (a label that p
 seconds) is matched against where it stopped as well as where its filter points, takes weak boxes
 lost or not, and is not moved by a weak box or by one lying inside where it stopped (a part of it
 seen): a parked car scored under ``high_threshold`` in some views, missed in others and half
-hidden by a passer-by stays one track. A new track is confirmed on a second hit (IoU > 0.3) that is new evidence,
-a box that differs from its first (IoU below 0.99), or else once it has been matched in every
-frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames several times
-over, and a box seen in one real frame must not become a track on its copies; a
+hidden by a passer-by stays one track. A new track is confirmed on a second hit (IoU > 0.3) that
+is new evidence, a box that differs from its first (IoU below 0.99), or else once it has been
+matched in every frame for ``confirm_s`` seconds: a camera at 25 fps sends a slow scene's frames
+several times over, and a box seen in one real frame must not become a track on its copies; a
 confident detection left over starts a track if it scores >= ``new_track_threshold``. With
 ``weak_threshold`` below that (off by default), one scoring ``weak_threshold`` to
 ``new_track_threshold`` starts a *weak* track, confirmed once it has been matched in every frame for
