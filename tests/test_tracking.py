@@ -329,9 +329,9 @@ def test_a_line_crossed_while_a_track_is_pending_counts_once_on_confirmation():
     a new track moved, while pending (a weak start waits 0.3 s), further than the counter's dead
     band on each side, a line across that path at its middle is counted once, in the direction
     walked, on the frame the track is confirmed; with the pending boxes withheld from the counter it
-    is not counted then. Measured 2026-12-07 (round 8): 6 such tracks (confirmed at frames 48, 330, 331, 646,
-    701 and 727; most pending paths are shorter); the person confirmed at frame 330 walks back over the line at
-    frames 381 and 404, counted then as crossings of their own."""
+    is not counted then. Measured 2026-12-07 (round 8): 6 such tracks (confirmed at frames 48, 330,
+    331, 646, 701 and 727; most pending paths are shorter); the person confirmed at frame 330 walks
+    back over the line at frames 381 and 404, counted then as crossings of their own."""
     from detector import Detector, Tracker
     from detector.analytics.counting import Analytics, Line
     import cv2
@@ -395,8 +395,12 @@ def test_a_van_called_car_and_truck_is_one_track_and_one_event(tmp_path):
     p = lookout("--source", str(clip), "--headless", "--no-progress", "--track", "--events", str(events),
                 "--regions", "auto", "--detections", str(jsonl), timeout=900)
     assert p.returncode == 0, p.stderr
+
+    def is_van(label, xyxy):
+        return label in ("car", "truck", "bus") and 640 <= xyxy[0] <= 665 and xyxy[3] < 110
+
     van = [d for l in jsonl.read_text().splitlines() for d in json.loads(l)["detections"]
-           if d["label"] in ("car", "truck", "bus") and 640 <= d["xyxy"][0] <= 665 and d["xyxy"][3] < 110]
+           if is_van(d["label"], d["xyxy"])]
     assert {d["label"] for d in van} >= {"car", "truck"}, {d["label"] for d in van}
     ids = {d["track_id"] for d in van if d["track_id"] >= 0}
     assert len(ids) == 1, ids
@@ -410,14 +414,8 @@ def test_a_van_called_car_and_truck_is_one_track_and_one_event(tmp_path):
         tracker, seen = Tracker(still_labels=still_labels), set()
         for line in jsonl.read_text().splitlines():
             row = json.loads(line)
-            ds = row["detections"]
-            dets = Detections(np.array([d["xyxy"] for d in ds], np.float32).reshape(-1, 4),
-                              np.array([d["score"] for d in ds], np.float32),
-                              np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds),
-                              image_hw=(576, 768))
-            out = tracker.update(dets, row["pts_ms"] / 1000)
-            seen |= {int(t) for b, l, t in zip(out.xyxy, out.labels, out.track_ids)
-                     if l in ("car", "truck", "bus") and 640 <= b[0] <= 665 and b[3] < 110 and t >= 0}
+            out = tracker.update(Detections.from_json(row["detections"], (576, 768)), row["pts_ms"] / 1000)
+            seen |= {int(t) for b, l, t in zip(out.xyxy, out.labels, out.track_ids) if is_van(l, b) and t >= 0}
         again.append(len(seen))
     assert again[0] == 1 and again[1] >= 2, again
     rows = [json.loads(l) for l in (events / "events.jsonl").read_text().splitlines()]

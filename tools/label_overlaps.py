@@ -50,15 +50,6 @@ def detached(rects: np.ndarray, boxes: np.ndarray, gap: int = 4) -> int:
     return int((np.hypot(dx, dy) > gap).sum())
 
 
-def from_json(line: dict, h: int, w: int) -> Detections:
-    d = line["detections"]
-    tracks = [x.get("track_id", -1) for x in d]
-    return Detections(np.array([x["xyxy"] for x in d], np.float32).reshape(-1, 4),
-                      np.array([x["score"] for x in d], np.float32), np.array([x["class_id"] for x in d], np.int64),
-                      tuple(x["label"] for x in d), image_hw=(h, w),
-                      track_ids=np.array(tracks, np.int64) if d and "track_id" in d[0] else None)
-
-
 def measure(jsonl: Path, h: int, w: int) -> dict:
     from detector.ops.annotators import LabelAnnotator
     from detector.ops.text import TextStyle
@@ -69,7 +60,7 @@ def measure(jsonl: Path, h: int, w: int) -> dict:
     away = {k: 0 for k in rows}
     n_labels = 0
     for text in jsonl.read_text().splitlines():
-        dets = from_json(json.loads(text), h, w)
+        dets = Detections.from_json(json.loads(text)["detections"], (h, w))
         if len(dets) < 2:
             continue
         for key, rects in (("old", old_label_rects(dets, h, w)), ("old_layout_new_size", old_label_rects(dets, h, w, small)),

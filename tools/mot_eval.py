@@ -167,9 +167,7 @@ def why(keep: str, gt: str, appearance: bool = True, options: dict | None = None
     for k, line in enumerate(rows):
         ok, image = cap.read()
         ds, hw = line["detections"], (image.shape[:2] if ok else (0, 0))
-        dets = Detections(np.array([d["xyxy"] for d in ds], np.float32).reshape(-1, 4),
-                          np.array([d["score"] for d in ds], np.float32),
-                          np.array([d["class_id"] for d in ds], np.int64), tuple(d["label"] for d in ds), image_hw=hw)
+        dets = Detections.from_json(ds, hw)
         before = tracker.relinked + tracker.stitched
         out, _ = counting.update(dets, line["pts_ms"] / 1000, image if ok else None)
         if tracker.relinked + tracker.stitched > before:

@@ -94,6 +94,17 @@ class Detections:
     def with_sub_labels(self, sub_labels: tuple[str | None, ...], sub_scores: np.ndarray) -> "Detections":
         return replace(self, sub_labels=tuple(sub_labels), sub_scores=np.asarray(sub_scores, np.float32).reshape(-1))
 
+    @classmethod
+    def from_json(cls, items: list[dict], image_hw: tuple[int, int] = (0, 0)) -> "Detections":
+        """The boxes of one JSONL line's ``detections`` list (``to_json``'s output): xyxy, score,
+        class_id, label and, where the line has them, track_id (classifications are not read)."""
+        tracked = bool(items) and "track_id" in items[0]
+        return cls(np.array([d["xyxy"] for d in items], np.float32).reshape(-1, 4),
+                   np.array([d["score"] for d in items], np.float32),
+                   np.array([d["class_id"] for d in items], np.int64), tuple(d["label"] for d in items),
+                   image_hw=image_hw,
+                   track_ids=np.array([d.get("track_id", -1) for d in items], np.int64) if tracked else None)
+
     def to_json(self) -> list[dict]:
         out = []
         for i in range(len(self)):
