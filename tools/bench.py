@@ -375,6 +375,24 @@ def section_tracking(args) -> list[dict]:
                 ms.append((time.perf_counter() - t0) * 1000)
             runs += ms[args.warmup:]
         rows.append(row(name, runs, over_detector=round(float(np.median(runs)) / float(np.median(detect_ms)), 3)))
+    # camera motion: measured only when the tracker is given the frames (the engine gives them)
+    pan = [round(144 + 144 * np.sin(2 * np.pi * i / 20)) for i in range(len(frames))]
+    crops = [f[:, x:x + 480] for f, x in zip(frames, pan)]
+    crop_dets = [det.detect(c) for c in crops]
+    for name, images, boxes in (("tracker given the frames (a fixed camera: camera motion checked 5 times a second)",
+                                 frames, dets),
+                                ("tracker given the frames, a 480 px window panning over them (a transform a frame)",
+                                 crops, crop_dets)):
+        runs = []
+        for _ in range(5):
+            t, ms = Tracker(), []
+            for i, (image, d) in enumerate(zip(images, boxes)):
+                t0 = time.perf_counter()
+                t.update(d, i / 10, image)
+                ms.append((time.perf_counter() - t0) * 1000)
+            runs += ms[args.warmup:]
+        rows.append(row(name, runs, mean_ms=round(float(np.mean(runs)), 3),
+                        over_detector=round(float(np.mean(runs)) / float(np.median(detect_ms)), 3)))
     return rows
 
 

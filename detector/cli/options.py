@@ -163,7 +163,7 @@ def add_model_options(ap) -> None:
     track.add_argument("--counters", dest="counters_file", metavar="FILE",
                        help="lines and zones from a JSON file (the window saves one)")
     track.add_argument("--tracker-match", type=float, default=D["tracker_match"], metavar="M",
-                       help="association cost limit, 1 - IoU (default 0.8; lower = stricter)")
+                       help=f"association cost limit, 1 - IoU x score (default {D['tracker_match']:g}; lower = stricter)")
     track.add_argument("--tracker-buffer", type=int, default=D["tracker_buffer"], metavar="FRAMES",
                        help="at most this many frames a lost track is kept (default 0: by --track-lost's time only)")
     track.add_argument("--track-lost", type=float, default=D["track_lost"], metavar="S",
@@ -172,6 +172,9 @@ def add_model_options(ap) -> None:
     track.add_argument("--no-appearance", dest="track_appearance", action="store_false",
                        help="re-link lost tracks without appearance vectors of the boxes (then only by overlap; "
                             "saves the embedding's CPU)")
+    track.add_argument("--no-camera-motion", dest="track_camera_motion", action="store_false",
+                       help="do not move the tracks' predictions with a panning or moving camera (a camera found "
+                            "standing still is checked 5 times a second and costs next to nothing)")
 
 
 def add_event_options(ap) -> None:

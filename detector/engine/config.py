@@ -68,6 +68,7 @@ class RunConfig:
     # crossings (docs/tracking.md, Choosing the defaults)
     track_lost: float = 3.0         # seconds of the source's clock a lost track is kept to be re-linked
     track_appearance: bool = True   # appearance vectors (runtime.onnx.appearance) to re-link lost tracks
+    track_camera_motion: bool = True  # move tracks' predictions as the camera moves (ops.camera_motion)
     overwrite: bool = False         # replace existing output files (never an input: see check_run_writes)
     max_pixels: int = DEFAULT_MAX_PIXELS  # frames and images over this are refused or skipped, never decoded
     counters_file: str | None = None  # where the counters came from: an input, never written over
@@ -261,5 +262,5 @@ def make_analytics(config: RunConfig):
             from detector.runtime.onnx.appearance import Appearance
             embed = Appearance.shared()
     return Analytics(Tracker(match_threshold=config.tracker_match, track_buffer=config.tracker_buffer or None,
-                             lost_s=config.track_lost, embed=embed),
+                             lost_s=config.track_lost, embed=embed, camera_motion=config.track_camera_motion),
                      list(config.counters))
