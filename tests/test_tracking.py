@@ -434,9 +434,9 @@ def _pan_offset(i: int) -> int:
 def test_camera_motion_measures_a_pan_of_real_frames_and_nothing_on_a_still_camera(demo_detections):
     """The demo clip seen through a panning window: the transform found between two frames is the
     window's shift (within a pixel); the clip as it is (a fixed camera) gives no transform at all."""
-    from detector.ops.camera_motion import CameraMotion
+    from detector.ops import camera_motion
     frames, dets = demo_detections
-    pan, still = CameraMotion(), CameraMotion()
+    pan, still = camera_motion.CameraMotion(), camera_motion.CameraMotion()
     for i, frame in enumerate(frames):
         x = _pan_offset(i)
         warp = pan.estimate(frame[:, x:x + 480], dets[i].xyxy - [x, 0, x, 0], i / 10)
@@ -444,7 +444,10 @@ def test_camera_motion_measures_a_pan_of_real_frames_and_nothing_on_a_still_came
             shift = _pan_offset(i - 1) - x
             assert warp is not None and abs(warp[0, 2] - shift) < 1 and abs(warp[1, 2]) < 1, (i, shift, warp)
             assert np.allclose(warp[:, :2], np.eye(2), atol=0.01), warp
-        assert still.estimate(frame, dets[i].xyxy, i / 10) is None, i
+        # the still camera measured on every frame (not only at its idle looks)
+        previous = (still._prev, still._prev_boxes)
+        grey = still._keep(frame, dets[i].xyxy)
+        assert still._measure(*previous, grey, frame.shape[1]) is None, i
 
 
 @pytest.mark.slow
@@ -471,8 +474,7 @@ def test_people_keep_their_ids_when_the_camera_pans(demo_detections):
     with_it, without = person_tracks(True), person_tracks(False)
     long_share = sum(n for n in with_it.values() if n >= 20) / sum(with_it.values())
     assert len(with_it) <= 0.7 * len(without) and long_share >= 0.4, (with_it, without)
-    assert max(without.values()) < 20 <= max(with_it.values())
     fixed, plain = Tracker(camera_motion=True), Tracker(camera_motion=False)
     for i, (frame, d) in enumerate(zip(frames, dets)):
         assert (fixed.update(d, i / 10, frame).track_ids == plain.update(d, i / 10, frame).track_ids).all(), i
-    assert fixed.warp is None
+        assert fixed.warp is None, i

@@ -379,7 +379,7 @@ def section_tracking(args) -> list[dict]:
     pan = [round(144 + 144 * np.sin(2 * np.pi * i / 20)) for i in range(len(frames))]
     crops = [f[:, x:x + 480] for f, x in zip(frames, pan)]
     crop_dets = [det.detect(c) for c in crops]
-    for name, images, boxes in (("tracker given the frames (a fixed camera: camera motion checked 5 times a second)",
+    for name, images, boxes in (("tracker given the frames (a fixed camera: camera motion checked twice a second)",
                                  frames, dets),
                                 ("tracker given the frames, a 480 px window panning over them (a transform a frame)",
                                  crops, crop_dets)):

@@ -267,7 +267,7 @@ class Analytics:
         seconds), so trails span the same stretch of video whether frames arrive in real time or
         faster (a lossless file run decodes ahead of the wall clock), and lost tracks are kept for
         the same time at any frame rate. ``image``: the BGR frame, for the tracker's appearance
-        vectors when it has an embedder."""
+        vectors when it has an embedder and for the camera's motion."""
         with self._lock:
             h, w = dets.image_hw
             if self._size is None and w and h:

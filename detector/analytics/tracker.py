@@ -289,7 +289,7 @@ class Tracker:
         """Track one frame's detections; returns them with ``track_ids`` (int64, -1 for a box not (yet)
         part of a confirmed track). Call once per frame, in order. ``time_s``: the frame's time on
         the source's clock (seconds; default frame number / ``frame_rate``); ``image``: the BGR
-        frame the boxes are in, for the appearance vectors (none without it)."""
+        frame the boxes are in, for the appearance vectors and the camera's motion (neither without it)."""
         self._frame += 1
         frame = self._frame
         self.jumped = set()  # IDs picked up again this frame away from where they were lost

@@ -174,7 +174,7 @@ def add_model_options(ap) -> None:
                             "saves the embedding's CPU)")
     track.add_argument("--no-camera-motion", dest="track_camera_motion", action="store_false",
                        help="do not move the tracks' predictions with a panning or moving camera (a camera found "
-                            "standing still is checked 5 times a second and costs next to nothing)")
+                            "standing still is checked twice a second and costs next to nothing)")
 
 
 def add_event_options(ap) -> None:
