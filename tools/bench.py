@@ -361,36 +361,43 @@ def section_tracking(args) -> list[dict]:
     dets = [det.detect(f) for f in frames]
     detect_ms = time_calls(det.detect, frames, args.warmup)
     rows = [row(f"detector alone (COCO, {np.mean([len(d) for d in dets]):.1f} boxes a frame)", detect_ms)]
+
+    def passes(start) -> list[float]:
+        """ms a frame over 5 whole passes (the tracker's cost depends on its state), warm-up dropped;
+        ``start()`` gives a fresh pass's step, called with the frame's index."""
+        runs = []
+        for _ in range(5):
+            step, ms = start(), []
+            for i in range(len(frames)):
+                t0 = time.perf_counter()
+                step(i)
+                ms.append((time.perf_counter() - t0) * 1000)
+            runs += ms[args.warmup:]
+        return runs
+
+    def boxes_only(make):
+        t = make()
+        return (lambda i: t.update(dets[i])) if isinstance(t, Tracker) else (lambda i: t.update(dets[i], time.monotonic()))
+
     for name, make in (("tracker", lambda: Tracker()),
                        ("tracker + 1 line + 1 zone (Analytics)", lambda: Analytics(
                            Tracker(), [Line("l", (0.3, 0.2), (0.3, 0.8)), Zone("z", ((0.1, 0.1), (0.9, 0.1), (0.5, 0.9)))]))):
-        runs = []
-        for _ in range(5):  # the tracker's cost depends on its state: time whole passes over the clip
-            t = make()
-            step = t.update if isinstance(t, Tracker) else (lambda d, t=t: t.update(d, time.monotonic()))
-            ms = []
-            for d in dets:
-                t0 = time.perf_counter()
-                step(d)
-                ms.append((time.perf_counter() - t0) * 1000)
-            runs += ms[args.warmup:]
+        runs = passes(lambda make=make: boxes_only(make))
         rows.append(row(name, runs, over_detector=round(float(np.median(runs)) / float(np.median(detect_ms)), 3)))
     # camera motion: measured only when the tracker is given the frames (the engine gives them)
     pan = [round(144 + 144 * np.sin(2 * np.pi * i / 20)) for i in range(len(frames))]
     crops = [f[:, x:x + 480] for f, x in zip(frames, pan)]
     crop_dets = [det.detect(c) for c in crops]
+
+    def with_frames(images, boxes):
+        t = Tracker()
+        return lambda i: t.update(boxes[i], i / 10, images[i])
+
     for name, images, boxes in (("tracker given the frames (a fixed camera: camera motion checked twice a second)",
                                  frames, dets),
                                 ("tracker given the frames, a 480 px window panning over them (a transform a frame)",
                                  crops, crop_dets)):
-        runs = []
-        for _ in range(5):
-            t, ms = Tracker(), []
-            for i, (image, d) in enumerate(zip(images, boxes)):
-                t0 = time.perf_counter()
-                t.update(d, i / 10, image)
-                ms.append((time.perf_counter() - t0) * 1000)
-            runs += ms[args.warmup:]
+        runs = passes(lambda images=images, boxes=boxes: with_frames(images, boxes))
         rows.append(row(name, runs, mean_ms=round(float(np.mean(runs)), 3),
                         over_detector=round(float(np.mean(runs)) / float(np.median(detect_ms)), 3)))
     return rows
